@@ -1,0 +1,65 @@
+// Command controlplane runs the local kube-apiserver + etcd that `make run`
+// syncs models-config/ into, until it receives SIGINT or SIGTERM. It writes an
+// admin kubeconfig to -kubeconfig once the API server answers and the CRDs are
+// installed, and removes it on exit.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"modelsync.dev/modelsync/internal/controlplane"
+)
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", ".cache/local/kubeconfig", "where to write the admin kubeconfig")
+	flag.Parse()
+	if err := run(*kubeconfig); err != nil {
+		fmt.Fprintf(os.Stderr, "controlplane: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(kubeconfig string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := controlplane.RepoRoot(wd)
+	if err != nil {
+		return err
+	}
+	cp, err := controlplane.Start(ctx, controlplane.Options{
+		AssetsDir: os.Getenv(controlplane.AssetsEnv),
+		CRDDirs:   controlplane.CRDDirs(root),
+	})
+	if err != nil {
+		return err
+	}
+	defer cp.Stop()
+	cfg, err := cp.Kubeconfig()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(kubeconfig), 0o755); err != nil {
+		return err
+	}
+	tmp := kubeconfig + ".tmp"
+	if err := os.WriteFile(tmp, cfg, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, kubeconfig); err != nil {
+		return err
+	}
+	defer os.Remove(kubeconfig)
+	fmt.Printf("control plane at %s, %d CRDs installed; kubeconfig %s\n", cp.Config.Host, len(cp.CRDs), kubeconfig)
+	<-ctx.Done()
+	return nil
+}

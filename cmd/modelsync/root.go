@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, as kubectl diff: 0 nothing to do, 1 changes (diff) or errors found
+// (validate), 2 and above a failure of the tool or its inputs.
+const (
+	exitOK      = 0
+	exitChanges = 1
+	exitError   = 2
+)
+
+// exitCode is returned by a command whose outcome is not a failure but still
+// needs a non-zero exit (diff with changes, validate with errors).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+// Execute runs the CLI and decides the process exit code: the only place that does.
+func Execute(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	var code exitCode
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &code):
+		return int(code)
+	default:
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitError
+	}
+}
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "modelsync",
+		Short:         "Make a namespace match a models-config/ tree: plan, sync, approved prune",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newVersionCommand())
+	return root
+}

@@ -1,0 +1,2 @@
+// Package diff compares the desired set with the live inventory and returns a Plan.
+package diff

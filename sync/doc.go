@@ -1,0 +1,2 @@
+// Package sync executes a Plan: ordered server-side apply, health wait, approved prune.
+package sync
