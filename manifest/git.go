@@ -1,0 +1,145 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing/fstest"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// Tree is a models-config tree to load: a file system and the tree's root in it.
+type Tree struct {
+	FS   fs.FS
+	Root string
+	// Revision is the git commit the tree was read from, or the work tree's HEAD
+	// commit; empty outside a git repository.
+	Revision string
+	// Dirty is true when the tree was read from a work tree with uncommitted changes under Root.
+	Dirty bool
+}
+
+// WorkTree opens dir on disk. Origins are reported relative to dir's parent,
+// so files show as models-config/backend/qwen.yaml.
+func WorkTree(dir string) (Tree, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Tree{}, err
+	}
+	t := Tree{FS: os.DirFS(filepath.Dir(abs)), Root: filepath.Base(abs)}
+	repo, rel, err := openRepo(abs)
+	if err != nil {
+		return t, nil // not in a git repository: no revision to record
+	}
+	if head, err := repo.Head(); err == nil {
+		t.Revision = head.Hash().String()
+	}
+	if wt, err := repo.Worktree(); err == nil {
+		if st, err := wt.StatusWithOptions(git.StatusOptions{Strategy: git.Preload}); err == nil {
+			for file, s := range st {
+				if s.Worktree != git.Unmodified || s.Staging != git.Unmodified {
+					if rel == "." || isUnder(file, rel) {
+						t.Dirty = true
+						break
+					}
+				}
+			}
+		}
+	}
+	return t, nil
+}
+
+// AtRevision reads dir as it was at a git revision (a branch, tag, commit or
+// expression such as HEAD~1) without touching the work tree.
+func AtRevision(dir, revision string) (Tree, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Tree{}, err
+	}
+	repo, rel, err := openRepo(abs)
+	if err != nil {
+		return Tree{}, fmt.Errorf("--revision %s: %s is not in a git repository: %w", revision, dir, err)
+	}
+	hash, err := repo.ResolveRevision(plumbing.Revision(revision))
+	if err != nil {
+		return Tree{}, fmt.Errorf("--revision %s: %w; give a branch, tag or commit that exists", revision, err)
+	}
+	commit, err := repo.CommitObject(*hash)
+	if err != nil {
+		return Tree{}, fmt.Errorf("--revision %s: %w", revision, err)
+	}
+	tree, err := commit.Tree()
+	if err != nil {
+		return Tree{}, fmt.Errorf("--revision %s: %w", revision, err)
+	}
+	if rel != "." {
+		if tree, err = tree.Tree(filepath.ToSlash(rel)); err != nil {
+			return Tree{}, fmt.Errorf("--revision %s: %s does not exist at that revision: %w", revision, rel, err)
+		}
+	}
+	files, err := treeFiles(tree, filepath.Base(abs))
+	if err != nil {
+		return Tree{}, fmt.Errorf("--revision %s: %w", revision, err)
+	}
+	return Tree{FS: files, Root: filepath.Base(abs), Revision: hash.String()}, nil
+}
+
+func openRepo(abs string) (*git.Repository, string, error) {
+	repo, err := git.PlainOpenWithOptions(abs, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, "", err
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return nil, "", err
+	}
+	rel, err := filepath.Rel(wt.Filesystem.Root(), abs)
+	if err != nil {
+		return nil, "", err
+	}
+	return repo, rel, nil
+}
+
+// treeFiles copies a git tree's blobs into an in-memory file system under
+// prefix. fstest.MapFS is the standard library's read-only in-memory fs.FS.
+func treeFiles(tree *object.Tree, prefix string) (fs.FS, error) {
+	files := fstest.MapFS{}
+	err := tree.Files().ForEach(func(f *object.File) error {
+		if !f.Mode.IsFile() {
+			return nil
+		}
+		if f.Size > MaxFileSize {
+			files[prefix+"/"+f.Name] = &fstest.MapFile{Data: make([]byte, MaxFileSize+1)}
+			return nil
+		}
+		r, err := f.Reader()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		files[prefix+"/"+f.Name] = &fstest.MapFile{Data: data, Mode: 0o644}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, errors.New("the tree is empty at that revision")
+	}
+	return files, nil
+}
+
+func isUnder(file, dir string) bool {
+	r, err := filepath.Rel(dir, file)
+	return err == nil && r != ".." && !filepath.IsAbs(r) && (len(r) < 3 || r[:3] != "../")
+}

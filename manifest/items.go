@@ -1,0 +1,111 @@
+package manifest
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Shared objects hold list entries that belong to different models: the rules
+// of an AIGatewayRoute and the targetRefs of a policy. Removing one entry is a
+// change of its own (a prune-item), so each entry needs a stable key.
+
+// ItemList names a list of keyed entries inside a shared object.
+type ItemList struct {
+	Group, Kind string
+	// Path to the list, e.g. spec.rules.
+	Path []string
+	// Noun is what one entry is called in plans: "rule", "targetRef".
+	Noun string
+	// Key returns an entry's identity within the list.
+	Key func(entry map[string]any) string
+}
+
+// Item is one keyed entry of a shared object.
+type Item struct {
+	Noun  string
+	Key   string
+	Value map[string]any
+}
+
+// ItemLists are the lists modelsync tracks entry by entry.
+var ItemLists = []ItemList{
+	{Group: "aigateway.envoyproxy.io", Kind: "AIGatewayRoute", Path: []string{"spec", "rules"}, Noun: "rule", Key: RuleKey},
+	{Group: "aigateway.envoyproxy.io", Kind: "BackendSecurityPolicy", Path: []string{"spec", "targetRefs"}, Noun: "targetRef", Key: TargetRefKey},
+	{Group: "gateway.envoyproxy.io", Kind: "BackendTrafficPolicy", Path: []string{"spec", "targetRefs"}, Noun: "targetRef", Key: TargetRefKey},
+}
+
+// ItemListFor returns the tracked list of u's kind, if it has one.
+func ItemListFor(u *unstructured.Unstructured) (ItemList, bool) {
+	gvk := u.GroupVersionKind()
+	for _, l := range ItemLists {
+		if l.Group == gvk.Group && l.Kind == gvk.Kind {
+			return l, true
+		}
+	}
+	return ItemList{}, false
+}
+
+// Items returns the keyed entries of u's tracked list, in order.
+func Items(u *unstructured.Unstructured) []Item {
+	l, ok := ItemListFor(u)
+	if !ok {
+		return nil
+	}
+	raw, _, _ := unstructured.NestedSlice(u.Object, l.Path...)
+	out := make([]Item, 0, len(raw))
+	for _, e := range raw {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, Item{Noun: l.Noun, Key: l.Key(m), Value: m})
+		}
+	}
+	return out
+}
+
+// SetItems replaces u's tracked list with items.
+func SetItems(u *unstructured.Unstructured, items []Item) error {
+	l, ok := ItemListFor(u)
+	if !ok {
+		return fmt.Errorf("%s has no keyed list", IDOf(u))
+	}
+	raw := make([]any, len(items))
+	for i, it := range items {
+		raw[i] = it.Value
+	}
+	return unstructured.SetNestedSlice(u.Object, raw, l.Path...)
+}
+
+// RuleKey identifies a route rule by the model it matches: the value of its
+// x-ai-eg-model header match, else its name, else its first backend.
+func RuleKey(rule map[string]any) string {
+	matches, _, _ := unstructured.NestedSlice(rule, "matches")
+	for _, m := range matches {
+		headers, _, _ := unstructured.NestedSlice(m.(map[string]any), "headers")
+		for _, h := range headers {
+			hm, _ := h.(map[string]any)
+			if hm["name"] == "x-ai-eg-model" {
+				if v, ok := hm["value"].(string); ok {
+					return v
+				}
+			}
+		}
+	}
+	if n, ok := rule["name"].(string); ok && n != "" {
+		return n
+	}
+	refs, _, _ := unstructured.NestedSlice(rule, "backendRefs")
+	if len(refs) > 0 {
+		if n, ok := refs[0].(map[string]any)["name"].(string); ok {
+			return "backend:" + n
+		}
+	}
+	return "(unkeyed rule)"
+}
+
+// TargetRefKey identifies a targetRef by group/kind/name.
+func TargetRefKey(ref map[string]any) string {
+	g, _ := ref["group"].(string)
+	k, _ := ref["kind"].(string)
+	n, _ := ref["name"].(string)
+	return g + "/" + k + "/" + n
+}

@@ -1,0 +1,70 @@
+// Package manifest reads a models-config/ tree — plain YAML files and
+// kustomizations, from the work tree or from a git revision — into Kubernetes
+// objects that remember the file and line they came from.
+package manifest
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Origin is where an object was written: a file relative to the tree's parent
+// (for example models-config/gatewayroute/qwen.yaml) and a 1-based line.
+type Origin struct {
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+}
+
+func (o Origin) String() string {
+	if o.File == "" {
+		return ""
+	}
+	if o.Line == 0 {
+		return o.File
+	}
+	return fmt.Sprintf("%s:%d", o.File, o.Line)
+}
+
+// Object is one desired Kubernetes object and where it came from.
+type Object struct {
+	*unstructured.Unstructured
+	Origin Origin
+}
+
+// ID identifies an object in a namespace-scoped set.
+type ID struct {
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// IDOf returns the identity of u.
+func IDOf(u *unstructured.Unstructured) ID {
+	gvk := u.GroupVersionKind()
+	return ID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
+}
+
+// ID returns the identity of the object.
+func (o Object) ID() ID { return IDOf(o.Unstructured) }
+
+// GroupKind returns the object's group and kind.
+func (id ID) GroupKind() schema.GroupKind { return schema.GroupKind{Group: id.Group, Kind: id.Kind} }
+
+// String renders the identity as errors and plans show it: "AIGatewayRoute nrp-llm/qwen".
+func (id ID) String() string {
+	name := id.Name
+	if id.Namespace != "" {
+		name = id.Namespace + "/" + id.Name
+	}
+	return id.Kind + " " + name
+}
+
+// Less orders identities stably: group, kind, namespace, name.
+func (id ID) Less(o ID) bool {
+	return strings.Join([]string{id.Group, id.Kind, id.Namespace, id.Name}, "\x00") <
+		strings.Join([]string{o.Group, o.Kind, o.Namespace, o.Name}, "\x00")
+}

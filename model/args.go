@@ -1,0 +1,138 @@
+package model
+
+import (
+	"strconv"
+	"strings"
+)
+
+// commandLine is the engine invocation run by `bash -c`, as the runbook writes it.
+func (m *Model) commandLine(r Resolved) string {
+	s := m.Spec.Server
+	var a args
+	if s.engine() == "sglang" {
+		a = sglangArgs(m, r)
+	} else {
+		a = vllmArgs(m, r)
+	}
+	a = append(a, s.Args...)
+	line := strings.Join(a, " ")
+	if s.PreStart != "" {
+		line = s.PreStart + " && " + line
+	}
+	return line
+}
+
+type args []string
+
+func (a *args) add(flag string, v ...string) { *a = append(*a, append([]string{flag}, v...)...) }
+
+func (a *args) num(flag string, n int) {
+	if n > 0 {
+		a.add(flag, strconv.Itoa(n))
+	}
+}
+
+func (a *args) str(flag, v string) {
+	if v != "" {
+		a.add(flag, v)
+	}
+}
+
+func (a *args) flag(flag string, on bool) {
+	if on {
+		a.add(flag)
+	}
+}
+
+func vllmArgs(m *Model, r Resolved) args {
+	s := m.Spec.Server
+	a := args{"python3", "-m", "vllm.entrypoints.openai.api_server", "--port", strconv.Itoa(ServerPort), "--host", "0.0.0.0",
+		"--download-dir", "/workspace/.cache/huggingface/hub", "--model", m.Spec.Upstream}
+	a.num("--api-server-count", r.APIServers)
+	a.num("--tensor-parallel-size", r.TensorParallel)
+	if r.PipelineParallel > 1 {
+		a.num("--pipeline-parallel-size", r.PipelineParallel)
+	}
+	if r.DataParallel > 1 {
+		a.num("--data-parallel-size", r.DataParallel)
+	}
+	a.num("--decode-context-parallel-size", r.DecodeContextParallel)
+	a.flag("--trust-remote-code", s.TrustRemoteCode)
+	a.num("--max-model-len", s.MaxModelLen)
+	if s.Embedding {
+		a.add("--runner", "pooling")
+		a.add("--convert", "embed")
+	} else {
+		a.add("--enable-chunked-prefill")
+		a.add("--enable-prefix-caching")
+	}
+	if s.Mamba {
+		a.add("--mamba-cache-mode", "align")
+	}
+	a.num("--max-num-seqs", s.MaxNumSeqs)
+	a.num("--max-num-batched-tokens", s.MaxNumBatchedTokens)
+	a.str("--gpu-memory-utilization", s.GPUMemoryUtilization)
+	if s.Multimodal {
+		a.num("--mm-processor-cache-gb", s.mmCacheGB())
+		if r.GPUs > 1 {
+			a.add("--mm-processor-cache-type", "shm")
+		}
+	}
+	if s.HFOverrides != "" {
+		a.add("--hf-overrides", shellQuote(s.HFOverrides))
+	}
+	if !s.Embedding && s.ToolCallParser != "" {
+		a.add("--enable-auto-tool-choice")
+		a.add("--tool-call-parser", s.ToolCallParser)
+	}
+	if !s.Embedding {
+		a.str("--reasoning-parser", s.ReasoningParser)
+	}
+	return a
+}
+
+func sglangArgs(m *Model, r Resolved) args {
+	s := m.Spec.Server
+	a := args{"python3", "-m", "sglang.launch_server", "--port", strconv.Itoa(ServerPort), "--host", "0.0.0.0",
+		"--download-dir", "/workspace/.cache/huggingface/hub", "--model-path", m.Spec.Upstream}
+	a.num("--tp-size", r.TensorParallel)
+	if r.PipelineParallel > 1 {
+		a.num("--pp-size", r.PipelineParallel)
+	}
+	if r.DataParallel > 1 {
+		a.num("--dp-size", r.DataParallel)
+	}
+	a.flag("--trust-remote-code", s.TrustRemoteCode)
+	a.num("--context-length", s.MaxModelLen)
+	a.flag("--is-embedding", s.Embedding)
+	a.num("--max-running-requests", s.MaxNumSeqs)
+	a.str("--mem-fraction-static", s.GPUMemoryUtilization)
+	if s.HFOverrides != "" {
+		a.add("--json-model-override-args", shellQuote(s.HFOverrides))
+	}
+	if !s.Embedding {
+		a.str("--tool-call-parser", s.ToolCallParser)
+		a.str("--reasoning-parser", s.ReasoningParser)
+	}
+	return a
+}
+
+// shellQuote wraps v in single quotes for bash -c.
+func shellQuote(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+// HasArg reports whether the engine command line of any variant holds flag.
+func (m *Model) HasArg(flag string) bool {
+	if m.Spec.Server == nil {
+		return false
+	}
+	for _, r := range m.Spec.Server.ResolvedVariants() {
+		for _, f := range strings.Fields(m.commandLine(r)) {
+			if f == flag || strings.HasPrefix(f, flag+"=") {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,160 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Defaults from the runbook (../shared/seeds/001).
+const (
+	DefaultGPUResource    = "nvidia.com/gpu"
+	DefaultComputeMajorGt = 7   // newer than Volta, for CUDA 13 images
+	DefaultDriverMajorGt  = 575 // >= 580 for CUDA 13.0
+	DefaultStorageClass   = "linstor-igrok"
+	DefaultPriorityClass  = "owner"
+	DefaultTimeout        = "1200s"
+	DefaultSchema         = "OpenAI"
+	ServerPort            = 5000
+)
+
+// Resolved is a variant's hardware with every default filled in.
+type Resolved struct {
+	Name string // variant name, "" for a single StatefulSet
+	Hardware
+	Replicas int32
+}
+
+// Resolve fills the defaults of a variant from the server's hardware.
+func (s *Server) Resolve(v Variant) Resolved {
+	h := v.Hardware
+	b := s.Hardware
+	pick := func(a, b int) int {
+		if a != 0 {
+			return a
+		}
+		return b
+	}
+	r := Resolved{Name: v.Name}
+	r.GPUs = pick(h.GPUs, b.GPUs)
+	r.GPUResource = firstNonEmpty(h.GPUResource, b.GPUResource, DefaultGPUResource)
+	r.GPUProducts = h.GPUProducts
+	if r.GPUProducts == nil {
+		r.GPUProducts = b.GPUProducts
+	}
+	r.MinGPUMemoryMB = pick(h.MinGPUMemoryMB, b.MinGPUMemoryMB)
+	r.ComputeMajorAbove = firstInt(h.ComputeMajorAbove, b.ComputeMajorAbove, DefaultComputeMajorGt)
+	r.DriverMajorAbove = firstInt(h.DriverMajorAbove, b.DriverMajorAbove, DefaultDriverMajorGt)
+	r.PipelineParallel = max(1, pick(h.PipelineParallel, b.PipelineParallel))
+	r.DataParallel = max(1, pick(h.DataParallel, b.DataParallel))
+	r.DecodeContextParallel = pick(h.DecodeContextParallel, b.DecodeContextParallel)
+	r.APIServers = max(1, pick(h.APIServers, b.APIServers))
+	r.TensorParallel = pick(h.TensorParallel, b.TensorParallel)
+	if r.TensorParallel == 0 {
+		r.TensorParallel = max(1, r.GPUs/(r.PipelineParallel*r.DataParallel))
+	}
+	r.Replicas = 1
+	if h.Replicas != nil {
+		r.Replicas = *h.Replicas
+	} else if b.Replicas != nil {
+		r.Replicas = *b.Replicas
+	}
+	return r
+}
+
+// Variants returns the resolved hardware of every StatefulSet of the server.
+func (s *Server) ResolvedVariants() []Resolved {
+	if len(s.Variants) == 0 {
+		return []Resolved{s.Resolve(Variant{})}
+	}
+	out := make([]Resolved, len(s.Variants))
+	for i, v := range s.Variants {
+		out[i] = s.Resolve(v)
+	}
+	return out
+}
+
+// CPURequest is the runbook's minimum threads:
+// 1 + GPUs + API servers + data parallel + (1 if data parallel > 1).
+func CPURequest(r Resolved) int {
+	n := 1 + r.GPUs + r.APIServers + r.DataParallel
+	if r.DataParallel > 1 {
+		n++
+	}
+	return n
+}
+
+// CPULimit is the runbook's burstable threads, twice the request.
+func CPULimit(r Resolved) int { return 2 * CPURequest(r) }
+
+// MemoryGi returns the request and limit: slightly over half the weights and
+// slightly over the weights, plus the multimodal processor cache of every API server.
+func (s *Server) MemoryGi(r Resolved) (request, limit int64) {
+	extra := 0.0
+	if s.Multimodal {
+		extra = float64(s.mmCacheGB() * r.APIServers)
+	}
+	return ceilGi(s.WeightsGi*0.55 + extra), ceilGi(s.WeightsGi*1.1 + extra)
+}
+
+// StorageGi is 15 % over the weights, inside the runbook's 10–20 %.
+func (s *Server) StorageGi() int64 { return ceilGi(s.WeightsGi * 1.15) }
+
+// StartupFailureThreshold follows the runbook's table (periodSeconds 10),
+// taking the upper end of each size's range.
+func (s *Server) StartupFailureThreshold() int32 {
+	if s.Overrides.StartupFailureThreshold > 0 {
+		return s.Overrides.StartupFailureThreshold
+	}
+	switch p := s.ParamsB; {
+	case p < 10:
+		return 90
+	case p < 40:
+		return 270
+	case p < 100:
+		return 360
+	default:
+		return 540
+	}
+}
+
+func (s *Server) mmCacheGB() int {
+	if s.MMProcessorCacheGB > 0 {
+		return s.MMProcessorCacheGB
+	}
+	return 4 // vLLM's default
+}
+
+// quantity returns override if set, else the derived value.
+func quantity(override, derived string) (resource.Quantity, error) {
+	if override != "" {
+		q, err := resource.ParseQuantity(override)
+		if err != nil {
+			return q, fmt.Errorf("override %q: %w", override, err)
+		}
+		return q, nil
+	}
+	return resource.MustParse(derived), nil
+}
+
+func ceilGi(v float64) int64 { return int64(math.Ceil(v)) }
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstInt(a, b *int, def int) *int {
+	switch {
+	case a != nil:
+		return a
+	case b != nil:
+		return b
+	}
+	return &def
+}

@@ -1,0 +1,216 @@
+// Package model is the Model spec — one served LLM in a few lines — and the
+// generator that turns Models into the objects the runbook has operators write
+// by hand: StatefulSet and Service, Backend and AIServiceBackend, a rule in a
+// route group's AIGatewayRoute, and targetRefs in the shared policies.
+package model
+
+import (
+	corev1 "k8s.io/api/core/v1"
+
+	"modelsync.dev/modelsync/manifest"
+)
+
+// The Model API.
+const (
+	Group      = "modelsync.dev"
+	Version    = "v1alpha1"
+	APIVersion = Group + "/" + Version
+	Kind       = "Model"
+)
+
+// Labels and annotations modelsync puts on or reads from objects.
+const (
+	// LabelModel names the Model an object was generated from.
+	LabelModel = Group + "/model"
+	// AnnotationTrafficPolicy on a route template names the BackendTrafficPolicy
+	// that must target its HTTPRoutes when they carry round-robin rules.
+	AnnotationTrafficPolicy = Group + "/traffic-policy"
+	// LabelServiceGroup is the runbook's label that puts several StatefulSets
+	// (hardware variants) behind one Service.
+	LabelServiceGroup = "service-group"
+	// ModelHeader is the header the AI Gateway routes on.
+	ModelHeader = "x-ai-eg-model"
+)
+
+// Model is one served model. Its metadata.name names the generated objects.
+type Model struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
+
+	Origin manifest.Origin `json:"-"`
+}
+
+// Metadata is the part of ObjectMeta a Model uses.
+type Metadata struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Spec describes how a model is reached and, when it is served here, how.
+type Spec struct {
+	// Served is the model name clients ask for (the x-ai-eg-model header
+	// value). Default: metadata.name.
+	Served string `json:"served,omitempty"`
+	// Upstream is the name the backend serves the model under; the rule sets it
+	// as modelNameOverride. For a served model it is also the --model argument.
+	Upstream string `json:"upstream,omitempty"`
+	// Route names the route group: a hand-written AIGatewayRoute in the tree
+	// (parentRefs, llmRequestCosts, maybe rules of its own) that the model's
+	// rule is added to. Default: the only AIGatewayRoute in the tree.
+	Route string `json:"route,omitempty"`
+	// OwnedBy is the rule's modelsOwnedBy.
+	OwnedBy string `json:"ownedBy,omitempty"`
+	// Timeout is the rule's request timeout. Default 1200s.
+	Timeout string `json:"timeout,omitempty"`
+	// APIKey names the shared BackendSecurityPolicy (in the tree) that must
+	// target this model's AIServiceBackend.
+	APIKey string `json:"apiKey,omitempty"`
+	// Backend names the Backend and AIServiceBackend. Default envoy-ai-gateway-<name>.
+	Backend string `json:"backend,omitempty"`
+	// Schema is the AIServiceBackend API schema. Default OpenAI.
+	Schema string `json:"schema,omitempty"`
+
+	// Exactly one of External, Server and Combine says where the model runs.
+
+	// External is a model hosted elsewhere: only Backend, AIServiceBackend and rule.
+	External *External `json:"external,omitempty"`
+	// Server is a model served in this namespace by vLLM or SGLang.
+	Server *Server `json:"server,omitempty"`
+	// Combine round-robins over the backends of other Models, named by
+	// metadata.name; their route needs a BackendTrafficPolicy with a retry policy.
+	Combine []string `json:"combine,omitempty"`
+}
+
+// External is an endpoint outside this namespace.
+type External struct {
+	Hostname string `json:"hostname"`
+	Port     int32  `json:"port"`
+}
+
+// Server is a model served here.
+type Server struct {
+	// Engine is vllm (default) or sglang.
+	Engine string `json:"engine,omitempty"`
+	// Image is the engine's container image.
+	Image string `json:"image"`
+	// ConfigMap is loaded with envFrom (HF_TOKEN, VLLM_API_KEY).
+	ConfigMap string `json:"configMap,omitempty"`
+	// WeightsGi is the weight size hf-mem reports, in GiB.
+	WeightsGi float64 `json:"weightsGi"`
+	// ParamsB is the parameter count in billions; it sets the startup probe.
+	ParamsB float64 `json:"paramsB"`
+
+	MaxModelLen          int    `json:"maxModelLen,omitempty"`
+	GPUMemoryUtilization string `json:"gpuMemoryUtilization,omitempty"`
+	MaxNumSeqs           int    `json:"maxNumSeqs,omitempty"`
+	MaxNumBatchedTokens  int    `json:"maxNumBatchedTokens,omitempty"`
+	ToolCallParser       string `json:"toolCallParser,omitempty"`
+	ReasoningParser      string `json:"reasoningParser,omitempty"`
+	TrustRemoteCode      bool   `json:"trustRemoteCode,omitempty"`
+	// Embedding serves an embedding model: --runner pooling --convert embed, no parsers.
+	Embedding bool `json:"embedding,omitempty"`
+	// Mamba enables prefix caching for Mamba and Mamba-hybrid models.
+	Mamba bool `json:"mamba,omitempty"`
+	// Multimodal models get --mm-processor-cache-gb and more memory.
+	Multimodal         bool `json:"multimodal,omitempty"`
+	MMProcessorCacheGB int  `json:"mmProcessorCacheGB,omitempty"`
+	// HFOverrides is the --hf-overrides JSON; a RoPE override that raises the
+	// context also sets VLLM_ALLOW_LONG_MAX_MODEL_LEN.
+	HFOverrides string `json:"hfOverrides,omitempty"`
+	// PreStart runs before the engine, for example to install a package.
+	PreStart string `json:"preStart,omitempty"`
+	// Args are appended to the engine's command line.
+	Args []string        `json:"args,omitempty"`
+	Env  []corev1.EnvVar `json:"env,omitempty"`
+
+	// Architecture, from the model's config.json, for the parallelism checks.
+	AttentionHeads int  `json:"attentionHeads,omitempty"`
+	KVHeads        int  `json:"kvHeads,omitempty"`
+	MLA            bool `json:"mla,omitempty"`
+
+	// Hardware for the single StatefulSet, and the defaults of every variant.
+	Hardware `json:",inline"`
+	// Variants are StatefulSets on different hardware behind the one Service.
+	Variants []Variant `json:"variants,omitempty"`
+
+	PriorityClass string `json:"priorityClass,omitempty"`
+	// Reservation is the nautilus.io/reservation toleration value. Default: the namespace.
+	Reservation  string `json:"reservation,omitempty"`
+	StorageClass string `json:"storageClass,omitempty"`
+
+	// Overrides replace derived values.
+	Overrides Overrides `json:"overrides,omitempty"`
+}
+
+// Hardware is where one StatefulSet runs and how the model is split over it.
+type Hardware struct {
+	GPUs int `json:"gpus,omitempty"`
+	// GPUResource is the extended resource, nvidia.com/gpu or a special one
+	// such as nvidia.com/a100.
+	GPUResource string `json:"gpuResource,omitempty"`
+	// GPUProducts restricts nodes by nvidia.com/gpu.product.
+	GPUProducts    []string `json:"gpuProducts,omitempty"`
+	MinGPUMemoryMB int      `json:"minGPUMemoryMB,omitempty"`
+	// ComputeMajorAbove and DriverMajorAbove are node-affinity lower bounds
+	// (nvidia.com/gpu.compute.major, nvidia.com/cuda.driver.major Gt).
+	ComputeMajorAbove *int `json:"computeMajorAbove,omitempty"`
+	DriverMajorAbove  *int `json:"driverMajorAbove,omitempty"`
+
+	TensorParallel        int `json:"tensorParallel,omitempty"`
+	PipelineParallel      int `json:"pipelineParallel,omitempty"`
+	DataParallel          int `json:"dataParallel,omitempty"`
+	DecodeContextParallel int `json:"decodeContextParallel,omitempty"`
+	APIServers            int `json:"apiServers,omitempty"`
+	Replicas              *int32 `json:"replicas,omitempty"`
+}
+
+// Variant is one StatefulSet of a Model; unset hardware fields come from the Server.
+type Variant struct {
+	Name     string `json:"name"`
+	Hardware `json:",inline"`
+}
+
+// Overrides replace values the generator derives from the runbook's rules.
+type Overrides struct {
+	CPURequest              string `json:"cpuRequest,omitempty"`
+	CPULimit                string `json:"cpuLimit,omitempty"`
+	MemoryRequest           string `json:"memoryRequest,omitempty"`
+	MemoryLimit             string `json:"memoryLimit,omitempty"`
+	Storage                 string `json:"storage,omitempty"`
+	StartupFailureThreshold int32  `json:"startupFailureThreshold,omitempty"`
+}
+
+// Name returns metadata.name.
+func (m *Model) Name() string { return m.Metadata.Name }
+
+// ServedName is the x-ai-eg-model value clients use.
+func (m *Model) ServedName() string {
+	if m.Spec.Served != "" {
+		return m.Spec.Served
+	}
+	return m.Metadata.Name
+}
+
+// BackendName names the Backend and AIServiceBackend.
+func (m *Model) BackendName() string {
+	if m.Spec.Backend != "" {
+		return m.Spec.Backend
+	}
+	return "envoy-ai-gateway-" + m.Metadata.Name
+}
+
+// WorkloadName names the Service and (single) StatefulSet: <name>-<engine>-inference.
+func (m *Model) WorkloadName() string {
+	return m.Metadata.Name + "-" + m.Spec.Server.engine() + "-inference"
+}
+
+func (s *Server) engine() string {
+	if s.Engine == "" {
+		return "vllm"
+	}
+	return s.Engine
+}
