@@ -160,11 +160,11 @@ type Hardware struct {
 	ComputeMajorAbove *int `json:"computeMajorAbove,omitempty"`
 	DriverMajorAbove  *int `json:"driverMajorAbove,omitempty"`
 
-	TensorParallel        int `json:"tensorParallel,omitempty"`
-	PipelineParallel      int `json:"pipelineParallel,omitempty"`
-	DataParallel          int `json:"dataParallel,omitempty"`
-	DecodeContextParallel int `json:"decodeContextParallel,omitempty"`
-	APIServers            int `json:"apiServers,omitempty"`
+	TensorParallel        int    `json:"tensorParallel,omitempty"`
+	PipelineParallel      int    `json:"pipelineParallel,omitempty"`
+	DataParallel          int    `json:"dataParallel,omitempty"`
+	DecodeContextParallel int    `json:"decodeContextParallel,omitempty"`
+	APIServers            int    `json:"apiServers,omitempty"`
 	Replicas              *int32 `json:"replicas,omitempty"`
 }
 

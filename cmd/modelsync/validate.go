@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"modelsync.dev/modelsync/validation"
+)
+
+type validateOptions struct {
+	source sourceFlags
+	output string
+}
+
+func newValidateCommand() *cobra.Command {
+	o := &validateOptions{output: "text"}
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check the tree offline; exit 0 without errors, 1 with errors",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.output != "text" && o.output != "json" && o.output != "junit" {
+				return fmt.Errorf("-o %s: use text, json or junit", o.output)
+			}
+			set, err := o.source.load(cmd.Context(), o.source.namespace)
+			if err != nil {
+				return err
+			}
+			if err := writeDiagnostics(cmd.OutOrStdout(), set.Diagnostics, o.output); err != nil {
+				return err
+			}
+			if set.HasErrors() {
+				return exitCode(exitChanges)
+			}
+			return nil
+		},
+	}
+	o.source.register(cmd.Flags())
+	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "text, json or junit (for GitLab's test report)")
+	return cmd
+}
+
+func writeDiagnostics(w io.Writer, ds []validation.Diagnostic, format string) error {
+	switch format {
+	case "json":
+		if ds == nil {
+			ds = []validation.Diagnostic{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ds)
+	case "junit":
+		return writeJUnit(w, ds)
+	}
+	if len(ds) == 0 {
+		_, err := fmt.Fprintln(w, "no problems found")
+		return err
+	}
+	printDiagnostics(w, ds)
+	return nil
+}
+
+type junitSuite struct {
+	XMLName  xml.Name    `xml:"testsuite"`
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	File      string        `xml:"file,attr,omitempty"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// writeJUnit reports each error as a failed test case and each warning as a
+// passed one with the warning in its output, so GitLab's MR widget lists them.
+func writeJUnit(w io.Writer, ds []validation.Diagnostic) error {
+	s := junitSuite{Name: "modelsync validate"}
+	for _, d := range ds {
+		c := junitCase{Name: d.Origin.String() + " " + d.Rule, Classname: d.Object, File: d.Origin.File}
+		if c.Classname == "" {
+			c.Classname = d.Origin.File
+		}
+		if d.Severity == validation.Error {
+			c.Failure = &junitFailure{Message: d.Message, Type: d.Rule, Text: d.String()}
+			s.Failures++
+		} else {
+			c.SystemOut = d.String()
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	if len(s.Cases) == 0 {
+		s.Cases = []junitCase{{Name: "models-config", Classname: "modelsync validate"}}
+	}
+	s.Tests = len(s.Cases)
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}

@@ -1,0 +1,136 @@
+// Package desired builds the desired set of a namespace from a models-config
+// tree: load the files, decode the Model specs, generate their objects, and
+// validate the result. Every later stage (render, diff, sync) starts here.
+package desired
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/validation"
+)
+
+// Options configures Load.
+type Options struct {
+	// Namespace is the target namespace; objects without one are placed in it.
+	Namespace string
+}
+
+// DefaultOptions returns the options for the runbook's namespace.
+func DefaultOptions() Options { return Options{Namespace: "default"} }
+
+// Set is the desired state of one namespace.
+type Set struct {
+	// Objects are sorted by group, kind and name.
+	Objects       []manifest.Object
+	Models        []model.Model
+	Contributions []model.Contribution
+	Diagnostics   []validation.Diagnostic
+	// Revision and Dirty describe the git state the tree was read from.
+	Revision string
+	Dirty    bool
+}
+
+// HasErrors reports whether validation found errors that block a sync.
+func (s *Set) HasErrors() bool { return validation.HasErrors(s.Diagnostics) }
+
+// Load reads, generates and validates the tree. Problems in the input are
+// diagnostics in the Set, not errors; an error means the tree could not be read.
+func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
+	if opts.Namespace == "" {
+		return nil, errors.New("no target namespace")
+	}
+	set := &Set{Revision: tree.Revision, Dirty: tree.Dirty}
+	objs, err := manifest.Load(ctx, tree.FS, tree.Root)
+	if err != nil {
+		var located *manifest.Error
+		if !errors.As(err, &located) {
+			return nil, err
+		}
+		set.addErrors("yaml", err)
+	}
+	var raw []manifest.Object
+	for _, o := range objs {
+		if model.IsModel(o) {
+			m, err := model.Decode(o)
+			if err != nil {
+				set.addErrors("model-spec", err)
+				continue
+			}
+			set.Models = append(set.Models, m)
+			continue
+		}
+		if set.placeInNamespace(o, opts.Namespace) {
+			raw = append(raw, o)
+		}
+	}
+	out, err := model.Generate(set.Models, raw, opts.Namespace)
+	set.addErrors("model", err)
+	set.Objects, set.Contributions = out.Objects, out.Contributions
+	sort.SliceStable(set.Objects, func(i, j int) bool { return set.Objects[i].ID().Less(set.Objects[j].ID()) })
+	set.Diagnostics = append(set.Diagnostics, validation.Validate(validation.Input{
+		Objects: set.Objects, Models: set.Models, Contributions: set.Contributions,
+	})...)
+	return set, nil
+}
+
+// clusterScoped are kinds that live outside a namespace. modelsync manages one
+// namespace, so these are refused rather than applied cluster-wide.
+var clusterScoped = map[string]bool{
+	"Namespace": true, "CustomResourceDefinition": true, "ClusterRole": true, "ClusterRoleBinding": true,
+	"PriorityClass": true, "StorageClass": true, "PersistentVolume": true, "Node": true, "GatewayClass": true,
+}
+
+func (s *Set) placeInNamespace(o manifest.Object, ns string) bool {
+	switch {
+	case clusterScoped[o.GetKind()]:
+		s.Diagnostics = append(s.Diagnostics, validation.Diagnostic{Severity: validation.Error, Rule: "cluster-scoped",
+			Origin: o.Origin, Object: o.GetKind() + " " + o.GetName(),
+			Message: "cluster-scoped objects are not managed by modelsync, which syncs one namespace",
+			Hint:    "apply it once by hand or from the cluster's own configuration, and remove it from models-config"})
+		return false
+	case o.GetNamespace() == "":
+		o.SetNamespace(ns)
+	case o.GetNamespace() != ns:
+		s.Diagnostics = append(s.Diagnostics, validation.Diagnostic{Severity: validation.Error, Rule: "wrong-namespace",
+			Origin: o.Origin, Object: o.GetKind() + " " + o.GetName(),
+			Message: fmt.Sprintf("object is in namespace %s, but the target is %s", o.GetNamespace(), ns),
+			Hint:    "remove metadata.namespace, or run modelsync with -n " + o.GetNamespace()})
+		return false
+	}
+	return true
+}
+
+func (s *Set) addErrors(rule string, err error) {
+	for _, e := range flatten(err) {
+		d := validation.Diagnostic{Severity: validation.Error, Rule: rule, Message: e.Error()}
+		var me *manifest.Error
+		var ge *model.Error
+		switch {
+		case errors.As(e, &me):
+			d.Origin, d.Message = me.Origin, me.Msg
+		case errors.As(e, &ge):
+			d.Origin, d.Object, d.Message, d.Hint = ge.Origin, "Model "+ge.Model, ge.Msg, ge.Hint
+		}
+		s.Diagnostics = append(s.Diagnostics, d)
+	}
+}
+
+// flatten unpacks errors.Join trees.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}

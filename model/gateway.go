@@ -1,0 +1,87 @@
+package model
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// API groups and versions of the gateway objects the generator writes.
+const (
+	AIGatewayGroup      = "aigateway.envoyproxy.io"
+	AIGatewayAPIVersion = AIGatewayGroup + "/v1beta1"
+	EnvoyGatewayGroup   = "gateway.envoyproxy.io"
+	EnvoyGatewayVersion = EnvoyGatewayGroup + "/v1alpha1"
+	GatewayAPIGroup     = "gateway.networking.k8s.io"
+)
+
+// MaxRulesPerRoute is AIGatewayRoute.spec.rules maxItems in AI Gateway v1.1
+// (the controller adds a 16th catch-all rule to the generated HTTPRoute).
+const MaxRulesPerRoute = 15
+
+// MaxBackendRefsPerRule is the generated HTTPRoute's limit per rule, which the
+// AIGatewayRoute itself does not check.
+const MaxBackendRefsPerRule = 16
+
+// MaxPolicyTargetRefs is BackendSecurityPolicy.spec.targetRefs maxItems.
+const MaxPolicyTargetRefs = 16
+
+func newObject(apiVersion, kind, ns, name string, labels map[string]string, spec map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetNamespace(ns)
+	u.SetName(name)
+	u.SetLabels(labels)
+	return u
+}
+
+// endpoint is the host and port the model's Backend points at.
+func (m *Model) endpoint(ns string) (string, int64) {
+	if m.Spec.External != nil {
+		return m.Spec.External.Hostname, int64(m.Spec.External.Port)
+	}
+	return m.WorkloadName() + "." + ns + ".svc.cluster.local", ServerPort
+}
+
+func (m *Model) backend(ns string) *unstructured.Unstructured {
+	host, port := m.endpoint(ns)
+	return newObject(EnvoyGatewayVersion, "Backend", ns, m.BackendName(), m.labels(nil), map[string]any{
+		"endpoints": []any{map[string]any{"fqdn": map[string]any{"hostname": host, "port": port}}},
+	})
+}
+
+func (m *Model) serviceBackend(ns string) *unstructured.Unstructured {
+	return newObject(AIGatewayAPIVersion, "AIServiceBackend", ns, m.BackendName(), m.labels(nil), map[string]any{
+		"schema":     map[string]any{"name": firstNonEmpty(m.Spec.Schema, DefaultSchema)},
+		"backendRef": map[string]any{"name": m.BackendName(), "kind": "Backend", "group": EnvoyGatewayGroup},
+	})
+}
+
+// backendRef is how a rule points at this model's AIServiceBackend.
+func (m *Model) backendRef() map[string]any {
+	ref := map[string]any{"name": m.BackendName()}
+	if m.Spec.Upstream != "" {
+		ref["modelNameOverride"] = m.Spec.Upstream
+	}
+	return ref
+}
+
+// rule is the model's entry in its route group: a match on the x-ai-eg-model
+// header, its backend (or, for a combined model, the backends it spreads over).
+func (m *Model) rule(backendRefs []any) map[string]any {
+	r := map[string]any{
+		"name": m.ServedName(),
+		"matches": []any{map[string]any{"headers": []any{
+			map[string]any{"type": "Exact", "name": ModelHeader, "value": m.ServedName()},
+		}}},
+		"backendRefs": backendRefs,
+		"timeouts":    map[string]any{"request": firstNonEmpty(m.Spec.Timeout, DefaultTimeout)},
+	}
+	if m.Spec.OwnedBy != "" {
+		r["modelsOwnedBy"] = m.Spec.OwnedBy
+	}
+	return r
+}
+
+func targetRef(group, kind, name string) map[string]any {
+	return map[string]any{"group": group, "kind": kind, "name": name}
+}

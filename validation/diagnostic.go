@@ -1,0 +1,129 @@
+// Package validation checks a desired set before anything talks to a cluster:
+// syntax and identity problems, dangling gateway references, AI Gateway limits,
+// and the runbook's advice on parallelism and hand-written workloads. Errors
+// block a sync; warnings are reported.
+package validation
+
+import (
+	"fmt"
+	"sort"
+
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
+)
+
+// Severity of a diagnostic.
+type Severity string
+
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Diagnostic is one problem, where it is, and what to do.
+type Diagnostic struct {
+	Severity Severity        `json:"severity"`
+	Rule     string          `json:"rule"`
+	Origin   manifest.Origin `json:"origin"`
+	Object   string          `json:"object,omitempty"`
+	Message  string          `json:"message"`
+	Hint     string          `json:"hint,omitempty"`
+}
+
+func (d Diagnostic) String() string {
+	s := fmt.Sprintf("%s: %s: ", d.Origin, d.Severity)
+	if d.Object != "" {
+		s += d.Object + ": "
+	}
+	s += d.Message
+	if d.Hint != "" {
+		s += " (" + d.Hint + ")"
+	}
+	return s
+}
+
+// Input is what Validate checks.
+type Input struct {
+	// Objects is the desired set after generation.
+	Objects []manifest.Object
+	// Models are the decoded Model specs.
+	Models []model.Model
+	// Contributions say which model file put which entry into a shared object.
+	Contributions []model.Contribution
+	// ExtraKinds are kinds served by the target cluster beyond the built-in ones
+	// (for example from CRDs in the tree).
+	ExtraKinds []string
+}
+
+// Validate runs every rule and returns the diagnostics sorted by origin.
+func Validate(in Input) []Diagnostic {
+	c := newChecker(in)
+	for _, rule := range []func(*checker){
+		checkKinds, checkDuplicates, checkNames, checkDeprecated,
+		checkRouteLimits, checkModelHeaders, checkReferences, checkRoundRobinCovered, checkSecurityPolicies,
+		checkModels, checkWorkloads,
+	} {
+		rule(c)
+	}
+	sort.SliceStable(c.diags, func(i, j int) bool {
+		a, b := c.diags[i].Origin, c.diags[j].Origin
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	return c.diags
+}
+
+// HasErrors reports whether any diagnostic is an error.
+func HasErrors(ds []Diagnostic) bool {
+	for _, d := range ds {
+		if d.Severity == Error {
+			return true
+		}
+	}
+	return false
+}
+
+type checker struct {
+	in    Input
+	diags []Diagnostic
+	// byID indexes objects by group/kind/name (the set is one namespace).
+	byID map[manifest.ID][]int
+	// itemOrigin is where a model put an entry of a shared object.
+	itemOrigin map[string]manifest.Origin
+}
+
+func newChecker(in Input) *checker {
+	c := &checker{in: in, byID: map[manifest.ID][]int{}, itemOrigin: map[string]manifest.Origin{}}
+	for i, o := range in.Objects {
+		id := o.ID()
+		id.Namespace = ""
+		c.byID[id] = append(c.byID[id], i)
+	}
+	for _, ct := range in.Contributions {
+		c.itemOrigin[ct.Owner.Kind+"/"+ct.Owner.Name+"/"+ct.Key] = ct.Origin
+	}
+	return c
+}
+
+func (c *checker) add(sev Severity, rule string, origin manifest.Origin, object, msg, hint string) {
+	c.diags = append(c.diags, Diagnostic{Severity: sev, Rule: rule, Origin: origin, Object: object, Message: msg, Hint: hint})
+}
+
+func (c *checker) has(group, kind, name string) bool {
+	return len(c.byID[manifest.ID{Group: group, Kind: kind, Name: name}]) > 0
+}
+
+// originOf is where an entry of a shared object was written: the model file
+// that contributed it, else the shared object's own file.
+func (c *checker) originOf(o manifest.Object, key string) manifest.Origin {
+	if org, ok := c.itemOrigin[o.GetKind()+"/"+o.GetName()+"/"+key]; ok {
+		return org
+	}
+	return o.Origin
+}
+
+func objectName(o manifest.Object) string {
+	return o.GetKind() + " " + o.GetName()
+}

@@ -1,0 +1,165 @@
+package validation
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
+)
+
+var nestedString = unstructured.NestedString
+
+func (c *checker) ofKind(kind string) []manifest.Object {
+	var out []manifest.Object
+	for _, o := range c.in.Objects {
+		if o.GetKind() == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func backendRefsOf(rule map[string]any) []map[string]any {
+	raw, _, _ := unstructured.NestedSlice(rule, "backendRefs")
+	out := make([]map[string]any, 0, len(raw))
+	for _, r := range raw {
+		if m, ok := r.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func checkRouteLimits(c *checker) {
+	for _, o := range c.ofKind("AIGatewayRoute") {
+		items := manifest.Items(o.Unstructured)
+		if len(items) > model.MaxRulesPerRoute {
+			c.add(Error, "too-many-rules", o.Origin, objectName(o),
+				fmt.Sprintf("%d rules; AI Gateway v1.1 allows at most %d per AIGatewayRoute", len(items), model.MaxRulesPerRoute),
+				"move rules to another AIGatewayRoute, or write them as Models and let modelsync shard the route")
+		}
+		for _, it := range items {
+			if n := len(backendRefsOf(it.Value)); n > model.MaxBackendRefsPerRule {
+				c.add(Error, "too-many-backends", c.originOf(o, it.Key), objectName(o),
+					fmt.Sprintf("rule %s has %d backendRefs; the generated HTTPRoute allows at most %d", it.Key, n, model.MaxBackendRefsPerRule),
+					"split the round-robin over fewer backends")
+			}
+		}
+	}
+}
+
+func checkModelHeaders(c *checker) {
+	seen := map[string]string{}
+	for _, o := range c.ofKind("AIGatewayRoute") {
+		for _, it := range manifest.Items(o.Unstructured) {
+			where := c.originOf(o, it.Key)
+			if first, dup := seen[it.Key]; dup {
+				c.add(Error, "duplicate-model-name", where, objectName(o),
+					fmt.Sprintf("model name %q is routed twice (first at %s)", it.Key, first),
+					"each x-ai-eg-model value may appear in one rule only; rename one model (spec.served)")
+				continue
+			}
+			seen[it.Key] = where.String()
+		}
+	}
+}
+
+func checkReferences(c *checker) {
+	for _, o := range c.ofKind("AIGatewayRoute") {
+		for _, it := range manifest.Items(o.Unstructured) {
+			for _, ref := range backendRefsOf(it.Value) {
+				kind, _ := ref["kind"].(string)
+				name, _ := ref["name"].(string)
+				if kind == "InferencePool" || c.has(model.AIGatewayGroup, "AIServiceBackend", name) {
+					continue
+				}
+				c.add(Error, "dangling-reference", c.originOf(o, it.Key), objectName(o),
+					fmt.Sprintf("rule %s points at AIServiceBackend %s, which is not in the tree", it.Key, name),
+					"add the AIServiceBackend (or a Model that generates it), or fix the backendRef name")
+			}
+		}
+	}
+	for _, o := range c.ofKind("AIServiceBackend") {
+		name, _, _ := nestedString(o.Object, "spec", "backendRef", "name")
+		kind, _, _ := nestedString(o.Object, "spec", "backendRef", "kind")
+		if kind == "Backend" && !c.has(model.EnvoyGatewayGroup, "Backend", name) {
+			c.add(Error, "dangling-reference", o.Origin, objectName(o),
+				fmt.Sprintf("backendRef points at Backend %s, which is not in the tree", name), "add the Backend under backend/, or fix the name")
+		}
+	}
+	for _, o := range c.ofKind("BackendSecurityPolicy") {
+		for _, it := range manifest.Items(o.Unstructured) {
+			kind, _ := it.Value["kind"].(string)
+			name, _ := it.Value["name"].(string)
+			if kind == "AIServiceBackend" && !c.has(model.AIGatewayGroup, kind, name) {
+				c.add(Error, "dangling-reference", c.originOf(o, it.Key), objectName(o),
+					fmt.Sprintf("targetRef points at AIServiceBackend %s, which is not in the tree", name), "remove the targetRef or add the backend")
+			}
+		}
+	}
+	for _, o := range c.ofKind("BackendTrafficPolicy") {
+		for _, it := range manifest.Items(o.Unstructured) {
+			kind, _ := it.Value["kind"].(string)
+			name, _ := it.Value["name"].(string)
+			if kind == "HTTPRoute" && !c.has(model.AIGatewayGroup, "AIGatewayRoute", name) && !c.has(model.GatewayAPIGroup, "HTTPRoute", name) {
+				c.add(Error, "dangling-reference", c.originOf(o, it.Key), objectName(o),
+					fmt.Sprintf("targetRef points at HTTPRoute %s, but no AIGatewayRoute of that name is in the tree", name),
+					"the HTTPRoute is generated with the AIGatewayRoute's name; remove the targetRef or fix the name")
+			}
+		}
+	}
+}
+
+// checkRoundRobinCovered: a rule with several backendRefs round-robins, and
+// needs a BackendTrafficPolicy on its route's HTTPRoute for retries and failover.
+func checkRoundRobinCovered(c *checker) {
+	covered := map[string]bool{}
+	for _, o := range c.ofKind("BackendTrafficPolicy") {
+		for _, it := range manifest.Items(o.Unstructured) {
+			if it.Value["kind"] == "HTTPRoute" {
+				covered[it.Value["name"].(string)] = true
+			}
+		}
+	}
+	for _, o := range c.ofKind("AIGatewayRoute") {
+		for _, it := range manifest.Items(o.Unstructured) {
+			if len(backendRefsOf(it.Value)) > 1 && !covered[o.GetName()] {
+				c.add(Error, "round-robin-without-policy", c.originOf(o, it.Key), objectName(o),
+					fmt.Sprintf("rule %s round-robins over %d backends but no BackendTrafficPolicy targets HTTPRoute %s", it.Key, len(backendRefsOf(it.Value)), o.GetName()),
+					"add a targetRef {group: gateway.networking.k8s.io, kind: HTTPRoute, name: "+o.GetName()+"} to the BackendTrafficPolicy with the retry policy")
+				break
+			}
+		}
+	}
+}
+
+func checkSecurityPolicies(c *checker) {
+	targets := map[string][]string{}
+	for _, o := range c.ofKind("BackendSecurityPolicy") {
+		items := manifest.Items(o.Unstructured)
+		if len(items) > model.MaxPolicyTargetRefs {
+			c.add(Error, "too-many-targets", o.Origin, objectName(o),
+				fmt.Sprintf("%d targetRefs; at most %d are allowed", len(items), model.MaxPolicyTargetRefs), "split the backends over two policies with the same key")
+		}
+		for _, it := range items {
+			targets[it.Key] = append(targets[it.Key], o.GetName())
+		}
+	}
+	keys := make([]string, 0, len(targets))
+	for k := range targets {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if pols := targets[k]; len(pols) > 1 {
+			o := c.in.Objects[c.byID[manifest.ID{Group: model.AIGatewayGroup, Kind: "BackendSecurityPolicy", Name: pols[1]}][0]]
+			c.add(Error, "backend-two-security-policies", c.originOf(o, k), objectName(o),
+				fmt.Sprintf("%s is targeted by BackendSecurityPolicies %s; a backend may have only one", k[strings.LastIndex(k, "/")+1:], strings.Join(pols, " and ")),
+				"remove the targetRef from all but one policy")
+		}
+	}
+}

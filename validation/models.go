@@ -1,0 +1,71 @@
+package validation
+
+import (
+	"fmt"
+
+	"modelsync.dev/modelsync/model"
+)
+
+// checkModels applies the runbook's parallelism advice to every served model.
+func checkModels(c *checker) {
+	for i := range c.in.Models {
+		m := &c.in.Models[i]
+		s := m.Spec.Server
+		if s == nil {
+			continue
+		}
+		obj := "Model " + m.Name()
+		for _, r := range s.ResolvedVariants() {
+			c.checkParallelism(m, r, obj)
+		}
+		if m.HasArg("--enforce-eager") {
+			c.add(Warning, "enforce-eager", m.Origin, obj, "--enforce-eager disables CUDA graphs and cuts token throughput to 1/4–1/6",
+				`use only as a last resort; try --compilation-config '{"cudagraph_mode": "PIECEWISE"}' or a lower --max-num-seqs first`)
+		}
+		if s.Embedding && (s.ToolCallParser != "" || s.ReasoningParser != "" || m.HasArg("--tool-call-parser") || m.HasArg("--reasoning-parser")) {
+			c.add(Error, "embedding-parsers", m.Origin, obj, "an embedding model takes no tool-call or reasoning parser",
+				"remove toolCallParser/reasoningParser; embedding models run with --runner pooling --convert embed")
+		}
+	}
+}
+
+func (c *checker) checkParallelism(m *model.Model, r model.Resolved, obj string) {
+	s := m.Spec.Server
+	where := ""
+	if r.Name != "" {
+		where = " (variant " + r.Name + ")"
+	}
+	tp, pp, dp := r.TensorParallel, r.PipelineParallel, r.DataParallel
+	if tp*pp*dp != r.GPUs {
+		c.add(Error, "parallelism-gpus", m.Origin, obj,
+			fmt.Sprintf("tensor %d × pipeline %d × data %d = %d, but the pod has %d GPUs%s", tp, pp, dp, tp*pp*dp, r.GPUs, where),
+			"make the product of the parallel sizes equal the GPUs per pod")
+	}
+	if s.AttentionHeads > 0 && s.AttentionHeads%tp != 0 {
+		c.add(Error, "parallelism-heads", m.Origin, obj,
+			fmt.Sprintf("tensor-parallel %d does not divide the %d attention heads%s", tp, s.AttentionHeads, where),
+			"choose a tensor-parallel size that divides num_attention_heads, and use pipeline parallelism for the remaining GPUs")
+	}
+	kv := s.KVHeads
+	if s.MLA {
+		kv = 1 // multi-head latent attention: vLLM sees one KV head
+	}
+	if kv <= 0 {
+		return
+	}
+	if !s.MLA && ((tp <= kv && kv%tp != 0) || (tp > kv && tp%kv != 0)) {
+		c.add(Error, "parallelism-kv-heads", m.Origin, obj,
+			fmt.Sprintf("tensor-parallel %d does not fit the %d KV heads%s: one must divide the other", tp, kv, where),
+			"choose a tensor-parallel size that divides num_key_value_heads or is a multiple of it")
+		return
+	}
+	if tp > kv && r.DecodeContextParallel*kv != tp {
+		heads := fmt.Sprintf("%d KV heads", kv)
+		if s.MLA {
+			heads = "1 KV head (MLA)"
+		}
+		c.add(Warning, "kv-cache-duplication", m.Origin, obj,
+			fmt.Sprintf("tensor-parallel %d exceeds the model's %s%s: the KV cache is duplicated %d times", tp, heads, where, tp/kv),
+			fmt.Sprintf("set decodeContextParallel: %d (--decode-context-parallel-size), or tensor-parallel %d with pipeline-parallel for the rest", tp/kv, kv))
+	}
+}

@@ -1,0 +1,114 @@
+package validation
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
+)
+
+// gatewayKinds are the kinds of the CRDs modelsync works with (../shared/crds).
+var gatewayKinds = map[string][]string{
+	"aigateway.envoyproxy.io":       {"AIGatewayRoute", "AIServiceBackend", "BackendSecurityPolicy", "GatewayConfig", "MCPRoute", "QuotaPolicy"},
+	"gateway.envoyproxy.io":         {"Backend", "BackendTrafficPolicy", "SecurityPolicy", "ClientTrafficPolicy", "EnvoyProxy", "HTTPRouteFilter", "EnvoyExtensionPolicy", "EnvoyPatchPolicy"},
+	"gateway.networking.k8s.io":     {"Gateway", "GatewayClass", "HTTPRoute", "GRPCRoute", "ReferenceGrant"},
+	"inference.networking.k8s.io":   {"InferencePool"},
+	"inference.networking.x-k8s.io": {"InferencePool", "InferenceObjective"},
+	"apiextensions.k8s.io":          {"CustomResourceDefinition"},
+}
+
+func knownKinds(extra []string) map[string]bool {
+	known := map[string]bool{}
+	for gvk := range scheme.Scheme.AllKnownTypes() {
+		known[gvk.Group+"/"+gvk.Kind] = true
+	}
+	for g, kinds := range gatewayKinds {
+		for _, k := range kinds {
+			known[g+"/"+k] = true
+		}
+	}
+	for _, k := range extra {
+		known[k] = true
+	}
+	return known
+}
+
+func checkKinds(c *checker) {
+	extra := append([]string(nil), c.in.ExtraKinds...)
+	for _, o := range c.in.Objects {
+		if o.GetKind() == "CustomResourceDefinition" {
+			g, _, _ := nestedString(o.Object, "spec", "group")
+			k, _, _ := nestedString(o.Object, "spec", "names", "kind")
+			extra = append(extra, g+"/"+k)
+		}
+	}
+	known := knownKinds(extra)
+	for _, o := range c.in.Objects {
+		gvk := o.GroupVersionKind()
+		if !known[gvk.Group+"/"+gvk.Kind] {
+			c.add(Error, "unknown-kind", o.Origin, objectName(o),
+				fmt.Sprintf("unknown kind %s in %s", gvk.Kind, o.GetAPIVersion()),
+				"check apiVersion and kind; install the CRD that serves it, or add the CRD to models-config")
+		}
+	}
+}
+
+func checkDuplicates(c *checker) {
+	for id, idx := range c.byID {
+		if len(idx) < 2 {
+			continue
+		}
+		var places []string
+		for _, i := range idx {
+			places = append(places, c.in.Objects[i].Origin.String())
+		}
+		for _, i := range idx[1:] {
+			c.add(Error, "duplicate-object", c.in.Objects[i].Origin, id.Kind+" "+id.Name,
+				fmt.Sprintf("%s %s is defined more than once: %s", id.Kind, id.Name, strings.Join(places, ", ")),
+				"keep one definition; a Model already generates its StatefulSet, Service, Backend and AIServiceBackend")
+		}
+	}
+}
+
+func checkNames(c *checker) {
+	for _, o := range c.in.Objects {
+		name := o.GetName()
+		var errs []string
+		switch {
+		case name == "":
+			errs = []string{"metadata.name is empty"}
+		case o.GetKind() == "Service" && o.GetAPIVersion() == "v1":
+			errs = validation.IsDNS1035Label(name)
+		default:
+			errs = validation.IsDNS1123Subdomain(name)
+		}
+		if len(errs) > 0 {
+			c.add(Error, "invalid-name", o.Origin, objectName(o), fmt.Sprintf("invalid name %q: %s", name, strings.Join(errs, "; ")),
+				"use lower-case letters, digits and '-', starting and ending with a letter or digit")
+		}
+		if o.GetKind() == "AIGatewayRoute" {
+			for _, it := range manifest.Items(o.Unstructured) {
+				if n, ok := it.Value["name"].(string); ok {
+					if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+						c.add(Error, "invalid-name", c.originOf(o, it.Key), objectName(o),
+							fmt.Sprintf("rule name %q: %s", n, strings.Join(errs, "; ")), "rule names must be lower-case DNS names")
+					}
+				}
+			}
+		}
+	}
+}
+
+func checkDeprecated(c *checker) {
+	for _, o := range c.in.Objects {
+		if o.GetAPIVersion() == model.AIGatewayGroup+"/v1alpha1" {
+			c.add(Warning, "deprecated-api", o.Origin, objectName(o),
+				"aigateway.envoyproxy.io/v1alpha1 is deprecated in AI Gateway v1.1",
+				"change apiVersion to "+model.AIGatewayAPIVersion+" (the storage version)")
+		}
+	}
+}
