@@ -1,0 +1,219 @@
+package desired_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+
+	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/manifest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const ns = "nrp-llm"
+
+// repoTree copies models-config/ into memory so tests can change it.
+func repoTree(t testing.TB) fstest.MapFS {
+	t.Helper()
+	files := fstest.MapFS{}
+	err := filepath.WalkDir("../models-config", func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[strings.TrimPrefix(filepath.ToSlash(p), "../")] = &fstest.MapFile{Data: b}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func load(t testing.TB, files fstest.MapFS) *desired.Set {
+	t.Helper()
+	set, err := desired.Load(t.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	file := filepath.Join("..", "testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test ./desired -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs (-want +got); if the change is intended, run with -update and review:\n%s", file, d)
+	}
+}
+
+func marshal(t *testing.T, objs []manifest.Object) []byte {
+	var b strings.Builder
+	for _, o := range objs {
+		y, err := yaml.Marshal(o.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "---\n# %s\n%s", o.Origin, y)
+	}
+	return []byte(b.String())
+}
+
+// TestRunbookExamplesGolden renders every runbook example: per Model file, the
+// objects it generates; plus the shared objects holding their rules and targetRefs.
+func TestRunbookExamplesGolden(t *testing.T) {
+	set := load(t, repoTree(t))
+	for _, d := range set.Diagnostics {
+		t.Errorf("models-config is not clean: %s", d)
+	}
+	byFile := map[string][]manifest.Object{}
+	for _, o := range set.Objects {
+		byFile[o.Origin.File] = append(byFile[o.Origin.File], o)
+	}
+	for _, m := range set.Models {
+		t.Run(m.Name(), func(t *testing.T) {
+			golden(t, path.Join("models", m.Name()+".yaml"), marshal(t, byFile[m.Origin.File]))
+		})
+	}
+	var shared []manifest.Object
+	for _, o := range set.Objects {
+		if !strings.HasPrefix(o.Origin.File, "models-config/models/") {
+			shared = append(shared, o)
+		}
+	}
+	golden(t, "models/shared.yaml", marshal(t, shared))
+}
+
+func TestMiniMaxSizedAsRunbook(t *testing.T) {
+	set := load(t, repoTree(t))
+	for _, o := range set.Objects {
+		if o.GetKind() != "StatefulSet" || o.GetName() != "minimax-vllm-inference" {
+			continue
+		}
+		c := o.Object["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+		res := c["resources"].(map[string]any)
+		got := []any{res["requests"].(map[string]any)["cpu"], res["limits"].(map[string]any)["cpu"]}
+		if d := cmp.Diff([]any{"14", "28"}, got); d != "" {
+			t.Errorf("cpu request/limit (-want +got):\n%s", d)
+		}
+		return
+	}
+	t.Fatal("no StatefulSet minimax-vllm-inference rendered")
+}
+
+// entries lists every object and every keyed list entry of a set.
+func entries(set *desired.Set) map[string]string {
+	out := map[string]string{}
+	for _, o := range set.Objects {
+		y, _ := yaml.Marshal(o.Object)
+		out[o.ID().String()] = string(y)
+		for _, it := range manifest.Items(o.Unstructured) {
+			iy, _ := yaml.Marshal(it.Value)
+			out[o.ID().String()+" "+it.Noun+" "+it.Key] = string(iy)
+		}
+	}
+	return out
+}
+
+// TestDeletingModelRemovesOnlyItsObjects: removing a Model file takes away
+// every object and list entry it generated, and changes nothing else.
+func TestDeletingModelRemovesOnlyItsObjects(t *testing.T) {
+	full := load(t, repoTree(t))
+	before := entries(full)
+	for _, m := range full.Models {
+		if m.Name() == "qwen3" || m.Name() == "qwen3-nairr" {
+			continue // qwen3-combined depends on them
+		}
+		t.Run(m.Name(), func(t *testing.T) {
+			files := repoTree(t)
+			delete(files, m.Origin.File)
+			after := entries(load(t, files))
+			var removed []string
+			for k, v := range before {
+				a, ok := after[k]
+				switch {
+				case !ok:
+					removed = append(removed, k)
+				case a != v && !containsEntryOf(k, before, after):
+					t.Errorf("%s changed although it does not belong to %s", k, m.Name())
+				}
+			}
+			for k := range after {
+				if _, ok := before[k]; !ok {
+					t.Errorf("%s appeared after deleting %s", k, m.Name())
+				}
+			}
+			sort.Strings(removed)
+			want := generatedBy(full, m.Origin.File)
+			if d := cmp.Diff(want, removed); d != "" {
+				t.Errorf("removed entries (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// containsEntryOf: a shared object's text changes when one of its entries goes.
+func containsEntryOf(k string, before, after map[string]string) bool {
+	for e := range before {
+		if strings.HasPrefix(e, k+" ") {
+			if _, still := after[e]; !still {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// generatedBy lists what the Model file put in the set: its own objects, its
+// entries in shared objects, and the shared objects whose every entry is its.
+func generatedBy(set *desired.Set, file string) []string {
+	var out []string
+	mine := map[string]bool{}
+	for _, c := range set.Contributions {
+		if c.Origin.File == file {
+			k := c.Owner.String() + " " + c.Noun + " " + c.Key
+			if !mine[k] {
+				out = append(out, k)
+			}
+			mine[k] = true
+		}
+	}
+	for _, o := range set.Objects {
+		items := manifest.Items(o.Unstructured)
+		onlyMine := len(items) > 0
+		for _, it := range items {
+			onlyMine = onlyMine && mine[o.ID().String()+" "+it.Noun+" "+it.Key]
+		}
+		if o.Origin.File == file || onlyMine {
+			out = append(out, o.ID().String())
+		}
+	}
+	sort.Strings(out)
+	return out
+}

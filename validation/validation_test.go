@@ -1,0 +1,291 @@
+package validation_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/validation"
+)
+
+const route = `apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata:
+  name: r
+spec:
+  parentRefs:
+  - name: gw
+`
+
+const backends = `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata:
+  name: b
+spec:
+  endpoints:
+  - fqdn: {hostname: b.example, port: 5000}
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata:
+  name: b
+spec:
+  schema: {name: OpenAI}
+  backendRef: {name: b, kind: Backend, group: gateway.envoyproxy.io}
+`
+
+// served returns a Model file served here with the given server fields.
+func served(name, serverFields string) string {
+	return fmt.Sprintf(`apiVersion: modelsync.dev/v1alpha1
+kind: Model
+metadata:
+  name: %s
+spec:
+  upstream: org/%s
+  server:
+    image: vllm/vllm-openai:v0.11.2
+    weightsGi: 16
+    paramsB: 8
+%s`, name, name, serverFields)
+}
+
+func rule(value string, backends ...string) string {
+	s := fmt.Sprintf("  - name: %s\n    matches:\n    - headers:\n      - {name: x-ai-eg-model, value: %s}\n    backendRefs:\n", value, value)
+	for _, b := range backends {
+		s += "    - name: " + b + "\n"
+	}
+	return s
+}
+
+func TestRules(t *testing.T) {
+	tests := []struct {
+		name     string
+		files    map[string]string
+		rule     string
+		severity validation.Severity
+		origin   string
+		message  string
+	}{
+		{
+			name:  "yaml syntax",
+			files: map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [y\n"},
+			rule:  "yaml", severity: validation.Error, origin: "models-config/a.yaml:9", message: "invalid YAML",
+		},
+		{
+			name:  "unknown kind",
+			files: map[string]string{"a.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"},
+			rule:  "unknown-kind", severity: validation.Error, origin: "models-config/a.yaml:1", message: "unknown kind Widget in example.com/v1",
+		},
+		{
+			name: "duplicate identity across files",
+			files: map[string]string{
+				"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+				"b.yaml": "# comment\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+			},
+			rule: "duplicate-object", severity: validation.Error, origin: "models-config/b.yaml:2",
+			message: "defined more than once: models-config/a.yaml:1, models-config/b.yaml:2",
+		},
+		{
+			name:  "rule points at a missing AIServiceBackend",
+			files: map[string]string{"r.yaml": route + "  rules:\n" + rule("m", "missing")},
+			rule:  "dangling-reference", severity: validation.Error, origin: "models-config/r.yaml:1",
+			message: "rule m points at AIServiceBackend missing, which is not in the tree",
+		},
+		{
+			name: "AIServiceBackend points at a missing Backend",
+			files: map[string]string{"s.yaml": "apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: AIServiceBackend\nmetadata:\n  name: s\nspec:\n" +
+				"  schema: {name: OpenAI}\n  backendRef: {name: nope, kind: Backend, group: gateway.envoyproxy.io}\n"},
+			rule: "dangling-reference", severity: validation.Error, origin: "models-config/s.yaml:1",
+			message: "backendRef points at Backend nope",
+		},
+		{
+			name: "security policy targets a missing backend",
+			files: map[string]string{"p.yaml": "apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: BackendSecurityPolicy\nmetadata:\n  name: k\nspec:\n" +
+				"  type: APIKey\n  apiKey: {secretRef: {name: s}}\n  targetRefs:\n  - {group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: gone}\n"},
+			rule: "dangling-reference", severity: validation.Error, origin: "models-config/p.yaml:1",
+			message: "targetRef points at AIServiceBackend gone",
+		},
+		{
+			name: "traffic policy targets a missing route",
+			files: map[string]string{"t.yaml": "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: BackendTrafficPolicy\nmetadata:\n  name: t\nspec:\n" +
+				"  targetRefs:\n  - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: gone}\n"},
+			rule: "dangling-reference", severity: validation.Error, origin: "models-config/t.yaml:1",
+			message: "targetRef points at HTTPRoute gone",
+		},
+		{
+			name:  "round-robin rule without a traffic policy",
+			files: map[string]string{"b.yaml": backends + "---\napiVersion: aigateway.envoyproxy.io/v1beta1\nkind: AIServiceBackend\nmetadata:\n  name: c\nspec:\n  schema: {name: OpenAI}\n  backendRef: {name: b, kind: Backend, group: gateway.envoyproxy.io}\n", "r.yaml": route + "  rules:\n" + rule("m", "b", "c")},
+			rule:  "round-robin-without-policy", severity: validation.Error, origin: "models-config/r.yaml:1",
+			message: "no BackendTrafficPolicy targets HTTPRoute r",
+		},
+		{
+			name:  "model name routed twice",
+			files: map[string]string{"b.yaml": backends, "r.yaml": route + "  rules:\n" + rule("m", "b") + rule("m", "b")},
+			rule:  "duplicate-model-name", severity: validation.Error, origin: "models-config/r.yaml:1",
+			message: `model name "m" is routed twice`,
+		},
+		{
+			name:  "more than 15 rules in a hand-written route",
+			files: map[string]string{"b.yaml": backends, "r.yaml": route + "  rules:\n" + manyRules(16)},
+			rule:  "too-many-rules", severity: validation.Error, origin: "models-config/r.yaml:1",
+			message: "16 rules; AI Gateway v1.1 allows at most 15",
+		},
+		{
+			name:  "more than 16 backendRefs in a rule",
+			files: map[string]string{"b.yaml": backends, "r.yaml": route + "  rules:\n" + rule("m", strings.Split(strings.Repeat("b,", 17), ",")[:17]...)},
+			rule:  "too-many-backends", severity: validation.Error, origin: "models-config/r.yaml:1",
+			message: "rule m has 17 backendRefs",
+		},
+		{
+			name: "two security policies on one backend",
+			files: map[string]string{"b.yaml": backends, "p.yaml": policy("k1") + "---\n" + policy("k2")},
+			rule: "backend-two-security-policies", severity: validation.Error, origin: "models-config/p.yaml:11",
+			message: "b is targeted by BackendSecurityPolicies k1 and k2",
+		},
+		{
+			name:  "invalid Kubernetes name",
+			files: map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n"},
+			rule:  "invalid-name", severity: validation.Error, origin: "models-config/a.yaml:1", message: `invalid name "Bad_Name"`,
+		},
+		{
+			name:  "deprecated v1alpha1",
+			files: map[string]string{"b.yaml": strings.Replace(backends, "v1beta1", "v1alpha1", 1)},
+			rule:  "deprecated-api", severity: validation.Warning, origin: "models-config/b.yaml:9", message: "v1alpha1 is deprecated",
+		},
+		{
+			name:  "parallel sizes do not multiply to the GPUs",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 4\n    tensorParallel: 2\n")},
+			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/m.yaml:1",
+			message: "tensor 2 × pipeline 1 × data 1 = 2, but the pod has 4 GPUs",
+		},
+		{
+			name:  "tensor parallel does not divide the attention heads",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 3\n    attentionHeads: 32\n")},
+			rule:  "parallelism-heads", severity: validation.Error, origin: "models-config/m.yaml:1",
+			message: "tensor-parallel 3 does not divide the 32 attention heads",
+		},
+		{
+			name:  "tensor parallel does not fit the KV heads",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 4\n    kvHeads: 6\n")},
+			rule:  "parallelism-kv-heads", severity: validation.Error, origin: "models-config/m.yaml:1",
+			message: "tensor-parallel 4 does not fit the 6 KV heads",
+		},
+		{
+			name:  "KV cache duplication",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 8\n    kvHeads: 2\n")},
+			rule:  "kv-cache-duplication", severity: validation.Warning, origin: "models-config/m.yaml:1",
+			message: "tensor-parallel 8 exceeds the model's 2 KV heads: the KV cache is duplicated 4 times",
+		},
+		{
+			name:  "KV cache duplication in an MLA model",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 4\n    kvHeads: 128\n    mla: true\n")},
+			rule:  "kv-cache-duplication", severity: validation.Warning, origin: "models-config/m.yaml:1",
+			message: "exceeds the model's 1 KV head (MLA): the KV cache is duplicated 4 times",
+		},
+		{
+			name:  "enforce eager",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    args: [--enforce-eager]\n")},
+			rule:  "enforce-eager", severity: validation.Warning, origin: "models-config/m.yaml:1", message: "--enforce-eager disables CUDA graphs",
+		},
+		{
+			name:  "parsers on an embedding model",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    embedding: true\n    toolCallParser: hermes\n")},
+			rule:  "embedding-parsers", severity: validation.Error, origin: "models-config/m.yaml:1", message: "an embedding model takes no tool-call or reasoning parser",
+		},
+		{
+			name:  "misspelt Model field",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    tensorParalel: 1\n")},
+			rule:  "model-spec", severity: validation.Error, origin: "models-config/m.yaml:1", message: `unknown field "spec.server.tensorParalel"`,
+		},
+		{
+			name:  "vLLM Deployment",
+			files: map[string]string{"d.yaml": deployment("RollingUpdate", true)},
+			rule:  "inference-deployment", severity: validation.Warning, origin: "models-config/d.yaml:1", message: "an inference server as a Deployment is deprecated",
+		},
+		{
+			name:  "ReadWriteOnce volume with RollingUpdate",
+			files: map[string]string{"d.yaml": deployment("RollingUpdate", true)},
+			rule:  "rwo-rolling-update", severity: validation.Warning, origin: "models-config/d.yaml:1", message: "Multi-Attach error",
+		},
+		{
+			name:  "inference container without probes",
+			files: map[string]string{"d.yaml": deployment("Recreate", false)},
+			rule:  "inference-probes", severity: validation.Warning, origin: "models-config/d.yaml:1", message: "container vllm has no startupProbe, readinessProbe, livenessProbe",
+		},
+		{
+			name:  "object in another namespace",
+			files: map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: other\n"},
+			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/a.yaml:1", message: "object is in namespace other, but the target is nrp-llm",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := fstest.MapFS{}
+			for name, content := range tt.files {
+				files["models-config/"+name] = &fstest.MapFile{Data: []byte(content)}
+			}
+			set, err := desired.Load(t.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: "nrp-llm"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range set.Diagnostics {
+				if d.Rule == tt.rule {
+					if d.Severity != tt.severity || d.Origin.String() != tt.origin || !strings.Contains(d.Message, tt.message) || d.Hint == "" && tt.rule != "yaml" {
+						t.Errorf("got %s\nwant %s at %s with message containing %q and a hint", d, tt.severity, tt.origin, tt.message)
+					}
+					return
+				}
+			}
+			t.Errorf("no %s diagnostic; got %v", tt.rule, set.Diagnostics)
+		})
+	}
+}
+
+func manyRules(n int) string {
+	var s string
+	for i := range n {
+		s += rule(fmt.Sprintf("m%d", i), "b")
+	}
+	return s
+}
+
+func policy(name string) string {
+	return "apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: BackendSecurityPolicy\nmetadata:\n  name: " + name + "\nspec:\n" +
+		"  type: APIKey\n  apiKey: {secretRef: {name: s}}\n  targetRefs:\n  - {group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: b}\n"
+}
+
+func deployment(strategy string, probes bool) string {
+	probe := ""
+	if probes {
+		probe = "        startupProbe: {httpGet: {path: /health, port: 5000}}\n        readinessProbe: {httpGet: {path: /health, port: 5000}}\n        livenessProbe: {httpGet: {path: /health, port: 5000}}\n"
+	}
+	return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d
+spec:
+  strategy: {type: ` + strategy + `}
+  selector: {matchLabels: {app: d}}
+  template:
+    metadata: {labels: {app: d}}
+    spec:
+      containers:
+      - name: vllm
+        image: vllm/vllm-openai:v0.11.2
+` + probe + `        volumeMounts: [{name: w, mountPath: /workspace}]
+      volumes:
+      - name: w
+        persistentVolumeClaim: {claimName: weights}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: weights
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Gi}}
+`
+}
