@@ -17,8 +17,10 @@ import (
 )
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", ".cache/local/kubeconfig", "where to write the admin kubeconfig")
-	flag.Parse()
+	// A FlagSet of its own: controller-runtime registers -kubeconfig on the global one.
+	fs := flag.NewFlagSet("controlplane", flag.ExitOnError)
+	kubeconfig := fs.String("kubeconfig", ".cache/local/kubeconfig", "where to write the admin kubeconfig")
+	_ = fs.Parse(os.Args[1:])
 	if err := run(*kubeconfig); err != nil {
 		fmt.Fprintf(os.Stderr, "controlplane: %v\n", err)
 		os.Exit(1)

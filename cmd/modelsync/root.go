@@ -53,6 +53,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newRenderCommand(), newValidateCommand())
+	root.AddCommand(newVersionCommand(), newRenderCommand(), newValidateCommand(), newDiffCommand(), newSyncCommand())
 	return root
 }

@@ -1,0 +1,333 @@
+package diff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/manifest"
+)
+
+// Options configures a Differ.
+type Options struct {
+	// Inventory is the ApplySet parent Secret's name.
+	Inventory string
+	// Concurrency bounds the dry-run requests in flight.
+	Concurrency int
+}
+
+// DefaultOptions returns the options modelsync uses unless told otherwise.
+func DefaultOptions() Options {
+	return Options{Inventory: inventory.DefaultName, Concurrency: 32}
+}
+
+// Differ computes plans for one namespace.
+type Differ struct {
+	c    *cluster.Clients
+	inv  *inventory.Inventory
+	opts Options
+}
+
+// New returns a Differ for namespace.
+func New(c *cluster.Clients, namespace string, opts Options) *Differ {
+	return &Differ{c: c, inv: inventory.New(c.Dynamic, c.Core, c.Mapper, namespace, opts.Inventory), opts: opts}
+}
+
+// Inventory is the differ's inventory.
+func (d *Differ) Inventory() *inventory.Inventory { return d.inv }
+
+// Prediction is the outcome of one desired object's dry run.
+type Prediction struct {
+	Object    manifest.Object
+	Live      *unstructured.Unstructured
+	Predicted *unstructured.Unstructured
+	// Applied is what would be sent: the desired object with our label and
+	// the live entries still awaiting prune.
+	Applied *unstructured.Unstructured
+	Change  Change
+	// Pending are the shared-object entries kept until prune.
+	Pending []manifest.Item
+}
+
+// Result is a plan with the predictions behind it, which sync applies.
+type Result struct {
+	Plan        *Plan
+	Predictions []Prediction
+	// Members are the live objects of the set.
+	Members []unstructured.Unstructured
+	// GroupKinds are the union of the parent's and the desired group-kinds.
+	GroupKinds []schema.GroupKind
+}
+
+// Plan compares set with the live namespace.
+func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
+	start := d.c.Requests()
+	parent, err := d.inv.Parent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gks := append([]schema.GroupKind(nil), parent.GroupKinds...)
+	for _, o := range set.Objects {
+		gks = append(gks, o.GroupVersionKind().GroupKind())
+	}
+	members, err := d.inv.Members(ctx, gks, d.opts.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	live := map[manifest.ID]*unstructured.Unstructured{}
+	for i := range members {
+		live[manifest.IDOf(&members[i])] = &members[i]
+	}
+	preds := make([]Prediction, len(set.Objects))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.opts.Concurrency)
+	for i, o := range set.Objects {
+		g.Go(func() error {
+			p, err := d.predict(gctx, o, live[o.ID()])
+			preds[i] = p
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	plan := &Plan{Revision: set.Revision, Dirty: set.Dirty, Namespace: d.inv.Namespace, Inventory: d.inv.ID()}
+	desiredIDs := map[manifest.ID]bool{}
+	for _, p := range preds {
+		desiredIDs[p.Object.ID()] = true
+		plan.Changes = append(plan.Changes, p.Change)
+		for _, it := range p.Pending {
+			plan.Changes = append(plan.Changes, pruneItem(p, it))
+		}
+	}
+	for _, m := range members {
+		if !desiredIDs[manifest.IDOf(&m)] {
+			plan.Changes = append(plan.Changes, prune(&m))
+		}
+	}
+	sortChanges(plan.Changes)
+	plan.Warnings = d.c.Warnings()
+	plan.Requests = d.c.Requests() - start
+	return &Result{Plan: plan, Predictions: preds, Members: members, GroupKinds: gks}, nil
+}
+
+func changeOf(a Action, u *unstructured.Unstructured) Change {
+	return Change{Action: a, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
+}
+
+func prune(m *unstructured.Unstructured) Change {
+	c := changeOf(Prune, m)
+	c.UID, c.ResourceVersion = string(m.GetUID()), m.GetResourceVersion()
+	if m.GetAnnotations()[inventory.AnnotationPrune] == "disabled" {
+		c.Action = Unchanged
+		c.Message = "no longer in the tree, kept: annotated " + inventory.AnnotationPrune + ": disabled"
+	}
+	return c
+}
+
+func pruneItem(p Prediction, it manifest.Item) Change {
+	c := changeOf(PruneItem, p.Live)
+	c.Origin = p.Object.Origin.String()
+	c.UID, c.ResourceVersion = string(p.Live.GetUID()), p.Live.GetResourceVersion()
+	c.Item = &ItemRef{Noun: it.Noun, Key: it.Key}
+	return c
+}
+
+var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, PruneItem: 5, Prune: 6, Unchanged: 7}
+
+func sortChanges(cs []Change) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		a, b := cs[i], cs[j]
+		if actionOrder[a.Action] != actionOrder[b.Action] {
+			return actionOrder[a.Action] < actionOrder[b.Action]
+		}
+		if a.ID() != b.ID() {
+			return a.ID().Less(b.ID())
+		}
+		return a.Item != nil && b.Item != nil && a.Item.Key < b.Item.Key
+	})
+}
+
+// predict dry-runs one object. Only failures to reach the API server are
+// returned as errors; a refused object becomes an Error change.
+func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructured.Unstructured) (Prediction, error) {
+	ctx = cluster.WithSubject(ctx, o.ID().String())
+	p := Prediction{Object: o, Live: live}
+	p.Applied, p.Pending = d.applied(o, live)
+	p.Change = changeOf(Create, o.Unstructured)
+	p.Change.Origin = o.Origin.String()
+	refuse := func(msg string) (Prediction, error) {
+		p.Change.Action, p.Change.Message = Error, msg
+		return p, nil
+	}
+	fail := func(err error) (Prediction, error) {
+		if isUnreachable(err) {
+			return p, fmt.Errorf("%s: %w", o.ID(), err)
+		}
+		return refuse(err.Error())
+	}
+	m, err := d.c.Mapper.RESTMapping(o.GroupVersionKind().GroupKind(), o.GroupVersionKind().Version)
+	if meta.IsNoMatchError(err) {
+		return refuse(fmt.Sprintf("the API server does not serve %s/%s: install its CRD first", o.GetAPIVersion(), o.GetKind()))
+	}
+	if err != nil {
+		return p, fmt.Errorf("%s: %w", o.ID(), err)
+	}
+	res := d.c.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace())
+	if live == nil {
+		existing, err := res.Get(ctx, o.GetName(), metav1.GetOptions{})
+		switch {
+		case err == nil:
+			if owner := existing.GetLabels()[inventory.LabelPartOf]; owner != "" && owner != d.inv.ID() {
+				return refuse(fmt.Sprintf("belongs to another ApplySet (%s); modelsync will not take it", owner))
+			}
+			p.Live = existing
+			p.Change.Action = Adopt
+			p.Change.Managers = managers(existing)
+		case !apierrors.IsNotFound(err):
+			return fail(err)
+		}
+	}
+	p.Predicted, p.Change.Managers, err = d.dryRun(ctx, res, p.Applied, p.Change.Managers)
+	if err != nil {
+		return fail(err)
+	}
+	if p.Change.Diff, err = compare(p.Live, p.Predicted, o.GetKind()+"/"+o.GetName()); err != nil {
+		return p, err
+	}
+	switch {
+	case p.Change.Action == Adopt || p.Live == nil:
+	case len(p.Change.Managers) > 0:
+		p.Change.Action = Conflict
+		p.Change.Message = "overwrites fields owned by another field manager (a hand edit?)"
+	case p.Change.Diff == "":
+		p.Change.Action = Unchanged
+	default:
+		p.Change.Action = Update
+	}
+	return p, nil
+}
+
+// applied is what sync sends: the desired object labeled as a member, and
+// for a shared object the live entries that await an approved prune.
+func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured) (*unstructured.Unstructured, []manifest.Item) {
+	u := o.DeepCopy()
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[inventory.LabelPartOf] = d.inv.ID()
+	u.SetLabels(labels)
+	if live == nil {
+		return u, nil
+	}
+	if _, ok := manifest.ItemListFor(u); !ok {
+		return u, nil
+	}
+	want := manifest.Items(u)
+	keys := map[string]bool{}
+	for _, it := range want {
+		keys[it.Key] = true
+	}
+	liveItems := manifest.Items(live)
+	var pending []manifest.Item
+	for _, it := range liveItems {
+		if !keys[it.Key] {
+			pending = append(pending, it)
+		}
+	}
+	if len(pending) > 0 {
+		_ = manifest.SetItems(u, keepInPlace(want, liveItems, keys))
+	}
+	return u, pending
+}
+
+// keepInPlace merges the desired entries with the live ones awaiting prune,
+// each pending entry at its live position, the desired ones in desired order,
+// so that keeping an entry never shows up as a reordering.
+func keepInPlace(want, live []manifest.Item, desired map[string]bool) []manifest.Item {
+	index := make(map[string]int, len(want))
+	for i, it := range want {
+		index[it.Key] = i
+	}
+	out := make([]manifest.Item, 0, len(want)+len(live))
+	next := 0
+	for _, it := range live {
+		if !desired[it.Key] {
+			out = append(out, it)
+			continue
+		}
+		if j := index[it.Key]; j >= next {
+			out = append(out, want[next:j+1]...)
+			next = j + 1
+		}
+	}
+	return append(out, want[next:]...)
+}
+
+// dryRun server-side applies u with dryRun=All and strict field validation.
+// Without force first: a conflict names the managers whose fields a sync would
+// take; then with force, for the prediction.
+func (d *Differ) dryRun(ctx context.Context, res resourceClient, u *unstructured.Unstructured, managers []string) (*unstructured.Unstructured, []string, error) {
+	data, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := metav1.PatchOptions{FieldManager: inventory.FieldManager, DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"}
+	force := managers != nil // adopting takes fields over anyway
+	opts.Force = &force
+	out, err := res.Patch(ctx, u.GetName(), types.ApplyPatchType, data, opts)
+	if apierrors.IsConflict(err) && !force {
+		managers = conflictManagers(err)
+		force = true
+		out, err = res.Patch(ctx, u.GetName(), types.ApplyPatchType, data, opts)
+	}
+	return out, managers, err
+}
+
+type resourceClient interface {
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, sub ...string) (*unstructured.Unstructured, error)
+}
+
+func conflictManagers(err error) []string {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, c := range status.Status().Details.Causes {
+		out = append(out, fmt.Sprintf("%s %s", c.Field, c.Message))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func managers(u *unstructured.Unstructured) []string {
+	out := []string{}
+	for _, mf := range u.GetManagedFields() {
+		out = append(out, fmt.Sprintf("%s (%s)", mf.Manager, mf.Operation))
+	}
+	return out
+}
+
+// isUnreachable tells a broken connection from a refused object.
+func isUnreachable(err error) bool {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err)
+	}
+	return true
+}

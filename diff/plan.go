@@ -1,0 +1,112 @@
+// Package diff compares the desired set with the live inventory and returns a
+// Plan. It never writes to the cluster: every prediction is a server-side
+// dry-run apply.
+package diff
+
+import "modelsync.dev/modelsync/manifest"
+
+// Action is what a sync or prune would do with one object or entry.
+type Action string
+
+const (
+	Create    Action = "create"
+	Update    Action = "update"
+	Unchanged Action = "unchanged"
+	// Adopt is an object that exists without our label; taken only with --adopt.
+	Adopt Action = "adopt"
+	// Prune is a member of the set that is no longer desired.
+	Prune Action = "prune"
+	// PruneItem is a rule or targetRef removed from a shared object.
+	PruneItem Action = "prune-item"
+	// Conflict is an update that overwrites fields another manager owns.
+	Conflict Action = "conflict"
+	// Error is an object the API server refused in the dry run.
+	Error Action = "error"
+)
+
+// Change is one entry of a plan.
+type Change struct {
+	Action     Action `json:"action"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	Origin     string `json:"origin,omitempty"`
+	// UID and ResourceVersion of the live object, for prunes and prune-items:
+	// the prune job deletes only that exact object version.
+	UID             string `json:"uid,omitempty"`
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// Item is the removed entry of a prune-item.
+	Item *ItemRef `json:"item,omitempty"`
+	// Diff is a unified YAML diff, live → predicted, with Secret values masked.
+	Diff string `json:"diff,omitempty"`
+	// Managers own fields this change overwrites (conflict), or hold the object (adopt).
+	Managers []string `json:"managers,omitempty"`
+	// Message explains an error, a conflict or a kept object.
+	Message string `json:"message,omitempty"`
+}
+
+// ItemRef names an entry inside a shared object.
+type ItemRef struct {
+	Noun string `json:"noun"`
+	Key  string `json:"key"`
+}
+
+// Plan is the contract between the diff job and the prune job.
+type Plan struct {
+	Revision  string   `json:"revision,omitempty"`
+	Dirty     bool     `json:"dirty,omitempty"`
+	Namespace string   `json:"namespace"`
+	Inventory string   `json:"inventory"`
+	Changes   []Change `json:"changes"`
+	Warnings  []string `json:"warnings,omitempty"`
+	// Requests is how many API requests computing the plan took.
+	Requests int64 `json:"requests,omitempty"`
+}
+
+// Counts tallies the plan by action.
+func (p *Plan) Counts() map[Action]int {
+	c := map[Action]int{}
+	for _, ch := range p.Changes {
+		c[ch.Action]++
+	}
+	return c
+}
+
+// HasChanges reports whether a sync or prune would change anything.
+func (p *Plan) HasChanges() bool {
+	for _, ch := range p.Changes {
+		if ch.Action != Unchanged {
+			return true
+		}
+	}
+	return false
+}
+
+// HasErrors reports whether any object failed its dry run.
+func (p *Plan) HasErrors() bool { return p.Counts()[Error] > 0 }
+
+// Removals are the prunes and prune-items, the part of a plan a person approves.
+func (p *Plan) Removals() []Change {
+	var out []Change
+	for _, ch := range p.Changes {
+		if ch.Action == Prune || ch.Action == PruneItem {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// ID is the object identity of the change.
+func (c Change) ID() manifest.ID {
+	return manifest.ID{Group: groupOf(c.APIVersion), Kind: c.Kind, Namespace: c.Namespace, Name: c.Name}
+}
+
+func groupOf(apiVersion string) string {
+	for i := len(apiVersion) - 1; i >= 0; i-- {
+		if apiVersion[i] == '/' {
+			return apiVersion[:i]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,216 @@
+package diff
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// MaxMarkdownBytes keeps an MR note well under GitLab's 1,000,000-character
+// limit; diffs beyond it are cut with a pointer to the plan artifact.
+const MaxMarkdownBytes = 200 << 10
+
+// WriteJSON writes the plan as the prune job reads it.
+func (p *Plan) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// ReadJSON reads a plan written by WriteJSON.
+func ReadJSON(r io.Reader) (*Plan, error) {
+	var p Plan
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	return &p, nil
+}
+
+func (c Change) subject() string {
+	s := c.Kind + " " + c.Name
+	if c.Item != nil {
+		s = fmt.Sprintf("%s %s removed from %s", c.Item.Noun, c.Item.Key, s)
+	}
+	return s
+}
+
+func (p *Plan) summary() string {
+	n := p.Counts()
+	s := fmt.Sprintf("%d to create, %d to update, %d to prune, %d entries to remove, %d unchanged",
+		n[Create], n[Update]+n[Conflict], n[Prune], n[PruneItem], n[Unchanged])
+	if n[Adopt] > 0 {
+		s += fmt.Sprintf(", %d to adopt", n[Adopt])
+	}
+	if n[Error] > 0 {
+		s += fmt.Sprintf(", %d refused", n[Error])
+	}
+	return s
+}
+
+func (p *Plan) target() string {
+	rev := p.Revision
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		rev = "work tree"
+	}
+	if p.Dirty {
+		rev += " + uncommitted changes"
+	}
+	return fmt.Sprintf("namespace %s at %s", p.Namespace, rev)
+}
+
+// WriteText writes the plan for a terminal or CI log.
+func (p *Plan) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan for %s: %s\n", p.target(), p.summary())
+	for _, c := range p.Changes {
+		if c.Action == Unchanged && c.Message == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "%-10s %s", c.Action, c.subject())
+		if c.Origin != "" {
+			fmt.Fprintf(&b, "  (%s)", c.Origin)
+		}
+		b.WriteString("\n")
+		if c.Message != "" {
+			fmt.Fprintf(&b, "           %s\n", c.Message)
+		}
+		for _, m := range c.Managers {
+			fmt.Fprintf(&b, "           manager: %s\n", m)
+		}
+		if c.Diff != "" && c.Action != Create {
+			for _, l := range strings.Split(c.Diff, "\n") {
+				fmt.Fprintf(&b, "    %s\n", l)
+			}
+		}
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", warn)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// MarkdownOptions configures WriteMarkdown.
+type MarkdownOptions struct {
+	// ArtifactURL points at the full plan when diffs are cut.
+	ArtifactURL string
+	// Marker is a hidden line that finds the note again (the MR note is sticky).
+	Marker string
+}
+
+// WriteMarkdown writes the plan as a merge request note. Text from the tree and
+// the cluster appears only inside code spans, fences and table cells.
+func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
+	var head, body strings.Builder
+	if opts.Marker != "" {
+		fmt.Fprintf(&head, "<!-- %s -->\n", opts.Marker)
+	}
+	fmt.Fprintf(&head, "### modelsync plan: %s\n\n", code(p.target()))
+	n := p.Counts()
+	fmt.Fprintf(&head, "| create | update | prune | prune-item | unchanged |\n|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d |\n\n",
+		n[Create], n[Update]+n[Conflict], n[Prune], n[PruneItem], n[Unchanged])
+	if removals := p.Removals(); len(removals) > 0 {
+		head.WriteString("> [!warning]\n> **Pending removals.** `sync` keeps these; the manual `prune` job deletes them after approval:\n")
+		for _, c := range removals {
+			fmt.Fprintf(&head, "> - %s %s\n", c.Action, code(c.subject()))
+		}
+		head.WriteString("\n")
+	}
+	if n[Error]+n[Conflict]+n[Adopt] > 0 {
+		head.WriteString("> [!caution]\n> **Needs attention** (refused objects, fields owned by other managers, objects to adopt): see the table.\n\n")
+	}
+	rows := false
+	for _, c := range p.Changes {
+		if c.Action == Unchanged {
+			continue
+		}
+		if !rows {
+			head.WriteString("| action | object | source |\n|---|---|---|\n")
+			rows = true
+		}
+		fmt.Fprintf(&head, "| %s | %s | %s |\n", c.Action, cell(c.subject()), cell(c.Origin))
+	}
+	if rows {
+		head.WriteString("\n")
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(&head, "- warning: %s\n", code(warn))
+	}
+	budget := MaxMarkdownBytes - head.Len() - 512
+	cut := false
+	for _, c := range p.Changes {
+		if c.Diff == "" && c.Message == "" || c.Action == Unchanged {
+			continue
+		}
+		detail := fmt.Sprintf("<details><summary>%s %s</summary>\n\n%s%s</details>\n\n", c.Action, htmlEscape(c.subject()), messageBlock(c), fence(c.Diff))
+		if body.Len()+len(detail) > budget {
+			cut = true
+			break
+		}
+		body.WriteString(detail)
+	}
+	if cut {
+		fmt.Fprintf(&body, "Diffs cut to keep this note under %d KB: the full plan is in the job's plan artifact", MaxMarkdownBytes>>10)
+		if opts.ArtifactURL != "" {
+			fmt.Fprintf(&body, " (%s)", opts.ArtifactURL)
+		}
+		body.WriteString(".\n")
+	}
+	_, err := io.WriteString(w, head.String()+"\n"+body.String())
+	return err
+}
+
+func messageBlock(c Change) string {
+	var lines []string
+	if c.Message != "" {
+		lines = append(lines, c.Message)
+	}
+	lines = append(lines, c.Managers...)
+	if len(lines) == 0 {
+		return ""
+	}
+	return fence(strings.Join(lines, "\n"))
+}
+
+// fence wraps text in a code fence longer than any backtick run inside it.
+func fence(s string) string {
+	if s == "" {
+		return ""
+	}
+	f := "```"
+	for strings.Contains(s, f) {
+		f += "`"
+	}
+	lang := ""
+	if strings.HasPrefix(s, "--- ") {
+		lang = "diff"
+	}
+	return f + lang + "\n" + s + "\n" + f + "\n"
+}
+
+func code(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	tick := "`"
+	for strings.Contains(s, tick) {
+		tick += "`"
+	}
+	return tick + " " + s + " " + tick
+}
+
+// cell makes s safe inside a table cell.
+func cell(s string) string {
+	if s == "" {
+		return ""
+	}
+	return code(strings.ReplaceAll(s, "|", `\|`))
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}

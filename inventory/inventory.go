@@ -1,0 +1,205 @@
+package inventory
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+)
+
+// ApplySet labels and annotations (KEP-3659), shared with kubectl.
+const (
+	// LabelID on the parent identifies the set.
+	LabelID = "applyset.kubernetes.io/id"
+	// LabelPartOf on a member names the set it belongs to.
+	LabelPartOf = "applyset.kubernetes.io/part-of"
+	// AnnotationTooling on the parent names the tool that owns the set.
+	AnnotationTooling = "applyset.kubernetes.io/tooling"
+	// AnnotationGroupKinds on the parent lists the members' group-kinds, so a
+	// reader knows which resources to list.
+	AnnotationGroupKinds = "applyset.kubernetes.io/contains-group-kinds"
+)
+
+// modelsync's own annotations.
+const (
+	// AnnotationRevision on the parent is the git commit last synced.
+	AnnotationRevision = "modelsync.dev/revision"
+	// AnnotationSyncedAt on the parent is when that sync finished (RFC 3339).
+	AnnotationSyncedAt = "modelsync.dev/synced-at"
+	// AnnotationPrune on a member set to "disabled" keeps it when it leaves the tree.
+	AnnotationPrune = "modelsync.dev/prune"
+	// FieldManager is the server-side apply field manager of every write.
+	FieldManager = "modelsync"
+	// DefaultName is the default parent Secret name.
+	DefaultName = "modelsync"
+)
+
+// Tooling is this build's tooling annotation value.
+func Tooling() string { return "modelsync/" + Version }
+
+// ID is the ApplySet id of a parent Secret: applyset-<base64url(sha256(<name>.<namespace>.Secret.))>-v1.
+func ID(name, namespace string) string {
+	sum := sha256.Sum256([]byte(name + "." + namespace + ".Secret."))
+	return "applyset-" + base64.RawURLEncoding.EncodeToString(sum[:]) + "-v1"
+}
+
+// ErrForeignParent is returned when the parent belongs to another tool.
+var ErrForeignParent = errors.New("ApplySet parent belongs to another tool")
+
+// Parent is the live state of the inventory's parent Secret.
+type Parent struct {
+	Exists     bool
+	GroupKinds []schema.GroupKind
+	Revision   string
+	SyncedAt   string
+}
+
+// Inventory reads and updates one namespace's ApplySet.
+type Inventory struct {
+	client    dynamic.Interface
+	core      kubernetes.Interface
+	mapper    meta.RESTMapper
+	Namespace string
+	Name      string
+}
+
+// New returns the inventory of the parent Secret name in namespace.
+func New(client dynamic.Interface, core kubernetes.Interface, mapper meta.RESTMapper, namespace, name string) *Inventory {
+	return &Inventory{client: client, core: core, mapper: mapper, Namespace: namespace, Name: name}
+}
+
+// ID is this inventory's ApplySet id.
+func (inv *Inventory) ID() string { return ID(inv.Name, inv.Namespace) }
+
+func (inv *Inventory) String() string { return "Secret " + inv.Namespace + "/" + inv.Name }
+
+// Parent reads the parent Secret. A missing parent is an empty inventory.
+func (inv *Inventory) Parent(ctx context.Context) (Parent, error) {
+	s, err := inv.core.CoreV1().Secrets(inv.Namespace).Get(ctx, inv.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Parent{}, nil
+	}
+	if err != nil {
+		return Parent{}, fmt.Errorf("read inventory %s: %w", inv, err)
+	}
+	tooling := s.Annotations[AnnotationTooling]
+	if s.Labels[LabelID] != inv.ID() || !strings.HasPrefix(tooling, "modelsync/") {
+		if tooling == "" {
+			tooling = "no ApplySet tooling"
+		}
+		return Parent{}, fmt.Errorf("%w: %s is managed by %q; choose another --inventory name, or remove it if it is stale", ErrForeignParent, inv, tooling)
+	}
+	return Parent{
+		Exists:     true,
+		GroupKinds: ParseGroupKinds(s.Annotations[AnnotationGroupKinds]),
+		Revision:   s.Annotations[AnnotationRevision],
+		SyncedAt:   s.Annotations[AnnotationSyncedAt],
+	}, nil
+}
+
+// ParseGroupKinds reads the contains-group-kinds annotation: Kind.group,Kind.group.
+func ParseGroupKinds(v string) []schema.GroupKind {
+	var out []schema.GroupKind
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, schema.ParseGroupKind(s))
+		}
+	}
+	return out
+}
+
+// FormatGroupKinds writes the annotation value, sorted.
+func FormatGroupKinds(gks []schema.GroupKind) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, gk := range gks {
+		if s := gk.String(); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// Update writes the parent with the given group-kinds, and the revision when
+// not empty. Widen before applying (the union of old and new), shrink only
+// after pruning succeeded.
+func (inv *Inventory) Update(ctx context.Context, gks []schema.GroupKind, revision string) error {
+	ann := map[string]string{AnnotationTooling: Tooling(), AnnotationGroupKinds: FormatGroupKinds(gks)}
+	if revision != "" {
+		ann[AnnotationRevision] = revision
+		ann[AnnotationSyncedAt] = time.Now().UTC().Format(time.RFC3339)
+	}
+	cfg := applycorev1.Secret(inv.Name, inv.Namespace).
+		WithLabels(map[string]string{LabelID: inv.ID()}).
+		WithAnnotations(ann).
+		WithType(corev1.SecretTypeOpaque)
+	if _, err := inv.core.CoreV1().Secrets(inv.Namespace).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+		return fmt.Errorf("update inventory %s: %w", inv, err)
+	}
+	return nil
+}
+
+// Members lists the live objects labeled as part of the set, one LIST per
+// group-kind (the parent's and any extra ones), at most limit at a time.
+// Group-kinds the server does not serve (a CRD removed) are skipped.
+func (inv *Inventory) Members(ctx context.Context, gks []schema.GroupKind, limit int) ([]unstructured.Unstructured, error) {
+	gks = unique(gks)
+	results := make([][]unstructured.Unstructured, len(gks))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	selector := LabelPartOf + "=" + inv.ID()
+	for i, gk := range gks {
+		g.Go(func() error {
+			m, err := inv.mapper.RESTMapping(gk)
+			if meta.IsNoMatchError(err) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("list %s: %w", gk, err)
+			}
+			list, err := inv.client.Resource(m.Resource).Namespace(inv.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+			if err != nil {
+				return fmt.Errorf("list %s in %s: %w", gk, inv.Namespace, err)
+			}
+			results[i] = list.Items
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []unstructured.Unstructured
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out, nil
+}
+
+func unique(gks []schema.GroupKind) []schema.GroupKind {
+	seen := map[schema.GroupKind]bool{}
+	var out []schema.GroupKind
+	for _, gk := range gks {
+		if !seen[gk] {
+			seen[gk] = true
+			out = append(out, gk)
+		}
+	}
+	return out
+}

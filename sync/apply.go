@@ -1,0 +1,147 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"golang.org/x/sync/errgroup"
+
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/inventory"
+)
+
+// Options configures Apply.
+type Options struct {
+	// Adopt takes objects that exist without our label into the set.
+	Adopt bool
+	// Concurrency bounds the apply requests in flight within one kind rank.
+	Concurrency int
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options { return Options{Concurrency: 16} }
+
+// Applied is one object written by Apply.
+type Applied struct {
+	Change diff.Change
+	Err    error
+}
+
+// Report is what Apply did.
+type Report struct {
+	Applied   []Applied
+	Unchanged int
+}
+
+// Progress receives one call per object as it is applied.
+type Progress interface{ Applied(Applied) }
+
+// NoProgress discards progress.
+type NoProgress struct{}
+
+func (NoProgress) Applied(Applied) {}
+
+// ErrRefused is returned when the plan holds objects the sync must not write.
+var ErrRefused = errors.New("sync refused")
+
+// Apply writes the plan's creations and changes in dependency order. The
+// inventory is widened first, so an interrupted sync leaves every created
+// object findable; revision is recorded once everything applied.
+func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, res *diff.Result, revision string, opts Options, progress Progress) (Report, error) {
+	if err := refusals(res.Plan, opts); err != nil {
+		return Report{}, err
+	}
+	if err := inv.Update(ctx, res.GroupKinds, ""); err != nil {
+		return Report{}, err
+	}
+	var rep Report
+	byRank := map[int][]diff.Prediction{}
+	for _, p := range res.Predictions {
+		switch p.Change.Action {
+		case diff.Create, diff.Update, diff.Conflict, diff.Adopt:
+			byRank[Rank(p.Object.GetKind())] = append(byRank[Rank(p.Object.GetKind())], p)
+		default:
+			rep.Unchanged++
+		}
+	}
+	ranks := make([]int, 0, len(byRank))
+	for r := range byRank {
+		ranks = append(ranks, r)
+	}
+	sort.Ints(ranks)
+	for _, r := range ranks {
+		applied, err := applyRank(ctx, c, byRank[r], opts, progress)
+		rep.Applied = append(rep.Applied, applied...)
+		if err != nil {
+			return rep, err
+		}
+	}
+	if err := inv.Update(ctx, res.GroupKinds, revision); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+func refusals(p *diff.Plan, opts Options) error {
+	var errs []error
+	for _, ch := range p.Changes {
+		switch {
+		case ch.Action == diff.Error:
+			errs = append(errs, fmt.Errorf("%s %s (%s): %s", ch.Kind, ch.Name, ch.Origin, ch.Message))
+		case ch.Action == diff.Adopt && !opts.Adopt:
+			errs = append(errs, fmt.Errorf("%s %s (%s) exists but is not managed by modelsync; rerun with --adopt to take it over, or rename it", ch.Kind, ch.Name, ch.Origin))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w, nothing was written: %w", ErrRefused, errors.Join(errs...))
+	}
+	return nil
+}
+
+// applyRank applies objects of one rank in parallel; every object is tried,
+// and the errors are joined.
+func applyRank(ctx context.Context, c *cluster.Clients, preds []diff.Prediction, opts Options, progress Progress) ([]Applied, error) {
+	out := make([]Applied, len(preds))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Concurrency)
+	for i, p := range preds {
+		g.Go(func() error {
+			out[i] = Applied{Change: p.Change, Err: applyOne(gctx, c, p)}
+			progress.Applied(out[i])
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var errs []error
+	for _, a := range out {
+		if a.Err != nil {
+			errs = append(errs, a.Err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func applyOne(ctx context.Context, c *cluster.Clients, p diff.Prediction) error {
+	u := p.Applied
+	m, err := c.Mapper.RESTMapping(u.GroupVersionKind().GroupKind(), u.GroupVersionKind().Version)
+	if err != nil {
+		return fmt.Errorf("%s (%s): %w", p.Object.ID(), p.Object.Origin, err)
+	}
+	data, err := json.Marshal(u.Object)
+	if err != nil {
+		return err
+	}
+	force := true
+	_, err = c.Dynamic.Resource(m.Resource).Namespace(u.GetNamespace()).Patch(ctx, u.GetName(), types.ApplyPatchType, data,
+		metav1.PatchOptions{FieldManager: inventory.FieldManager, Force: &force, FieldValidation: "Strict"})
+	if err != nil {
+		return fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)
+	}
+	return nil
+}
