@@ -1,0 +1,327 @@
+package diff_test
+
+import (
+	"bytes"
+
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/sync"
+)
+
+func TestMain(m *testing.M) { kubetest.Main(m) }
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// tree is models-config/ copied into memory, which tests then change.
+func tree(t *testing.T) fstest.MapFS {
+	t.Helper()
+	files := fstest.MapFS{}
+	err := filepath.WalkDir("../models-config", func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		files[strings.TrimPrefix(filepath.ToSlash(p), "../")] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+type env struct {
+	t  *testing.T
+	ns string
+	c  *cluster.Clients
+}
+
+func newEnv(t *testing.T) *env {
+	c, err := cluster.New(kubetest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, ns: kubetest.Namespace(t), c: c}
+}
+
+func (e *env) plan(files fstest.MapFS) (*diff.Result, *diff.Differ) {
+	e.t.Helper()
+	set, err := desired.Load(e.t.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: e.ns})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if set.HasErrors() {
+		e.t.Fatalf("tree has errors: %v", set.Diagnostics)
+	}
+	d := diff.New(e.c, e.ns, diff.DefaultOptions())
+	res, err := d.Plan(e.t.Context(), set)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res, d
+}
+
+func (e *env) sync(files fstest.MapFS, adopt bool) {
+	e.t.Helper()
+	res, d := e.plan(files)
+	opts := sync.DefaultOptions()
+	opts.Adopt = adopt
+	if _, err := sync.Apply(e.t.Context(), e.c, d.Inventory(), res, "", opts, sync.NoProgress{}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// summary lists the non-unchanged changes as "action Kind name [item]".
+func summary(p *diff.Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		if c.Action == diff.Unchanged {
+			continue
+		}
+		s := string(c.Action) + " " + c.Kind + " " + c.Name
+		if c.Item != nil {
+			s += " " + c.Item.Noun + " " + c.Item.Key
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestFirstPlanCreatesThenNoChanges(t *testing.T) {
+	e := newEnv(t)
+	files := tree(t)
+	res, _ := e.plan(files)
+	if n := res.Plan.Counts()[diff.Create]; n != 28 || len(summary(res.Plan)) != 28 {
+		t.Fatalf("first plan: %d creates, changes %v", n, summary(res.Plan))
+	}
+	e.sync(files, false)
+	res, _ = e.plan(files)
+	if res.Plan.HasChanges() {
+		t.Fatalf("untouched tree after sync shows changes: %v", summary(res.Plan))
+	}
+	if res.Plan.Inventory == "" || res.Plan.Namespace != e.ns {
+		t.Errorf("plan target = %q %q", res.Plan.Inventory, res.Plan.Namespace)
+	}
+}
+
+func TestRemovedModelShowsPruneAndPruneItems(t *testing.T) {
+	e := newEnv(t)
+	files := tree(t)
+	e.sync(files, false)
+	delete(files, "models-config/models/qwen3-embedding-8b.yaml")
+	res, _ := e.plan(files)
+	want := []string{
+		"prune-item AIGatewayRoute envoy-ai-gateway-nrp rule qwen3-embedding-8b",
+		"prune-item BackendSecurityPolicy envoy-ai-gateway-nrp-apikey targetRef aigateway.envoyproxy.io/AIServiceBackend/envoy-ai-gateway-qwen3-embedding-8b",
+		"prune Service qwen3-embedding-8b-vllm-inference",
+		"prune StatefulSet qwen3-embedding-8b-vllm-inference",
+		"prune Backend envoy-ai-gateway-qwen3-embedding-8b",
+		"prune AIServiceBackend envoy-ai-gateway-qwen3-embedding-8b",
+	}
+	if d := cmp.Diff(sortStrings(want), sortStrings(summary(res.Plan))); d != "" {
+		t.Errorf("changes (-want +got):\n%s", d)
+	}
+	for _, c := range res.Plan.Removals() {
+		if c.UID == "" || c.ResourceVersion == "" {
+			t.Errorf("%s %s has no uid/resourceVersion precondition", c.Kind, c.Name)
+		}
+	}
+}
+
+func TestUpdateConflictAndCreate(t *testing.T) {
+	e := newEnv(t)
+	files := tree(t)
+	e.sync(files, false)
+	// A hand edit of a field modelsync owns.
+	patch := []byte(`{"spec":{"endpoints":[{"fqdn":{"hostname":"hand.example","port":80}}]}}`)
+	if _, err := e.c.Dynamic.Resource(backends).Namespace(e.ns).Patch(t.Context(), "envoy-ai-gateway-minimax", types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	// A change in the tree, and a new model.
+	m := files["models-config/models/qwen3-nairr.yaml"]
+	m.Data = bytes.Replace(m.Data, []byte("port: 5000"), []byte("port: 5001"), 1)
+	files["models-config/models/new.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: new\nspec:\n  route: envoy-ai-gateway-nrp\n  external: {hostname: new.example, port: 443}\n")}
+	res, _ := e.plan(files)
+	got := map[string]diff.Change{}
+	for _, c := range res.Plan.Changes {
+		got[string(c.Action)+" "+c.Kind+" "+c.Name] = c
+	}
+	conflict, ok := got["conflict Backend envoy-ai-gateway-minimax"]
+	if !ok || !strings.Contains(strings.Join(conflict.Managers, " "), "kubectl-edit") || !strings.Contains(conflict.Diff, "-      hostname: hand.example") {
+		t.Errorf("no conflict naming kubectl-edit for the hand edit: %+v", conflict)
+	}
+	upd, ok := got["update Backend envoy-ai-gateway-sdsc-nairr-qwen3"]
+	if !ok || !strings.Contains(upd.Diff, "-      port: 5000\n+      port: 5001") || upd.Origin != "models-config/models/qwen3-nairr.yaml:2" {
+		t.Errorf("update of the changed Backend: %+v", upd)
+	}
+	for _, k := range []string{"create Backend envoy-ai-gateway-new", "create AIServiceBackend envoy-ai-gateway-new", "update AIGatewayRoute envoy-ai-gateway-nrp"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("missing %q in %v", k, summary(res.Plan))
+		}
+	}
+}
+
+func TestSecretValuesMasked(t *testing.T) {
+	e := newEnv(t)
+	secret := func(v string) fstest.MapFS {
+		return fstest.MapFS{"models-config/s.yaml": &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: key\nstringData:\n  same: unchanged-value\n  token: " + v + "\n")}}
+	}
+	e.sync(secret("first-secret-value"), false)
+	res, _ := e.plan(secret("second-secret-value"))
+	var buf bytes.Buffer
+	for _, w := range []func() error{
+		func() error { return res.Plan.WriteJSON(&buf) },
+		func() error { return res.Plan.WriteText(&buf) },
+		func() error { return res.Plan.WriteMarkdown(&buf, diff.MarkdownOptions{}) },
+	} {
+		if err := w(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := buf.String()
+	for _, leak := range []string{"first-secret-value", "second-secret-value", "unchanged-value", "Zmlyc3Q"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("plan output leaks %q", leak)
+		}
+	}
+	if !strings.Contains(out, "*** (before)") || !strings.Contains(out, "*** (after)") {
+		t.Errorf("changed Secret not shown as masked before/after:\n%s", out)
+	}
+}
+
+func TestAdoptObjectCreatedWithKubectlApply(t *testing.T) {
+	e := newEnv(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	kc, err := kubetest.ControlPlane(t).Kubeconfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	obj := "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata:\n  name: by-hand\nspec:\n  endpoints:\n  - fqdn: {hostname: by-hand.example, port: 5000}\n"
+	cmd := exec.CommandContext(t.Context(), "kubectl", "--kubeconfig", kubeconfig, "-n", e.ns, "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(obj)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	res, _ := e.plan(fstest.MapFS{"models-config/b.yaml": &fstest.MapFile{Data: []byte(obj)}})
+	if d := cmp.Diff([]string{"adopt Backend by-hand"}, summary(res.Plan)); d != "" {
+		t.Fatalf("(-want +got):\n%s", d)
+	}
+	if m := strings.Join(res.Plan.Changes[0].Managers, " "); !strings.Contains(m, "kubectl-client-side-apply") {
+		t.Errorf("adopt does not name kubectl's field manager: %q", m)
+	}
+}
+
+func TestDeprecatedVersionWarning(t *testing.T) {
+	e := newEnv(t)
+	files := fstest.MapFS{"models-config/a.yaml": &fstest.MapFile{Data: []byte("apiVersion: aigateway.envoyproxy.io/v1alpha1\nkind: AIServiceBackend\nmetadata:\n  name: old\nspec:\n  schema: {name: OpenAI}\n  backendRef: {name: old, kind: Backend, group: gateway.envoyproxy.io}\n" +
+		"---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata:\n  name: old\nspec:\n  endpoints:\n  - fqdn: {hostname: old.example, port: 5000}\n")}}
+	res, _ := e.plan(files)
+	joined := strings.Join(res.Plan.Warnings, "\n")
+	if !strings.Contains(joined, "AIServiceBackend "+e.ns+"/old: ") || !strings.Contains(joined, "deprecated") {
+		t.Errorf("no deprecation warning for the v1alpha1 object: %q", res.Plan.Warnings)
+	}
+}
+
+func TestDryRunRefusalIsAnErrorWithOrigin(t *testing.T) {
+	e := newEnv(t)
+	files := fstest.MapFS{"models-config/a.yaml": &fstest.MapFile{Data: []byte("apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata:\n  name: bad\nspec:\n  endpoints:\n  - fqdn: {hostname: bad.example, port: 5000}\n  notAField: true\n")}}
+	res, _ := e.plan(files)
+	c := res.Plan.Changes[0]
+	if c.Action != diff.Error || c.Origin != "models-config/a.yaml:1" || !strings.Contains(c.Message, "notAField") {
+		t.Errorf("strict field validation: got %+v", c)
+	}
+}
+
+func TestRenderingGolden(t *testing.T) {
+	e := newEnv(t)
+	files := tree(t)
+	e.sync(files, false)
+	delete(files, "models-config/models/qwen35.yaml")
+	files["models-config/models/llama.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: llama\nspec:\n  upstream: meta-llama/Llama-3.3-70B-Instruct\n  route: envoy-ai-gateway-nrp\n  external: {hostname: llama.example, port: 443}\n")}
+	res, _ := e.plan(files)
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"plan.txt", func(b *bytes.Buffer) error { return res.Plan.WriteText(b) }},
+		{"plan.md", func(b *bytes.Buffer) error {
+			return res.Plan.WriteMarkdown(b, diff.MarkdownOptions{Marker: "modelsync-plan", ArtifactURL: "https://gitlab.example/job/1/artifacts"})
+		}},
+	} {
+		var buf bytes.Buffer
+		if err := f.write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.ReplaceAll(strings.ReplaceAll(buf.String(), res.Plan.Inventory, "INVENTORY"), e.ns, "NAMESPACE")
+		golden(t, f.name, got)
+	}
+}
+
+func TestMarkdownStaysUnderBudget(t *testing.T) {
+	p := &diff.Plan{Namespace: "ns", Inventory: "id"}
+	big := strings.Repeat("+ line with `backticks` and <html>\n", 400)
+	for i := range 200 {
+		p.Changes = append(p.Changes, diff.Change{Action: diff.Update, Kind: "ConfigMap", Name: strings.Repeat("x", i%50+1), Diff: "--- a\n+++ b\n" + big})
+	}
+	var buf bytes.Buffer
+	if err := p.WriteMarkdown(&buf, diff.MarkdownOptions{ArtifactURL: "https://gitlab.example/artifact"}); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() > diff.MaxMarkdownBytes {
+		t.Errorf("note is %d bytes, over %d", buf.Len(), diff.MaxMarkdownBytes)
+	}
+	if !strings.Contains(buf.String(), "https://gitlab.example/artifact") {
+		t.Error("cut note does not point at the full plan artifact")
+	}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	file := filepath.Join("..", "testdata", "golden", "diff", name)
+	if *update {
+		_ = os.MkdirAll(filepath.Dir(file), 0o755)
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test ./diff -update)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s (-want +got):\n%s", file, d)
+	}
+}
+
+func sortStrings(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+var backends = schemaGVR("gateway.envoyproxy.io", "v1alpha1", "backends")
