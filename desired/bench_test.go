@@ -1,44 +1,15 @@
 package desired_test
 
 import (
-	"fmt"
 	"testing"
-	"testing/fstest"
 
 	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/manifest"
 )
 
-// GeneratedTree is a models-config tree of n served models over route groups of
-// about 50 models each (sharded at 15 rules), sharing one API key policy.
-func GeneratedTree(n int) fstest.MapFS {
-	files := fstest.MapFS{}
-	add := func(name, content string) { files["models-config/"+name] = &fstest.MapFile{Data: []byte(content)} }
-	add("securitypolicy.yaml", "apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: BackendSecurityPolicy\nmetadata:\n  name: key\nspec:\n  type: APIKey\n  apiKey: {secretRef: {name: s}}\n")
-	for g := 0; g*50 < n; g++ {
-		add(fmt.Sprintf("gatewayroute/g%d.yaml", g), fmt.Sprintf("apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: AIGatewayRoute\nmetadata:\n  name: g%d\nspec:\n  parentRefs:\n  - name: gw\n", g))
-	}
-	for i := range n {
-		add(fmt.Sprintf("models/m%04d.yaml", i), fmt.Sprintf(`apiVersion: modelsync.dev/v1alpha1
-kind: Model
-metadata:
-  name: m%04d
-spec:
-  upstream: org/model-%d
-  route: g%d
-  server:
-    image: vllm/vllm-openai:v0.11.2
-    weightsGi: 16
-    paramsB: 8
-    gpus: 2
-    apiServers: 4
-`, i, i, i/50))
-	}
-	return files
-}
-
 func BenchmarkLoad1000Models(b *testing.B) {
-	files := GeneratedTree(1000)
+	files := kubetest.GeneratedTree(1000)
 	b.ReportAllocs()
 	for b.Loop() {
 		set, err := desired.Load(b.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: "bench"})

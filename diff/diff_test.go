@@ -52,7 +52,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	c, err := cluster.New(kubetest.Config(t))
+	c, err := newClients(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,3 +325,16 @@ func sortStrings(s []string) []string {
 }
 
 var backends = schemaGVR("gateway.envoyproxy.io", "v1alpha1", "backends")
+
+func newClients(t testing.TB) (*cluster.Clients, error) { return cluster.New(kubetest.Config(t)) }
+
+func syncSet(t testing.TB, e *env, set *desired.Set) {
+	d := diff.New(e.c, e.ns, diff.DefaultOptions())
+	res, err := d.Plan(t.Context(), set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sync.Apply(t.Context(), e.c, d.Inventory(), res, "", sync.DefaultOptions(), sync.NoProgress{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"sort"
 
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"golang.org/x/sync/errgroup"
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"

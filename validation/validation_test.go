@@ -140,9 +140,9 @@ func TestRules(t *testing.T) {
 			message: "rule m has 17 backendRefs",
 		},
 		{
-			name: "two security policies on one backend",
+			name:  "two security policies on one backend",
 			files: map[string]string{"b.yaml": backends, "p.yaml": policy("k1") + "---\n" + policy("k2")},
-			rule: "backend-two-security-policies", severity: validation.Error, origin: "models-config/p.yaml:11",
+			rule:  "backend-two-security-policies", severity: validation.Error, origin: "models-config/p.yaml:11",
 			message: "b is targeted by BackendSecurityPolicies k1 and k2",
 		},
 		{
