@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := Execute(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestValidateExitCodes(t *testing.T) {
+	if code, out, _ := run("validate", "--path", "../../models-config", "-n", "nrp-llm"); code != 0 || !strings.Contains(out, "no problems found") {
+		t.Errorf("clean tree: exit %d, %q", code, out)
+	}
+	dir := filepath.Join(t.TempDir(), "models-config")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run("validate", "--path", dir, "-o", "junit")
+	if code != 1 || !strings.Contains(out, `<failure message="invalid YAML`) || !strings.Contains(out, `file="models-config/bad.yaml"`) {
+		t.Errorf("broken tree: exit %d\n%s", code, out)
+	}
+	if code, _, stderr := run("validate", "-o", "xml"); code != 2 || !strings.Contains(stderr, "use text, json or junit") {
+		t.Errorf("bad flag: exit %d %q", code, stderr)
+	}
+}
+
+func TestRenderJSONIsAList(t *testing.T) {
+	code, out, stderr := run("render", "--path", "../../models-config", "-n", "nrp-llm", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var list struct {
+		Kind  string           `json:"kind"`
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil || list.Kind != "List" || len(list.Items) != 28 {
+		t.Errorf("render -o json: %v kind %q with %d items", err, list.Kind, len(list.Items))
+	}
+}
