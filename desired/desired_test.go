@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -23,25 +24,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 const ns = "nrp-llm"
 
 // repoTree copies models-config/ into memory so tests can change it.
-func repoTree(t testing.TB) fstest.MapFS {
-	t.Helper()
-	files := fstest.MapFS{}
-	err := filepath.WalkDir("../models-config", func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files[strings.TrimPrefix(filepath.ToSlash(p), "../")] = &fstest.MapFile{Data: b}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
+func repoTree(t testing.TB) fstest.MapFS { return kubetest.RepoTree(t) }
 
 func load(t testing.TB, files fstest.MapFS) *desired.Set {
 	t.Helper()

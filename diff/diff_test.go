@@ -28,22 +28,7 @@ func TestMain(m *testing.M) { kubetest.Main(m) }
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // tree is models-config/ copied into memory, which tests then change.
-func tree(t *testing.T) fstest.MapFS {
-	t.Helper()
-	files := fstest.MapFS{}
-	err := filepath.WalkDir("../models-config", func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		files[strings.TrimPrefix(filepath.ToSlash(p), "../")] = &fstest.MapFile{Data: b}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
+func tree(t *testing.T) fstest.MapFS { return kubetest.RepoTree(t) }
 
 type env struct {
 	t  *testing.T

@@ -2,7 +2,12 @@ package kubetest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
 	"testing/fstest"
+
+	"modelsync.dev/modelsync/internal/controlplane"
 )
 
 // GeneratedTree is a models-config tree of n served models over route groups of
@@ -29,6 +34,34 @@ spec:
     gpus: 2
     apiServers: 4
 `, i, i, i/50))
+	}
+	return files
+}
+
+// RepoTree copies the repository's models-config/ into memory, so a test can
+// change it without touching the work tree. Paths start with models-config/.
+func RepoTree(t testing.TB) fstest.MapFS {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := controlplane.RepoRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := fstest.MapFS{}
+	err = filepath.WalkDir(filepath.Join(root, "models-config"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		files[filepath.ToSlash(rel)] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return files
 }
