@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
@@ -75,8 +76,6 @@ func fieldMap(m map[string]any, field string) (map[string]any, bool) {
 	return f, ok
 }
 
-// equal compares normalized objects through their YAML, which is also what the
-// diff shows.
 func yamlOf(m map[string]any) (string, error) {
 	if m == nil {
 		return "", nil
@@ -96,6 +95,9 @@ func unifiedDiff(before, after, name string) (string, error) {
 // compare returns the masked YAML diff of live → predicted, empty when equal.
 func compare(live, predicted *unstructured.Unstructured, name string) (string, error) {
 	before, after := normalize(live), normalize(predicted)
+	if before != nil && equality.Semantic.DeepEqual(before, after) {
+		return "", nil // most objects of a no-op plan: no YAML needed
+	}
 	maskSecrets(before, after)
 	b, err := yamlOf(before)
 	if err != nil {
