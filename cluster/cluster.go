@@ -66,9 +66,10 @@ func New(cfg *rest.Config) (*Clients, error) {
 // Requests is the number of HTTP requests sent so far.
 func (c *Clients) Requests() int64 { return c.requests.Load() }
 
-// Warnings returns the API server's warnings so far, deduplicated and sorted,
-// each prefixed by the object it concerned when the request said so.
-func (c *Clients) Warnings() []string { return c.warnings.list() }
+// TakeWarnings returns the API server's warnings since the last call,
+// deduplicated and sorted, each prefixed by the object it concerned when the
+// request said so.
+func (c *Clients) TakeWarnings() []string { return c.warnings.take() }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
@@ -98,13 +99,14 @@ func (w *warnings) HandleWarningHeaderWithContext(ctx context.Context, _ int, _ 
 	w.seen[text] = true
 }
 
-func (w *warnings) list() []string {
+func (w *warnings) take() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]string, 0, len(w.seen))
 	for t := range w.seen {
 		out = append(out, t)
 	}
+	w.seen = nil
 	sort.Strings(out)
 	return out
 }

@@ -75,6 +75,7 @@ type Result struct {
 // Plan compares set with the live namespace.
 func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	start := d.c.Requests()
+	d.c.TakeWarnings() // drop what earlier requests on these clients were told
 	parent, err := d.inv.Parent(ctx)
 	if err != nil {
 		return nil, err
@@ -119,7 +120,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 		}
 	}
 	sortChanges(plan.Changes)
-	plan.Warnings = d.c.Warnings()
+	plan.Warnings = d.c.TakeWarnings()
 	plan.Requests = d.c.Requests() - start
 	return &Result{Plan: plan, Predictions: preds, Members: members, GroupKinds: gks}, nil
 }

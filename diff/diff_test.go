@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"modelsync.dev/modelsync/cluster"
@@ -118,7 +120,7 @@ func TestRemovedModelShowsPruneAndPruneItems(t *testing.T) {
 		"prune Backend envoy-ai-gateway-qwen3-embedding-8b",
 		"prune AIServiceBackend envoy-ai-gateway-qwen3-embedding-8b",
 	}
-	if d := cmp.Diff(sortStrings(want), sortStrings(summary(res.Plan))); d != "" {
+	if d := cmp.Diff(slices.Sorted(slices.Values(want)), slices.Sorted(slices.Values(summary(res.Plan)))); d != "" {
 		t.Errorf("changes (-want +got):\n%s", d)
 	}
 	for _, c := range res.Plan.Removals() {
@@ -297,19 +299,7 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func sortStrings(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
-}
-
-var backends = schemaGVR("gateway.envoyproxy.io", "v1alpha1", "backends")
+var backends = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"}
 
 func newClients(t testing.TB) (*cluster.Clients, error) { return cluster.New(kubetest.Config(t)) }
 

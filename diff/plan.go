@@ -3,7 +3,11 @@
 // dry-run apply.
 package diff
 
-import "modelsync.dev/modelsync/manifest"
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"modelsync.dev/modelsync/manifest"
+)
 
 // Action is what a sync or prune would do with one object or entry.
 type Action string
@@ -99,14 +103,6 @@ func (p *Plan) Removals() []Change {
 
 // ID is the object identity of the change.
 func (c Change) ID() manifest.ID {
-	return manifest.ID{Group: groupOf(c.APIVersion), Kind: c.Kind, Namespace: c.Namespace, Name: c.Name}
-}
-
-func groupOf(apiVersion string) string {
-	for i := len(apiVersion) - 1; i >= 0; i-- {
-		if apiVersion[i] == '/' {
-			return apiVersion[:i]
-		}
-	}
-	return ""
+	gv, _ := schema.ParseGroupVersion(c.APIVersion)
+	return manifest.ID{Group: gv.Group, Kind: c.Kind, Namespace: c.Namespace, Name: c.Name}
 }

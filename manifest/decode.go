@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -137,14 +138,7 @@ func yamlMessage(err error) string {
 	msg := err.Error()
 	msg = yamlLine.ReplaceAllString(msg, "")
 	for _, p := range []string{"error converting YAML to JSON: ", "yaml: ", ": "} {
-		msg = trimPrefix(msg, p)
+		msg = strings.TrimPrefix(msg, p)
 	}
 	return msg
-}
-
-func trimPrefix(s, p string) string {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
 }

@@ -63,7 +63,7 @@ func (s *Server) Resolve(v Variant) Resolved {
 	return r
 }
 
-// Variants returns the resolved hardware of every StatefulSet of the server.
+// ResolvedVariants returns the resolved hardware of every StatefulSet of the server.
 func (s *Server) ResolvedVariants() []Resolved {
 	if len(s.Variants) == 0 {
 		return []Resolved{s.Resolve(Variant{})}

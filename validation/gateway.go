@@ -11,8 +11,6 @@ import (
 	"modelsync.dev/modelsync/model"
 )
 
-var nestedString = unstructured.NestedString
-
 func (c *checker) ofKind(kind string) []manifest.Object {
 	var out []manifest.Object
 	for _, o := range c.in.Objects {
@@ -84,8 +82,8 @@ func checkReferences(c *checker) {
 		}
 	}
 	for _, o := range c.ofKind("AIServiceBackend") {
-		name, _, _ := nestedString(o.Object, "spec", "backendRef", "name")
-		kind, _, _ := nestedString(o.Object, "spec", "backendRef", "kind")
+		name, _, _ := unstructured.NestedString(o.Object, "spec", "backendRef", "name")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "backendRef", "kind")
 		if kind == "Backend" && !c.has(model.EnvoyGatewayGroup, "Backend", name) {
 			c.add(Error, "dangling-reference", o.Origin, objectName(o),
 				fmt.Sprintf("backendRef points at Backend %s, which is not in the tree", name), "add the Backend under backend/, or fix the name")

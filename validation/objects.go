@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes/scheme"
 
@@ -41,8 +42,8 @@ func checkKinds(c *checker) {
 	extra := append([]string(nil), c.in.ExtraKinds...)
 	for _, o := range c.in.Objects {
 		if o.GetKind() == "CustomResourceDefinition" {
-			g, _, _ := nestedString(o.Object, "spec", "group")
-			k, _, _ := nestedString(o.Object, "spec", "names", "kind")
+			g, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+			k, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
 			extra = append(extra, g+"/"+k)
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -78,7 +79,7 @@ func (o *diffOptions) plan(cmd *cobra.Command) (*diff.Plan, error) {
 	return res.Plan, nil
 }
 
-func writePlan(w interface{ Write([]byte) (int, error) }, p *diff.Plan, format string) error {
+func writePlan(w io.Writer, p *diff.Plan, format string) error {
 	switch format {
 	case "json":
 		return p.WriteJSON(w)

@@ -119,16 +119,6 @@ func CRDDirs(root string) []string {
 	return []string{filepath.Join(root, "testdata", "crds")}
 }
 
-// Upstream reports whether dirs are the upstream CRDs (with their CEL rules).
-func Upstream(dirs []string) bool {
-	for _, d := range dirs {
-		if strings.Contains(d, filepath.Join("shared", "crds")) {
-			return true
-		}
-	}
-	return false
-}
-
 const (
 	defaultStartTimeout = 3 * time.Minute
 	defaultStopTimeout  = 30 * time.Second

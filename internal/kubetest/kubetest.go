@@ -73,16 +73,6 @@ func Config(t testing.TB) *rest.Config {
 	return cfg
 }
 
-// Upstream reports whether the upstream CRDs (with CEL rules) are installed.
-func Upstream(t testing.TB) bool {
-	wd, _ := os.Getwd()
-	root, err := controlplane.RepoRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return controlplane.Upstream(controlplane.CRDDirs(root))
-}
-
 // Namespace creates a namespace unique to this test.
 func Namespace(t testing.TB) string {
 	t.Helper()
