@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -109,4 +110,13 @@ func (w *warnings) take() []string {
 	w.seen = nil
 	sort.Strings(out)
 	return out
+}
+
+// Resource is the dynamic client of gvk's resource in namespace.
+func (c *Clients) Resource(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", gvk.GroupKind(), err)
+	}
+	return c.Dynamic.Resource(m.Resource).Namespace(namespace), nil
 }

@@ -70,6 +70,8 @@ type Result struct {
 	Members []unstructured.Unstructured
 	// GroupKinds are the union of the parent's and the desired group-kinds.
 	GroupKinds []schema.GroupKind
+	// Parent is the inventory parent as the plan found it.
+	Parent inventory.Parent
 }
 
 // Plan compares set with the live namespace.
@@ -122,7 +124,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	sortChanges(plan.Changes)
 	plan.Warnings = d.c.TakeWarnings()
 	plan.Requests = d.c.Requests() - start
-	return &Result{Plan: plan, Predictions: preds, Members: members, GroupKinds: gks}, nil
+	return &Result{Plan: plan, Predictions: preds, Members: members, GroupKinds: gks, Parent: parent}, nil
 }
 
 func changeOf(a Action, u *unstructured.Unstructured) Change {

@@ -137,14 +137,17 @@ func FormatGroupKinds(gks []schema.GroupKind) string {
 	return strings.Join(out, ",")
 }
 
-// Update writes the parent with the given group-kinds, and the revision when
-// not empty. Widen before applying (the union of old and new), shrink only
-// after pruning succeeded.
-func (inv *Inventory) Update(ctx context.Context, gks []schema.GroupKind, revision string) error {
-	ann := map[string]string{AnnotationTooling: Tooling(), AnnotationGroupKinds: FormatGroupKinds(gks)}
-	if revision != "" {
-		ann[AnnotationRevision] = revision
-		ann[AnnotationSyncedAt] = time.Now().UTC().Format(time.RFC3339)
+// Update writes the parent: its group-kinds, and the revision and time of the
+// last completed sync (omitted when empty). Widen the group-kinds before
+// applying (the union of old and new), shrink them only after pruning
+// succeeded.
+func (inv *Inventory) Update(ctx context.Context, p Parent) error {
+	ann := map[string]string{AnnotationTooling: Tooling(), AnnotationGroupKinds: FormatGroupKinds(p.GroupKinds)}
+	if p.Revision != "" {
+		ann[AnnotationRevision] = p.Revision
+	}
+	if p.SyncedAt != "" {
+		ann[AnnotationSyncedAt] = p.SyncedAt
 	}
 	cfg := applycorev1.Secret(inv.Name, inv.Namespace).
 		WithLabels(map[string]string{LabelID: inv.ID()}).
@@ -155,6 +158,9 @@ func (inv *Inventory) Update(ctx context.Context, gks []schema.GroupKind, revisi
 	}
 	return nil
 }
+
+// Now is the synced-at value for the current time.
+func Now() string { return time.Now().UTC().Format(time.RFC3339) }
 
 // Members lists the live objects labeled as part of the set, one LIST per
 // group-kind (the parent's and any extra ones), at most limit at a time.

@@ -57,7 +57,9 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 	if err := refusals(res.Plan, opts); err != nil {
 		return Report{}, err
 	}
-	if err := inv.Update(ctx, res.GroupKinds, ""); err != nil {
+	widened := res.Parent
+	widened.GroupKinds = res.GroupKinds
+	if err := inv.Update(ctx, widened); err != nil {
 		return Report{}, err
 	}
 	var rep Report
@@ -82,7 +84,7 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 			return rep, err
 		}
 	}
-	if err := inv.Update(ctx, res.GroupKinds, revision); err != nil {
+	if err := inv.Update(ctx, inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now()}); err != nil {
 		return rep, err
 	}
 	return rep, nil
@@ -129,16 +131,21 @@ func applyRank(ctx context.Context, c *cluster.Clients, preds []diff.Prediction,
 
 func applyOne(ctx context.Context, c *cluster.Clients, p diff.Prediction) error {
 	u := p.Applied
-	m, err := c.Mapper.RESTMapping(u.GroupVersionKind().GroupKind(), u.GroupVersionKind().Version)
+	res, err := c.Resource(u.GroupVersionKind(), u.GetNamespace())
 	if err != nil {
 		return fmt.Errorf("%s (%s): %w", p.Object.ID(), p.Object.Origin, err)
+	}
+	if p.Change.Action == diff.Adopt && p.Live != nil {
+		if _, err := takeOver(ctx, c, p.Live); err != nil {
+			return fmt.Errorf("%s (%s): %w", p.Object.ID(), p.Object.Origin, err)
+		}
 	}
 	data, err := json.Marshal(u.Object)
 	if err != nil {
 		return err
 	}
 	force := true
-	_, err = c.Dynamic.Resource(m.Resource).Namespace(u.GetNamespace()).Patch(ctx, u.GetName(), types.ApplyPatchType, data,
+	_, err = res.Patch(ctx, u.GetName(), types.ApplyPatchType, data,
 		metav1.PatchOptions{FieldManager: inventory.FieldManager, Force: &force, FieldValidation: "Strict"})
 	if err != nil {
 		return fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 )
 
@@ -57,26 +60,44 @@ func newDiffCommand() *cobra.Command {
 	return cmd
 }
 
+// planned is a computed plan with what made it, for the commands that act on it.
+type planned struct {
+	clients *cluster.Clients
+	set     *desired.Set
+	differ  *diff.Differ
+	res     *diff.Result
+}
+
 func (o *diffOptions) plan(cmd *cobra.Command) (*diff.Plan, error) {
 	clients, ns, err := o.cluster.connect(o.source.namespace)
 	if err != nil {
 		return nil, err
 	}
-	set, err := o.source.load(cmd.Context(), ns)
+	p, err := o.compute(cmd.Context(), clients, ns, cmd.ErrOrStderr())
+	if err != nil {
+		return nil, err
+	}
+	return p.res.Plan, nil
+}
+
+// compute loads the tree and plans it against the target.
+func (o *diffOptions) compute(ctx context.Context, clients *cluster.Clients, ns string, stderr io.Writer) (*planned, error) {
+	set, err := o.source.load(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
 	if set.HasErrors() {
-		printDiagnostics(cmd.ErrOrStderr(), set.Diagnostics)
+		printDiagnostics(stderr, set.Diagnostics)
 		return nil, fmt.Errorf("the tree has errors; fix them (modelsync validate lists them) before a plan can be made")
 	}
 	opts := diff.DefaultOptions()
 	opts.Inventory = o.cluster.inventory
-	res, err := diff.New(clients, ns, opts).Plan(cmd.Context(), set)
+	d := diff.New(clients, ns, opts)
+	res, err := d.Plan(ctx, set)
 	if err != nil {
 		return nil, err
 	}
-	return res.Plan, nil
+	return &planned{clients: clients, set: set, differ: d, res: res}, nil
 }
 
 func writePlan(w io.Writer, p *diff.Plan, format string) error {

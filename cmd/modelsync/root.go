@@ -8,7 +8,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 )
 
 // Exit codes, as kubectl diff: 0 nothing to do, 1 changes (diff) or errors found
@@ -27,6 +29,8 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 // Execute runs the CLI and decides the process exit code: the only place that does.
 func Execute(args []string, stdout, stderr io.Writer) int {
+	// client-go's leader election logs through klog; modelsync reports itself.
+	klog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	root := newRootCommand(stdout, stderr)
@@ -53,6 +57,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newRenderCommand(), newValidateCommand(), newDiffCommand(), newSyncCommand())
+	root.AddCommand(newVersionCommand(), newRenderCommand(), newValidateCommand(), newDiffCommand(), newSyncCommand(), newPruneCommand(), newStatusCommand())
 	return root
 }

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/sync"
+)
+
+type pruneOptions struct {
+	diff     diffOptions
+	lock     lockFlags
+	planFile string
+	sync.PruneOptions
+}
+
+func newPruneCommand() *cobra.Command {
+	o := &pruneOptions{PruneOptions: sync.DefaultPruneOptions()}
+	cmd := &cobra.Command{
+		Use:   "prune --plan FILE",
+		Short: "Delete what an approved plan removes: rules and targetRefs first, then objects in reverse order",
+		Long: "prune recomputes the plan and refuses, changing nothing, unless its removals are exactly those of\n" +
+			"the approved plan file (written by `modelsync diff --plan-out`). It then removes the rules and\n" +
+			"targetRefs from shared objects, and deletes objects in reverse dependency order, each only at the\n" +
+			"uid and resourceVersion the plan saw. PersistentVolumeClaims of pruned StatefulSets are kept.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			approved, err := readPlanFile(o.planFile)
+			if err != nil {
+				return err
+			}
+			clients, ns, err := o.diff.cluster.connect(o.diff.source.namespace)
+			if err != nil {
+				return err
+			}
+			return o.lock.run(cmd.Context(), clients, ns, o.diff.cluster.inventory, func(ctx context.Context) error {
+				return o.run(ctx, clients, ns, approved, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			})
+		},
+	}
+	o.diff.source.register(cmd.Flags())
+	o.diff.cluster.register(cmd.Flags())
+	o.lock.register(cmd.Flags())
+	cmd.Flags().StringVar(&o.planFile, "plan", "", "the approved JSON plan (modelsync diff --plan-out)")
+	_ = cmd.MarkFlagRequired("plan")
+	cmd.Flags().BoolVar(&o.DeleteClaims, "delete-pvcs", false, "also delete the PersistentVolumeClaims of pruned StatefulSets")
+	cmd.Flags().IntVar(&o.MaxPrunes, "max-prunes", o.MaxPrunes, "refuse to delete more objects than this without --allow-mass-prune")
+	cmd.Flags().BoolVar(&o.AllowMass, "allow-mass-prune", false, "allow deleting more than --max-prunes objects, or everything when the tree is empty")
+	cmd.Flags().DurationVar(&o.Terminating, "terminating-timeout", o.Terminating, "how long to wait for a deleted object to go before reporting its finalizers")
+	return cmd
+}
+
+func (o *pruneOptions) run(ctx context.Context, clients *cluster.Clients, ns string, approved *diff.Plan, out, stderr io.Writer) error {
+	p, err := o.diff.compute(ctx, clients, ns, stderr)
+	if err != nil {
+		return err
+	}
+	if approved.Revision != p.res.Plan.Revision {
+		fmt.Fprintf(stderr, "note: the plan was made at revision %s, the tree is at %s; its removals are the same\n", approved.Revision, p.res.Plan.Revision)
+	}
+	rep, err := sync.Prune(ctx, clients, p.differ.Inventory(), approved, p.res, o.PruneOptions, &lineProgress{w: out})
+	for _, c := range rep.Claims {
+		if rep.ClaimsDeleted {
+			fmt.Fprintf(out, "deleted    PersistentVolumeClaim %s\n", c)
+		} else {
+			fmt.Fprintf(out, "kept       PersistentVolumeClaim %s (delete it by hand, or prune with --delete-pvcs)\n", c)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	stuck := 0
+	for _, r := range rep.Pruned {
+		if len(r.Finalizers) > 0 {
+			stuck++
+		}
+	}
+	fmt.Fprintf(out, "pruned namespace %s: %d removal(s) done", ns, len(rep.Pruned)-stuck)
+	if stuck > 0 {
+		fmt.Fprintf(out, ", %d still terminating (they stay in the inventory)", stuck)
+	}
+	fmt.Fprintln(out)
+	return nil
+}
+
+func readPlanFile(path string) (*diff.Plan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--plan: %w", err)
+	}
+	defer f.Close()
+	p, err := diff.ReadJSON(f)
+	if err != nil {
+		return nil, fmt.Errorf("--plan %s: %w", path, err)
+	}
+	return p, nil
+}

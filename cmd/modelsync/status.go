@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/sync"
+)
+
+func newStatusCommand() *cobra.Command {
+	var cf clusterFlags
+	var namespace string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the inventory, the revision it was synced at, and the health of each member",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			clients, ns, err := cf.connect(namespace)
+			if err != nil {
+				return err
+			}
+			inv := inventory.New(clients.Dynamic, clients.Core, clients.Mapper, ns, cf.inventory)
+			parent, err := inv.Parent(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if !parent.Exists {
+				fmt.Fprintf(out, "no inventory %s: nothing was synced to namespace %s yet\n", inv, ns)
+				return nil
+			}
+			members, err := inv.Members(cmd.Context(), parent.GroupKinds, 16)
+			if err != nil {
+				return err
+			}
+			revision := parent.Revision
+			if revision == "" {
+				revision = "(not recorded)"
+			}
+			fmt.Fprintf(out, "inventory: %s (%s)\nrevision:  %s, synced at %s\nmembers:   %d\n\n", inv, inv.ID(), revision, parent.SyncedAt, len(members))
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KIND\tNAME\tHEALTH\tMESSAGE")
+			unhealthy := 0
+			for i := range members {
+				ok, msg := sync.Ready(&members[i])
+				health := "healthy"
+				if !ok {
+					health, unhealthy = "waiting", unhealthy+1
+				}
+				if members[i].GetDeletionTimestamp() != nil {
+					health, msg = "terminating", fmt.Sprintf("finalizers %v", members[i].GetFinalizers())
+				}
+				id := manifest.IDOf(&members[i])
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", id.Kind, id.Name, health, msg)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\n%d of %d healthy\n", len(members)-unhealthy, len(members))
+			return nil
+		},
+	}
+	cf.register(cmd.Flags())
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "target namespace (default: the kubeconfig context's namespace, else \"default\")")
+	return cmd
+}

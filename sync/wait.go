@@ -1,0 +1,212 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/manifest"
+)
+
+// WaitOptions configures Wait.
+type WaitOptions struct {
+	Timeout     time.Duration
+	Interval    time.Duration
+	Concurrency int
+}
+
+// DefaultWaitOptions returns the defaults: model servers take minutes to load
+// their weights.
+func DefaultWaitOptions() WaitOptions {
+	return WaitOptions{Timeout: 15 * time.Minute, Interval: 2 * time.Second, Concurrency: 16}
+}
+
+// Health is one object's readiness.
+type Health struct {
+	ID      manifest.ID
+	Ready   bool
+	Message string
+}
+
+// WaitProgress receives an object's health each time its message changes.
+type WaitProgress interface{ Health(Health) }
+
+func (NoProgress) Health(Health) {}
+
+// ErrNotHealthy is returned when objects are not ready within the timeout.
+var ErrNotHealthy = errors.New("not healthy")
+
+// Wait polls the objects until every one is ready, or the timeout passes.
+func Wait(ctx context.Context, c *cluster.Clients, objs []*unstructured.Unstructured, opts WaitOptions, progress WaitProgress) error {
+	last := map[manifest.ID]Health{}
+	pending := objs
+	err := wait.PollUntilContextTimeout(ctx, opts.Interval, opts.Timeout, true, func(ctx context.Context) (bool, error) {
+		hs := make([]Health, len(pending))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(opts.Concurrency)
+		for i, u := range pending {
+			g.Go(func() (err error) {
+				hs[i], err = healthOf(gctx, c, u)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return false, err
+		}
+		var still []*unstructured.Unstructured
+		for i, h := range hs {
+			if last[h.ID] != h {
+				progress.Health(h)
+			}
+			last[h.ID] = h
+			if !h.Ready {
+				still = append(still, pending[i])
+			}
+		}
+		pending = still
+		return len(pending) == 0, nil
+	})
+	if err == nil {
+		return nil
+	}
+	if len(pending) == 0 || !wait.Interrupted(err) {
+		return err
+	}
+	lines := make([]string, len(pending))
+	for i, u := range pending {
+		id := manifest.IDOf(u)
+		lines[i] = id.String() + ": " + last[id].Message
+	}
+	return fmt.Errorf("%w after %s:\n  %s", ErrNotHealthy, opts.Timeout, strings.Join(lines, "\n  "))
+}
+
+func healthOf(ctx context.Context, c *cluster.Clients, obj *unstructured.Unstructured) (Health, error) {
+	id := manifest.IDOf(obj)
+	res, err := c.Resource(obj.GroupVersionKind(), id.Namespace)
+	if err != nil {
+		return Health{}, err
+	}
+	u, err := res.Get(ctx, id.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Health{ID: id, Message: "not found"}, nil
+	}
+	if err != nil {
+		return Health{}, fmt.Errorf("%s: %w", id, err)
+	}
+	ready, msg := Ready(u)
+	return Health{ID: id, Ready: ready, Message: msg}, nil
+}
+
+// Ready tells whether a live object is healthy, and why not: a StatefulSet
+// or Deployment whose rollout finished; a custom resource whose Accepted and
+// Ready conditions (its own, or per parent or ancestor as Gateway API
+// policies report them) are all True for its current generation. Objects
+// without either are ready once they exist.
+func Ready(u *unstructured.Unstructured) (bool, string) {
+	switch u.GetKind() {
+	case "StatefulSet":
+		return statefulSetReady(u)
+	case "Deployment":
+		return deploymentReady(u)
+	}
+	return conditionsReady(u)
+}
+
+func statefulSetReady(u *unstructured.Unstructured) (bool, string) {
+	gen := u.GetGeneration()
+	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+	if !found {
+		replicas = 1
+	}
+	ready, _, _ := unstructured.NestedInt64(u.Object, "status", "readyReplicas")
+	updated, _, _ := unstructured.NestedInt64(u.Object, "status", "updatedReplicas")
+	current, _, _ := unstructured.NestedString(u.Object, "status", "currentRevision")
+	update, _, _ := unstructured.NestedString(u.Object, "status", "updateRevision")
+	partition, _, _ := unstructured.NestedInt64(u.Object, "spec", "updateStrategy", "rollingUpdate", "partition")
+	switch {
+	case observed == 0 || observed < gen:
+		return false, "waiting for the controller to observe generation " + fmt.Sprint(gen)
+	case ready < replicas:
+		return false, fmt.Sprintf("%d of %d pods ready", ready, replicas)
+	case partition > 0 && updated < replicas-partition:
+		return false, fmt.Sprintf("%d of %d pods updated (partition %d)", updated, replicas-partition, partition)
+	case partition == 0 && update != "" && current != update:
+		return false, fmt.Sprintf("rolling update: %d pods at revision %s", updated, update)
+	}
+	return true, fmt.Sprintf("%d of %d pods ready", ready, replicas)
+}
+
+func deploymentReady(u *unstructured.Unstructured) (bool, string) {
+	gen := u.GetGeneration()
+	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+	if !found {
+		replicas = 1
+	}
+	updated, _, _ := unstructured.NestedInt64(u.Object, "status", "updatedReplicas")
+	available, _, _ := unstructured.NestedInt64(u.Object, "status", "availableReplicas")
+	switch {
+	case observed == 0 || observed < gen:
+		return false, "waiting for the controller to observe generation " + fmt.Sprint(gen)
+	case updated < replicas:
+		return false, fmt.Sprintf("%d of %d replicas updated", updated, replicas)
+	case available < replicas:
+		return false, fmt.Sprintf("%d of %d replicas available", available, replicas)
+	}
+	return true, fmt.Sprintf("%d of %d replicas available", available, replicas)
+}
+
+// conditionsReady reads status.conditions, status.parents[].conditions and
+// status.ancestors[].conditions.
+func conditionsReady(u *unstructured.Unstructured) (bool, string) {
+	var conds []map[string]any
+	collect := func(list []any) {
+		for _, c := range list {
+			if m, ok := c.(map[string]any); ok {
+				conds = append(conds, m)
+			}
+		}
+	}
+	own, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	collect(own)
+	for _, field := range []string{"parents", "ancestors"} {
+		entries, _, _ := unstructured.NestedSlice(u.Object, "status", field)
+		for _, e := range entries {
+			if m, ok := e.(map[string]any); ok {
+				list, _, _ := unstructured.NestedSlice(m, "conditions")
+				collect(list)
+			}
+		}
+	}
+	seen := 0
+	for _, c := range conds {
+		typ, _ := c["type"].(string)
+		if typ != "Accepted" && typ != "Ready" {
+			continue
+		}
+		seen++
+		status, _ := c["status"].(string)
+		if gen, ok := c["observedGeneration"].(int64); ok && gen < u.GetGeneration() {
+			return false, fmt.Sprintf("%s: waiting for the controller to observe generation %d", typ, u.GetGeneration())
+		}
+		if status != "True" {
+			reason, _ := c["reason"].(string)
+			message, _ := c["message"].(string)
+			return false, strings.TrimSpace(fmt.Sprintf("%s=%s %s %s", typ, status, reason, message))
+		}
+	}
+	if seen == 0 {
+		return true, "exists"
+	}
+	return true, "accepted"
+}
