@@ -5,7 +5,6 @@ import (
 
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -193,20 +192,8 @@ func TestSecretValuesMasked(t *testing.T) {
 
 func TestAdoptObjectCreatedWithKubectlApply(t *testing.T) {
 	e := newEnv(t)
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	kc, err := kubetest.ControlPlane(t).Kubeconfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	obj := "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata:\n  name: by-hand\nspec:\n  endpoints:\n  - fqdn: {hostname: by-hand.example, port: 5000}\n"
-	cmd := exec.CommandContext(t.Context(), "kubectl", "--kubeconfig", kubeconfig, "-n", e.ns, "apply", "-f", "-")
-	cmd.Stdin = strings.NewReader(obj)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
+	kubetest.Kubectl(t, e.ns, obj, "apply", "-f", "-")
 	res, _ := e.plan(fstest.MapFS{"models-config/b.yaml": &fstest.MapFile{Data: []byte(obj)}})
 	if d := cmp.Diff([]string{"adopt Backend by-hand"}, summary(res.Plan)); d != "" {
 		t.Fatalf("(-want +got):\n%s", d)

@@ -252,11 +252,13 @@ func deleteObject(ctx context.Context, c *cluster.Clients, ch diff.Change, opts 
 	var last *unstructured.Unstructured
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, opts.Terminating, true, func(ctx context.Context) (bool, error) {
 		u, err := res.Get(ctx, ch.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) || (err == nil && u.GetUID() != uid) {
+		switch {
+		case apierrors.IsNotFound(err) || (err == nil && u.GetUID() != uid):
 			return true, nil
+		case err == nil:
+			last = u
 		}
-		last = u
-		return false, err
+		return false, nil // a failed read is retried until the timeout
 	})
 	if err != nil && last != nil && len(last.GetFinalizers()) > 0 {
 		done.Finalizers = last.GetFinalizers()

@@ -123,3 +123,22 @@ const (
 	defaultStartTimeout = 3 * time.Minute
 	defaultStopTimeout  = 30 * time.Second
 )
+
+// StopAPIServer stops kube-apiserver alone; etcd and its data stay.
+func (c *ControlPlane) StopAPIServer() error {
+	return c.env.ControlPlane.APIServer.Stop()
+}
+
+// StartAPIServer starts a stopped kube-apiserver again on the same port, and
+// returns a new admin config: the restarted server has new certificates.
+func (c *ControlPlane) StartAPIServer() (*rest.Config, error) {
+	if err := c.env.ControlPlane.APIServer.Start(); err != nil {
+		return nil, fmt.Errorf("restart kube-apiserver: %w", err)
+	}
+	user, err := c.env.ControlPlane.AddUser(envtest.User{Name: "modelsync-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("add admin user: %w", err)
+	}
+	c.Config = user.Config()
+	return c.Config, nil
+}

@@ -1,0 +1,155 @@
+package sync_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/sync"
+)
+
+func TestMain(m *testing.M) { kubetest.Main(m) }
+
+// env is one test's namespace on the shared control plane.
+type env struct {
+	t  *testing.T
+	ns string
+	c  *cluster.Clients
+}
+
+func newEnv(t *testing.T) *env {
+	c, err := cluster.New(kubetest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, ns: kubetest.Namespace(t), c: c}
+}
+
+func (e *env) plan(files fstest.MapFS) (*diff.Result, *diff.Differ) {
+	e.t.Helper()
+	set, err := desired.Load(e.t.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: e.ns})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if set.HasErrors() {
+		e.t.Fatalf("tree has errors: %v", set.Diagnostics)
+	}
+	d := diff.New(e.c, e.ns, diff.DefaultOptions())
+	res, err := d.Plan(e.t.Context(), set)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res, d
+}
+
+// sync plans and applies files, failing the test on an error.
+func (e *env) sync(files fstest.MapFS, opts sync.Options) (sync.Report, *recorder) {
+	e.t.Helper()
+	rep, rec, err := e.trySync(e.t.Context(), files, opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rep, rec
+}
+
+func (e *env) trySync(ctx context.Context, files fstest.MapFS, opts sync.Options) (sync.Report, *recorder, error) {
+	res, d := e.plan(files)
+	rec := &recorder{}
+	rep, err := sync.Apply(ctx, e.c, d.Inventory(), res, "rev1", opts, rec)
+	return rep, rec, err
+}
+
+// approve is the plan as the prune job reads it: through its JSON form.
+func approve(t *testing.T, p *diff.Plan) *diff.Plan {
+	t.Helper()
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out diff.Plan
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	return &out
+}
+
+func (e *env) prune(files fstest.MapFS, approved *diff.Plan, opts sync.PruneOptions) (sync.PruneReport, *recorder, error) {
+	e.t.Helper()
+	res, d := e.plan(files)
+	rec := &recorder{}
+	rep, err := sync.Prune(e.t.Context(), e.c, d.Inventory(), approved, res, opts, rec)
+	return rep, rec, err
+}
+
+// recorder keeps the progress calls in order.
+type recorder struct {
+	sync.NoProgress
+	lines []string
+}
+
+func (r *recorder) Applied(a sync.Applied) { r.lines = append(r.lines, string(a.Change.Action)+" "+a.Change.Kind+" "+a.Change.Name) }
+func (r *recorder) Pruned(p sync.Pruned) {
+	r.lines = append(r.lines, string(p.Change.Action)+" "+p.Change.Kind+" "+p.Change.Name)
+}
+
+// live lists the namespace's objects of the given kinds as "Kind name" → resourceVersion.
+func (e *env) live(gvrs ...schema.GroupVersionResource) map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	for _, gvr := range gvrs {
+		list, err := e.c.Dynamic.Resource(gvr).Namespace(e.ns).List(e.t.Context(), metav1.ListOptions{})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, u := range list.Items {
+			out[u.GetKind()+" "+u.GetName()] = u.GetResourceVersion()
+		}
+	}
+	return out
+}
+
+func (e *env) get(gvr schema.GroupVersionResource, name string) *unstructured.Unstructured {
+	e.t.Helper()
+	u, err := e.c.Dynamic.Resource(gvr).Namespace(e.ns).Get(e.t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+var (
+	services    = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	statefulSet = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+	backends    = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"}
+	aiBackends  = schema.GroupVersionResource{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Resource: "aiservicebackends"}
+	routes      = schema.GroupVersionResource{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Resource: "aigatewayroutes"}
+	securityPol = schema.GroupVersionResource{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Resource: "backendsecuritypolicies"}
+	trafficPol  = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backendtrafficpolicies"}
+	allKinds    = []schema.GroupVersionResource{services, statefulSet, backends, aiBackends, routes, securityPol, trafficPol}
+)
+
+func ruleNames(u *unstructured.Unstructured) []string {
+	var out []string
+	for _, it := range manifest.Items(u) {
+		out = append(out, it.Key)
+	}
+	return out
+}
+
+func diffStrings(t *testing.T, what string, want, got any) {
+	t.Helper()
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("%s (-want +got):\n%s", what, d)
+	}
+}

@@ -1,0 +1,263 @@
+package sync_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/sync"
+)
+
+const embedding = "models-config/models/qwen3-embedding-8b.yaml"
+
+// Issue 5, test 2: a removed model stays until prune; prune removes the rule
+// and targetRef, then the objects in reverse dependency order.
+func TestRemovedModelPendingUntilPrune(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	before := e.live(allKinds...)
+	delete(files, embedding)
+
+	rep, _ := e.sync(files, sync.DefaultOptions())
+	if len(rep.Applied) != 0 {
+		t.Errorf("sync after removing a model applied %d objects", len(rep.Applied))
+	}
+	diffStrings(t, "live objects after sync without the model", before, e.live(allKinds...))
+	if rules := ruleNames(e.get(routes, "envoy-ai-gateway-nrp")); !slices.Contains(rules, "qwen3-embedding-8b") {
+		t.Errorf("sync removed the rule before prune: %v", rules)
+	}
+	res, _ := e.plan(files)
+	if n := len(res.Plan.Removals()); n != 6 {
+		t.Fatalf("diff lists %d pending removals, want 6: %+v", n, res.Plan.Removals())
+	}
+
+	_, rec, err := e.prune(files, approve(t, res.Plan), sync.DefaultPruneOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffStrings(t, "prune order", []string{
+		"prune-item AIGatewayRoute envoy-ai-gateway-nrp",
+		"prune-item BackendSecurityPolicy envoy-ai-gateway-nrp-apikey",
+		"prune AIServiceBackend envoy-ai-gateway-qwen3-embedding-8b",
+		"prune Backend envoy-ai-gateway-qwen3-embedding-8b",
+		"prune StatefulSet qwen3-embedding-8b-vllm-inference",
+		"prune Service qwen3-embedding-8b-vllm-inference",
+	}, rec.lines)
+	if rules := ruleNames(e.get(routes, "envoy-ai-gateway-nrp")); slices.Contains(rules, "qwen3-embedding-8b") {
+		t.Errorf("rule still on the route after prune: %v", rules)
+	}
+	for _, ref := range ruleNames(e.get(securityPol, "envoy-ai-gateway-nrp-apikey")) {
+		if strings.Contains(ref, "qwen3-embedding-8b") {
+			t.Errorf("targetRef still on the policy after prune: %s", ref)
+		}
+	}
+	if n := len(e.live(allKinds...)); n != 24 {
+		t.Errorf("%d live objects after prune, want 24", n)
+	}
+	if res, _ := e.plan(files); res.Plan.HasChanges() {
+		t.Errorf("diff after prune still has changes: %+v", res.Plan.Removals())
+	}
+}
+
+// The route whose last rule goes is deleted, and the traffic policy's
+// targetRef to it removed first.
+func TestRouteDeletedWithItsLastRule(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	for _, m := range []string{"qwen3", "qwen3-nairr", "qwen3-combined", "qwen35"} {
+		delete(files, "models-config/models/"+m+".yaml")
+	}
+	res, _ := e.plan(files)
+	_, rec, err := e.prune(files, approve(t, res.Plan), sync.DefaultPruneOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The traffic policy only covered this route, so it goes too, before the
+	// route it points at; the shared API key policy loses its targetRefs first.
+	at := func(l string) int { return slices.Index(rec.lines, l) }
+	item, policy, route := at("prune-item BackendSecurityPolicy envoy-ai-gateway-nrp-apikey"), at("prune BackendTrafficPolicy envoy-ai-gateway-nrp"), at("prune AIGatewayRoute envoy-ai-gateway-nrp-qwen")
+	if item != 0 || policy < 0 || route < policy {
+		t.Errorf("prune order: targetRefs, then the traffic policy, then the route; got %v", rec.lines)
+	}
+	if _, err := e.c.Dynamic.Resource(routes).Namespace(e.ns).Get(t.Context(), "envoy-ai-gateway-nrp-qwen", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the emptied route still exists: %v", err)
+	}
+	if res, _ := e.plan(files); res.Plan.HasChanges() {
+		t.Errorf("diff after prune still has changes: %+v", res.Plan.Removals())
+	}
+}
+
+// Issue 5, test 3: an object changed after the plan was made makes the plan
+// stale, and prune changes nothing.
+func TestPruneRefusesStalePlan(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	delete(files, embedding)
+	res, _ := e.plan(files)
+	approved := approve(t, res.Plan)
+
+	patch := []byte(`{"metadata":{"annotations":{"touched":"after the plan"}}}`)
+	if _, err := e.c.Core.CoreV1().Services(e.ns).Patch(t.Context(), "qwen3-embedding-8b-vllm-inference", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.live(allKinds...)
+	_, rec, err := e.prune(files, approved, sync.DefaultPruneOptions())
+	if !errors.Is(err, sync.ErrStalePlan) || !strings.Contains(err.Error(), "changed since the plan was made: prune Service "+e.ns+"/qwen3-embedding-8b-vllm-inference") {
+		t.Fatalf("prune error = %v, want a stale plan naming the Service", err)
+	}
+	if len(rec.lines) != 0 {
+		t.Errorf("a refused prune did %v", rec.lines)
+	}
+	diffStrings(t, "live objects after the refused prune", before, e.live(allKinds...))
+
+	// A removal that was not approved is refused as well.
+	delete(files, "models-config/models/minimax.yaml")
+	_, _, err = e.prune(files, approve(t, res.Plan), sync.DefaultPruneOptions())
+	if !errors.Is(err, sync.ErrStalePlan) || !strings.Contains(err.Error(), "pending but not in the approved plan: prune StatefulSet "+e.ns+"/minimax-vllm-inference") {
+		t.Errorf("prune error = %v, want the unapproved StatefulSet named", err)
+	}
+}
+
+func TestMassDeletionGuard(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	empty := fstest.MapFS{"models-config/README.md": &fstest.MapFile{Data: []byte("nothing")}}
+	res, _ := e.plan(empty)
+	_, _, err := e.prune(empty, approve(t, res.Plan), sync.DefaultPruneOptions())
+	if !errors.Is(err, sync.ErrMassPrune) || !strings.Contains(err.Error(), "desired set is empty") {
+		t.Fatalf("prune of an empty tree: %v, want the mass-deletion guard", err)
+	}
+	opts := sync.DefaultPruneOptions()
+	opts.MaxPrunes = 3
+	delete(files, embedding)
+	res, _ = e.plan(files)
+	if _, _, err := e.prune(files, approve(t, res.Plan), opts); !errors.Is(err, sync.ErrMassPrune) || !strings.Contains(err.Error(), "4 objects would be deleted, more than --max-prunes 3") {
+		t.Fatalf("prune of 4 objects with --max-prunes 3: %v", err)
+	}
+	if n := len(e.live(allKinds...)); n != 28 {
+		t.Errorf("the guard let %d objects go", 28-n)
+	}
+	opts.AllowMass = true
+	if _, _, err := e.prune(files, approve(t, res.Plan), opts); err != nil {
+		t.Errorf("--allow-mass-prune: %v", err)
+	}
+}
+
+// Prune-disabled objects stay; claims of pruned StatefulSets are kept and
+// reported; an object held by a finalizer is reported, not waited for, and
+// its kind stays in the inventory.
+func TestPruneKeepsDisabledClaimsAndReportsFinalizers(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	disabled := []byte(`{"metadata":{"annotations":{"` + inventory.AnnotationPrune + `":"disabled"}}}`)
+	if _, err := e.c.Core.CoreV1().Services(e.ns).Patch(t.Context(), "qwen3-embedding-8b-vllm-inference", types.MergePatchType, disabled, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	finalizer := []byte(`{"metadata":{"finalizers":["example.com/hold"]}}`)
+	if _, err := e.c.Dynamic.Resource(backends).Namespace(e.ns).Patch(t.Context(), "envoy-ai-gateway-qwen3-embedding-8b", types.MergePatchType, finalizer, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	claim := e.createClaim("qwen3-embedding-8b-vllm-inference")
+	delete(files, embedding)
+	res, _ := e.plan(files)
+	if n := res.Plan.Counts()[diff.Prune]; n != 3 {
+		t.Fatalf("%d prunes, want 3 (the disabled Service kept): %+v", n, res.Plan.Removals())
+	}
+	opts := sync.DefaultPruneOptions()
+	opts.Terminating = time.Second
+	rep, _, err := e.prune(files, approve(t, res.Plan), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stuck []string
+	for _, p := range rep.Pruned {
+		if len(p.Finalizers) > 0 {
+			stuck = append(stuck, p.Change.Kind+" "+p.Change.Name+" "+strings.Join(p.Finalizers, ","))
+		}
+	}
+	diffStrings(t, "stuck objects", []string{"Backend envoy-ai-gateway-qwen3-embedding-8b example.com/hold"}, stuck)
+	diffStrings(t, "claims reported", []string{claim}, rep.Claims)
+	if _, err := e.c.Core.CoreV1().PersistentVolumeClaims(e.ns).Get(t.Context(), claim, metav1.GetOptions{}); err != nil {
+		t.Errorf("the claim was not kept: %v", err)
+	}
+	if _, err := e.c.Core.CoreV1().Services(e.ns).Get(t.Context(), "qwen3-embedding-8b-vllm-inference", metav1.GetOptions{}); err != nil {
+		t.Errorf("the prune-disabled Service was deleted: %v", err)
+	}
+	parent, err := inventory.New(e.c.Dynamic, e.c.Core, e.c.Mapper, e.ns, inventory.DefaultName).Parent(t.Context())
+	if err != nil || !slices.ContainsFunc(parent.GroupKinds, func(gk schema.GroupKind) bool { return gk.Kind == "Backend" }) {
+		t.Errorf("the terminating Backend's kind left the inventory: %+v %v", parent.GroupKinds, err)
+	}
+
+	// Released, the Backend goes; a new plan has nothing left but the kept Service.
+	if _, err := e.c.Dynamic.Resource(backends).Namespace(e.ns).Patch(t.Context(), "envoy-ai-gateway-qwen3-embedding-8b", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := e.plan(files); res.Plan.HasChanges() {
+		t.Errorf("plan after the finalizer went: %+v", res.Plan.Removals())
+	}
+}
+
+func TestPruneDeletesClaimsWhenAsked(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	claim := e.createClaim("qwen3-embedding-8b-vllm-inference")
+	delete(files, embedding)
+	res, _ := e.plan(files)
+	opts := sync.DefaultPruneOptions()
+	opts.DeleteClaims = true
+	rep, _, err := e.prune(files, approve(t, res.Plan), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffStrings(t, "claims deleted", []string{claim}, rep.Claims)
+	// The API server's pvc-protection finalizer keeps it terminating until a
+	// controller releases it; deleted is what prune can do.
+	got, err := e.c.Core.CoreV1().PersistentVolumeClaims(e.ns).Get(t.Context(), claim, metav1.GetOptions{})
+	if err == nil && got.DeletionTimestamp == nil {
+		t.Errorf("claim %s not deleted", claim)
+	}
+}
+
+// createClaim creates the claim the StatefulSet controller would create for
+// the first volumeClaimTemplate of the named StatefulSet's pod 0.
+func (e *env) createClaim(statefulSetName string) string {
+	e.t.Helper()
+	sts := e.get(statefulSet, statefulSetName)
+	templates, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
+	if len(templates) == 0 {
+		e.t.Fatal("the generated StatefulSet has no volumeClaimTemplates")
+	}
+	tpl, _, _ := unstructured.NestedString(templates[0].(map[string]any), "metadata", "name")
+	claim := tpl + "-" + statefulSetName + "-0"
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: claim},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
+	if _, err := e.c.Core.CoreV1().PersistentVolumeClaims(e.ns).Create(e.t.Context(), pvc, metav1.CreateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+	return claim
+}
