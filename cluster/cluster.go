@@ -5,12 +5,14 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -119,4 +121,14 @@ func (c *Clients) Resource(gvk schema.GroupVersionKind, namespace string) (dynam
 		return nil, fmt.Errorf("%s: %w", gvk.GroupKind(), err)
 	}
 	return c.Dynamic.Resource(m.Resource).Namespace(namespace), nil
+}
+
+// IsUnreachable tells a broken connection or an overloaded server (retry
+// later) from a request the API server refused (fix the object).
+func IsUnreachable(err error) bool {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err)
+	}
+	return err != nil
 }

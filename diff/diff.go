@@ -177,7 +177,7 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 		return p, nil
 	}
 	fail := func(err error) (Prediction, error) {
-		if isUnreachable(err) {
+		if cluster.IsUnreachable(err) {
 			return p, fmt.Errorf("%s: %w", o.ID(), err)
 		}
 		return refuse(err.Error())
@@ -324,13 +324,4 @@ func managers(u *unstructured.Unstructured) []string {
 		out = append(out, fmt.Sprintf("%s (%s)", mf.Manager, mf.Operation))
 	}
 	return out
-}
-
-// isUnreachable tells a broken connection from a refused object.
-func isUnreachable(err error) bool {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		return apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err)
-	}
-	return true
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -81,7 +82,7 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 		applied, err := applyRank(ctx, c, byRank[r], opts, progress)
 		rep.Applied = append(rep.Applied, applied...)
 		if err != nil {
-			return rep, err
+			return rep, interrupted(rep, err, c, len(res.Predictions)-rep.Unchanged)
 		}
 	}
 	if err := inv.Update(ctx, inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now()}); err != nil {
@@ -151,4 +152,27 @@ func applyOne(ctx context.Context, c *cluster.Clients, p diff.Prediction) error 
 		return fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)
 	}
 	return nil
+}
+
+// interrupted summarizes a sync stopped by a lost connection: one cause
+// instead of one error per object, and what to do.
+func interrupted(rep Report, err error, c *cluster.Clients, total int) error {
+	var failed []string
+	var cause error
+	for _, a := range rep.Applied {
+		if a.Err == nil {
+			continue
+		}
+		if !cluster.IsUnreachable(a.Err) {
+			return err
+		}
+		failed = append(failed, a.Change.Kind+" "+a.Change.Name)
+		cause = a.Err
+	}
+	for u := errors.Unwrap(cause); u != nil; u = errors.Unwrap(u) {
+		cause = u
+	}
+	return fmt.Errorf("lost the API server at %s (%v): %d of %d objects applied; failed: %s. "+
+		"What was applied is in the inventory: rerun sync when the API server is back",
+		c.Config.Host, cause, len(rep.Applied)-len(failed), total, strings.Join(failed, ", "))
 }

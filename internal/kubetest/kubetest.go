@@ -10,10 +10,12 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"modelsync.dev/modelsync/internal/controlplane"
 )
@@ -30,6 +32,7 @@ func Main(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	klog.SetLogger(logr.Discard()) // client-go's leader election logs through klog
 	wd, err := os.Getwd()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,72 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/sync"
+)
+
+// Issue 5, test 6: while one run holds the target's Lease, a second waits;
+// past its wait it fails naming the holder, within it it runs after the
+// first is done.
+func TestSecondRunWaitsForTheLease(t *testing.T) {
+	e := newEnv(t)
+	inv := inventory.New(e.c.Dynamic, e.c.Core, e.c.Mapper, e.ns, inventory.DefaultName)
+	holding, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error)
+	first := sync.LeaseOptions{Identity: "https://gitlab.example/jobs/101", Wait: 10 * time.Second, Duration: 15 * time.Second}
+	go func() {
+		firstDone <- sync.WithLease(t.Context(), e.c, inv, first, func(context.Context) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+
+	second := sync.LeaseOptions{Identity: "https://gitlab.example/jobs/102", Wait: 2 * time.Second, Duration: 15 * time.Second}
+	ran := false
+	err := sync.WithLease(t.Context(), e.c, inv, second, func(context.Context) error { ran = true; return nil })
+	if !errors.Is(err, sync.ErrLeaseHeld) || !strings.Contains(err.Error(), "held by https://gitlab.example/jobs/101") || ran {
+		t.Fatalf("second run while the first holds the Lease: ran=%v, err=%v; want a refusal naming job 101", ran, err)
+	}
+
+	second.Wait = 30 * time.Second
+	secondDone := make(chan error)
+	var order []string
+	go func() {
+		secondDone <- sync.WithLease(t.Context(), e.c, inv, second, func(context.Context) error {
+			order = append(order, "second")
+			return nil
+		})
+	}()
+	time.Sleep(time.Second)
+	order = append(order, "first done")
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-secondDone; err != nil {
+		t.Fatalf("second run after the first released: %v", err)
+	}
+	diffStrings(t, "order", []string{"first done", "second"}, order)
+}
+
+func TestLeaseReturnsTheRunsError(t *testing.T) {
+	e := newEnv(t)
+	inv := inventory.New(e.c.Dynamic, e.c.Core, e.c.Mapper, e.ns, inventory.DefaultName)
+	boom := errors.New("boom")
+	opts := sync.DefaultLeaseOptions()
+	if err := sync.WithLease(t.Context(), e.c, inv, opts, func(context.Context) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("WithLease = %v, want the run's error", err)
+	}
+	// Released on return: the next run does not wait out the lease duration.
+	opts.Wait = 3 * time.Second
+	if err := sync.WithLease(t.Context(), e.c, inv, opts, func(context.Context) error { return nil }); err != nil {
+		t.Errorf("a run after a released Lease: %v", err)
+	}
+}

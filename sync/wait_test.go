@@ -1,0 +1,106 @@
+package sync_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/sync"
+)
+
+type healthLog struct {
+	sync.NoProgress
+	lines chan string
+}
+
+func (h healthLog) Health(s sync.Health) {
+	state := "waiting"
+	if s.Ready {
+		state = "healthy"
+	}
+	h.lines <- state + " " + s.ID.Kind + " " + s.ID.Name + ": " + s.Message
+}
+
+// The health wait follows a StatefulSet's rollout as its controller reports
+// it (written here by hand: the test control plane runs no controllers).
+func TestWaitFollowsStatefulSetRollout(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	sts := e.get(statefulSet, "minimax-vllm-inference")
+
+	opts := sync.WaitOptions{Timeout: time.Second, Interval: 100 * time.Millisecond, Concurrency: 4}
+	err := sync.Wait(t.Context(), e.c, []*unstructured.Unstructured{sts}, opts, sync.NoProgress{})
+	if !errors.Is(err, sync.ErrNotHealthy) || !strings.Contains(err.Error(), "StatefulSet "+e.ns+"/minimax-vllm-inference: waiting for the controller to observe generation 1") {
+		t.Fatalf("wait with no controller: %v", err)
+	}
+
+	log := healthLog{lines: make(chan string, 100)}
+	opts.Timeout = 30 * time.Second
+	done := make(chan error)
+	go func() { done <- sync.Wait(t.Context(), e.c, []*unstructured.Unstructured{sts}, opts, log) }()
+	if l := <-log.lines; !strings.HasPrefix(l, "waiting StatefulSet minimax-vllm-inference") {
+		t.Errorf("first progress line %q", l)
+	}
+	setStatus(t, e, sts, map[string]any{"observedGeneration": 1, "replicas": 1, "readyReplicas": 0, "currentRevision": "r1", "updateRevision": "r1"})
+	if l := <-log.lines; l != "waiting StatefulSet minimax-vllm-inference: 0 of 1 pods ready" {
+		t.Errorf("progress %q", l)
+	}
+	setStatus(t, e, sts, map[string]any{"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "updatedReplicas": 1, "currentRevision": "r1", "updateRevision": "r1"})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if l := <-log.lines; l != "healthy StatefulSet minimax-vllm-inference: 1 of 1 pods ready" {
+		t.Errorf("last progress %q", l)
+	}
+}
+
+func setStatus(t *testing.T, e *env, u *unstructured.Unstructured, status map[string]any) {
+	t.Helper()
+	cur := e.get(statefulSet, u.GetName())
+	cur.Object["status"] = status
+	if _, err := e.c.Dynamic.Resource(statefulSet).Namespace(e.ns).UpdateStatus(t.Context(), cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReady(t *testing.T) {
+	tests := []struct {
+		name, object string
+		ready        bool
+		message      string
+	}{
+		{"statefulset not observed", "kind: StatefulSet\nmetadata: {generation: 2}\nspec: {replicas: 1}\nstatus: {observedGeneration: 1}", false, "waiting for the controller to observe generation 2"},
+		{"statefulset rolling", "kind: StatefulSet\nmetadata: {generation: 1}\nspec: {replicas: 2}\nstatus: {observedGeneration: 1, readyReplicas: 2, updatedReplicas: 1, currentRevision: a, updateRevision: b}", false, "rolling update: 1 pods at revision b"},
+		{"statefulset partitioned done", "kind: StatefulSet\nmetadata: {generation: 1}\nspec: {replicas: 4, updateStrategy: {rollingUpdate: {partition: 2}}}\nstatus: {observedGeneration: 1, readyReplicas: 4, updatedReplicas: 2, currentRevision: a, updateRevision: b}", true, "4 of 4 pods ready"},
+		{"deployment unavailable", "kind: Deployment\nmetadata: {generation: 1}\nspec: {replicas: 2}\nstatus: {observedGeneration: 1, updatedReplicas: 2, availableReplicas: 1}", false, "1 of 2 replicas available"},
+		{"route accepted", "kind: AIGatewayRoute\nmetadata: {generation: 3}\nstatus: {conditions: [{type: Accepted, status: 'True', observedGeneration: 3}]}", true, "accepted"},
+		{"route not accepted", "kind: AIGatewayRoute\nmetadata: {generation: 3}\nstatus: {conditions: [{type: Accepted, status: 'False', reason: Invalid, message: no such backend}]}", false, "Accepted=False Invalid no such backend"},
+		{"route stale condition", "kind: AIGatewayRoute\nmetadata: {generation: 3}\nstatus: {conditions: [{type: Accepted, status: 'True', observedGeneration: 2}]}", false, "Accepted: waiting for the controller to observe generation 3"},
+		{"policy ancestor not accepted", "kind: BackendTrafficPolicy\nmetadata: {generation: 1}\nstatus: {ancestors: [{conditions: [{type: Accepted, status: 'False', reason: TargetNotFound}]}]}", false, "Accepted=False TargetNotFound"},
+		{"no conditions", "kind: Backend\nmetadata: {generation: 1}", true, "exists"},
+		{"other conditions only", "kind: Backend\nstatus: {conditions: [{type: Programmed, status: 'False'}]}", true, "exists"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := yaml.YAMLToJSON([]byte("apiVersion: v1\n" + tt.object))
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &unstructured.Unstructured{}
+			if err := u.UnmarshalJSON(data); err != nil {
+				t.Fatal(err)
+			}
+			ready, msg := sync.Ready(u)
+			if ready != tt.ready || msg != tt.message {
+				t.Errorf("Ready = %v %q, want %v %q", ready, msg, tt.ready, tt.message)
+			}
+		})
+	}
+}
