@@ -98,7 +98,9 @@ type recorder struct {
 	lines []string
 }
 
-func (r *recorder) Applied(a sync.Applied) { r.lines = append(r.lines, string(a.Change.Action)+" "+a.Change.Kind+" "+a.Change.Name) }
+func (r *recorder) Applied(a sync.Applied) {
+	r.lines = append(r.lines, string(a.Change.Action)+" "+a.Change.Kind+" "+a.Change.Name)
+}
 func (r *recorder) Pruned(p sync.Pruned) {
 	r.lines = append(r.lines, string(p.Change.Action)+" "+p.Change.Kind+" "+p.Change.Name)
 }
