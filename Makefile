@@ -70,16 +70,17 @@ down:
 
 # make run: the main job on the embedded default. Starts the local control
 # plane (kept running; `make down` stops it), syncs models-config/ into the
-# runbook's namespace, and shows the result: what was applied, the live
-# objects, and a diff that now finds nothing to do.
+# runbook's namespace, and shows the result: what was applied, a diff that
+# now finds nothing to do, and the status of every member.
 RUN_NS ?= nrp-llm
 
 run: up build
 	@set -e; export KUBECONFIG=$(KUBECONFIG_LOCAL); \
 	kubectl get namespace $(RUN_NS) >/dev/null 2>&1 || kubectl create namespace $(RUN_NS); \
 	./bin/modelsync sync -n $(RUN_NS); \
-	kubectl -n $(RUN_NS) get statefulsets,services,backends.gateway.envoyproxy.io,aiservicebackends,aigatewayroutes,backendsecuritypolicies,backendtrafficpolicies -l applyset.kubernetes.io/part-of; \
 	./bin/modelsync diff -n $(RUN_NS); \
+	./bin/modelsync status -n $(RUN_NS); \
+	echo "StatefulSets stay waiting: the local control plane runs no controller-manager or kubelet."; \
 	echo "control plane still running: export KUBECONFIG=$(KUBECONFIG_LOCAL); make down stops it"
 
 clean: down
