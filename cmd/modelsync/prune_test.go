@@ -1,0 +1,53 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"modelsync.dev/modelsync/internal/kubetest"
+)
+
+func TestMain(m *testing.M) { kubetest.Main(m) }
+
+// The approved-prune workflow as the CI jobs run it: sync, remove a model,
+// diff --plan-out, prune --plan; the same plan again is stale.
+func TestPruneWorkflow(t *testing.T) {
+	ns := kubetest.Namespace(t)
+	dir := kubetest.WriteTree(t, kubetest.RepoTree(t))
+	target := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "-n", ns, "--path", dir}
+	if code, out, stderr := run(append([]string{"sync"}, target...)...); code != 0 || !strings.Contains(out, "28 applied") {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, stderr)
+	}
+	if err := os.Remove(filepath.Join(dir, "models", "qwen3-embedding-8b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	if code, out, stderr := run(append([]string{"diff", "--plan-out", plan}, target...)...); code != 1 || !strings.Contains(out, "4 to prune, 2 entries to remove") {
+		t.Fatalf("diff: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr := run(append([]string{"prune", "--plan", plan}, target...)...)
+	if code != 0 {
+		t.Fatalf("prune: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{
+		"prune-item AIGatewayRoute envoy-ai-gateway-nrp: removed rule qwen3-embedding-8b\n",
+		"deleted    StatefulSet qwen3-embedding-8b-vllm-inference\n",
+		"pruned namespace " + ns + ": 6 removal(s) done\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("prune output lacks %q:\n%s", want, out)
+		}
+	}
+	code, _, stderr = run(append([]string{"prune", "--plan", plan}, target...)...)
+	if code != 2 || !strings.Contains(stderr, "the approved plan is stale, nothing was changed") || !strings.Contains(stderr, "approved but no longer pending: prune StatefulSet "+ns+"/qwen3-embedding-8b-vllm-inference") {
+		t.Errorf("the same plan again: exit %d\n%s", code, stderr)
+	}
+	if code, out, stderr := run(append([]string{"diff"}, target...)...); code != 0 {
+		t.Errorf("diff after prune: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, _, stderr := run(append([]string{"prune"}, target...)...); code != 2 || !strings.Contains(stderr, `"plan" not set`) {
+		t.Errorf("prune without --plan: exit %d %s", code, stderr)
+	}
+}
