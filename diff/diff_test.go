@@ -2,6 +2,7 @@ package diff_test
 
 import (
 	"bytes"
+	"fmt"
 
 	"flag"
 	"os"
@@ -228,9 +229,18 @@ func TestRenderingGolden(t *testing.T) {
 	e := newEnv(t)
 	files := tree(t)
 	e.sync(files, false)
+	// Drift already on the cluster before the merge request: a hand edit.
+	patch := []byte(`{"spec":{"endpoints":[{"fqdn":{"hostname":"hand.example","port":8000}}]}}`)
+	if _, err := e.c.Dynamic.Resource(backends).Namespace(e.ns).Patch(t.Context(), "envoy-ai-gateway-minimax", types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := e.plan(files)
+	base.Plan.Revision = "0123456789abcdef-target-branch"
+	// The merge request adds one model and removes another.
 	delete(files, "models-config/models/qwen35.yaml")
 	files["models-config/models/llama.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: llama\nspec:\n  upstream: meta-llama/Llama-3.3-70B-Instruct\n  route: envoy-ai-gateway-nrp\n  external: {hostname: llama.example, port: 443}\n")}
 	res, _ := e.plan(files)
+	res.Plan.MarkDrift(base.Plan)
 	for _, f := range []struct {
 		name  string
 		write func(*bytes.Buffer) error
@@ -264,6 +274,19 @@ func TestMarkdownStaysUnderBudget(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "https://gitlab.example/artifact") {
 		t.Error("cut note does not point at the full plan artifact")
+	}
+
+	// Too many objects to even list: the counts and the artifact.
+	p = &diff.Plan{Namespace: "ns", Inventory: "id"}
+	for i := range 5000 {
+		p.Changes = append(p.Changes, diff.Change{Action: diff.Create, Kind: "StatefulSet", Name: fmt.Sprintf("model-%04d-vllm-inference", i), Origin: "models-config/models/m.yaml:1"})
+	}
+	buf.Reset()
+	if err := p.WriteMarkdown(&buf, diff.MarkdownOptions{Marker: "m", ArtifactURL: "https://gitlab.example/artifact"}); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() > 2048 || !strings.Contains(buf.String(), "| 5000 | 0 | 0 | 0 |") || !strings.Contains(buf.String(), "too large for a note") {
+		t.Errorf("summary note of a 5000-object plan, %d bytes:\n%s", buf.Len(), buf.String())
 	}
 }
 

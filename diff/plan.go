@@ -48,6 +48,9 @@ type Change struct {
 	Managers []string `json:"managers,omitempty"`
 	// Message explains an error, a conflict or a kept object.
 	Message string `json:"message,omitempty"`
+	// Drift marks a change the baseline revision's plan has too: the cluster
+	// already differs from it, independent of the change under review.
+	Drift bool `json:"drift,omitempty"`
 }
 
 // ItemRef names an entry inside a shared object.
@@ -66,6 +69,47 @@ type Plan struct {
 	Warnings  []string `json:"warnings,omitempty"`
 	// Requests is how many API requests computing the plan took.
 	Requests int64 `json:"requests,omitempty"`
+	// Baseline is the revision drift was measured against (MarkDrift).
+	Baseline string `json:"baseline,omitempty"`
+}
+
+// MarkDrift marks the changes that base, the plan of the baseline revision
+// (the merge request's target), has as well: the same action on the same
+// object or entry with the same diff. What is left unmarked comes from the
+// change under review.
+func (p *Plan) MarkDrift(base *Plan) {
+	key := func(c Change) string {
+		k := string(c.Action) + "\x00" + c.ID().String() + "\x00" + c.Diff
+		if c.Item != nil {
+			k += "\x00" + c.Item.Key
+		}
+		return k
+	}
+	seen := map[string]bool{}
+	for _, c := range base.Changes {
+		if c.Action != Unchanged {
+			seen[key(c)] = true
+		}
+	}
+	for i := range p.Changes {
+		p.Changes[i].Drift = p.Changes[i].Action != Unchanged && seen[key(p.Changes[i])]
+	}
+	p.Baseline = base.Revision
+}
+
+// Report is the summary GitLab's merge request widget reads from an
+// artifacts:reports:terraform file.
+type Report struct {
+	Create int `json:"create"`
+	Update int `json:"update"`
+	Delete int `json:"delete"`
+}
+
+// Report counts creations, updates (including adoptions and conflicts) and
+// deletions (objects and entries).
+func (p *Plan) Report() Report {
+	n := p.Counts()
+	return Report{Create: n[Create], Update: n[Update] + n[Conflict] + n[Adopt], Delete: n[Prune] + n[PruneItem]}
 }
 
 // Counts tallies the plan by action.

@@ -51,10 +51,7 @@ func (p *Plan) summary() string {
 }
 
 func (p *Plan) target() string {
-	rev := p.Revision
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
+	rev := short(p.Revision)
 	if rev == "" {
 		rev = "work tree"
 	}
@@ -73,6 +70,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(&b, "%-10s %s", c.Action, c.subject())
+		if c.Drift {
+			b.WriteString(" [drift: pending at the baseline already]")
+		}
 		if c.Origin != "" {
 			fmt.Fprintf(&b, "  (%s)", c.Origin)
 		}
@@ -125,6 +125,9 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	if n[Error]+n[Conflict]+n[Adopt] > 0 {
 		head.WriteString("> [!caution]\n> **Needs attention** (refused objects, fields owned by other managers, objects to adopt): see the table.\n\n")
 	}
+	if drift := p.driftCount(); drift > 0 {
+		fmt.Fprintf(&head, "> [!note]\n> %d change(s) marked *drift* are pending on the cluster at the baseline %s already: they do not come from this merge request.\n\n", drift, code(short(p.Baseline)))
+	}
 	rows := false
 	for _, c := range p.Changes {
 		if c.Action == Unchanged {
@@ -134,13 +137,20 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 			head.WriteString("| action | object | source |\n|---|---|---|\n")
 			rows = true
 		}
-		fmt.Fprintf(&head, "| %s | %s | %s |\n", c.Action, cell(c.subject()), cell(c.Origin))
+		action := string(c.Action)
+		if c.Drift {
+			action += " *(drift)*"
+		}
+		fmt.Fprintf(&head, "| %s | %s | %s |\n", action, cell(c.subject()), cell(c.Origin))
 	}
 	if rows {
 		head.WriteString("\n")
 	}
 	for _, warn := range p.Warnings {
 		fmt.Fprintf(&head, "- warning: %s\n", code(warn))
+	}
+	if head.Len() > MaxMarkdownBytes-1024 {
+		return p.writeMarkdownSummary(w, opts)
 	}
 	budget := MaxMarkdownBytes - head.Len() - 512
 	cut := false
@@ -164,6 +174,43 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	}
 	_, err := io.WriteString(w, head.String()+"\n"+body.String())
 	return err
+}
+
+// writeMarkdownSummary is the note of a plan too large to list: the counts
+// and a pointer to the artifact.
+func (p *Plan) writeMarkdownSummary(w io.Writer, opts MarkdownOptions) error {
+	var b strings.Builder
+	if opts.Marker != "" {
+		fmt.Fprintf(&b, "<!-- %s -->\n", opts.Marker)
+	}
+	fmt.Fprintf(&b, "### modelsync plan: %s\n\n", code(p.target()))
+	r := p.Report()
+	fmt.Fprintf(&b, "| create | update | delete (objects and entries) | unchanged |\n|---:|---:|---:|---:|\n| %d | %d | %d | %d |\n\n",
+		r.Create, r.Update, r.Delete, p.Counts()[Unchanged])
+	fmt.Fprintf(&b, "This plan is too large for a note (over %d KB): the full plan is in the job's plan artifact", MaxMarkdownBytes>>10)
+	if opts.ArtifactURL != "" {
+		fmt.Fprintf(&b, " (%s)", opts.ArtifactURL)
+	}
+	b.WriteString(".\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (p *Plan) driftCount() int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Drift {
+			n++
+		}
+	}
+	return n
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
 }
 
 func messageBlock(c Change) string {
