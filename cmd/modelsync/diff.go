@@ -2,62 +2,139 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/mrnote"
 )
 
 type diffOptions struct {
-	source  sourceFlags
-	cluster clusterFlags
-	output  string
-	planOut string
+	source      sourceFlags
+	cluster     clusterFlags
+	output      string
+	planOut     string
+	markdownOut string
+	reportOut   string
+	baseline    string
+	gitlabNote  bool
+	tokenEnv    string
 }
 
 func newDiffCommand() *cobra.Command {
-	o := &diffOptions{output: "text"}
+	o := &diffOptions{output: "text", tokenEnv: mrnote.DefaultTokenVariable}
 	cmd := &cobra.Command{
 		Use:   "diff",
 		Short: "Show what a sync and an approved prune would change; exit 0 no changes, 1 changes, >1 error",
 		Long: "diff dry-runs every desired object against the API server (server-side apply, dryRun=All)\n" +
-			"and compares the prediction with the live objects of the inventory. It never writes.",
+			"and compares the prediction with the live objects of the inventory. It never writes to the cluster.\n" +
+			"In a merge request pipeline, --gitlab-note keeps one note per target on the merge request up to date.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.output != "text" && o.output != "markdown" && o.output != "json" {
 				return fmt.Errorf("-o %s: use text, markdown or json", o.output)
 			}
-			plan, err := o.plan(cmd)
-			if err != nil {
-				return err
-			}
-			if o.planOut != "" {
-				if err := writePlanFile(o.planOut, plan); err != nil {
-					return err
-				}
-			}
-			if err := writePlan(cmd.OutOrStdout(), plan, o.output); err != nil {
-				return err
-			}
-			switch {
-			case plan.HasErrors():
-				return fmt.Errorf("the API server refused %d object(s); see the plan", plan.Counts()[diff.Error])
-			case plan.HasChanges():
-				return exitCode(exitChanges)
-			}
-			return nil
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.source.register(cmd.Flags())
 	o.cluster.register(cmd.Flags())
-	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "text, markdown (a merge request note) or json (the plan the prune job reads)")
-	cmd.Flags().StringVar(&o.planOut, "plan-out", "", "also write the JSON plan to this file")
+	f := cmd.Flags()
+	f.StringVarP(&o.output, "output", "o", o.output, "text, markdown (a merge request note) or json (the plan the prune job reads)")
+	f.StringVar(&o.planOut, "plan-out", "", "also write the JSON plan to this file (the prune job's input)")
+	f.StringVar(&o.markdownOut, "markdown-out", "", "also write the merge request note to this file")
+	f.StringVar(&o.reportOut, "report-out", "", `also write {"create":N,"update":M,"delete":K} for GitLab's artifacts:reports:terraform`)
+	f.StringVar(&o.baseline, "baseline", "", "mark as drift the changes this git revision's tree has too (the merge request's target)")
+	f.BoolVar(&o.gitlabNote, "gitlab-note", false, "create or update this target's note on the merge request (CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID)")
+	f.StringVar(&o.tokenEnv, "gitlab-token-env", o.tokenEnv, "the variable holding a project access token with the api scope, for --gitlab-note")
 	return cmd
+}
+
+func (o *diffOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	var target mrnote.Target
+	if o.gitlabNote {
+		var err error
+		if target, err = mrnote.TargetFromEnv(os.Getenv, o.tokenEnv); err != nil {
+			return err
+		}
+	}
+	plan, err := o.plan(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	md := diff.MarkdownOptions{Marker: o.marker(plan), ArtifactURL: artifactURL(o.planOut)}
+	files := []struct {
+		path  string
+		write func(io.Writer) error
+	}{
+		{o.planOut, plan.WriteJSON},
+		{o.markdownOut, func(w io.Writer) error { return plan.WriteMarkdown(w, md) }},
+		{o.reportOut, func(w io.Writer) error { return json.NewEncoder(w).Encode(plan.Report()) }},
+	}
+	for _, f := range files {
+		if err := writeFile(f.path, f.write); err != nil {
+			return err
+		}
+	}
+	if err := writePlan(stdout, plan, o.output); err != nil {
+		return err
+	}
+	if o.gitlabNote {
+		if err := o.postNote(ctx, target, plan, md, stderr); err != nil {
+			return err
+		}
+	}
+	switch {
+	case plan.HasErrors():
+		return fmt.Errorf("the API server refused %d object(s); see the plan", plan.Counts()[diff.Error])
+	case plan.HasChanges():
+		return exitCode(exitChanges)
+	}
+	return nil
+}
+
+func (o *diffOptions) postNote(ctx context.Context, target mrnote.Target, plan *diff.Plan, md diff.MarkdownOptions, stderr io.Writer) error {
+	var body strings.Builder
+	if err := plan.WriteMarkdown(&body, md); err != nil {
+		return err
+	}
+	res, err := mrnote.Upsert(ctx, target, md.Marker, body.String(), mrnote.DefaultOptions())
+	if err != nil {
+		return fmt.Errorf("%w (the plan files were written)", err)
+	}
+	verb := "updated"
+	if res.Created {
+		verb = "created"
+	}
+	fmt.Fprintf(stderr, "%s note %d on merge request !%d\n", verb, res.NoteID, target.MergeRequest)
+	return nil
+}
+
+// marker finds this target's note again: one note per namespace, inventory
+// and kubeconfig context.
+func (o *diffOptions) marker(p *diff.Plan) string {
+	m := fmt.Sprintf("modelsync-plan namespace=%s inventory=%s", p.Namespace, o.cluster.inventory)
+	if o.cluster.context != "" {
+		m += " context=" + o.cluster.context
+	}
+	return m
+}
+
+// artifactURL points at the plan artifact of this CI job, when there is one.
+func artifactURL(planOut string) string {
+	job := os.Getenv("CI_JOB_URL")
+	if job == "" || planOut == "" || filepath.IsAbs(planOut) {
+		return ""
+	}
+	return job + "/artifacts/file/" + filepath.ToSlash(filepath.Clean(planOut))
 }
 
 // planned is a computed plan with what made it, for the commands that act on it.
@@ -68,15 +145,26 @@ type planned struct {
 	res     *diff.Result
 }
 
-func (o *diffOptions) plan(cmd *cobra.Command) (*diff.Plan, error) {
+// plan computes the plan, marked against --baseline when given.
+func (o *diffOptions) plan(ctx context.Context, stderr io.Writer) (*diff.Plan, error) {
 	clients, ns, err := o.cluster.connect(o.source.namespace)
 	if err != nil {
 		return nil, err
 	}
-	p, err := o.compute(cmd.Context(), clients, ns, cmd.ErrOrStderr())
+	p, err := o.compute(ctx, clients, ns, stderr)
 	if err != nil {
 		return nil, err
 	}
+	if o.baseline == "" {
+		return p.res.Plan, nil
+	}
+	base := *o
+	base.source.revision, base.baseline = o.baseline, ""
+	b, err := base.compute(ctx, clients, ns, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("--baseline %s: %w", o.baseline, err)
+	}
+	p.res.Plan.MarkDrift(b.res.Plan)
 	return p.res.Plan, nil
 }
 
@@ -110,14 +198,18 @@ func writePlan(w io.Writer, p *diff.Plan, format string) error {
 	return p.WriteText(w)
 }
 
-func writePlanFile(path string, p *diff.Plan) error {
+// writeFile writes one output file; an empty path writes nothing.
+func writeFile(path string, write func(io.Writer) error) error {
+	if path == "" {
+		return nil
+	}
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("--plan-out: %w", err)
+		return err
 	}
-	if err := p.WriteJSON(f); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
-		return fmt.Errorf("--plan-out %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Close()
 }
