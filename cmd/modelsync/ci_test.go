@@ -123,7 +123,10 @@ func TestPipelineTemplate(t *testing.T) {
 	if p.Environment.Name != "$TARGET_NAMESPACE-prune" || !strings.Contains(strings.Join(p.Script, " "), "--plan plan.json") {
 		t.Errorf("prune: environment %q, script %v", p.Environment.Name, p.Script)
 	}
-	if !slices.ContainsFunc(p.Needs, func(n any) bool { m, ok := n.(map[string]any); return ok && m["job"] == "plan" && m["artifacts"] == true }) {
+	if !slices.ContainsFunc(p.Needs, func(n any) bool {
+		m, ok := n.(map[string]any)
+		return ok && m["job"] == "plan" && m["artifacts"] == true
+	}) {
 		t.Errorf("prune does not take the plan artifact of its pipeline: %v", p.Needs)
 	}
 }
