@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
@@ -37,6 +40,13 @@ func newStatusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			slices.SortFunc(members, func(a, b unstructured.Unstructured) int {
+				ia, ib := manifest.IDOf(&a), manifest.IDOf(&b)
+				if r := sync.Rank(ia.Kind) - sync.Rank(ib.Kind); r != 0 {
+					return r
+				}
+				return strings.Compare(ia.String(), ib.String())
+			})
 			revision := parent.Revision
 			if revision == "" {
 				revision = "(not recorded)"
