@@ -51,19 +51,26 @@ func Wait(ctx context.Context, c *cluster.Clients, objs []*unstructured.Unstruct
 	pending := objs
 	err := wait.PollUntilContextTimeout(ctx, opts.Interval, opts.Timeout, true, func(ctx context.Context) (bool, error) {
 		hs := make([]Health, len(pending))
+		errs := make([]error, len(pending))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(opts.Concurrency)
 		for i, u := range pending {
-			g.Go(func() (err error) {
-				hs[i], err = healthOf(gctx, c, u)
-				return err
+			g.Go(func() error {
+				hs[i], errs[i] = healthOf(gctx, c, u)
+				return nil
 			})
 		}
-		if err := g.Wait(); err != nil {
-			return false, err
-		}
+		_ = g.Wait()
 		var still []*unstructured.Unstructured
 		for i, h := range hs {
+			if errs[i] != nil { // a failed read is retried until the timeout
+				id := manifest.IDOf(pending[i])
+				if _, seen := last[id]; !seen {
+					last[id] = Health{ID: id, Message: "could not be read: " + errs[i].Error()}
+				}
+				still = append(still, pending[i])
+				continue
+			}
 			if last[h.ID] != h {
 				progress.Health(h)
 			}
