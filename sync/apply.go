@@ -2,15 +2,9 @@ package sync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
-
-	"golang.org/x/sync/errgroup"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
@@ -64,25 +58,22 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 		return Report{}, err
 	}
 	var rep Report
-	byRank := map[int][]diff.Prediction{}
+	var writes []diff.Prediction
 	for _, p := range res.Predictions {
 		switch p.Change.Action {
 		case diff.Create, diff.Update, diff.Conflict, diff.Adopt:
-			byRank[Rank(p.Object.GetKind())] = append(byRank[Rank(p.Object.GetKind())], p)
+			writes = append(writes, p)
 		default:
 			rep.Unchanged++
 		}
 	}
-	ranks := make([]int, 0, len(byRank))
-	for r := range byRank {
-		ranks = append(ranks, r)
-	}
-	sort.Ints(ranks)
-	for _, r := range ranks {
-		applied, err := applyRank(ctx, c, byRank[r], opts, progress)
+	for _, batch := range byRank(writes, func(p diff.Prediction) string { return p.Object.GetKind() }) {
+		applied, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Applied {
+			return Applied{Change: p.Change, Err: applyOne(ctx, c, p)}
+		}, progress.Applied)
 		rep.Applied = append(rep.Applied, applied...)
 		if err != nil {
-			return rep, interrupted(rep, err, c, len(res.Predictions)-rep.Unchanged)
+			return rep, interrupted(rep, err, c, len(writes))
 		}
 	}
 	if err := inv.Update(ctx, inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now()}); err != nil {
@@ -107,48 +98,13 @@ func refusals(p *diff.Plan, opts Options) error {
 	return nil
 }
 
-// applyRank applies objects of one rank in parallel; every object is tried,
-// and the errors are joined.
-func applyRank(ctx context.Context, c *cluster.Clients, preds []diff.Prediction, opts Options, progress Progress) ([]Applied, error) {
-	out := make([]Applied, len(preds))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opts.Concurrency)
-	for i, p := range preds {
-		g.Go(func() error {
-			out[i] = Applied{Change: p.Change, Err: applyOne(gctx, c, p)}
-			progress.Applied(out[i])
-			return nil
-		})
-	}
-	_ = g.Wait()
-	var errs []error
-	for _, a := range out {
-		if a.Err != nil {
-			errs = append(errs, a.Err)
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
 func applyOne(ctx context.Context, c *cluster.Clients, p diff.Prediction) error {
-	u := p.Applied
-	res, err := c.Resource(u.GroupVersionKind(), u.GetNamespace())
-	if err != nil {
-		return fmt.Errorf("%s (%s): %w", p.Object.ID(), p.Object.Origin, err)
-	}
 	if p.Change.Action == diff.Adopt && p.Live != nil {
 		if _, err := takeOver(ctx, c, p.Live); err != nil {
 			return fmt.Errorf("%s (%s): %w", p.Object.ID(), p.Object.Origin, err)
 		}
 	}
-	data, err := json.Marshal(u.Object)
-	if err != nil {
-		return err
-	}
-	force := true
-	_, err = res.Patch(ctx, u.GetName(), types.ApplyPatchType, data,
-		metav1.PatchOptions{FieldManager: inventory.FieldManager, Force: &force, FieldValidation: "Strict"})
-	if err != nil {
+	if err := serverSideApply(ctx, c, p.Applied); err != nil {
 		return fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)
 	}
 	return nil

@@ -2,14 +2,12 @@ package sync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -87,10 +85,18 @@ func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, ap
 	}
 	var rep PruneReport
 	var errs []error
-	for _, batch := range itemBatches(res) {
+	var shared []diff.Prediction
+	for _, p := range res.Predictions {
+		if len(p.Pending) > 0 {
+			shared = append(shared, p)
+		}
+	}
+	// Reverse dependency order: traffic policies, routes, then security
+	// policies; no route is left pointing at a backend about to go.
+	for _, batch := range slices.Backward(byRank(shared, func(p diff.Prediction) string { return p.Object.GetKind() })) {
 		done, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Pruned {
-			return removeItems(ctx, c, inv, p)
-		}, progress)
+			return removeItems(ctx, c, p)
+		}, progress.Pruned)
 		rep.Pruned = append(rep.Pruned, done...)
 		errs = append(errs, err)
 	}
@@ -98,16 +104,22 @@ func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, ap
 		// Objects stay until the entries pointing at them are gone.
 		return rep, fmt.Errorf("removing entries from shared objects failed, no object was deleted: %w", err)
 	}
+	var prunes []diff.Change
+	for _, ch := range res.Plan.Changes {
+		if ch.Action == diff.Prune {
+			prunes = append(prunes, ch)
+		}
+	}
+	for _, batch := range slices.Backward(byRank(prunes, func(ch diff.Change) string { return ch.Kind })) {
+		done, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, ch diff.Change) Pruned {
+			return deleteObject(ctx, c, ch, opts)
+		}, progress.Pruned)
+		rep.Pruned = append(rep.Pruned, done...)
+		errs = append(errs, err)
+	}
 	live := map[manifest.ID]*unstructured.Unstructured{}
 	for i := range res.Members {
 		live[manifest.IDOf(&res.Members[i])] = &res.Members[i]
-	}
-	for _, batch := range pruneBatches(res.Plan) {
-		done, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, ch diff.Change) Pruned {
-			return deleteObject(ctx, c, ch, opts)
-		}, progress)
-		rep.Pruned = append(rep.Pruned, done...)
-		errs = append(errs, err)
 	}
 	claims, err := statefulSetClaims(ctx, c, rep.Pruned, live, opts.DeleteClaims)
 	rep.Claims, rep.ClaimsDeleted = claims, opts.DeleteClaims
@@ -132,67 +144,10 @@ func guard(res *diff.Result, opts PruneOptions) error {
 	return nil
 }
 
-// itemBatches groups the shared objects with entries awaiting prune by kind,
-// in reverse dependency order: traffic policies, routes, then security
-// policies; no route is left pointing at a backend about to go.
-func itemBatches(res *diff.Result) [][]diff.Prediction {
-	byRank := map[int][]diff.Prediction{}
-	for _, p := range res.Predictions {
-		if len(p.Pending) > 0 {
-			r := Rank(p.Object.GetKind())
-			byRank[r] = append(byRank[r], p)
-		}
-	}
-	return reverseRanks(byRank)
-}
-
-func pruneBatches(p *diff.Plan) [][]diff.Change {
-	byRank := map[int][]diff.Change{}
-	for _, ch := range p.Changes {
-		if ch.Action == diff.Prune {
-			byRank[Rank(ch.Kind)] = append(byRank[Rank(ch.Kind)], ch)
-		}
-	}
-	return reverseRanks(byRank)
-}
-
-func reverseRanks[T any](byRank map[int][]T) [][]T {
-	ranks := make([]int, 0, len(byRank))
-	for r := range byRank {
-		ranks = append(ranks, r)
-	}
-	sort.Sort(sort.Reverse(sort.IntSlice(ranks)))
-	out := make([][]T, len(ranks))
-	for i, r := range ranks {
-		out[i] = byRank[r]
-	}
-	return out
-}
-
-func inParallel[T any](ctx context.Context, batch []T, limit int, do func(context.Context, T) Pruned, progress PruneProgress) ([]Pruned, error) {
-	out := make([]Pruned, len(batch))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(limit)
-	for i, x := range batch {
-		g.Go(func() error {
-			out[i] = do(gctx, x)
-			progress.Pruned(out[i])
-			return nil
-		})
-	}
-	_ = g.Wait()
-	var errs []error
-	for _, p := range out {
-		if p.Err != nil {
-			errs = append(errs, p.Err)
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
-// removeItems applies the desired shared object without the entries awaiting
-// prune, on the live version the plan saw.
-func removeItems(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, p diff.Prediction) Pruned {
+// removeItems applies the shared object without the entries awaiting
+// prune: what sync applies, with the desired entries only, on the live
+// version the plan saw.
+func removeItems(ctx context.Context, c *cluster.Clients, p diff.Prediction) Pruned {
 	ch := p.Change
 	ch.Action, ch.Diff = diff.PruneItem, ""
 	keys := make([]string, len(p.Pending))
@@ -201,22 +156,11 @@ func removeItems(ctx context.Context, c *cluster.Clients, inv *inventory.Invento
 	}
 	ch.Message = "removed " + strings.Join(keys, ", ")
 	done := Pruned{Change: ch}
-	u := p.Object.DeepCopy()
-	labels := u.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[inventory.LabelPartOf] = inv.ID()
-	u.SetLabels(labels)
-	u.SetResourceVersion(p.Live.GetResourceVersion())
-	res, err := c.Resource(u.GroupVersionKind(), u.GetNamespace())
+	u := p.Applied.DeepCopy()
+	err := manifest.SetItems(u, manifest.Items(p.Object.Unstructured))
 	if err == nil {
-		var data []byte
-		if data, err = json.Marshal(u.Object); err == nil {
-			force := true
-			_, err = res.Patch(ctx, u.GetName(), types.ApplyPatchType, data,
-				metav1.PatchOptions{FieldManager: inventory.FieldManager, Force: &force, FieldValidation: "Strict"})
-		}
+		u.SetResourceVersion(p.Live.GetResourceVersion())
+		err = serverSideApply(ctx, c, u)
 	}
 	if err != nil {
 		done.Err = fmt.Errorf("%s: remove %d entries: %w", p.Object.ID(), len(p.Pending), err)
