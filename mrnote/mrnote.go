@@ -65,8 +65,6 @@ type Result struct {
 
 // Options configures the client.
 type Options struct {
-	// HTTPClient replaces the default client (tests, proxies).
-	HTTPClient *http.Client
 	// Retries of 429 and 5xx answers, with the client library's backoff.
 	Retries int
 }
@@ -84,11 +82,7 @@ func Upsert(ctx context.Context, t Target, marker, body string, opts Options) (R
 	if n := len([]rune(body)); n > MaxNoteLength {
 		return Result{}, fmt.Errorf("GitLab MR note: %d characters, over GitLab's limit of %d", n, MaxNoteLength)
 	}
-	clientOpts := []gitlab.ClientOptionFunc{gitlab.WithBaseURL(t.APIURL), gitlab.WithCustomRetryMax(opts.Retries)}
-	if opts.HTTPClient != nil {
-		clientOpts = append(clientOpts, gitlab.WithHTTPClient(opts.HTTPClient))
-	}
-	client, err := gitlab.NewClient(t.Token, clientOpts...)
+	client, err := gitlab.NewClient(t.Token, gitlab.WithBaseURL(t.APIURL), gitlab.WithCustomRetryMax(opts.Retries))
 	if err != nil {
 		return Result{}, fmt.Errorf("GitLab MR note: client for %s: %w", t.APIURL, err)
 	}

@@ -22,7 +22,12 @@ type sourceFlags struct {
 func (f *sourceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.path, "path", "./models-config", "the models-config directory")
 	fs.StringVar(&f.revision, "revision", "", "read the tree as it was at this git revision (branch, tag, commit) instead of the work tree")
-	fs.StringVarP(&f.namespace, "namespace", "n", "", "target namespace (default: the kubeconfig context's namespace, else \"default\")")
+	namespaceFlag(fs, &f.namespace)
+}
+
+// namespaceFlag is kubectl's -n/--namespace.
+func namespaceFlag(fs *pflag.FlagSet, ns *string) {
+	fs.StringVarP(ns, "namespace", "n", "", "target namespace (default: the kubeconfig context's namespace, else \"default\")")
 }
 
 func (f *sourceFlags) tree() (manifest.Tree, error) {

@@ -75,6 +75,6 @@ func newStatusCommand() *cobra.Command {
 		},
 	}
 	cf.register(cmd.Flags())
-	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "target namespace (default: the kubeconfig context's namespace, else \"default\")")
+	namespaceFlag(cmd.Flags(), &namespace)
 	return cmd
 }
