@@ -30,19 +30,14 @@ func BenchmarkNoOpDiff(b *testing.B) {
 }
 
 func benchNoOp(b *testing.B, models int) {
-	e := &env{ns: kubetest.Namespace(b)}
-	c, err := newClients(b)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e.c = c
+	e := &env{kubetest.NewEnv(b)}
 	files := kubetest.GeneratedTree(models)
-	set, err := desired.Load(b.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: e.ns})
+	set, err := desired.Load(b.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: e.NS})
 	if err != nil || set.HasErrors() {
 		b.Fatal(err, set.Diagnostics)
 	}
 	syncSet(b, e, set)
-	d := diff.New(e.c, e.ns, diff.DefaultOptions())
+	d := diff.New(e.C, e.NS, diff.DefaultOptions())
 	var plan *diff.Plan
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -60,7 +55,7 @@ func benchNoOp(b *testing.B, models int) {
 	if plan.HasChanges() {
 		b.Fatalf("no-op plan has changes")
 	}
-	theirs := kubectlDiff(b, e.ns, plan, set)
+	theirs := kubectlDiff(b, e.NS, plan, set)
 	b.ReportMetric(float64(len(set.Objects)), "objects")
 	b.ReportMetric(ours.Seconds(), "modelsync-s")
 	b.ReportMetric(theirs.Seconds(), "kubectl-s")

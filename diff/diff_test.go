@@ -17,11 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
-	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/kubetest"
-	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -32,44 +30,18 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // tree is models-config/ copied into memory, which tests then change.
 func tree(t *testing.T) fstest.MapFS { return kubetest.RepoTree(t) }
 
-type env struct {
-	t  *testing.T
-	ns string
-	c  *cluster.Clients
-}
+// env is a test's namespace; sync applies a tree as the CLI does.
+type env struct{ *kubetest.Env }
 
-func newEnv(t *testing.T) *env {
-	c, err := newClients(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, ns: kubetest.Namespace(t), c: c}
-}
-
-func (e *env) plan(files fstest.MapFS) (*diff.Result, *diff.Differ) {
-	e.t.Helper()
-	set, err := desired.Load(e.t.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: e.ns})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if set.HasErrors() {
-		e.t.Fatalf("tree has errors: %v", set.Diagnostics)
-	}
-	d := diff.New(e.c, e.ns, diff.DefaultOptions())
-	res, err := d.Plan(e.t.Context(), set)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return res, d
-}
+func newEnv(t *testing.T) *env { return &env{kubetest.NewEnv(t)} }
 
 func (e *env) sync(files fstest.MapFS, adopt bool) {
-	e.t.Helper()
-	res, d := e.plan(files)
+	e.T.Helper()
+	res, d := e.Plan(files)
 	opts := sync.DefaultOptions()
 	opts.Adopt = adopt
-	if _, err := sync.Apply(e.t.Context(), e.c, d.Inventory(), res, "", opts, sync.NoProgress{}); err != nil {
-		e.t.Fatal(err)
+	if _, err := sync.Apply(e.T.Context(), e.C, d.Inventory(), res, "", opts, sync.NoProgress{}); err != nil {
+		e.T.Fatal(err)
 	}
 }
 
@@ -92,16 +64,16 @@ func summary(p *diff.Plan) []string {
 func TestFirstPlanCreatesThenNoChanges(t *testing.T) {
 	e := newEnv(t)
 	files := tree(t)
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	if n := res.Plan.Counts()[diff.Create]; n != 28 || len(summary(res.Plan)) != 28 {
 		t.Fatalf("first plan: %d creates, changes %v", n, summary(res.Plan))
 	}
 	e.sync(files, false)
-	res, _ = e.plan(files)
+	res, _ = e.Plan(files)
 	if res.Plan.HasChanges() {
 		t.Fatalf("untouched tree after sync shows changes: %v", summary(res.Plan))
 	}
-	if res.Plan.Inventory == "" || res.Plan.Namespace != e.ns {
+	if res.Plan.Inventory == "" || res.Plan.Namespace != e.NS {
 		t.Errorf("plan target = %q %q", res.Plan.Inventory, res.Plan.Namespace)
 	}
 }
@@ -111,7 +83,7 @@ func TestRemovedModelShowsPruneAndPruneItems(t *testing.T) {
 	files := tree(t)
 	e.sync(files, false)
 	delete(files, "models-config/models/qwen3-embedding-8b.yaml")
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	want := []string{
 		"prune-item AIGatewayRoute envoy-ai-gateway-nrp rule qwen3-embedding-8b",
 		"prune-item BackendSecurityPolicy envoy-ai-gateway-nrp-apikey targetRef aigateway.envoyproxy.io/AIServiceBackend/envoy-ai-gateway-qwen3-embedding-8b",
@@ -136,14 +108,14 @@ func TestUpdateConflictAndCreate(t *testing.T) {
 	e.sync(files, false)
 	// A hand edit of a field modelsync owns.
 	patch := []byte(`{"spec":{"endpoints":[{"fqdn":{"hostname":"hand.example","port":80}}]}}`)
-	if _, err := e.c.Dynamic.Resource(backends).Namespace(e.ns).Patch(t.Context(), "envoy-ai-gateway-minimax", types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+	if _, err := e.C.Dynamic.Resource(backends).Namespace(e.NS).Patch(t.Context(), "envoy-ai-gateway-minimax", types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
 	// A change in the tree, and a new model.
 	m := files["models-config/models/qwen3-nairr.yaml"]
 	m.Data = bytes.Replace(m.Data, []byte("port: 5000"), []byte("port: 5001"), 1)
 	files["models-config/models/new.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: new\nspec:\n  route: envoy-ai-gateway-nrp\n  external: {hostname: new.example, port: 443}\n")}
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	got := map[string]diff.Change{}
 	for _, c := range res.Plan.Changes {
 		got[string(c.Action)+" "+c.Kind+" "+c.Name] = c
@@ -169,7 +141,7 @@ func TestSecretValuesMasked(t *testing.T) {
 		return fstest.MapFS{"models-config/s.yaml": &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: key\nstringData:\n  same: unchanged-value\n  token: " + v + "\n")}}
 	}
 	e.sync(secret("first-secret-value"), false)
-	res, _ := e.plan(secret("second-secret-value"))
+	res, _ := e.Plan(secret("second-secret-value"))
 	var buf bytes.Buffer
 	for _, w := range []func() error{
 		func() error { return res.Plan.WriteJSON(&buf) },
@@ -194,8 +166,8 @@ func TestSecretValuesMasked(t *testing.T) {
 func TestAdoptObjectCreatedWithKubectlApply(t *testing.T) {
 	e := newEnv(t)
 	obj := "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata:\n  name: by-hand\nspec:\n  endpoints:\n  - fqdn: {hostname: by-hand.example, port: 5000}\n"
-	kubetest.Kubectl(t, e.ns, obj, "apply", "-f", "-")
-	res, _ := e.plan(fstest.MapFS{"models-config/b.yaml": &fstest.MapFile{Data: []byte(obj)}})
+	kubetest.Kubectl(t, e.NS, obj, "apply", "-f", "-")
+	res, _ := e.Plan(fstest.MapFS{"models-config/b.yaml": &fstest.MapFile{Data: []byte(obj)}})
 	if d := cmp.Diff([]string{"adopt Backend by-hand"}, summary(res.Plan)); d != "" {
 		t.Fatalf("(-want +got):\n%s", d)
 	}
@@ -208,9 +180,9 @@ func TestDeprecatedVersionWarning(t *testing.T) {
 	e := newEnv(t)
 	files := fstest.MapFS{"models-config/a.yaml": &fstest.MapFile{Data: []byte("apiVersion: aigateway.envoyproxy.io/v1alpha1\nkind: AIServiceBackend\nmetadata:\n  name: old\nspec:\n  schema: {name: OpenAI}\n  backendRef: {name: old, kind: Backend, group: gateway.envoyproxy.io}\n" +
 		"---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata:\n  name: old\nspec:\n  endpoints:\n  - fqdn: {hostname: old.example, port: 5000}\n")}}
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	joined := strings.Join(res.Plan.Warnings, "\n")
-	if !strings.Contains(joined, "AIServiceBackend "+e.ns+"/old: ") || !strings.Contains(joined, "deprecated") {
+	if !strings.Contains(joined, "AIServiceBackend "+e.NS+"/old: ") || !strings.Contains(joined, "deprecated") {
 		t.Errorf("no deprecation warning for the v1alpha1 object: %q", res.Plan.Warnings)
 	}
 }
@@ -218,7 +190,7 @@ func TestDeprecatedVersionWarning(t *testing.T) {
 func TestDryRunRefusalIsAnErrorWithOrigin(t *testing.T) {
 	e := newEnv(t)
 	files := fstest.MapFS{"models-config/a.yaml": &fstest.MapFile{Data: []byte("apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata:\n  name: bad\nspec:\n  endpoints:\n  - fqdn: {hostname: bad.example, port: 5000}\n  notAField: true\n")}}
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	c := res.Plan.Changes[0]
 	if c.Action != diff.Error || c.Origin != "models-config/a.yaml:1" || !strings.Contains(c.Message, "notAField") {
 		t.Errorf("strict field validation: got %+v", c)
@@ -231,15 +203,15 @@ func TestRenderingGolden(t *testing.T) {
 	e.sync(files, false)
 	// Drift already on the cluster before the merge request: a hand edit.
 	patch := []byte(`{"spec":{"endpoints":[{"fqdn":{"hostname":"hand.example","port":8000}}]}}`)
-	if _, err := e.c.Dynamic.Resource(backends).Namespace(e.ns).Patch(t.Context(), "envoy-ai-gateway-minimax", types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+	if _, err := e.C.Dynamic.Resource(backends).Namespace(e.NS).Patch(t.Context(), "envoy-ai-gateway-minimax", types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	base, _ := e.plan(files)
+	base, _ := e.Plan(files)
 	base.Plan.Revision = "0123456789abcdef-target-branch"
 	// The merge request adds one model and removes another.
 	delete(files, "models-config/models/qwen35.yaml")
 	files["models-config/models/llama.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: llama\nspec:\n  upstream: meta-llama/Llama-3.3-70B-Instruct\n  route: envoy-ai-gateway-nrp\n  external: {hostname: llama.example, port: 443}\n")}
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	res.Plan.MarkDrift(base.Plan)
 	for _, f := range []struct {
 		name  string
@@ -254,7 +226,7 @@ func TestRenderingGolden(t *testing.T) {
 		if err := f.write(&buf); err != nil {
 			t.Fatal(err)
 		}
-		got := strings.ReplaceAll(strings.ReplaceAll(buf.String(), res.Plan.Inventory, "INVENTORY"), e.ns, "NAMESPACE")
+		got := strings.ReplaceAll(strings.ReplaceAll(buf.String(), res.Plan.Inventory, "INVENTORY"), e.NS, "NAMESPACE")
 		golden(t, f.name, got)
 	}
 }
@@ -311,15 +283,13 @@ func golden(t *testing.T, name, got string) {
 
 var backends = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"}
 
-func newClients(t testing.TB) (*cluster.Clients, error) { return cluster.New(kubetest.Config(t)) }
-
 func syncSet(t testing.TB, e *env, set *desired.Set) {
-	d := diff.New(e.c, e.ns, diff.DefaultOptions())
+	d := diff.New(e.C, e.NS, diff.DefaultOptions())
 	res, err := d.Plan(t.Context(), set)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sync.Apply(t.Context(), e.c, d.Inventory(), res, "", sync.DefaultOptions(), sync.NoProgress{}); err != nil {
+	if _, err := sync.Apply(t.Context(), e.C, d.Inventory(), res, "", sync.DefaultOptions(), sync.NoProgress{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -74,7 +74,7 @@ spec:
 // and pruned is really gone from the live object.
 func TestAdoptHandAppliedThenPruneRule(t *testing.T) {
 	e := newEnv(t)
-	kubetest.Kubectl(t, e.ns, runbookRoute+"---\n"+runbookBackends, "apply", "-f", "-")
+	kubetest.Kubectl(t, e.NS, runbookRoute+"---\n"+runbookBackends, "apply", "-f", "-")
 	files := fstest.MapFS{
 		"models-config/gatewayroute/nrp.yaml":  &fstest.MapFile{Data: []byte(runbookRoute)},
 		"models-config/servicebackend/ai.yaml": &fstest.MapFile{Data: []byte(runbookBackends)},
@@ -97,12 +97,12 @@ func TestAdoptHandAppliedThenPruneRule(t *testing.T) {
 			t.Errorf("kubectl's field manager %s kept after adoption", mf.Manager)
 		}
 	}
-	if res, _ := e.plan(files); res.Plan.HasChanges() {
+	if res, _ := e.Plan(files); res.Plan.HasChanges() {
 		t.Errorf("plan after adoption: %+v", res.Plan.Changes)
 	}
 
 	files["models-config/gatewayroute/nrp.yaml"].Data = []byte(strings.Split(runbookRoute, "  - name: gpt-oss")[0])
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	removals := res.Plan.Removals()
 	if len(removals) != 1 || removals[0].Action != diff.PruneItem || removals[0].Item.Key != "gpt-oss" {
 		t.Fatalf("removals = %+v, want the gpt-oss rule", removals)

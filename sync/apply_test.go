@@ -44,7 +44,7 @@ func TestFirstSyncInOrderSecondWritesNothing(t *testing.T) {
 	}
 	diffStrings(t, "resourceVersions after the second sync", before, e.live(allKinds...))
 
-	parent, err := inventory.New(e.c.Dynamic, e.c.Core, e.c.Mapper, e.ns, inventory.DefaultName).Parent(t.Context())
+	parent, err := inventory.New(e.C.Dynamic, e.C.Core, e.C.Mapper, e.NS, inventory.DefaultName).Parent(t.Context())
 	if err != nil || parent.Revision != "rev1" || parent.SyncedAt == "" || len(parent.GroupKinds) != 7 {
 		t.Errorf("inventory parent = %+v, %v; want revision rev1, a time and 7 group-kinds", parent, err)
 	}
@@ -59,7 +59,7 @@ func TestForeignObjectRefusedWithoutAdopt(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "minimax-vllm-inference", Labels: map[string]string{"owner": "someone-else"}},
 		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "other", Port: 9999}}},
 	}
-	created, err := e.c.Core.CoreV1().Services(e.ns).Create(t.Context(), svc, metav1.CreateOptions{FieldManager: "someone-else"})
+	created, err := e.C.Core.CoreV1().Services(e.NS).Create(t.Context(), svc, metav1.CreateOptions{FieldManager: "someone-else"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestForeignObjectRefusedWithoutAdopt(t *testing.T) {
 	if len(rec.lines) != 0 || len(e.live(allKinds...)) != 1 {
 		t.Errorf("a refused sync wrote %v; live objects %v", rec.lines, e.live(allKinds...))
 	}
-	after, err := e.c.Core.CoreV1().Services(e.ns).Get(t.Context(), svc.Name, metav1.GetOptions{})
+	after, err := e.C.Core.CoreV1().Services(e.NS).Get(t.Context(), svc.Name, metav1.GetOptions{})
 	if err != nil || after.ResourceVersion != created.ResourceVersion || after.Labels[inventory.LabelPartOf] != "" {
 		t.Errorf("the foreign Service was touched: %v %+v", err, after.ObjectMeta)
 	}

@@ -11,8 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/manifest"
@@ -22,51 +20,24 @@ import (
 func TestMain(m *testing.M) { kubetest.Main(m) }
 
 // env is one test's namespace on the shared control plane.
-type env struct {
-	t  *testing.T
-	ns string
-	c  *cluster.Clients
-}
+type env struct{ *kubetest.Env }
 
-func newEnv(t *testing.T) *env {
-	c, err := cluster.New(kubetest.Config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, ns: kubetest.Namespace(t), c: c}
-}
-
-func (e *env) plan(files fstest.MapFS) (*diff.Result, *diff.Differ) {
-	e.t.Helper()
-	set, err := desired.Load(e.t.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: e.ns})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if set.HasErrors() {
-		e.t.Fatalf("tree has errors: %v", set.Diagnostics)
-	}
-	d := diff.New(e.c, e.ns, diff.DefaultOptions())
-	res, err := d.Plan(e.t.Context(), set)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return res, d
-}
+func newEnv(t *testing.T) *env { return &env{kubetest.NewEnv(t)} }
 
 // sync plans and applies files, failing the test on an error.
 func (e *env) sync(files fstest.MapFS, opts sync.Options) (sync.Report, *recorder) {
-	e.t.Helper()
-	rep, rec, err := e.trySync(e.t.Context(), files, opts)
+	e.T.Helper()
+	rep, rec, err := e.trySync(e.T.Context(), files, opts)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return rep, rec
 }
 
 func (e *env) trySync(ctx context.Context, files fstest.MapFS, opts sync.Options) (sync.Report, *recorder, error) {
-	res, d := e.plan(files)
+	res, d := e.Plan(files)
 	rec := &recorder{}
-	rep, err := sync.Apply(ctx, e.c, d.Inventory(), res, "rev1", opts, rec)
+	rep, err := sync.Apply(ctx, e.C, d.Inventory(), res, "rev1", opts, rec)
 	return rep, rec, err
 }
 
@@ -85,10 +56,10 @@ func approve(t *testing.T, p *diff.Plan) *diff.Plan {
 }
 
 func (e *env) prune(files fstest.MapFS, approved *diff.Plan, opts sync.PruneOptions) (sync.PruneReport, *recorder, error) {
-	e.t.Helper()
-	res, d := e.plan(files)
+	e.T.Helper()
+	res, d := e.Plan(files)
 	rec := &recorder{}
-	rep, err := sync.Prune(e.t.Context(), e.c, d.Inventory(), approved, res, opts, rec)
+	rep, err := sync.Prune(e.T.Context(), e.C, d.Inventory(), approved, res, opts, rec)
 	return rep, rec, err
 }
 
@@ -107,12 +78,12 @@ func (r *recorder) Pruned(p sync.Pruned) {
 
 // live lists the namespace's objects of the given kinds as "Kind name" → resourceVersion.
 func (e *env) live(gvrs ...schema.GroupVersionResource) map[string]string {
-	e.t.Helper()
+	e.T.Helper()
 	out := map[string]string{}
 	for _, gvr := range gvrs {
-		list, err := e.c.Dynamic.Resource(gvr).Namespace(e.ns).List(e.t.Context(), metav1.ListOptions{})
+		list, err := e.C.Dynamic.Resource(gvr).Namespace(e.NS).List(e.T.Context(), metav1.ListOptions{})
 		if err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		for _, u := range list.Items {
 			out[u.GetKind()+" "+u.GetName()] = u.GetResourceVersion()
@@ -122,10 +93,10 @@ func (e *env) live(gvrs ...schema.GroupVersionResource) map[string]string {
 }
 
 func (e *env) get(gvr schema.GroupVersionResource, name string) *unstructured.Unstructured {
-	e.t.Helper()
-	u, err := e.c.Dynamic.Resource(gvr).Namespace(e.ns).Get(e.t.Context(), name, metav1.GetOptions{})
+	e.T.Helper()
+	u, err := e.C.Dynamic.Resource(gvr).Namespace(e.NS).Get(e.T.Context(), name, metav1.GetOptions{})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return u
 }

@@ -41,7 +41,7 @@ func TestRemovedModelPendingUntilPrune(t *testing.T) {
 	if rules := ruleNames(e.get(routes, "envoy-ai-gateway-nrp")); !slices.Contains(rules, "qwen3-embedding-8b") {
 		t.Errorf("sync removed the rule before prune: %v", rules)
 	}
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	if n := len(res.Plan.Removals()); n != 6 {
 		t.Fatalf("diff lists %d pending removals, want 6: %+v", n, res.Plan.Removals())
 	}
@@ -69,7 +69,7 @@ func TestRemovedModelPendingUntilPrune(t *testing.T) {
 	if n := len(e.live(allKinds...)); n != 24 {
 		t.Errorf("%d live objects after prune, want 24", n)
 	}
-	if res, _ := e.plan(files); res.Plan.HasChanges() {
+	if res, _ := e.Plan(files); res.Plan.HasChanges() {
 		t.Errorf("diff after prune still has changes: %+v", res.Plan.Removals())
 	}
 }
@@ -83,7 +83,7 @@ func TestRouteDeletedWithItsLastRule(t *testing.T) {
 	for _, m := range []string{"qwen3", "qwen3-nairr", "qwen3-combined", "qwen35"} {
 		delete(files, "models-config/models/"+m+".yaml")
 	}
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	_, rec, err := e.prune(files, approve(t, res.Plan), sync.DefaultPruneOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -95,10 +95,10 @@ func TestRouteDeletedWithItsLastRule(t *testing.T) {
 	if item != 0 || policy < 0 || route < policy {
 		t.Errorf("prune order: targetRefs, then the traffic policy, then the route; got %v", rec.lines)
 	}
-	if _, err := e.c.Dynamic.Resource(routes).Namespace(e.ns).Get(t.Context(), "envoy-ai-gateway-nrp-qwen", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := e.C.Dynamic.Resource(routes).Namespace(e.NS).Get(t.Context(), "envoy-ai-gateway-nrp-qwen", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the emptied route still exists: %v", err)
 	}
-	if res, _ := e.plan(files); res.Plan.HasChanges() {
+	if res, _ := e.Plan(files); res.Plan.HasChanges() {
 		t.Errorf("diff after prune still has changes: %+v", res.Plan.Removals())
 	}
 }
@@ -110,16 +110,16 @@ func TestPruneRefusesStalePlan(t *testing.T) {
 	files := kubetest.RepoTree(t)
 	e.sync(files, sync.DefaultOptions())
 	delete(files, embedding)
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	approved := approve(t, res.Plan)
 
 	patch := []byte(`{"metadata":{"annotations":{"touched":"after the plan"}}}`)
-	if _, err := e.c.Core.CoreV1().Services(e.ns).Patch(t.Context(), "qwen3-embedding-8b-vllm-inference", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := e.C.Core.CoreV1().Services(e.NS).Patch(t.Context(), "qwen3-embedding-8b-vllm-inference", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	before := e.live(allKinds...)
 	_, rec, err := e.prune(files, approved, sync.DefaultPruneOptions())
-	if !errors.Is(err, sync.ErrStalePlan) || !strings.Contains(err.Error(), "changed since the plan was made: prune Service "+e.ns+"/qwen3-embedding-8b-vllm-inference") {
+	if !errors.Is(err, sync.ErrStalePlan) || !strings.Contains(err.Error(), "changed since the plan was made: prune Service "+e.NS+"/qwen3-embedding-8b-vllm-inference") {
 		t.Fatalf("prune error = %v, want a stale plan naming the Service", err)
 	}
 	if len(rec.lines) != 0 {
@@ -130,7 +130,7 @@ func TestPruneRefusesStalePlan(t *testing.T) {
 	// A removal that was not approved is refused as well.
 	delete(files, "models-config/models/minimax.yaml")
 	_, _, err = e.prune(files, approve(t, res.Plan), sync.DefaultPruneOptions())
-	if !errors.Is(err, sync.ErrStalePlan) || !strings.Contains(err.Error(), "pending but not in the approved plan: prune StatefulSet "+e.ns+"/minimax-vllm-inference") {
+	if !errors.Is(err, sync.ErrStalePlan) || !strings.Contains(err.Error(), "pending but not in the approved plan: prune StatefulSet "+e.NS+"/minimax-vllm-inference") {
 		t.Errorf("prune error = %v, want the unapproved StatefulSet named", err)
 	}
 }
@@ -140,7 +140,7 @@ func TestMassDeletionGuard(t *testing.T) {
 	files := kubetest.RepoTree(t)
 	e.sync(files, sync.DefaultOptions())
 	empty := fstest.MapFS{"models-config/README.md": &fstest.MapFile{Data: []byte("nothing")}}
-	res, _ := e.plan(empty)
+	res, _ := e.Plan(empty)
 	_, _, err := e.prune(empty, approve(t, res.Plan), sync.DefaultPruneOptions())
 	if !errors.Is(err, sync.ErrMassPrune) || !strings.Contains(err.Error(), "desired set is empty") {
 		t.Fatalf("prune of an empty tree: %v, want the mass-deletion guard", err)
@@ -148,7 +148,7 @@ func TestMassDeletionGuard(t *testing.T) {
 	opts := sync.DefaultPruneOptions()
 	opts.MaxPrunes = 3
 	delete(files, embedding)
-	res, _ = e.plan(files)
+	res, _ = e.Plan(files)
 	if _, _, err := e.prune(files, approve(t, res.Plan), opts); !errors.Is(err, sync.ErrMassPrune) || !strings.Contains(err.Error(), "4 objects would be deleted, more than --max-prunes 3") {
 		t.Fatalf("prune of 4 objects with --max-prunes 3: %v", err)
 	}
@@ -169,16 +169,16 @@ func TestPruneKeepsDisabledClaimsAndReportsFinalizers(t *testing.T) {
 	files := kubetest.RepoTree(t)
 	e.sync(files, sync.DefaultOptions())
 	disabled := []byte(`{"metadata":{"annotations":{"` + inventory.AnnotationPrune + `":"disabled"}}}`)
-	if _, err := e.c.Core.CoreV1().Services(e.ns).Patch(t.Context(), "qwen3-embedding-8b-vllm-inference", types.MergePatchType, disabled, metav1.PatchOptions{}); err != nil {
+	if _, err := e.C.Core.CoreV1().Services(e.NS).Patch(t.Context(), "qwen3-embedding-8b-vllm-inference", types.MergePatchType, disabled, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	finalizer := []byte(`{"metadata":{"finalizers":["example.com/hold"]}}`)
-	if _, err := e.c.Dynamic.Resource(backends).Namespace(e.ns).Patch(t.Context(), "envoy-ai-gateway-qwen3-embedding-8b", types.MergePatchType, finalizer, metav1.PatchOptions{}); err != nil {
+	if _, err := e.C.Dynamic.Resource(backends).Namespace(e.NS).Patch(t.Context(), "envoy-ai-gateway-qwen3-embedding-8b", types.MergePatchType, finalizer, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	claim := e.createClaim("qwen3-embedding-8b-vllm-inference")
 	delete(files, embedding)
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	if n := res.Plan.Counts()[diff.Prune]; n != 3 {
 		t.Fatalf("%d prunes, want 3 (the disabled Service kept): %+v", n, res.Plan.Removals())
 	}
@@ -196,22 +196,22 @@ func TestPruneKeepsDisabledClaimsAndReportsFinalizers(t *testing.T) {
 	}
 	diffStrings(t, "stuck objects", []string{"Backend envoy-ai-gateway-qwen3-embedding-8b example.com/hold"}, stuck)
 	diffStrings(t, "claims reported", []string{claim}, rep.Claims)
-	if _, err := e.c.Core.CoreV1().PersistentVolumeClaims(e.ns).Get(t.Context(), claim, metav1.GetOptions{}); err != nil {
+	if _, err := e.C.Core.CoreV1().PersistentVolumeClaims(e.NS).Get(t.Context(), claim, metav1.GetOptions{}); err != nil {
 		t.Errorf("the claim was not kept: %v", err)
 	}
-	if _, err := e.c.Core.CoreV1().Services(e.ns).Get(t.Context(), "qwen3-embedding-8b-vllm-inference", metav1.GetOptions{}); err != nil {
+	if _, err := e.C.Core.CoreV1().Services(e.NS).Get(t.Context(), "qwen3-embedding-8b-vllm-inference", metav1.GetOptions{}); err != nil {
 		t.Errorf("the prune-disabled Service was deleted: %v", err)
 	}
-	parent, err := inventory.New(e.c.Dynamic, e.c.Core, e.c.Mapper, e.ns, inventory.DefaultName).Parent(t.Context())
+	parent, err := inventory.New(e.C.Dynamic, e.C.Core, e.C.Mapper, e.NS, inventory.DefaultName).Parent(t.Context())
 	if err != nil || !slices.ContainsFunc(parent.GroupKinds, func(gk schema.GroupKind) bool { return gk.Kind == "Backend" }) {
 		t.Errorf("the terminating Backend's kind left the inventory: %+v %v", parent.GroupKinds, err)
 	}
 
 	// Released, the Backend goes; a new plan has nothing left but the kept Service.
-	if _, err := e.c.Dynamic.Resource(backends).Namespace(e.ns).Patch(t.Context(), "envoy-ai-gateway-qwen3-embedding-8b", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
+	if _, err := e.C.Dynamic.Resource(backends).Namespace(e.NS).Patch(t.Context(), "envoy-ai-gateway-qwen3-embedding-8b", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := e.plan(files); res.Plan.HasChanges() {
+	if res, _ := e.Plan(files); res.Plan.HasChanges() {
 		t.Errorf("plan after the finalizer went: %+v", res.Plan.Removals())
 	}
 }
@@ -222,7 +222,7 @@ func TestPruneDeletesClaimsWhenAsked(t *testing.T) {
 	e.sync(files, sync.DefaultOptions())
 	claim := e.createClaim("qwen3-embedding-8b-vllm-inference")
 	delete(files, embedding)
-	res, _ := e.plan(files)
+	res, _ := e.Plan(files)
 	opts := sync.DefaultPruneOptions()
 	opts.DeleteClaims = true
 	rep, _, err := e.prune(files, approve(t, res.Plan), opts)
@@ -232,7 +232,7 @@ func TestPruneDeletesClaimsWhenAsked(t *testing.T) {
 	diffStrings(t, "claims deleted", []string{claim}, rep.Claims)
 	// The API server's pvc-protection finalizer keeps it terminating until a
 	// controller releases it; deleted is what prune can do.
-	got, err := e.c.Core.CoreV1().PersistentVolumeClaims(e.ns).Get(t.Context(), claim, metav1.GetOptions{})
+	got, err := e.C.Core.CoreV1().PersistentVolumeClaims(e.NS).Get(t.Context(), claim, metav1.GetOptions{})
 	if err == nil && got.DeletionTimestamp == nil {
 		t.Errorf("claim %s not deleted", claim)
 	}
@@ -241,11 +241,11 @@ func TestPruneDeletesClaimsWhenAsked(t *testing.T) {
 // createClaim creates the claim the StatefulSet controller would create for
 // the first volumeClaimTemplate of the named StatefulSet's pod 0.
 func (e *env) createClaim(statefulSetName string) string {
-	e.t.Helper()
+	e.T.Helper()
 	sts := e.get(statefulSet, statefulSetName)
 	templates, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
 	if len(templates) == 0 {
-		e.t.Fatal("the generated StatefulSet has no volumeClaimTemplates")
+		e.T.Fatal("the generated StatefulSet has no volumeClaimTemplates")
 	}
 	tpl, _, _ := unstructured.NestedString(templates[0].(map[string]any), "metadata", "name")
 	claim := tpl + "-" + statefulSetName + "-0"
@@ -256,8 +256,8 @@ func (e *env) createClaim(statefulSetName string) string {
 			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
 		},
 	}
-	if _, err := e.c.Core.CoreV1().PersistentVolumeClaims(e.ns).Create(e.t.Context(), pvc, metav1.CreateOptions{}); err != nil {
-		e.t.Fatal(err)
+	if _, err := e.C.Core.CoreV1().PersistentVolumeClaims(e.NS).Create(e.T.Context(), pvc, metav1.CreateOptions{}); err != nil {
+		e.T.Fatal(err)
 	}
 	return claim
 }

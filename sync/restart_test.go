@@ -2,7 +2,6 @@ package sync_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/internal/controlplane"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
@@ -45,29 +43,17 @@ func (s *stopAfter) Applied(a sync.Applied) {
 // clear error; after a restart a rerun converges, and the inventory lists
 // every object created before the stop.
 func TestAPIServerStoppedMidSync(t *testing.T) {
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := controlplane.RepoRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := controlplane.Start(t.Context(), controlplane.Options{AssetsDir: os.Getenv(controlplane.AssetsEnv), CRDDirs: controlplane.CRDDirs(root)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cp.Stop() })
+	cp := kubetest.PrivateControlPlane(t)
 	c, err := cluster.New(cp.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ns: "restart", c: c}
-	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}, metav1.CreateOptions{}); err != nil {
+	e := &env{&kubetest.Env{T: t, NS: "restart", C: c}}
+	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.NS}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	files := kubetest.RepoTree(t)
-	res, d := e.plan(files)
+	res, d := e.Plan(files)
 	stopper := &stopAfter{n: 10, stop: cp.StopAPIServer}
 	_, err = sync.Apply(t.Context(), c, d.Inventory(), res, "rev1", sync.DefaultOptions(), stopper)
 	if stopper.err != nil {
@@ -85,14 +71,14 @@ func TestAPIServerStoppedMidSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.c, err = cluster.New(cfg); err != nil {
+	if e.C, err = cluster.New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	created := e.live(allKinds...)
 	if len(created) < stopper.applied || len(created) == 28 {
 		t.Fatalf("%d objects exist after the interrupted sync, %d were applied before the stop", len(created), stopper.applied)
 	}
-	inv := inventory.New(e.c.Dynamic, e.c.Core, e.c.Mapper, e.ns, inventory.DefaultName)
+	inv := inventory.New(e.C.Dynamic, e.C.Core, e.C.Mapper, e.NS, inventory.DefaultName)
 	found := map[string]string{}
 	if err := listMembers(t.Context(), inv, found); err != nil {
 		t.Fatal(err)
@@ -100,7 +86,7 @@ func TestAPIServerStoppedMidSync(t *testing.T) {
 	diffStrings(t, "inventory members after the interrupted sync", created, found)
 
 	e.sync(files, sync.DefaultOptions())
-	if res, _ := e.plan(files); res.Plan.HasChanges() {
+	if res, _ := e.Plan(files); res.Plan.HasChanges() {
 		t.Errorf("rerun did not converge: %+v", res.Plan.Changes)
 	}
 	clear(found)

@@ -36,15 +36,15 @@ func TestWaitFollowsStatefulSetRollout(t *testing.T) {
 	sts := e.get(statefulSet, "minimax-vllm-inference")
 
 	opts := sync.WaitOptions{Timeout: time.Second, Interval: 100 * time.Millisecond, Concurrency: 4}
-	err := sync.Wait(t.Context(), e.c, []*unstructured.Unstructured{sts}, opts, sync.NoProgress{})
-	if !errors.Is(err, sync.ErrNotHealthy) || !strings.Contains(err.Error(), "StatefulSet "+e.ns+"/minimax-vllm-inference: waiting for the controller to observe generation 1") {
+	err := sync.Wait(t.Context(), e.C, []*unstructured.Unstructured{sts}, opts, sync.NoProgress{})
+	if !errors.Is(err, sync.ErrNotHealthy) || !strings.Contains(err.Error(), "StatefulSet "+e.NS+"/minimax-vllm-inference: waiting for the controller to observe generation 1") {
 		t.Fatalf("wait with no controller: %v", err)
 	}
 
 	log := healthLog{lines: make(chan string, 100)}
 	opts.Timeout = 30 * time.Second
 	done := make(chan error)
-	go func() { done <- sync.Wait(t.Context(), e.c, []*unstructured.Unstructured{sts}, opts, log) }()
+	go func() { done <- sync.Wait(t.Context(), e.C, []*unstructured.Unstructured{sts}, opts, log) }()
 	if l := <-log.lines; !strings.HasPrefix(l, "waiting StatefulSet minimax-vllm-inference") {
 		t.Errorf("first progress line %q", l)
 	}
@@ -65,7 +65,7 @@ func setStatus(t *testing.T, e *env, u *unstructured.Unstructured, status map[st
 	t.Helper()
 	cur := e.get(statefulSet, u.GetName())
 	cur.Object["status"] = status
-	if _, err := e.c.Dynamic.Resource(statefulSet).Namespace(e.ns).UpdateStatus(t.Context(), cur, metav1.UpdateOptions{}); err != nil {
+	if _, err := e.C.Dynamic.Resource(statefulSet).Namespace(e.NS).UpdateStatus(t.Context(), cur, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -33,20 +33,7 @@ func Main(m *testing.M) {
 
 func run(m *testing.M) int {
 	klog.SetLogger(logr.Discard()) // client-go's leader election logs through klog
-	wd, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	root, err := controlplane.RepoRoot(wd)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	cp, err := controlplane.Start(context.Background(), controlplane.Options{
-		AssetsDir: os.Getenv(controlplane.AssetsEnv),
-		CRDDirs:   controlplane.CRDDirs(root),
-	})
+	cp, err := start(context.Background())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kubetest: %v\n", err)
 		return 2
@@ -58,6 +45,34 @@ func run(m *testing.M) int {
 		}
 	}()
 	return m.Run()
+}
+
+// start launches a control plane with the repository's CRDs.
+func start(ctx context.Context) (*controlplane.ControlPlane, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	root, err := controlplane.RepoRoot(wd)
+	if err != nil {
+		return nil, err
+	}
+	return controlplane.Start(ctx, controlplane.Options{
+		AssetsDir: os.Getenv(controlplane.AssetsEnv),
+		CRDDirs:   controlplane.CRDDirs(root),
+	})
+}
+
+// PrivateControlPlane starts a control plane of the test's own, for a test
+// that stops or restarts it; it is stopped when the test ends.
+func PrivateControlPlane(t testing.TB) *controlplane.ControlPlane {
+	t.Helper()
+	cp, err := start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cp.Stop() })
+	return cp
 }
 
 // ControlPlane returns the package's running control plane.

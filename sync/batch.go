@@ -1,0 +1,83 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/inventory"
+)
+
+// byRank groups items by the rank of their kind, in apply order; prune
+// walks the result backwards.
+func byRank[T any](items []T, kind func(T) string) [][]T {
+	groups := map[int][]T{}
+	for _, it := range items {
+		r := Rank(kind(it))
+		groups[r] = append(groups[r], it)
+	}
+	ranks := slices.Sorted(func(yield func(int) bool) {
+		for r := range groups {
+			if !yield(r) {
+				return
+			}
+		}
+	})
+	out := make([][]T, len(ranks))
+	for i, r := range ranks {
+		out[i] = groups[r]
+	}
+	return out
+}
+
+// outcome is one object's result, Applied or Pruned.
+type outcome interface{ failure() error }
+
+func (a Applied) failure() error { return a.Err }
+func (p Pruned) failure() error  { return p.Err }
+
+// inParallel runs do for every item of one rank, at most limit at a time,
+// reporting each outcome as it comes; every item is tried and the errors
+// are joined.
+func inParallel[T any, R outcome](ctx context.Context, batch []T, limit int, do func(context.Context, T) R, report func(R)) ([]R, error) {
+	out := make([]R, len(batch))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for i, x := range batch {
+		g.Go(func() error {
+			out[i] = do(gctx, x)
+			report(out[i])
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var errs []error
+	for _, r := range out {
+		errs = append(errs, r.failure())
+	}
+	return out, errors.Join(errs...)
+}
+
+// serverSideApply writes u with modelsync's field manager, forced, with
+// strict field validation; a resourceVersion in u is a precondition.
+func serverSideApply(ctx context.Context, c *cluster.Clients, u *unstructured.Unstructured) error {
+	res, err := c.Resource(u.GroupVersionKind(), u.GetNamespace())
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(u.Object)
+	if err != nil {
+		return err
+	}
+	force := true
+	_, err = res.Patch(ctx, u.GetName(), types.ApplyPatchType, data,
+		metav1.PatchOptions{FieldManager: inventory.FieldManager, Force: &force, FieldValidation: "Strict"})
+	return err
+}
