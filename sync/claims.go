@@ -21,7 +21,11 @@ import (
 // (<template>-<statefulset>-<ordinal>), and deletes them when asked. The
 // StatefulSet controller keeps them by default, and so does modelsync:
 // re-downloading model weights is slow.
-func statefulSetClaims(ctx context.Context, c *cluster.Clients, pruned []Pruned, live map[manifest.ID]*unstructured.Unstructured, remove bool) ([]string, error) {
+func statefulSetClaims(ctx context.Context, c *cluster.Clients, pruned []Pruned, members []unstructured.Unstructured, remove bool) ([]string, error) {
+	live := map[manifest.ID]*unstructured.Unstructured{}
+	for i := range members {
+		live[manifest.IDOf(&members[i])] = &members[i]
+	}
 	var patterns []*regexp.Regexp
 	var namespace string
 	for _, p := range pruned {

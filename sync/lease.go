@@ -57,6 +57,7 @@ func WithLease(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory
 		Client:     c.Core.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: opts.Identity},
 	}
+	renew := opts.Duration * 2 / 3
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var started atomic.Bool
@@ -65,7 +66,7 @@ func WithLease(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
 		LeaseDuration:   opts.Duration,
-		RenewDeadline:   opts.Duration * 2 / 3,
+		RenewDeadline:   renew,
 		RetryPeriod:     opts.Duration / 15,
 		ReleaseOnCancel: true,
 		Name:            "modelsync",
@@ -102,7 +103,7 @@ func WithLease(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory
 	}
 	<-finished
 	if errors.Is(fnErr, context.Canceled) && ctx.Err() == nil {
-		return fmt.Errorf("lost Lease %s/%s (could not renew it within %s), stopped: %w", inv.Namespace, LeaseName(inv), opts.Duration*2/3, fnErr)
+		return fmt.Errorf("lost Lease %s/%s (could not renew it within %s), stopped: %w", inv.Namespace, LeaseName(inv), renew, fnErr)
 	}
 	return fnErr
 }

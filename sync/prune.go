@@ -117,11 +117,7 @@ func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, ap
 		rep.Pruned = append(rep.Pruned, done...)
 		errs = append(errs, err)
 	}
-	live := map[manifest.ID]*unstructured.Unstructured{}
-	for i := range res.Members {
-		live[manifest.IDOf(&res.Members[i])] = &res.Members[i]
-	}
-	claims, err := statefulSetClaims(ctx, c, rep.Pruned, live, opts.DeleteClaims)
+	claims, err := statefulSetClaims(ctx, c, rep.Pruned, res.Members, opts.DeleteClaims)
 	rep.Claims, rep.ClaimsDeleted = claims, opts.DeleteClaims
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
