@@ -27,6 +27,10 @@ type Options struct {
 	Inventory string
 	// Concurrency bounds the dry-run requests in flight.
 	Concurrency int
+	// Full dry-runs every object, trusting no fingerprint the last sync
+	// recorded: it also sees what changed on the server's side (a CRD's new
+	// default or validation rule).
+	Full bool
 }
 
 // DefaultOptions returns the options modelsync uses unless told otherwise.
@@ -60,6 +64,12 @@ type Prediction struct {
 	Change  Change
 	// Pending are the shared-object entries kept until prune.
 	Pending []manifest.Item
+	// Fingerprint of an unchanged object (Fingerprint of Applied and Live),
+	// which sync records.
+	Fingerprint string
+	// Recorded is an unchanged object the last sync's record vouched for,
+	// not dry-run.
+	Recorded bool
 }
 
 // Result is a plan with the predictions behind it, which sync applies.
@@ -82,13 +92,21 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Members are listed in the version the tree writes them in, so their
+	// fingerprints compare and deprecated versions are warned about.
+	var kinds []schema.GroupVersionKind
 	gks := append([]schema.GroupKind(nil), parent.GroupKinds...)
 	for _, o := range set.Objects {
+		kinds = append(kinds, o.GroupVersionKind())
 		gks = append(gks, o.GroupVersionKind().GroupKind())
 	}
-	members, err := d.inv.Members(ctx, gks, d.opts.Concurrency)
+	members, err := d.inv.Members(ctx, append(kinds, inventory.Kinds(parent.GroupKinds)...), d.opts.Concurrency)
 	if err != nil {
 		return nil, err
+	}
+	verified := parent.Verified
+	if d.opts.Full {
+		verified = nil
 	}
 	live := map[manifest.ID]*unstructured.Unstructured{}
 	for i := range members {
@@ -99,7 +117,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	g.SetLimit(d.opts.Concurrency)
 	for i, o := range set.Objects {
 		g.Go(func() error {
-			p, err := d.predict(gctx, o, live[o.ID()])
+			p, err := d.predict(gctx, o, live[o.ID()], verified)
 			preds[i] = p
 			return err
 		})
@@ -111,6 +129,9 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	desiredIDs := map[manifest.ID]bool{}
 	for _, p := range preds {
 		desiredIDs[p.Object.ID()] = true
+		if p.Recorded {
+			plan.Verified++
+		}
 		plan.Changes = append(plan.Changes, p.Change)
 		for _, it := range p.Pending {
 			plan.Changes = append(plan.Changes, pruneItem(p, it))
@@ -164,14 +185,21 @@ func sortChanges(cs []Change) {
 	})
 }
 
-// predict dry-runs one object. Only failures to reach the API server are
-// returned as errors; a refused object becomes an Error change.
-func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructured.Unstructured) (Prediction, error) {
+// predict dry-runs one object, unless it is a member whose fingerprint the
+// last sync verified. Only failures to reach the API server are returned as
+// errors; a refused object becomes an Error change.
+func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructured.Unstructured, verified map[string]string) (Prediction, error) {
 	ctx = cluster.WithSubject(ctx, o.ID().String())
 	p := Prediction{Object: o, Live: live}
 	p.Applied, p.Pending = d.applied(o, live)
 	p.Change = changeOf(Create, o.Unstructured)
 	p.Change.Origin = o.Origin.String()
+	if live != nil && verified != nil {
+		if fp := Fingerprint(p.Applied, live); verified[string(live.GetUID())] == fp {
+			p.Predicted, p.Fingerprint, p.Recorded, p.Change.Action = live, fp, true, Unchanged
+			return p, nil
+		}
+	}
 	refuse := func(msg string) (Prediction, error) {
 		p.Change.Action, p.Change.Message = Error, msg
 		return p, nil
@@ -218,6 +246,7 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 		p.Change.Message = "overwrites fields owned by another field manager (a hand edit?)"
 	case p.Change.Diff == "":
 		p.Change.Action = Unchanged
+		p.Fingerprint = Fingerprint(p.Applied, p.Live)
 	default:
 		p.Change.Action = Update
 	}

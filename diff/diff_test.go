@@ -176,11 +176,15 @@ func TestAdoptObjectCreatedWithKubectlApply(t *testing.T) {
 	}
 }
 
+// deprecatedTree is an AIServiceBackend in its deprecated v1alpha1 version, and its Backend.
+func deprecatedTree() fstest.MapFS {
+	return fstest.MapFS{"models-config/a.yaml": &fstest.MapFile{Data: []byte("apiVersion: aigateway.envoyproxy.io/v1alpha1\nkind: AIServiceBackend\nmetadata:\n  name: old\nspec:\n  schema: {name: OpenAI}\n  backendRef: {name: old, kind: Backend, group: gateway.envoyproxy.io}\n" +
+		"---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata:\n  name: old\nspec:\n  endpoints:\n  - fqdn: {hostname: old.example, port: 5000}\n")}}
+}
+
 func TestDeprecatedVersionWarning(t *testing.T) {
 	e := newEnv(t)
-	files := fstest.MapFS{"models-config/a.yaml": &fstest.MapFile{Data: []byte("apiVersion: aigateway.envoyproxy.io/v1alpha1\nkind: AIServiceBackend\nmetadata:\n  name: old\nspec:\n  schema: {name: OpenAI}\n  backendRef: {name: old, kind: Backend, group: gateway.envoyproxy.io}\n" +
-		"---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata:\n  name: old\nspec:\n  endpoints:\n  - fqdn: {hostname: old.example, port: 5000}\n")}}
-	res, _ := e.Plan(files)
+	res, _ := e.Plan(deprecatedTree())
 	joined := strings.Join(res.Plan.Warnings, "\n")
 	if !strings.Contains(joined, "AIServiceBackend "+e.NS+"/old: ") || !strings.Contains(joined, "deprecated") {
 		t.Errorf("no deprecation warning for the v1alpha1 object: %q", res.Plan.Warnings)

@@ -67,6 +67,9 @@ type Plan struct {
 	Inventory string   `json:"inventory"`
 	Changes   []Change `json:"changes"`
 	Warnings  []string `json:"warnings,omitempty"`
+	// Verified counts the unchanged objects whose fingerprint matched the
+	// last sync's record, so they were not dry-run (Options.Full).
+	Verified int `json:"verified,omitempty"`
 	// Requests is how many API requests computing the plan took.
 	Requests int64 `json:"requests,omitempty"`
 	// Baseline is the revision drift was measured against (MarkDrift).

@@ -41,6 +41,9 @@ func (p *Plan) summary() string {
 	n := p.Counts()
 	s := fmt.Sprintf("%d to create, %d to update, %d to prune, %d entries to remove, %d unchanged",
 		n[Create], n[Update]+n[Conflict], n[Prune], n[PruneItem], n[Unchanged])
+	if p.Verified > 0 {
+		s += fmt.Sprintf(" (%d as the last sync recorded them, not dry-run)", p.Verified)
+	}
 	if n[Adopt] > 0 {
 		s += fmt.Sprintf(", %d to adopt", n[Adopt])
 	}
@@ -115,6 +118,9 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	n := p.Counts()
 	fmt.Fprintf(&head, "| create | update | prune | prune-item | unchanged |\n|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d |\n\n",
 		n[Create], n[Update]+n[Conflict], n[Prune], n[PruneItem], n[Unchanged])
+	if p.Verified > 0 {
+		fmt.Fprintf(&head, "%d unchanged objects are as the last sync recorded them and were not dry-run; the scheduled `diff --full` dry-runs every object.\n\n", p.Verified)
+	}
 	if removals := p.Removals(); len(removals) > 0 {
 		head.WriteString("> [!warning]\n> **Pending removals.** `sync` keeps these; the manual `prune` job deletes them after approval:\n")
 		for _, c := range removals {

@@ -67,6 +67,11 @@ type Parent struct {
 	GroupKinds []schema.GroupKind
 	Revision   string
 	SyncedAt   string
+	// Verified maps the uid of each member the last sync left as its tree asks
+	// to a fingerprint of the configuration applied and of the object as it
+	// then was (diff.Fingerprint). A diff trusts an object whose fingerprint
+	// still matches without a dry run. Kept in the parent's data (DataVerified).
+	Verified map[string]string
 }
 
 // Inventory reads and updates one namespace's ApplySet.
@@ -109,6 +114,7 @@ func (inv *Inventory) Parent(ctx context.Context) (Parent, error) {
 		GroupKinds: ParseGroupKinds(s.Annotations[AnnotationGroupKinds]),
 		Revision:   s.Annotations[AnnotationRevision],
 		SyncedAt:   s.Annotations[AnnotationSyncedAt],
+		Verified:   decodeVerified(s.Data[DataVerified]),
 	}, nil
 }
 
@@ -138,7 +144,8 @@ func FormatGroupKinds(gks []schema.GroupKind) string {
 }
 
 // Update writes the parent: its group-kinds, and the revision and time of the
-// last completed sync (omitted when empty). Widen the group-kinds before
+// last completed sync (omitted when empty), and the Verified record (removed
+// when empty). Widen the group-kinds before
 // applying (the union of old and new), shrink them only after pruning
 // succeeded.
 func (inv *Inventory) Update(ctx context.Context, p Parent) error {
@@ -153,6 +160,9 @@ func (inv *Inventory) Update(ctx context.Context, p Parent) error {
 		WithLabels(map[string]string{LabelID: inv.ID()}).
 		WithAnnotations(ann).
 		WithType(corev1.SecretTypeOpaque)
+	if data := encodeVerified(p.Verified); data != nil {
+		cfg.WithData(map[string][]byte{DataVerified: data})
+	}
 	if _, err := inv.core.CoreV1().Secrets(inv.Namespace).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 		return fmt.Errorf("update inventory %s: %w", inv, err)
 	}
@@ -163,26 +173,33 @@ func (inv *Inventory) Update(ctx context.Context, p Parent) error {
 func Now() string { return time.Now().UTC().Format(time.RFC3339) }
 
 // Members lists the live objects labeled as part of the set, one LIST per
-// group-kind (the parent's and any extra ones), at most limit at a time.
+// group-kind, at most limit at a time. Each group-kind is listed once, at the
+// version of its first entry in kinds (the server's preferred version when
+// that is empty), so members come back in the version the tree writes them in
+// and the API server's deprecation warnings for that version are heard.
 // Group-kinds the server does not serve (a CRD removed) are skipped.
-func (inv *Inventory) Members(ctx context.Context, gks []schema.GroupKind, limit int) ([]unstructured.Unstructured, error) {
-	gks = unique(gks)
-	results := make([][]unstructured.Unstructured, len(gks))
+func (inv *Inventory) Members(ctx context.Context, kinds []schema.GroupVersionKind, limit int) ([]unstructured.Unstructured, error) {
+	kinds = unique(kinds)
+	results := make([][]unstructured.Unstructured, len(kinds))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
 	selector := LabelPartOf + "=" + inv.ID()
-	for i, gk := range gks {
+	for i, gvk := range kinds {
 		g.Go(func() error {
-			m, err := inv.mapper.RESTMapping(gk)
+			var versions []string
+			if gvk.Version != "" {
+				versions = []string{gvk.Version}
+			}
+			m, err := inv.mapper.RESTMapping(gvk.GroupKind(), versions...)
 			if meta.IsNoMatchError(err) {
 				return nil
 			}
 			if err != nil {
-				return fmt.Errorf("list %s: %w", gk, err)
+				return fmt.Errorf("list %s: %w", gvk.GroupKind(), err)
 			}
 			list, err := inv.client.Resource(m.Resource).Namespace(inv.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 			if err != nil {
-				return fmt.Errorf("list %s in %s: %w", gk, inv.Namespace, err)
+				return fmt.Errorf("list %s in %s: %w", gvk.GroupKind(), inv.Namespace, err)
 			}
 			results[i] = list.Items
 			return nil
@@ -198,13 +215,23 @@ func (inv *Inventory) Members(ctx context.Context, gks []schema.GroupKind, limit
 	return out, nil
 }
 
-func unique(gks []schema.GroupKind) []schema.GroupKind {
+// Kinds turns group-kinds into Members' argument: each at the preferred version.
+func Kinds(gks []schema.GroupKind) []schema.GroupVersionKind {
+	out := make([]schema.GroupVersionKind, len(gks))
+	for i, gk := range gks {
+		out[i] = gk.WithVersion("")
+	}
+	return out
+}
+
+// unique keeps the first entry of each group-kind.
+func unique(kinds []schema.GroupVersionKind) []schema.GroupVersionKind {
 	seen := map[schema.GroupKind]bool{}
-	var out []schema.GroupKind
-	for _, gk := range gks {
-		if !seen[gk] {
-			seen[gk] = true
-			out = append(out, gk)
+	var out []schema.GroupVersionKind
+	for _, k := range kinds {
+		if !seen[k.GroupKind()] {
+			seen[k.GroupKind()] = true
+			out = append(out, k)
 		}
 	}
 	return out

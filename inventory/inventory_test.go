@@ -1,7 +1,9 @@
 package inventory_test
 
 import (
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -57,7 +59,7 @@ func TestParentRoundTripAndMembers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	members, err := inv.Members(t.Context(), p.GroupKinds, 4)
+	members, err := inv.Members(t.Context(), inventory.Kinds(p.GroupKinds), 4)
 	if err != nil {
 		t.Fatalf("members (with a group-kind the server no longer serves): %v", err)
 	}
@@ -86,5 +88,56 @@ func TestGroupKindsAnnotation(t *testing.T) {
 	}
 	if d := cmp.Diff([]schema.GroupKind{{Kind: "Service"}, {Group: "apps", Kind: "StatefulSet"}}, inventory.ParseGroupKinds(" Service, StatefulSet.apps,")); d != "" {
 		t.Errorf("ParseGroupKinds (-want +got):\n%s", d)
+	}
+}
+
+// The Verified record is a cache in the parent's data: it round-trips, an
+// update without it removes it, a damaged one reads as empty, and one too
+// large to keep the Secret small is not written.
+func TestVerifiedRecord(t *testing.T) {
+	inv, c, ns := newInventory(t, inventory.DefaultName)
+	read := func() map[string]string {
+		t.Helper()
+		p, err := inv.Parent(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Verified
+	}
+	rec := map[string]string{"uid-1": "fp-1", "uid-2": "fp-2"}
+	if err := inv.Update(t.Context(), inventory.Parent{Revision: "a", Verified: rec}); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(rec, read()); d != "" {
+		t.Errorf("record (-want +got):\n%s", d)
+	}
+	if err := inv.Update(t.Context(), inventory.Parent{Revision: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != nil {
+		t.Errorf("an update without a record left %v", got)
+	}
+
+	secret, err := c.Core.CoreV1().Secrets(ns).Get(t.Context(), inventory.DefaultName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret.Data = map[string][]byte{inventory.DataVerified: []byte("not gzip")}
+	if _, err := c.Core.CoreV1().Secrets(ns).Update(t.Context(), secret, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != nil {
+		t.Errorf("a damaged record read as %v", got)
+	}
+
+	big := map[string]string{}
+	for i := range 40000 { // random-looking fingerprints do not compress
+		big[fmt.Sprintf("uid-%d", i)] = fmt.Sprintf("%x", sha256.Sum256([]byte{byte(i), byte(i >> 8)}))
+	}
+	if err := inv.Update(t.Context(), inventory.Parent{Revision: "c", Verified: big}); err != nil {
+		t.Fatalf("an oversized record failed the update instead of being left out: %v", err)
+	}
+	if got := read(); got != nil {
+		t.Errorf("an oversized record was written (%d entries)", len(got))
 	}
 }

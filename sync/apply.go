@@ -26,6 +26,8 @@ func DefaultOptions() Options { return Options{Concurrency: 16} }
 type Applied struct {
 	Change diff.Change
 	Err    error
+
+	uid, fingerprint string // of the stored object, for the Verified record
 }
 
 // Report is what Apply did.
@@ -52,7 +54,7 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 	if err := refusals(res.Plan, opts); err != nil {
 		return Report{}, err
 	}
-	widened := res.Parent
+	widened := res.Parent // its Verified record stays true: each entry is a fact about one object state
 	widened.GroupKinds = res.GroupKinds
 	if err := inv.Update(ctx, widened); err != nil {
 		return Report{}, err
@@ -69,17 +71,35 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 	}
 	for _, batch := range byRank(writes, func(p diff.Prediction) string { return p.Object.GetKind() }) {
 		applied, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Applied {
-			return Applied{Change: p.Change, Err: applyOne(ctx, c, p)}
+			return applyOne(ctx, c, p)
 		}, progress.Applied)
 		rep.Applied = append(rep.Applied, applied...)
 		if err != nil {
 			return rep, interrupted(rep, err, c, len(writes))
 		}
 	}
-	if err := inv.Update(ctx, inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now()}); err != nil {
+	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep)}
+	if err := inv.Update(ctx, done); err != nil {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// verified is the record of a completed sync: the fingerprint of every
+// desired object, as applied or as found unchanged.
+func verified(res *diff.Result, rep Report) map[string]string {
+	out := map[string]string{}
+	for _, p := range res.Predictions {
+		if p.Change.Action == diff.Unchanged && p.Fingerprint != "" {
+			out[string(p.Live.GetUID())] = p.Fingerprint
+		}
+	}
+	for _, a := range rep.Applied {
+		if a.fingerprint != "" {
+			out[a.uid] = a.fingerprint
+		}
+	}
+	return out
 }
 
 func refusals(p *diff.Plan, opts Options) error {
@@ -98,16 +118,21 @@ func refusals(p *diff.Plan, opts Options) error {
 	return nil
 }
 
-func applyOne(ctx context.Context, c *cluster.Clients, p diff.Prediction) error {
+func applyOne(ctx context.Context, c *cluster.Clients, p diff.Prediction) Applied {
+	done := Applied{Change: p.Change}
 	if p.Change.Action == diff.Adopt && p.Live != nil {
 		if _, err := takeOver(ctx, c, p.Live); err != nil {
-			return fmt.Errorf("%s (%s): %w", p.Object.ID(), p.Object.Origin, err)
+			done.Err = fmt.Errorf("%s (%s): %w", p.Object.ID(), p.Object.Origin, err)
+			return done
 		}
 	}
-	if err := serverSideApply(ctx, c, p.Applied); err != nil {
-		return fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)
+	stored, err := serverSideApply(ctx, c, p.Applied)
+	if err != nil {
+		done.Err = fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)
+		return done
 	}
-	return nil
+	done.uid, done.fingerprint = string(stored.GetUID()), diff.Fingerprint(p.Applied, stored)
+	return done
 }
 
 // interrupted summarizes a sync stopped by a lost connection: one cause

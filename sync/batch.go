@@ -66,18 +66,18 @@ func inParallel[T any, R outcome](ctx context.Context, batch []T, limit int, do 
 }
 
 // serverSideApply writes u with modelsync's field manager, forced, with
-// strict field validation; a resourceVersion in u is a precondition.
-func serverSideApply(ctx context.Context, c *cluster.Clients, u *unstructured.Unstructured) error {
+// strict field validation; a resourceVersion in u is a precondition. It
+// returns the object as the API server stored it.
+func serverSideApply(ctx context.Context, c *cluster.Clients, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	res, err := c.Resource(u.GroupVersionKind(), u.GetNamespace())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data, err := json.Marshal(u.Object)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	force := true
-	_, err = res.Patch(ctx, u.GetName(), types.ApplyPatchType, data,
+	return res.Patch(ctx, u.GetName(), types.ApplyPatchType, data,
 		metav1.PatchOptions{FieldManager: inventory.FieldManager, Force: &force, FieldValidation: "Strict"})
-	return err
 }

@@ -156,7 +156,7 @@ func removeItems(ctx context.Context, c *cluster.Clients, p diff.Prediction) Pru
 	err := manifest.SetItems(u, manifest.Items(p.Object.Unstructured))
 	if err == nil {
 		u.SetResourceVersion(p.Live.GetResourceVersion())
-		err = serverSideApply(ctx, c, u)
+		_, err = serverSideApply(ctx, c, u)
 	}
 	if err != nil {
 		done.Err = fmt.Errorf("%s: remove %d entries: %w", p.Object.ID(), len(p.Pending), err)

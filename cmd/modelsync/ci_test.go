@@ -108,6 +108,9 @@ func TestPipelineTemplate(t *testing.T) {
 	if !strings.Contains(strings.Join(jobs["diff"].Script, " "), "--gitlab-note") {
 		t.Error("the MR diff job does not write the MR note")
 	}
+	if !strings.Contains(strings.Join(jobs["drift"].Script, " "), "diff --full") {
+		t.Error("the drift job trusts the last sync's record; it should dry-run every object (--full)")
+	}
 	for _, job := range []string{"plan", "sync", "prune"} {
 		if jobs[job].ResourceGroup != "$TARGET_NAMESPACE" {
 			t.Errorf("%s resource_group %q, want one per target", job, jobs[job].ResourceGroup)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/desired"
@@ -27,6 +28,12 @@ type diffOptions struct {
 	baseline    string
 	gitlabNote  bool
 	tokenEnv    string
+	full        bool
+}
+
+// registerFull adds --full, shared by diff and sync.
+func (o *diffOptions) registerFull(f *pflag.FlagSet) {
+	f.BoolVar(&o.full, "full", false, "dry-run every object, also those still as the last sync recorded them: sees changes on the server's side (a CRD's new default or rule)")
 }
 
 func newDiffCommand() *cobra.Command {
@@ -34,8 +41,10 @@ func newDiffCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "diff",
 		Short: "Show what a sync and an approved prune would change; exit 0 no changes, 1 changes, >1 error",
-		Long: "diff dry-runs every desired object against the API server (server-side apply, dryRun=All)\n" +
+		Long: "diff dry-runs the desired objects against the API server (server-side apply, dryRun=All)\n" +
 			"and compares the prediction with the live objects of the inventory. It never writes to the cluster.\n" +
+			"An object still exactly as the last sync left it (same configuration, content, owners and uid)\n" +
+			"is unchanged without a dry run; --full dry-runs every object.\n" +
 			"In a merge request pipeline, --gitlab-note keeps one note per target on the merge request up to date.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -47,6 +56,7 @@ func newDiffCommand() *cobra.Command {
 	}
 	o.source.register(cmd.Flags())
 	o.cluster.register(cmd.Flags())
+	o.registerFull(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", o.output, "text, markdown (a merge request note) or json (the plan the prune job reads)")
 	f.StringVar(&o.planOut, "plan-out", "", "also write the JSON plan to this file (the prune job's input)")
@@ -180,6 +190,7 @@ func (o *diffOptions) compute(ctx context.Context, clients *cluster.Clients, ns 
 	}
 	opts := diff.DefaultOptions()
 	opts.Inventory = o.cluster.inventory
+	opts.Full = o.full
 	d := diff.New(clients, ns, opts)
 	res, err := d.Plan(ctx, set)
 	if err != nil {

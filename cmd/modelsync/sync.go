@@ -45,6 +45,7 @@ func newSyncCommand() *cobra.Command {
 	}
 	o.diff.source.register(cmd.Flags())
 	o.diff.cluster.register(cmd.Flags())
+	o.diff.registerFull(cmd.Flags())
 	o.lock.register(cmd.Flags())
 	cmd.Flags().BoolVar(&o.adopt, "adopt", false, "take over objects that exist without modelsync's label, and kubectl's field managers on them")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until StatefulSets have rolled out and custom resources are Accepted/Ready")

@@ -31,6 +31,12 @@ func NewEnv(t testing.TB) *Env {
 // them against the live namespace; a tree with errors fails the test.
 func (e *Env) Plan(files fstest.MapFS) (*diff.Result, *diff.Differ) {
 	e.T.Helper()
+	return e.PlanWith(files, diff.DefaultOptions())
+}
+
+// PlanWith is Plan with the differ's options.
+func (e *Env) PlanWith(files fstest.MapFS, opts diff.Options) (*diff.Result, *diff.Differ) {
+	e.T.Helper()
 	set, err := desired.Load(e.T.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: e.NS})
 	if err != nil {
 		e.T.Fatal(err)
@@ -38,7 +44,7 @@ func (e *Env) Plan(files fstest.MapFS) (*diff.Result, *diff.Differ) {
 	if set.HasErrors() {
 		e.T.Fatalf("tree has errors: %v", set.Diagnostics)
 	}
-	d := diff.New(e.C, e.NS, diff.DefaultOptions())
+	d := diff.New(e.C, e.NS, opts)
 	res, err := d.Plan(e.T.Context(), set)
 	if err != nil {
 		e.T.Fatal(err)

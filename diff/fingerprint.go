@@ -1,0 +1,75 @@
+package diff
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Fingerprint digests one verified outcome: the configuration a sync sends
+// (config) and the live object it found or left (live), which a dry run or an
+// apply showed to be a fixed point, the object as its tree asks.
+//
+// The digest covers everything a server-side apply's result depends on: the
+// configuration, the object's uid and content without status and the
+// server's bookkeeping, and which manager owns which fields outside the
+// status subresource. A controller writing status changes none of these; a
+// hand edit, a recreated object, a changed tree or another manager taking a
+// field changes at least one. So a member whose fingerprint still matches the
+// one the last sync recorded would dry-run unchanged again, and the plan
+// trusts it without the request. What it cannot see is a change on the
+// server's side (a CRD's new default, a tightened validation): `diff --full`
+// dry-runs everything.
+func Fingerprint(config, live *unstructured.Unstructured) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	// Encoding maps of JSON values cannot fail; the digest of a failed
+	// encoding would only fail to match.
+	_ = enc.Encode(config.Object)
+	_ = enc.Encode(content(live))
+	_ = enc.Encode(owners(live))
+	return base64.RawStdEncoding.EncodeToString(h.Sum(nil)[:18])
+}
+
+// fingerprintMeta are metadata fields that change without changing what an
+// apply would do: the server's counters and timestamps, and managedFields,
+// which owners() digests without their timestamps.
+var fingerprintMeta = []string{"managedFields", "resourceVersion", "generation", "creationTimestamp", "selfLink"}
+
+// content is a shallow copy of u without status and fingerprintMeta.
+func content(u *unstructured.Unstructured) map[string]any {
+	out := make(map[string]any, len(u.Object))
+	for k, v := range u.Object {
+		out[k] = v
+	}
+	delete(out, "status")
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		m := make(map[string]any, len(md))
+		for k, v := range md {
+			m[k] = v
+		}
+		for _, f := range fingerprintMeta {
+			delete(m, f)
+		}
+		out["metadata"] = m
+	}
+	return out
+}
+
+// owners is managedFields without timestamps and without the entries of the
+// status subresource.
+func owners(u *unstructured.Unstructured) []any {
+	md, _ := u.Object["metadata"].(map[string]any)
+	entries, _ := md["managedFields"].([]any)
+	out := make([]any, 0, len(entries))
+	for _, e := range entries {
+		m, ok := e.(map[string]any)
+		if !ok || m["subresource"] == "status" {
+			continue
+		}
+		out = append(out, []any{m["manager"], m["operation"], m["apiVersion"], m["subresource"], m["fieldsV1"]})
+	}
+	return out
+}
