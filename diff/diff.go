@@ -92,15 +92,11 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Members are listed in the version the tree writes them in, so their
-	// fingerprints compare and deprecated versions are warned about.
-	var kinds []schema.GroupVersionKind
 	gks := append([]schema.GroupKind(nil), parent.GroupKinds...)
 	for _, o := range set.Objects {
-		kinds = append(kinds, o.GroupVersionKind())
 		gks = append(gks, o.GroupVersionKind().GroupKind())
 	}
-	members, err := d.inv.Members(ctx, append(kinds, inventory.Kinds(parent.GroupKinds)...), d.opts.Concurrency)
+	members, err := d.inv.Members(ctx, append(treeVersions(set), inventory.Kinds(parent.GroupKinds)...), d.opts.Concurrency)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +144,37 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	return &Result{Plan: plan, Predictions: preds, Members: members, GroupKinds: gks, Parent: parent}, nil
 }
 
+// treeVersions is, for each group-kind of the tree, the version most of its
+// objects are written in. Members are listed in it, so that their
+// fingerprints compare with what sync applied and the API server warns about
+// a deprecated version; objects of the kind in another version are dry-run.
+func treeVersions(set *desired.Set) []schema.GroupVersionKind {
+	count := map[schema.GroupVersionKind]int{}
+	var order []schema.GroupVersionKind
+	for _, o := range set.Objects {
+		gvk := o.GroupVersionKind()
+		if count[gvk] == 0 {
+			order = append(order, gvk)
+		}
+		count[gvk]++
+	}
+	best := map[schema.GroupKind]schema.GroupVersionKind{}
+	var out []schema.GroupVersionKind
+	for _, gvk := range order {
+		b, ok := best[gvk.GroupKind()]
+		if !ok {
+			out = append(out, gvk)
+		}
+		if !ok || count[gvk] > count[b] {
+			best[gvk.GroupKind()] = gvk
+		}
+	}
+	for i, gvk := range out {
+		out[i] = best[gvk.GroupKind()]
+	}
+	return out
+}
+
 func changeOf(a Action, u *unstructured.Unstructured) Change {
 	return Change{Action: a, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 }
@@ -190,16 +217,9 @@ func sortChanges(cs []Change) {
 // errors; a refused object becomes an Error change.
 func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructured.Unstructured, verified map[string]string) (Prediction, error) {
 	ctx = cluster.WithSubject(ctx, o.ID().String())
-	p := Prediction{Object: o, Live: live}
-	p.Applied, p.Pending = d.applied(o, live)
+	p := Prediction{Object: o}
 	p.Change = changeOf(Create, o.Unstructured)
 	p.Change.Origin = o.Origin.String()
-	if live != nil && verified != nil {
-		if fp := Fingerprint(p.Applied, live); verified[string(live.GetUID())] == fp {
-			p.Predicted, p.Fingerprint, p.Recorded, p.Change.Action = live, fp, true, Unchanged
-			return p, nil
-		}
-	}
 	refuse := func(msg string) (Prediction, error) {
 		p.Change.Action, p.Change.Message = Error, msg
 		return p, nil
@@ -218,6 +238,26 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 		return p, fmt.Errorf("%s: %w", o.ID(), err)
 	}
 	res := d.c.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace())
+	if live != nil && live.GetAPIVersion() != o.GetAPIVersion() {
+		// Listed in the kind's other version: compare in the tree's.
+		got, err := res.Get(ctx, o.GetName(), metav1.GetOptions{})
+		switch {
+		case err == nil:
+			live = got
+		case apierrors.IsNotFound(err):
+			live = nil // deleted since the LIST
+		default:
+			return fail(err)
+		}
+	}
+	p.Live = live
+	p.Applied, p.Pending = d.applied(o, live)
+	if live != nil && verified != nil {
+		if fp := Fingerprint(p.Applied, live); verified[string(live.GetUID())] == fp {
+			p.Predicted, p.Fingerprint, p.Recorded, p.Change.Action = live, fp, true, Unchanged
+			return p, nil
+		}
+	}
 	if live == nil {
 		existing, err := res.Get(ctx, o.GetName(), metav1.GetOptions{})
 		switch {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -125,5 +126,26 @@ func TestDeprecationWarnedWithoutDryRun(t *testing.T) {
 	joined := strings.Join(res.Plan.Warnings, "\n")
 	if !strings.Contains(joined, "aigateway.envoyproxy.io/v1alpha1 is deprecated") {
 		t.Errorf("no deprecation warning when nothing is dry-run: %q", res.Plan.Warnings)
+	}
+}
+
+// A kind written in two versions is listed in the one most objects use; the
+// others are read again in theirs, so they compare with what sync applied and
+// their deprecation is warned about, naming them.
+func TestKindInTwoVersions(t *testing.T) {
+	e := newEnv(t)
+	asb := func(version, name string) string {
+		return "---\napiVersion: aigateway.envoyproxy.io/" + version + "\nkind: AIServiceBackend\nmetadata:\n  name: " + name +
+			"\nspec:\n  schema: {name: OpenAI}\n  backendRef: {name: " + name + ", kind: Backend, group: gateway.envoyproxy.io}\n" +
+			"---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata:\n  name: " + name + "\nspec:\n  endpoints:\n  - fqdn: {hostname: " + name + ".example, port: 5000}\n"
+	}
+	files := fstest.MapFS{"models-config/a.yaml": &fstest.MapFile{Data: []byte(asb("v1alpha1", "old") + asb("v1beta1", "new-1") + asb("v1beta1", "new-2"))}}
+	e.sync(files, false)
+	res, _ := e.Plan(files)
+	if res.Plan.HasChanges() || res.Plan.Verified != 6 {
+		t.Errorf("plan after sync: %d verified, dry-ran %v, changes %v", res.Plan.Verified, dryRun(res), summary(res.Plan))
+	}
+	if w := strings.Join(res.Plan.Warnings, "\n"); !strings.Contains(w, "AIServiceBackend "+e.NS+"/old: aigateway.envoyproxy.io/v1alpha1 is deprecated") {
+		t.Errorf("warnings %q", res.Plan.Warnings)
 	}
 }
