@@ -89,5 +89,5 @@ clean: down
 # Benchmarks: the no-op diff of ~400 and ~4000 objects against kubectl diff on
 # the same control plane, and the load of a 1000-model tree.
 bench: controlplane
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./diff
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./diff
 	$(GO) test -run '^$$' -bench . -benchmem ./desired
