@@ -147,30 +147,26 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 // treeVersions is, for each group-kind of the tree, the version most of its
 // objects are written in. Members are listed in it, so that their
 // fingerprints compare with what sync applied and the API server warns about
-// a deprecated version; objects of the kind in another version are dry-run.
+// a deprecated version; predict reads an object written in another version
+// again in its own.
 func treeVersions(set *desired.Set) []schema.GroupVersionKind {
 	count := map[schema.GroupVersionKind]int{}
-	var order []schema.GroupVersionKind
+	best := map[schema.GroupKind]schema.GroupVersionKind{}
+	var gks []schema.GroupKind
 	for _, o := range set.Objects {
 		gvk := o.GroupVersionKind()
-		if count[gvk] == 0 {
-			order = append(order, gvk)
-		}
 		count[gvk]++
-	}
-	best := map[schema.GroupKind]schema.GroupVersionKind{}
-	var out []schema.GroupVersionKind
-	for _, gvk := range order {
 		b, ok := best[gvk.GroupKind()]
 		if !ok {
-			out = append(out, gvk)
+			gks = append(gks, gvk.GroupKind())
 		}
 		if !ok || count[gvk] > count[b] {
 			best[gvk.GroupKind()] = gvk
 		}
 	}
-	for i, gvk := range out {
-		out[i] = best[gvk.GroupKind()]
+	out := make([]schema.GroupVersionKind, len(gks))
+	for i, gk := range gks {
+		out[i] = best[gk]
 	}
 	return out
 }
@@ -217,7 +213,7 @@ func sortChanges(cs []Change) {
 // errors; a refused object becomes an Error change.
 func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructured.Unstructured, verified map[string]string) (Prediction, error) {
 	ctx = cluster.WithSubject(ctx, o.ID().String())
-	p := Prediction{Object: o}
+	p := Prediction{Object: o, Live: live}
 	p.Change = changeOf(Create, o.Unstructured)
 	p.Change.Origin = o.Origin.String()
 	refuse := func(msg string) (Prediction, error) {
