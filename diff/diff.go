@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,6 +65,8 @@ type Prediction struct {
 	Change  Change
 	// Pending are the shared-object entries kept until prune.
 	Pending []manifest.Item
+	// Moves are the entries this object gives to another of its group.
+	Moves []Move
 	// Fingerprint of an unchanged object (Fingerprint of Applied and Live),
 	// which sync records.
 	Fingerprint string
@@ -100,20 +103,21 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	verified := parent.Verified
-	if d.opts.Full {
-		verified = nil
-	}
 	live := map[manifest.ID]*unstructured.Unstructured{}
 	for i := range members {
 		live[manifest.IDOf(&members[i])] = &members[i]
+	}
+	in := inputs{verified: parent.Verified, holders: holders(set)}
+	in.deferred = deferredMoves(set, live, in.holders)
+	if d.opts.Full {
+		in.verified = nil
 	}
 	preds := make([]Prediction, len(set.Objects))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.opts.Concurrency)
 	for i, o := range set.Objects {
 		g.Go(func() error {
-			p, err := d.predict(gctx, o, live[o.ID()], verified)
+			p, err := d.predict(gctx, o, live[o.ID()], in)
 			preds[i] = p
 			return err
 		})
@@ -211,7 +215,7 @@ func sortChanges(cs []Change) {
 // predict dry-runs one object, unless it is a member whose fingerprint the
 // last sync verified. Only failures to reach the API server are returned as
 // errors; a refused object becomes an Error change.
-func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructured.Unstructured, verified map[string]string) (Prediction, error) {
+func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructured.Unstructured, in inputs) (Prediction, error) {
 	ctx = cluster.WithSubject(ctx, o.ID().String())
 	p := Prediction{Object: o, Live: live}
 	p.Change = changeOf(Create, o.Unstructured)
@@ -247,9 +251,9 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 		}
 	}
 	p.Live = live
-	p.Applied, p.Pending = d.applied(o, live)
-	if live != nil && verified != nil {
-		if fp := Fingerprint(p.Applied, live); verified[string(live.GetUID())] == fp {
+	p.Applied, p.Pending, p.Moves = d.applied(o, live, in)
+	if live != nil && in.verified != nil {
+		if fp := Fingerprint(p.Applied, live); in.verified[string(live.GetUID())] == fp {
 			p.Predicted, p.Fingerprint, p.Recorded, p.Change.Action = live, fp, true, Unchanged
 			return p, nil
 		}
@@ -286,12 +290,18 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 	default:
 		p.Change.Action = Update
 	}
+	if msg := movesMessage(p.Moves); msg != "" {
+		p.Change.Message = strings.TrimPrefix(p.Change.Message+"; "+msg, "; ")
+	}
 	return p, nil
 }
 
 // applied is what sync sends: the desired object labeled as a member, and
-// for a shared object the live entries that await an approved prune.
-func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured) (*unstructured.Unstructured, []manifest.Item) {
+// for a shared object the live entries that await an approved prune, kept at
+// their live positions. A live entry another object of its group holds in
+// the tree moves there (left out here), unless the move is deferred: then it
+// stays here, and the receiving object leaves it out for now.
+func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in inputs) (*unstructured.Unstructured, []manifest.Item, []Move) {
 	u := o.DeepCopy()
 	labels := u.GetLabels()
 	if labels == nil {
@@ -300,33 +310,56 @@ func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured) (*u
 	labels[inventory.LabelPartOf] = d.inv.ID()
 	u.SetLabels(labels)
 	if live == nil {
-		return u, nil
+		return u, nil, nil
 	}
 	if _, ok := manifest.ItemListFor(u); !ok {
-		return u, nil
+		return u, nil, nil
 	}
-	want := manifest.Items(u)
+	group := groupOf(o.Unstructured)
+	deferredHere := func(key string) (holder string, ok bool) {
+		holder, ok = in.deferred[group+"\x00"+key]
+		return holder, ok
+	}
+	var want []manifest.Item
+	var waiting []Move
 	keys := map[string]bool{}
-	for _, it := range want {
+	for _, it := range manifest.Items(u) {
+		if holder, ok := deferredHere(it.Key); ok && holder != o.GetName() {
+			waiting = append(waiting, Move{Item: it, To: o.GetName(), From: holder})
+			continue
+		}
+		want = append(want, it)
 		keys[it.Key] = true
 	}
 	liveItems := manifest.Items(live)
 	var pending []manifest.Item
+	var moves []Move
+	keep := map[string]bool{}
 	for _, it := range liveItems {
-		if !keys[it.Key] {
+		to, moving := in.holders[group][it.Key]
+		_, deferred := deferredHere(it.Key)
+		switch {
+		case keys[it.Key]:
+		case moving && deferred:
+			keep[it.Key] = true
+		case moving:
+			moves = append(moves, Move{Item: it, To: to})
+		default:
+			keep[it.Key] = true
 			pending = append(pending, it)
 		}
 	}
-	if len(pending) > 0 {
-		_ = manifest.SetItems(u, keepInPlace(want, liveItems, keys))
+	if len(keep) > 0 || len(waiting) > 0 {
+		_ = manifest.SetItems(u, keepInPlace(want, liveItems, keep))
 	}
-	return u, pending
+	return u, pending, append(moves, waiting...)
 }
 
-// keepInPlace merges the desired entries with the live ones awaiting prune,
-// each pending entry at its live position, the desired ones in desired order,
-// so that keeping an entry never shows up as a reordering.
-func keepInPlace(want, live []manifest.Item, desired map[string]bool) []manifest.Item {
+// keepInPlace merges the desired entries with the live ones kept (awaiting
+// prune, or a deferred move), each kept entry at its live position, the
+// desired ones in desired order, so that keeping an entry never shows up as a
+// reordering.
+func keepInPlace(want, live []manifest.Item, keep map[string]bool) []manifest.Item {
 	index := make(map[string]int, len(want))
 	for i, it := range want {
 		index[it.Key] = i
@@ -334,11 +367,11 @@ func keepInPlace(want, live []manifest.Item, desired map[string]bool) []manifest
 	out := make([]manifest.Item, 0, len(want)+len(live))
 	next := 0
 	for _, it := range live {
-		if !desired[it.Key] {
+		if keep[it.Key] {
 			out = append(out, it)
 			continue
 		}
-		if j := index[it.Key]; j >= next {
+		if j, ok := index[it.Key]; ok && j >= next {
 			out = append(out, want[next:j+1]...)
 			next = j + 1
 		}

@@ -10,6 +10,13 @@ import (
 // of an AIGatewayRoute and the targetRefs of a policy. Removing one entry is a
 // change of its own (a prune-item), so each entry needs a stable key.
 
+// AnnotationGroup marks the objects that share one list of entries: the
+// shards of one route group (model.MaxRulesPerRoute) carry the name of the
+// hand-written route they copy. An entry leaving one object of a group for
+// another is a move (applied at once, the receiving object first), not a
+// removal that awaits an approved prune.
+const AnnotationGroup = "modelsync.dev/route-group"
+
 // ItemList names a list of keyed entries inside a shared object.
 type ItemList struct {
 	Group, Kind string
@@ -17,6 +24,8 @@ type ItemList struct {
 	Path []string
 	// Noun is what one entry is called in plans: "rule", "targetRef".
 	Noun string
+	// Max is the most entries the API server accepts, 0 for no limit.
+	Max int
 	// Key returns an entry's identity within the list.
 	Key func(entry map[string]any) string
 }
@@ -28,9 +37,13 @@ type Item struct {
 	Value map[string]any
 }
 
+// MaxRouteRules is AIGatewayRoute.spec.rules maxItems in AI Gateway v1.1
+// (the controller adds a 16th catch-all rule to the generated HTTPRoute).
+const MaxRouteRules = 15
+
 // ItemLists are the lists modelsync tracks entry by entry.
 var ItemLists = []ItemList{
-	{Group: "aigateway.envoyproxy.io", Kind: "AIGatewayRoute", Path: []string{"spec", "rules"}, Noun: "rule", Key: RuleKey},
+	{Group: "aigateway.envoyproxy.io", Kind: "AIGatewayRoute", Path: []string{"spec", "rules"}, Noun: "rule", Key: RuleKey, Max: MaxRouteRules},
 	{Group: "aigateway.envoyproxy.io", Kind: "BackendSecurityPolicy", Path: []string{"spec", "targetRefs"}, Noun: "targetRef", Key: TargetRefKey},
 	{Group: "gateway.envoyproxy.io", Kind: "BackendTrafficPolicy", Path: []string{"spec", "targetRefs"}, Noun: "targetRef", Key: TargetRefKey},
 }
@@ -108,4 +121,14 @@ func TargetRefKey(ref map[string]any) string {
 	k, _ := ref["kind"].(string)
 	n, _ := ref["name"].(string)
 	return g + "/" + k + "/" + n
+}
+
+// SetAnnotation sets one annotation of u, keeping the others.
+func SetAnnotation(u *unstructured.Unstructured, key, value string) {
+	a := u.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[key] = value
+	u.SetAnnotations(a)
 }

@@ -2,6 +2,8 @@ package model
 
 import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/manifest"
 )
 
 // API groups and versions of the gateway objects the generator writes.
@@ -13,9 +15,8 @@ const (
 	GatewayAPIGroup     = "gateway.networking.k8s.io"
 )
 
-// MaxRulesPerRoute is AIGatewayRoute.spec.rules maxItems in AI Gateway v1.1
-// (the controller adds a 16th catch-all rule to the generated HTTPRoute).
-const MaxRulesPerRoute = 15
+// MaxRulesPerRoute is AIGatewayRoute.spec.rules maxItems in AI Gateway v1.1.
+const MaxRulesPerRoute = manifest.MaxRouteRules
 
 // MaxBackendRefsPerRule is the generated HTTPRoute's limit per rule, which the
 // AIGatewayRoute itself does not check.

@@ -12,7 +12,9 @@ import (
 // routes adds every model's rule to its route group. A group is a
 // hand-written AIGatewayRoute (the template); when its rules would pass
 // MaxRulesPerRoute, the rest go to copies named <template>-2, <template>-3, …
-// Models fill the shards in order of their served name.
+// Models fill the shards in order of their served name, so a new model can
+// move others' rules to the next shard: every shard carries the template's
+// name (manifest.AnnotationGroup) so that a plan sees a move, not a removal.
 func (g *generator) routes(models []*Model) {
 	groups := map[string][]*Model{}
 	for _, m := range models {
@@ -78,6 +80,7 @@ func (g *generator) routeGroup(name string, models []*Model) {
 			Owner: g.shardID(template, last), Noun: "rule", Key: manifest.RuleKey(rule), Model: m.Name(), Origin: m.Origin,
 		})
 	}
+	manifest.SetAnnotation(template.Unstructured, manifest.AnnotationGroup, template.GetName())
 	for i, items := range shards {
 		obj := template
 		if i > 0 {

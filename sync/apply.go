@@ -69,7 +69,7 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 			rep.Unchanged++
 		}
 	}
-	for _, batch := range byRank(writes, func(p diff.Prediction) string { return p.Object.GetKind() }) {
+	for _, batch := range byRank(writes, applyRank) {
 		applied, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Applied {
 			return applyOne(ctx, c, p)
 		}, progress.Applied)
@@ -100,6 +100,19 @@ func verified(res *diff.Result, rep Report) map[string]string {
 		}
 	}
 	return out
+}
+
+// applyRank orders by kind (Rank); within a kind, an object giving entries
+// to another of its group (a route shard) goes after the one receiving them,
+// so the moved rule always routes.
+func applyRank(p diff.Prediction) int {
+	r := 2 * Rank(p.Object.GetKind())
+	for _, m := range p.Moves {
+		if m.Gives() {
+			return r + 1
+		}
+	}
+	return r
 }
 
 func refusals(p *diff.Plan, opts Options) error {

@@ -15,12 +15,12 @@ import (
 	"modelsync.dev/modelsync/inventory"
 )
 
-// byRank groups items by the rank of their kind, in apply order; prune
-// walks the result backwards.
-func byRank[T any](items []T, kind func(T) string) [][]T {
+// byRank groups items by rank, in ascending order; prune walks the result
+// backwards.
+func byRank[T any](items []T, rank func(T) int) [][]T {
 	groups := map[int][]T{}
 	for _, it := range items {
-		r := Rank(kind(it))
+		r := rank(it)
 		groups[r] = append(groups[r], it)
 	}
 	ranks := slices.Sorted(func(yield func(int) bool) {

@@ -93,7 +93,7 @@ func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, ap
 	}
 	// Reverse dependency order: traffic policies, routes, then security
 	// policies; no route is left pointing at a backend about to go.
-	for _, batch := range slices.Backward(byRank(shared, func(p diff.Prediction) string { return p.Object.GetKind() })) {
+	for _, batch := range slices.Backward(byRank(shared, func(p diff.Prediction) int { return Rank(p.Object.GetKind()) })) {
 		done, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Pruned {
 			return removeItems(ctx, c, p)
 		}, progress.Pruned)
@@ -110,7 +110,7 @@ func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, ap
 			prunes = append(prunes, ch)
 		}
 	}
-	for _, batch := range slices.Backward(byRank(prunes, func(ch diff.Change) string { return ch.Kind })) {
+	for _, batch := range slices.Backward(byRank(prunes, func(ch diff.Change) int { return Rank(ch.Kind) })) {
 		done, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, ch diff.Change) Pruned {
 			return deleteObject(ctx, c, ch, opts)
 		}, progress.Pruned)

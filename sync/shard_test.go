@@ -1,0 +1,106 @@
+package sync_test
+
+import (
+	"fmt"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/sync"
+)
+
+// A model added to a route group of more than 15 models moves the rules that
+// sort after it to the next shard. A moved rule is not a removal: sync moves
+// it (the shard gaining it first, so the model is always routed), with no
+// prune to approve, and the full shard never holds a 16th rule.
+func TestRuleMovesBetweenShards(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.GeneratedTree(20) // route g0: m0000..m0014, g0-2: m0015..m0019
+	e.sync(files, sync.DefaultOptions())
+
+	files["models-config/models/a-first.yaml"] = &fstest.MapFile{Data: []byte(
+		"apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: a-first\nspec:\n  upstream: org/a-first\n  route: g0\n  external: {hostname: a.example, port: 443}\n")}
+	res, _ := e.Plan(files)
+	if got := res.Plan.Removals(); len(got) != 0 {
+		t.Errorf("a moved rule is planned as a removal: %+v", got)
+	}
+	for _, c := range res.Plan.Changes {
+		if c.Name == "g0" && (c.Action != diff.Update || c.Message != "rule m0014 moves to g0-2") {
+			t.Errorf("the shard giving a rule away: %+v", c)
+		}
+	}
+	_, rec := e.sync(files, sync.DefaultOptions())
+	want := []string{"create Backend envoy-ai-gateway-a-first", "create AIServiceBackend envoy-ai-gateway-a-first",
+		"update AIGatewayRoute g0-2", "update AIGatewayRoute g0"}
+	if d := cmp.Diff(want, rec.lines); d != "" {
+		t.Errorf("applied (-want +got):\n%s", d)
+	}
+
+	rules := func(name string) []string {
+		u, err := e.C.Dynamic.Resource(routes).Namespace(e.NS).Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, it := range manifest.Items(u) {
+			keys = append(keys, it.Key)
+		}
+		return keys
+	}
+	var g0, g02 []string
+	g0 = append(g0, "a-first")
+	for i := range 14 {
+		g0 = append(g0, fmt.Sprintf("m%04d", i))
+	}
+	for i := 14; i < 20; i++ {
+		g02 = append(g02, fmt.Sprintf("m%04d", i))
+	}
+	if d := cmp.Diff(g0, rules("g0")); d != "" {
+		t.Errorf("g0 rules (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(g02, rules("g0-2")); d != "" {
+		t.Errorf("g0-2 rules (-want +got):\n%s", d)
+	}
+	if res, _ := e.Plan(files); res.Plan.HasChanges() {
+		t.Errorf("plan after the move: %+v", res.Plan.Changes)
+	}
+
+	// Removing the model again: its rule awaits the prune, so g0 has no room
+	// for m0014 yet; m0014 stays in g0-2 until the prune made room.
+	delete(files, "models-config/models/a-first.yaml")
+	res, _ = e.Plan(files)
+	for _, c := range res.Plan.Changes {
+		if c.Name == "g0" && c.Action == diff.Unchanged && c.Message != "rule m0014 stays in g0-2 until the pending removals here are pruned" {
+			t.Errorf("g0 while its removal is pending: %+v", c)
+		}
+	}
+	if _, _, err := e.trySync(t.Context(), files, sync.DefaultOptions()); err != nil {
+		t.Fatalf("sync with a removal pending in a full shard: %v", err)
+	}
+	if d := cmp.Diff(g0, rules("g0")); d != "" {
+		t.Errorf("g0 rules before the prune (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(g02, rules("g0-2")); d != "" {
+		t.Errorf("g0-2 rules before the prune (-want +got):\n%s", d)
+	}
+	res, _ = e.Plan(files)
+	if _, _, err := e.prune(files, approve(t, res.Plan), sync.DefaultPruneOptions()); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(files, sync.DefaultOptions())
+	g0 = append(g0[1:], "m0014")
+	if d := cmp.Diff(g0, rules("g0")); d != "" {
+		t.Errorf("g0 rules after the prune and a sync (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(g02[1:], rules("g0-2")); d != "" {
+		t.Errorf("g0-2 rules after the prune and a sync (-want +got):\n%s", d)
+	}
+	if res, _ := e.Plan(files); res.Plan.HasChanges() {
+		t.Errorf("plan at the end: %+v", res.Plan.Changes)
+	}
+}
