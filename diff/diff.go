@@ -252,6 +252,9 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 	}
 	p.Live = live
 	p.Applied, p.Pending, p.Moves = d.applied(o, live, in)
+	if msg := overfull(p); msg != "" {
+		return refuse(msg)
+	}
 	if live != nil && in.verified != nil {
 		if fp := Fingerprint(p.Applied, live); in.verified[string(live.GetUID())] == fp {
 			p.Predicted, p.Fingerprint, p.Recorded, p.Change.Action = live, fp, true, Unchanged

@@ -297,3 +297,25 @@ func syncSet(t testing.TB, e *env, set *desired.Set) {
 		t.Fatal(err)
 	}
 }
+
+// Replacing a model in a full route: the new rule and the removed one, kept
+// until the prune, make 16. The plan says so and what to do, instead of the
+// API server's bare count.
+func TestFullRouteWithPendingRemovalExplained(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.GeneratedTree(15)
+	e.sync(files, false)
+	delete(files, "models-config/models/m0003.yaml")
+	files["models-config/models/z-new.yaml"] = &fstest.MapFile{Data: []byte(
+		"apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: z-new\nspec:\n  upstream: org/z-new\n  route: g0\n  external: {hostname: z.example, port: 443}\n")}
+	res, _ := e.Plan(files)
+	for _, c := range res.Plan.Changes {
+		if c.Kind != "AIGatewayRoute" || c.Item != nil {
+			continue
+		}
+		if c.Action != diff.Error || c.Origin != "models-config/gatewayroute/g0.yaml:1" ||
+			!strings.Contains(c.Message, "would hold 16 rules, more than the 15") || !strings.Contains(c.Message, "(m0003)") || !strings.Contains(c.Message, "modelsync prune --plan") {
+			t.Errorf("route g0: %+v", c)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"fmt"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -123,4 +124,26 @@ func deferredMoves(set *desired.Set, live map[manifest.ID]*unstructured.Unstruct
 		}
 	}
 	return out
+}
+
+// overfull explains a shared object that would pass its list's limit (an
+// AIGatewayRoute's 15 rules), counting the entries kept for the prune, or is
+// empty. The API server would refuse it with only the count.
+func overfull(p Prediction) string {
+	list, ok := manifest.ItemListFor(p.Applied)
+	n := len(manifest.Items(p.Applied))
+	if !ok || list.Max == 0 || n <= list.Max {
+		return ""
+	}
+	msg := fmt.Sprintf("would hold %d %ss, more than the %d the API server accepts", n, list.Noun, list.Max)
+	if len(p.Pending) == 0 {
+		return msg + ": move models to another route group (spec.route)"
+	}
+	keys := make([]string, len(p.Pending))
+	for i, it := range p.Pending {
+		keys[i] = it.Key
+	}
+	return fmt.Sprintf("%s: %d of them (%s) are removed from the tree and kept until an approved prune. "+
+		"Prune them first (modelsync diff --plan-out plan.json, then modelsync prune --plan plan.json), then sync",
+		msg, len(keys), strings.Join(keys, ", "))
 }

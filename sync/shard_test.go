@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -102,5 +103,27 @@ func TestRuleMovesBetweenShards(t *testing.T) {
 	}
 	if res, _ := e.Plan(files); res.Plan.HasChanges() {
 		t.Errorf("plan at the end: %+v", res.Plan.Changes)
+	}
+}
+
+// Replacing a model in a full route: sync refuses, naming the rule that
+// waits for the prune; the prune it points to makes room, and sync follows.
+func TestFullRouteSyncsAfterThePrune(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.GeneratedTree(15)
+	e.sync(files, sync.DefaultOptions())
+	delete(files, "models-config/models/m0003.yaml")
+	files["models-config/models/z-new.yaml"] = &fstest.MapFile{Data: []byte(
+		"apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: z-new\nspec:\n  upstream: org/z-new\n  route: g0\n  external: {hostname: z.example, port: 443}\n")}
+	if _, _, err := e.trySync(t.Context(), files, sync.DefaultOptions()); err == nil || !strings.Contains(err.Error(), "(m0003) are removed from the tree and kept until an approved prune") {
+		t.Fatalf("sync of 15 rules + 1 pending: %v", err)
+	}
+	res, _ := e.Plan(files)
+	if _, _, err := e.prune(files, approve(t, res.Plan), sync.DefaultPruneOptions()); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(files, sync.DefaultOptions())
+	if res, _ := e.Plan(files); res.Plan.HasChanges() {
+		t.Errorf("plan after prune and sync: %+v", res.Plan.Changes)
 	}
 }
