@@ -1,3 +1,8 @@
+// Entries inside shared objects: the rules of a route and the targetRefs of
+// a policy. Entries removed from the tree are kept until an approved prune;
+// entries moving between the shards of one route group move at once, unless
+// the receiving shard has no room yet.
+
 package diff
 
 import (
@@ -7,8 +12,92 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
+
+// applied is what sync sends: the desired object labeled as a member, and
+// for a shared object the live entries that await an approved prune, kept at
+// their live positions. A live entry another object of its group holds in
+// the tree moves there (left out here), unless the move is deferred: then it
+// stays here, and the receiving object leaves it out for now.
+func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in inputs) (*unstructured.Unstructured, []manifest.Item, []Move) {
+	u := o.DeepCopy()
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[inventory.LabelPartOf] = d.inv.ID()
+	u.SetLabels(labels)
+	if live == nil {
+		return u, nil, nil
+	}
+	if _, ok := manifest.ItemListFor(u); !ok {
+		return u, nil, nil
+	}
+	group := groupOf(o.Unstructured)
+	deferredHere := func(key string) (holder string, ok bool) {
+		holder, ok = in.deferred[group+"\x00"+key]
+		return holder, ok
+	}
+	var want []manifest.Item
+	var waiting []Move
+	keys := map[string]bool{}
+	for _, it := range manifest.Items(u) {
+		if holder, ok := deferredHere(it.Key); ok && holder != o.GetName() {
+			waiting = append(waiting, Move{Item: it, To: o.GetName(), From: holder})
+			continue
+		}
+		want = append(want, it)
+		keys[it.Key] = true
+	}
+	liveItems := manifest.Items(live)
+	var pending []manifest.Item
+	var moves []Move
+	keep := map[string]bool{}
+	for _, it := range liveItems {
+		to, moving := in.holders[group][it.Key]
+		_, deferred := deferredHere(it.Key)
+		switch {
+		case keys[it.Key]:
+		case moving && deferred:
+			keep[it.Key] = true
+		case moving:
+			moves = append(moves, Move{Item: it, To: to})
+		default:
+			keep[it.Key] = true
+			pending = append(pending, it)
+		}
+	}
+	if len(keep) > 0 || len(waiting) > 0 {
+		_ = manifest.SetItems(u, keepInPlace(want, liveItems, keep))
+	}
+	return u, pending, append(moves, waiting...)
+}
+
+// keepInPlace merges the desired entries with the live ones kept (awaiting
+// prune, or a deferred move), each kept entry at its live position, the
+// desired ones in desired order, so that keeping an entry never shows up as a
+// reordering.
+func keepInPlace(want, live []manifest.Item, keep map[string]bool) []manifest.Item {
+	index := make(map[string]int, len(want))
+	for i, it := range want {
+		index[it.Key] = i
+	}
+	out := make([]manifest.Item, 0, len(want)+len(live))
+	next := 0
+	for _, it := range live {
+		if keep[it.Key] {
+			out = append(out, it)
+			continue
+		}
+		if j, ok := index[it.Key]; ok && j >= next {
+			out = append(out, want[next:j+1]...)
+			next = j + 1
+		}
+	}
+	return append(out, want[next:]...)
+}
 
 // Move is an entry leaving a shared object for another object of its group
 // (manifest.AnnotationGroup): the shards of one route group.
