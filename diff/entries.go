@@ -7,6 +7,8 @@ package diff
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -169,20 +171,27 @@ func movesMessage(moves []Move) string {
 // receiving entries from others of its group while it keeps entries awaiting
 // prune can pass its list's limit (15 rules): removing a model from a full
 // route group moves the next shard's first rule in while the removed rule
-// still waits for approval. The entries that do not fit stay where they are
-// until the prune has made room.
+// still waits for approval, or takes over the rules of a shard the tree no
+// longer has. The entries that do not fit stay where they are until the prune
+// has made room.
 func deferredMoves(set *desired.Set, live map[manifest.ID]*unstructured.Unstructured, held map[string]map[string]string) map[string]string {
+	// Who holds each entry live: any member of the group, also a shard the
+	// tree no longer has (it keeps its entries until the prune deletes it).
+	ids := slices.SortedFunc(maps.Keys(live), func(a, b manifest.ID) int { return strings.Compare(a.String(), b.String()) })
 	liveHeld := map[string]map[string]string{}
-	for _, o := range set.Objects {
-		g, l := groupOf(o.Unstructured), live[o.ID()]
-		if g == "" || l == nil {
+	for _, id := range ids {
+		l := live[id]
+		g := groupOf(l)
+		if g == "" {
 			continue
 		}
 		if liveHeld[g] == nil {
 			liveHeld[g] = map[string]string{}
 		}
 		for _, it := range manifest.Items(l) {
-			liveHeld[g][it.Key] = o.GetName()
+			if _, seen := liveHeld[g][it.Key]; !seen {
+				liveHeld[g][it.Key] = l.GetName()
+			}
 		}
 	}
 	out := map[string]string{}

@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -125,5 +126,52 @@ func TestFullRouteSyncsAfterThePrune(t *testing.T) {
 	e.sync(files, sync.DefaultOptions())
 	if res, _ := e.Plan(files); res.Plan.HasChanges() {
 		t.Errorf("plan after prune and sync: %+v", res.Plan.Changes)
+	}
+}
+
+// A removal that empties the last shard: its rule moves back into the full
+// first shard, which still keeps the removed rule. The rule stays in the
+// emptied shard until the prune, which gives it to the first shard before
+// deleting the emptied one: the model is routed throughout.
+func TestShardEmptiedByRemoval(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.GeneratedTree(16) // g0: m0000..m0014, g0-2: m0015
+	e.sync(files, sync.DefaultOptions())
+	delete(files, "models-config/models/m0003.yaml")
+	_, rec, err := e.trySync(t.Context(), files, sync.DefaultOptions())
+	if err != nil {
+		t.Fatalf("sync removing a model from a full shard whose next shard empties: %v", err)
+	}
+	if len(rec.lines) != 0 {
+		t.Errorf("sync before the prune wrote %v, want nothing", rec.lines)
+	}
+	res, _ := e.Plan(files)
+	var removals []string
+	for _, c := range res.Plan.Removals() {
+		s := string(c.Action) + " " + c.Kind + " " + c.Name
+		if c.Item != nil {
+			s += " " + c.Item.Key
+		}
+		removals = append(removals, s)
+	}
+	want := []string{"prune-item AIGatewayRoute g0 m0003", "prune AIGatewayRoute g0-2"}
+	for _, w := range want {
+		if !slices.Contains(removals, w) {
+			t.Errorf("removals %v lack %q", removals, w)
+		}
+	}
+	_, prec, err := e.prune(files, approve(t, res.Plan), sync.DefaultPruneOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rule reaches g0 (entries first) before g0-2 is deleted.
+	if i, j := slices.Index(prec.lines, "prune-item AIGatewayRoute g0"), slices.Index(prec.lines, "prune AIGatewayRoute g0-2"); i < 0 || j < 0 || i > j {
+		t.Errorf("prune order %v", prec.lines)
+	}
+	if got := manifest.Items(e.get(routes, "g0")); len(got) != 15 || got[14].Key != "m0015" {
+		t.Errorf("g0 after the prune holds %d rules, last %v", len(got), got[len(got)-1].Key)
+	}
+	if res, _ := e.Plan(files); res.Plan.HasChanges() {
+		t.Errorf("plan after the prune: %+v", res.Plan.Changes)
 	}
 }
