@@ -256,7 +256,7 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 		return refuse(msg)
 	}
 	if live != nil && in.verified != nil {
-		if fp := Fingerprint(p.Applied, live); in.verified[string(live.GetUID())] == fp {
+		if fp := Fingerprint(p.Applied, live); fp != "" && in.verified[string(live.GetUID())] == fp {
 			p.Predicted, p.Fingerprint, p.Recorded, p.Change.Action = live, fp, true, Unchanged
 			return p, nil
 		}

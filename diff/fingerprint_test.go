@@ -19,6 +19,13 @@ func obj(t *testing.T, y string) *unstructured.Unstructured {
 }
 
 // The fingerprint changes exactly when what a server-side apply would do can.
+func TestNoFingerprintForSecrets(t *testing.T) {
+	s := obj(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s, uid: u1}\ndata: {token: c2hvcnQ=}\n")
+	if fp := diff.Fingerprint(s, s); fp != "" {
+		t.Errorf("a Secret's fingerprint %q, want none", fp)
+	}
+}
+
 func TestFingerprint(t *testing.T) {
 	const config = "apiVersion: v1\nkind: Service\nmetadata: {name: s, labels: {part-of: set}}\nspec: {ports: [{port: 80}]}\n"
 	const live = `apiVersion: v1

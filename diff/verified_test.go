@@ -150,3 +150,19 @@ func TestKindInTwoVersions(t *testing.T) {
 		t.Errorf("warnings %q", res.Plan.Warnings)
 	}
 }
+
+// Nothing derived from a Secret's values is recorded: Secrets are dry-run on
+// every plan.
+func TestSecretsAreAlwaysDryRun(t *testing.T) {
+	e := newEnv(t)
+	files := fstest.MapFS{"models-config/s.yaml": &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: key\nstringData:\n  token: short\n")}}
+	e.sync(files, false)
+	res, d := e.Plan(files)
+	if res.Plan.HasChanges() || res.Plan.Verified != 0 || len(dryRun(res)) != 1 {
+		t.Errorf("plan of a synced Secret: %d verified, dry-ran %v", res.Plan.Verified, dryRun(res))
+	}
+	parent, err := d.Inventory().Parent(t.Context())
+	if err != nil || len(parent.Verified) != 0 {
+		t.Errorf("the record holds %v (%v), want nothing for a Secret", parent.Verified, err)
+	}
+}
