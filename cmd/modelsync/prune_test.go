@@ -51,3 +51,31 @@ func TestPruneWorkflow(t *testing.T) {
 		t.Errorf("prune without --plan: exit %d %s", code, stderr)
 	}
 }
+
+// status before and after a sync: the inventory, the record and each
+// member's health in apply order.
+func TestStatus(t *testing.T) {
+	ns := kubetest.Namespace(t)
+	dir := kubetest.WriteTree(t, kubetest.RepoTree(t))
+	conn := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "-n", ns}
+	if code, out, stderr := run(append([]string{"status"}, conn...)...); code != 0 || !strings.Contains(out, "nothing was synced to namespace "+ns+" yet") {
+		t.Errorf("status before a sync: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, out, stderr := run(append([]string{"sync", "--path", dir}, conn...)...); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr := run(append([]string{"status"}, conn...)...)
+	if code != 0 {
+		t.Fatalf("status: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{"members:   28\n", "recorded:  28, ", "22 of 28 healthy\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	svc, sts := strings.Index(out, "Service "), strings.Index(out, "StatefulSet ")
+	route := strings.Index(out, "AIGatewayRoute ")
+	if svc < 0 || sts < svc || route < sts || !strings.Contains(out, "waiting for the controller to observe generation 1") {
+		t.Errorf("status rows not in apply order, or StatefulSets not waiting:\n%s", out)
+	}
+}

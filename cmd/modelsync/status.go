@@ -51,7 +51,8 @@ func newStatusCommand() *cobra.Command {
 			if revision == "" {
 				revision = "(not recorded)"
 			}
-			fmt.Fprintf(out, "inventory: %s (%s)\nrevision:  %s, synced at %s\nmembers:   %d\n\n", inv, inv.ID(), revision, parent.SyncedAt, len(members))
+			fmt.Fprintf(out, "inventory: %s (%s)\nrevision:  %s, synced at %s\nmembers:   %d\n", inv, inv.ID(), revision, parent.SyncedAt, len(members))
+			fmt.Fprintf(out, "recorded:  %d, which diff takes as unchanged while they stay as the last sync left them (diff --full dry-runs all)\n\n", len(parent.Verified))
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KIND\tNAME\tHEALTH\tMESSAGE")
 			unhealthy := 0
