@@ -306,8 +306,7 @@ func TestFullRouteWithPendingRemovalExplained(t *testing.T) {
 	files := kubetest.GeneratedTree(15)
 	e.sync(files, false)
 	delete(files, "models-config/models/m0003.yaml")
-	files["models-config/models/z-new.yaml"] = &fstest.MapFile{Data: []byte(
-		"apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: z-new\nspec:\n  upstream: org/z-new\n  route: g0\n  external: {hostname: z.example, port: 443}\n")}
+	files["models-config/models/z-new.yaml"] = kubetest.ExternalModel("z-new", "g0")
 	res, _ := e.Plan(files)
 	for _, c := range res.Plan.Changes {
 		if c.Kind != "AIGatewayRoute" || c.Item != nil {

@@ -7,7 +7,6 @@ package diff
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -177,14 +176,16 @@ func movesMessage(moves []Move) string {
 func deferredMoves(set *desired.Set, live map[manifest.ID]*unstructured.Unstructured, held map[string]map[string]string) map[string]string {
 	// Who holds each entry live: any member of the group, also a shard the
 	// tree no longer has (it keeps its entries until the prune deletes it).
-	ids := slices.SortedFunc(maps.Keys(live), func(a, b manifest.ID) int { return strings.Compare(a.String(), b.String()) })
-	liveHeld := map[string]map[string]string{}
-	for _, id := range ids {
-		l := live[id]
-		g := groupOf(l)
-		if g == "" {
-			continue
+	var members []*unstructured.Unstructured
+	for _, l := range live {
+		if groupOf(l) != "" {
+			members = append(members, l)
 		}
+	}
+	slices.SortFunc(members, func(a, b *unstructured.Unstructured) int { return strings.Compare(a.GetName(), b.GetName()) })
+	liveHeld := map[string]map[string]string{}
+	for _, l := range members {
+		g := groupOf(l)
 		if liveHeld[g] == nil {
 			liveHeld[g] = map[string]string{}
 		}

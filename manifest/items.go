@@ -11,7 +11,7 @@ import (
 // change of its own (a prune-item), so each entry needs a stable key.
 
 // AnnotationGroup marks the objects that share one list of entries: the
-// shards of one route group (model.MaxRulesPerRoute) carry the name of the
+// shards of one route group (MaxRouteRules each) carry the name of the
 // hand-written route they copy. An entry leaving one object of a group for
 // another is a move (applied at once, the receiving object first), not a
 // removal that awaits an approved prune.

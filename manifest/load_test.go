@@ -5,12 +5,10 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
-	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-cmp/cmp"
 
+	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -68,22 +66,8 @@ func TestLoadBuildsKustomizations(t *testing.T) {
 // go-git, without touching the work tree.
 func TestAtRevisionReadsGitHistory(t *testing.T) {
 	root := t.TempDir()
-	repo, err := git.PlainInit(root, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, _ := repo.Worktree()
+	commit := kubetest.GitRepo(t, root)
 	dir := filepath.Join(root, "models-config")
-	commit := func(msg string) string {
-		if _, err := wt.Add("."); err != nil {
-			t.Fatal(err)
-		}
-		h, err := wt.Commit(msg, &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.com", When: time.Now()}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h.String()
-	}
 	write(t, dir, map[string]string{"a.yaml": cm("first")})
 	first := commit("first")
 	write(t, dir, map[string]string{"a.yaml": cm("second")})

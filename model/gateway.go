@@ -2,8 +2,6 @@ package model
 
 import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
-	"modelsync.dev/modelsync/manifest"
 )
 
 // API groups and versions of the gateway objects the generator writes.
@@ -14,9 +12,6 @@ const (
 	EnvoyGatewayVersion = EnvoyGatewayGroup + "/v1alpha1"
 	GatewayAPIGroup     = "gateway.networking.k8s.io"
 )
-
-// MaxRulesPerRoute is AIGatewayRoute.spec.rules maxItems in AI Gateway v1.1.
-const MaxRulesPerRoute = manifest.MaxRouteRules
 
 // MaxBackendRefsPerRule is the generated HTTPRoute's limit per rule, which the
 // AIGatewayRoute itself does not check.

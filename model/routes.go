@@ -11,7 +11,7 @@ import (
 
 // routes adds every model's rule to its route group. A group is a
 // hand-written AIGatewayRoute (the template); when its rules would pass
-// MaxRulesPerRoute, the rest go to copies named <template>-2, <template>-3, …
+// manifest.MaxRouteRules, the rest go to copies named <template>-2, <template>-3, …
 // Models fill the shards in order of their served name, so a new model can
 // move others' rules to the next shard: every shard carries the template's
 // name (manifest.AnnotationGroup) so that a plan sees a move, not a removal.
@@ -66,7 +66,7 @@ func (g *generator) routeGroup(name string, models []*Model) {
 	owners := []*Model{nil}
 	for _, m := range models {
 		last := len(shards) - 1
-		if len(shards[last]) >= MaxRulesPerRoute {
+		if len(shards[last]) >= manifest.MaxRouteRules {
 			shards = append(shards, nil)
 			owners = append(owners, nil)
 			last++

@@ -5,10 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"testing/fstest"
-
-	"github.com/google/go-cmp/cmp"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/kubetest"
@@ -25,8 +21,7 @@ func TestRuleMovesBetweenShards(t *testing.T) {
 	files := kubetest.GeneratedTree(20) // route g0: m0000..m0014, g0-2: m0015..m0019
 	e.sync(files, sync.DefaultOptions())
 
-	files["models-config/models/a-first.yaml"] = &fstest.MapFile{Data: []byte(
-		"apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: a-first\nspec:\n  upstream: org/a-first\n  route: g0\n  external: {hostname: a.example, port: 443}\n")}
+	files["models-config/models/a-first.yaml"] = kubetest.ExternalModel("a-first", "g0")
 	res, _ := e.Plan(files)
 	if got := res.Plan.Removals(); len(got) != 0 {
 		t.Errorf("a moved rule is planned as a removal: %+v", got)
@@ -39,21 +34,9 @@ func TestRuleMovesBetweenShards(t *testing.T) {
 	_, rec := e.sync(files, sync.DefaultOptions())
 	want := []string{"create Backend envoy-ai-gateway-a-first", "create AIServiceBackend envoy-ai-gateway-a-first",
 		"update AIGatewayRoute g0-2", "update AIGatewayRoute g0"}
-	if d := cmp.Diff(want, rec.lines); d != "" {
-		t.Errorf("applied (-want +got):\n%s", d)
-	}
+	diffStrings(t, "applied", want, rec.lines)
 
-	rules := func(name string) []string {
-		u, err := e.C.Dynamic.Resource(routes).Namespace(e.NS).Get(t.Context(), name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var keys []string
-		for _, it := range manifest.Items(u) {
-			keys = append(keys, it.Key)
-		}
-		return keys
-	}
+	rules := func(name string) []string { return ruleNames(e.get(routes, name)) }
 	var g0, g02 []string
 	g0 = append(g0, "a-first")
 	for i := range 14 {
@@ -62,12 +45,8 @@ func TestRuleMovesBetweenShards(t *testing.T) {
 	for i := 14; i < 20; i++ {
 		g02 = append(g02, fmt.Sprintf("m%04d", i))
 	}
-	if d := cmp.Diff(g0, rules("g0")); d != "" {
-		t.Errorf("g0 rules (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff(g02, rules("g0-2")); d != "" {
-		t.Errorf("g0-2 rules (-want +got):\n%s", d)
-	}
+	diffStrings(t, "g0 rules", g0, rules("g0"))
+	diffStrings(t, "g0-2 rules", g02, rules("g0-2"))
 	if res, _ := e.Plan(files); res.Plan.HasChanges() {
 		t.Errorf("plan after the move: %+v", res.Plan.Changes)
 	}
@@ -84,24 +63,16 @@ func TestRuleMovesBetweenShards(t *testing.T) {
 	if _, _, err := e.trySync(t.Context(), files, sync.DefaultOptions()); err != nil {
 		t.Fatalf("sync with a removal pending in a full shard: %v", err)
 	}
-	if d := cmp.Diff(g0, rules("g0")); d != "" {
-		t.Errorf("g0 rules before the prune (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff(g02, rules("g0-2")); d != "" {
-		t.Errorf("g0-2 rules before the prune (-want +got):\n%s", d)
-	}
+	diffStrings(t, "g0 rules before the prune", g0, rules("g0"))
+	diffStrings(t, "g0-2 rules before the prune", g02, rules("g0-2"))
 	res, _ = e.Plan(files)
 	if _, _, err := e.prune(files, approve(t, res.Plan), sync.DefaultPruneOptions()); err != nil {
 		t.Fatal(err)
 	}
 	e.sync(files, sync.DefaultOptions())
 	g0 = append(g0[1:], "m0014")
-	if d := cmp.Diff(g0, rules("g0")); d != "" {
-		t.Errorf("g0 rules after the prune and a sync (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff(g02[1:], rules("g0-2")); d != "" {
-		t.Errorf("g0-2 rules after the prune and a sync (-want +got):\n%s", d)
-	}
+	diffStrings(t, "g0 rules after the prune and a sync", g0, rules("g0"))
+	diffStrings(t, "g0-2 rules after the prune and a sync", g02[1:], rules("g0-2"))
 	if res, _ := e.Plan(files); res.Plan.HasChanges() {
 		t.Errorf("plan at the end: %+v", res.Plan.Changes)
 	}
@@ -114,8 +85,7 @@ func TestFullRouteSyncsAfterThePrune(t *testing.T) {
 	files := kubetest.GeneratedTree(15)
 	e.sync(files, sync.DefaultOptions())
 	delete(files, "models-config/models/m0003.yaml")
-	files["models-config/models/z-new.yaml"] = &fstest.MapFile{Data: []byte(
-		"apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: z-new\nspec:\n  upstream: org/z-new\n  route: g0\n  external: {hostname: z.example, port: 443}\n")}
+	files["models-config/models/z-new.yaml"] = kubetest.ExternalModel("z-new", "g0")
 	if _, _, err := e.trySync(t.Context(), files, sync.DefaultOptions()); err == nil || !strings.Contains(err.Error(), "(m0003) are removed from the tree and kept until an approved prune") {
 		t.Fatalf("sync of 15 rules + 1 pending: %v", err)
 	}

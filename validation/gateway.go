@@ -35,9 +35,9 @@ func backendRefsOf(rule map[string]any) []map[string]any {
 func checkRouteLimits(c *checker) {
 	for _, o := range c.ofKind("AIGatewayRoute") {
 		items := manifest.Items(o.Unstructured)
-		if len(items) > model.MaxRulesPerRoute {
+		if len(items) > manifest.MaxRouteRules {
 			c.add(Error, "too-many-rules", o.Origin, objectName(o),
-				fmt.Sprintf("%d rules; AI Gateway v1.1 allows at most %d per AIGatewayRoute", len(items), model.MaxRulesPerRoute),
+				fmt.Sprintf("%d rules; AI Gateway v1.1 allows at most %d per AIGatewayRoute", len(items), manifest.MaxRouteRules),
 				"move rules to another AIGatewayRoute, or write them as Models and let modelsync shard the route")
 		}
 		for _, it := range items {

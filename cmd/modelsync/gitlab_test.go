@@ -6,10 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-cmp/cmp"
 
 	"modelsync.dev/modelsync/diff"
@@ -79,21 +76,7 @@ func TestDiffBaselineMarksDrift(t *testing.T) {
 	ns := kubetest.Namespace(t)
 	root := filepath.Dir(kubetest.WriteTree(t, kubetest.RepoTree(t)))
 	dir := filepath.Join(root, "models-config")
-	repo, err := git.PlainInit(root, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, _ := repo.Worktree()
-	commit := func(msg string) string {
-		if _, err := wt.Add("."); err != nil {
-			t.Fatal(err)
-		}
-		h, err := wt.Commit(msg, &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.com", When: time.Now()}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h.String()
-	}
+	commit := kubetest.GitRepo(t, root)
 	base := commit("main")
 	target := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "-n", ns, "--path", dir}
 	if code, _, stderr := run(append([]string{"sync"}, target...)...); code != 0 {
