@@ -142,8 +142,14 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 			plan.Changes = append(plan.Changes, prune(&m))
 		}
 	}
+	if err := d.addClaims(ctx, plan.Changes, members); err != nil {
+		return nil, err
+	}
 	sortChanges(plan.Changes)
 	plan.Warnings = d.c.TakeWarnings()
+	if parent.Distrusted != "" && !d.opts.Full {
+		plan.Warnings = append(plan.Warnings, "the last sync's record was ignored and every object dry-run: "+parent.Distrusted)
+	}
 	plan.Requests = d.c.Requests() - start
 	return &Result{Plan: plan, Predictions: preds, Members: members, GroupKinds: gks, Parent: parent}, nil
 }
@@ -179,25 +185,7 @@ func changeOf(a Action, u *unstructured.Unstructured) Change {
 	return Change{Action: a, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 }
 
-func prune(m *unstructured.Unstructured) Change {
-	c := changeOf(Prune, m)
-	c.UID, c.ResourceVersion = string(m.GetUID()), m.GetResourceVersion()
-	if m.GetAnnotations()[inventory.AnnotationPrune] == "disabled" {
-		c.Action = Unchanged
-		c.Message = "no longer in the tree, kept: annotated " + inventory.AnnotationPrune + ": disabled"
-	}
-	return c
-}
-
-func pruneItem(p Prediction, it manifest.Item) Change {
-	c := changeOf(PruneItem, p.Live)
-	c.Origin = p.Object.Origin.String()
-	c.UID, c.ResourceVersion = string(p.Live.GetUID()), p.Live.GetResourceVersion()
-	c.Item = &ItemRef{Noun: it.Noun, Key: it.Key}
-	return c
-}
-
-var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, PruneItem: 5, Prune: 6, Unchanged: 7}
+var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, PruneItem: 5, Prune: 6, Terminating: 7, Unchanged: 8}
 
 func sortChanges(cs []Change) {
 	sort.SliceStable(cs, func(i, j int) bool {
@@ -225,6 +213,7 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 		return p, nil
 	}
 	fail := func(err error) (Prediction, error) {
+		err = RedactSecret(o.Unstructured, err)
 		if cluster.IsUnreachable(err) {
 			return p, fmt.Errorf("%s: %w", o.ID(), err)
 		}
@@ -251,6 +240,11 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 		}
 	}
 	p.Live = live
+	if live != nil && live.GetDeletionTimestamp() != nil {
+		terminating(&p.Change, live)
+		p.Change.Message += "; sync creates it again once it is gone"
+		return p, nil
+	}
 	p.Applied, p.Pending, p.Moves = d.applied(o, live, in)
 	if msg := overfull(p); msg != "" {
 		return refuse(msg)

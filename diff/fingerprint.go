@@ -26,7 +26,7 @@ import (
 // A Secret gets no fingerprint (""), and is always dry-run: a digest over a
 // short value could be guessed offline by whoever reads the record.
 func Fingerprint(config, live *unstructured.Unstructured) string {
-	if gvk := config.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Secret" {
+	if IsSecret(config) {
 		return ""
 	}
 	h := sha256.New()

@@ -26,6 +26,9 @@ const (
 	Conflict Action = "conflict"
 	// Error is an object the API server refused in the dry run.
 	Error Action = "error"
+	// Terminating is an object being deleted, held by finalizers: sync does
+	// not write it, prune has nothing left to do with it.
+	Terminating Action = "terminating"
 )
 
 // Change is one entry of a plan.
@@ -36,10 +39,25 @@ type Change struct {
 	Namespace  string `json:"namespace"`
 	Name       string `json:"name"`
 	Origin     string `json:"origin,omitempty"`
-	// UID and ResourceVersion of the live object, for prunes and prune-items:
-	// the prune job deletes only that exact object version.
+	// UID and ResourceVersion of the live object, for prunes and prune-items
+	// (the owner's). The resourceVersion is informative: a removal is bound
+	// to the uid and Digest, so status written by a controller between the
+	// plan and the prune does not make the approval stale.
 	UID             string `json:"uid,omitempty"`
 	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// Digest binds a removal to what it removes: for a prune, the object's
+	// content without status and the server's bookkeeping (ContentDigest);
+	// for a prune-item, the entry itself (EntryDigest).
+	Digest string `json:"digest,omitempty"`
+	// NeverApplied marks a member that carries the set's label but that
+	// modelsync never applied (no modelsync field manager): someone else
+	// labeled it. Prune refuses it without explicit consent.
+	NeverApplied bool `json:"neverApplied,omitempty"`
+	// Claims are the PersistentVolumeClaims of a pruned StatefulSet: kept by
+	// prune unless it is told to delete them, and then only these.
+	Claims []Claim `json:"claims,omitempty"`
+	// Finalizers hold a terminating object.
+	Finalizers []string `json:"finalizers,omitempty"`
 	// Item is the removed entry of a prune-item.
 	Item *ItemRef `json:"item,omitempty"`
 	// Diff is a unified YAML diff, live → predicted, with Secret values masked.
@@ -51,6 +69,13 @@ type Change struct {
 	// Drift marks a change the baseline revision's plan has too: the cluster
 	// already differs from it, independent of the change under review.
 	Drift bool `json:"drift,omitempty"`
+}
+
+// Claim is a PersistentVolumeClaim a pruned StatefulSet created from its
+// volumeClaimTemplates.
+type Claim struct {
+	Name string `json:"name"`
+	UID  string `json:"uid"`
 }
 
 // ItemRef names an entry inside a shared object.

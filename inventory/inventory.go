@@ -72,6 +72,10 @@ type Parent struct {
 	// then was (diff.Fingerprint). A diff trusts an object whose fingerprint
 	// still matches without a dry run. Kept in the parent's data (DataVerified).
 	Verified map[string]string
+	// Distrusted says why the record was ignored (Verified is then nil):
+	// a manager other than modelsync wrote the parent's data, and could have
+	// written fingerprints that hide drift.
+	Distrusted string
 }
 
 // Inventory reads and updates one namespace's ApplySet.
@@ -109,13 +113,31 @@ func (inv *Inventory) Parent(ctx context.Context) (Parent, error) {
 		}
 		return Parent{}, fmt.Errorf("%w: %s is managed by %q; choose another --inventory name, or remove it if it is stale", ErrForeignParent, inv, tooling)
 	}
-	return Parent{
+	p := Parent{
 		Exists:     true,
 		GroupKinds: ParseGroupKinds(s.Annotations[AnnotationGroupKinds]),
 		Revision:   s.Annotations[AnnotationRevision],
 		SyncedAt:   s.Annotations[AnnotationSyncedAt],
-		Verified:   decodeVerified(s.Data[DataVerified]),
-	}, nil
+		Distrusted: dataWriter(s),
+	}
+	if p.Distrusted == "" {
+		p.Verified = decodeVerified(s.Data[DataVerified])
+	}
+	return p, nil
+}
+
+// dataWriter names a manager other than modelsync's apply that owns a field
+// of the parent's data, "" when there is none.
+func dataWriter(s *corev1.Secret) string {
+	for _, mf := range s.ManagedFields {
+		if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply {
+			continue
+		}
+		if mf.FieldsV1 != nil && strings.Contains(string(mf.FieldsV1.Raw), `"f:data"`) {
+			return fmt.Sprintf("the data of %s was written by %s (%s)", "inventory Secret "+s.Namespace+"/"+s.Name, mf.Manager, mf.Operation)
+		}
+	}
+	return ""
 }
 
 // ParseGroupKinds reads the contains-group-kinds annotation: Kind.group,Kind.group.

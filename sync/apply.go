@@ -17,10 +17,15 @@ type Options struct {
 	Adopt bool
 	// Concurrency bounds the apply requests in flight within one kind rank.
 	Concurrency int
+	// AllowEmpty syncs an empty desired set; without it the sync is refused
+	// (a wrong path, not an intent).
+	AllowEmpty bool
+	// Fence is confirmed before every write batch (the run's Lease).
+	Fence Fence
 }
 
 // DefaultOptions returns the defaults.
-func DefaultOptions() Options { return Options{Concurrency: 16} }
+func DefaultOptions() Options { return Options{Concurrency: 16, Fence: Unfenced{}} }
 
 // Applied is one object written by Apply.
 type Applied struct {
@@ -51,11 +56,14 @@ var ErrRefused = errors.New("sync refused")
 // inventory is widened first, so an interrupted sync leaves every created
 // object findable; revision is recorded once everything applied.
 func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, res *diff.Result, revision string, opts Options, progress Progress) (Report, error) {
-	if err := refusals(res.Plan, opts); err != nil {
+	if err := refusals(res, opts); err != nil {
 		return Report{}, err
 	}
 	widened := res.Parent // its Verified record stays true: each entry is a fact about one object state
 	widened.GroupKinds = res.GroupKinds
+	if err := opts.Fence.Confirm(ctx); err != nil {
+		return Report{}, err
+	}
 	if err := inv.Update(ctx, widened); err != nil {
 		return Report{}, err
 	}
@@ -70,6 +78,9 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 		}
 	}
 	for _, batch := range byRank(writes, applyRank) {
+		if err := opts.Fence.Confirm(ctx); err != nil {
+			return rep, err
+		}
 		applied, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Applied {
 			return applyOne(ctx, c, p)
 		}, progress.Applied)
@@ -79,6 +90,9 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 		}
 	}
 	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep)}
+	if err := opts.Fence.Confirm(ctx); err != nil {
+		return rep, err
+	}
 	if err := inv.Update(ctx, done); err != nil {
 		return rep, err
 	}
@@ -115,7 +129,15 @@ func applyRank(p diff.Prediction) int {
 	return r
 }
 
-func refusals(p *diff.Plan, opts Options) error {
+// ErrEmptyTree refuses a sync of an empty desired set.
+var ErrEmptyTree = errors.New("the desired set is empty")
+
+func refusals(res *diff.Result, opts Options) error {
+	p := res.Plan
+	if len(res.Predictions) == 0 && !opts.AllowEmpty {
+		return fmt.Errorf("%w, nothing was written: the path holds no objects (%d members of the inventory would all await pruning); check --path and -n, or pass --allow-empty if that is intended",
+			ErrEmptyTree, len(res.Members))
+	}
 	var errs []error
 	for _, ch := range p.Changes {
 		switch {
@@ -141,6 +163,7 @@ func applyOne(ctx context.Context, c *cluster.Clients, p diff.Prediction) Applie
 	}
 	stored, err := serverSideApply(ctx, c, p.Applied)
 	if err != nil {
+		err = diff.RedactSecret(p.Applied, err)
 		done.Err = fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)
 		return done
 	}

@@ -4,66 +4,41 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/manifest"
 )
 
-// statefulSetClaims finds the PersistentVolumeClaims that the pruned
-// StatefulSets created from their volumeClaimTemplates
-// (<template>-<statefulset>-<ordinal>), and deletes them when asked. The
-// StatefulSet controller keeps them by default, and so does modelsync:
-// re-downloading model weights is slow.
-func statefulSetClaims(ctx context.Context, c *cluster.Clients, pruned []Pruned, members []unstructured.Unstructured, remove bool) ([]string, error) {
-	live := map[manifest.ID]*unstructured.Unstructured{}
-	for i := range members {
-		live[manifest.IDOf(&members[i])] = &members[i]
-	}
-	var patterns []*regexp.Regexp
-	var namespace string
-	for _, p := range pruned {
-		sts := live[p.Change.ID()]
-		if p.Change.Action != diff.Prune || p.Change.Kind != "StatefulSet" || p.Err != nil || sts == nil {
-			continue
-		}
-		namespace = sts.GetNamespace()
-		templates, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
-		for _, t := range templates {
-			name, _, _ := unstructured.NestedString(t.(map[string]any), "metadata", "name")
-			patterns = append(patterns, regexp.MustCompile("^"+regexp.QuoteMeta(name+"-"+sts.GetName()+"-")+"[0-9]+$"))
-		}
-	}
-	if len(patterns) == 0 {
-		return nil, nil
-	}
-	list, err := c.Core.CoreV1().PersistentVolumeClaims(namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list the claims of pruned StatefulSets: %w", err)
-	}
+// claims are the PersistentVolumeClaims the approved plan lists for the
+// StatefulSets this prune deleted. The StatefulSet controller keeps them, and
+// so does modelsync unless told otherwise (re-downloading model weights is
+// slow); told to, it deletes exactly the approved claims (uid precondition),
+// never others that match the name pattern.
+func claims(ctx context.Context, c *cluster.Clients, namespace string, pruned []Pruned, remove bool) ([]string, bool, error) {
 	var names []string
 	var errs []error
-	for _, pvc := range list.Items {
-		for _, re := range patterns {
-			if !re.MatchString(pvc.Name) {
+	for _, p := range pruned {
+		if p.Change.Action != diff.Prune || p.Change.Kind != "StatefulSet" || p.stays() {
+			continue
+		}
+		for _, cl := range p.Change.Claims {
+			names = append(names, cl.Name)
+			if !remove {
 				continue
 			}
-			names = append(names, pvc.Name)
-			if remove {
-				err := c.Core.CoreV1().PersistentVolumeClaims(namespace).Delete(ctx, pvc.Name, metav1.DeleteOptions{})
-				if err != nil && !apierrors.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("PersistentVolumeClaim %s/%s: delete: %w", namespace, pvc.Name, err))
-				}
+			uid := types.UID(cl.UID)
+			err := c.Core.CoreV1().PersistentVolumeClaims(namespace).Delete(ctx, cl.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+			switch {
+			case apierrors.IsConflict(err):
+				errs = append(errs, fmt.Errorf("PersistentVolumeClaim %s/%s: not the claim the plan approved (recreated since), kept", namespace, cl.Name))
+			case err != nil && !apierrors.IsNotFound(err):
+				errs = append(errs, fmt.Errorf("PersistentVolumeClaim %s/%s: delete: %w", namespace, cl.Name, err))
 			}
-			break
 		}
 	}
-	sort.Strings(names)
-	return names, errors.Join(errs...)
+	return names, remove, errors.Join(errs...)
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"sync/atomic"
+	gosync "sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/inventory"
@@ -19,7 +19,7 @@ import (
 // LeaseOptions configures WithLease.
 type LeaseOptions struct {
 	// Identity names this run in the Lease, so a waiting run can say who
-	// holds it: the CI job URL when there is one.
+	// holds it (the CI job URL, or host:pid).
 	Identity string
 	// Wait is how long to wait for another run to finish.
 	Wait time.Duration
@@ -27,83 +27,240 @@ type LeaseOptions struct {
 	Duration time.Duration
 }
 
-// DefaultLeaseOptions returns the defaults.
+// DefaultLeaseOptions returns the defaults; Identity must be set by the caller.
 func DefaultLeaseOptions() LeaseOptions {
-	return LeaseOptions{Identity: DefaultIdentity(), Wait: 5 * time.Minute, Duration: 30 * time.Second}
+	return LeaseOptions{Wait: 5 * time.Minute, Duration: 30 * time.Second}
 }
 
-// DefaultIdentity is $CI_JOB_URL, else host:pid.
-func DefaultIdentity() string {
-	if u := os.Getenv("CI_JOB_URL"); u != "" {
-		return u
-	}
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s:%d", host, os.Getpid())
+// Typed Lease outcomes.
+var (
+	// ErrLeaseHeld: another run kept the Lease past the wait.
+	ErrLeaseHeld = errors.New("another modelsync run holds the lease")
+	// ErrLeaseLost: this run no longer holds the Lease (it was paused or cut
+	// off past the Lease's duration and another run took it, or released
+	// it); it must not write.
+	ErrLeaseLost = errors.New("this run lost the lease")
+)
+
+// LeaseProgress hears about the wait for a Lease another run holds.
+type LeaseProgress interface {
+	// Waiting is called when the holder (or its renewal) changes.
+	Waiting(holder string, expires time.Time)
 }
 
-// ErrLeaseHeld is returned when another run kept the Lease past the wait.
-var ErrLeaseHeld = errors.New("another modelsync run holds the lease")
+func (NoProgress) Waiting(string, time.Time) {}
 
 // LeaseName is the Lease guarding inv's target.
 func LeaseName(inv *inventory.Inventory) string { return inv.Name + "-lock" }
 
-// WithLease runs fn while holding the coordination.k8s.io Lease of inv's
-// target, renewed in the background and released when fn returns. If the
-// Lease cannot be renewed, fn's context is cancelled: a run that lost the
-// Lease must stop writing.
-func WithLease(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, opts LeaseOptions, fn func(context.Context) error) error {
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: inv.Namespace, Name: LeaseName(inv)},
-		Client:     c.Core.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: opts.Identity},
+// Fence is confirmed before every write batch: a run that cannot confirm it
+// stops without writing.
+type Fence interface {
+	Confirm(ctx context.Context) error
+}
+
+// Unfenced is the Fence of a run that holds no Lease (tests, one-off use).
+type Unfenced struct{}
+
+func (Unfenced) Confirm(context.Context) error { return nil }
+
+// Lease is a held coordination.k8s.io Lease. Each Confirm renews it with
+// the resourceVersion of the Lease as this run last wrote it: if any other
+// run wrote the Lease since (took it over, or released it after this run's
+// term ran out), the renewal is refused and the run has lost it.
+type Lease struct {
+	client   coordclient.LeaseInterface
+	name     string
+	opts     LeaseOptions
+	mu       gosync.Mutex
+	mine     *coordinationv1.Lease // as this run last wrote it
+	lostWith error
+}
+
+func (l *Lease) String() string { return "Lease " + l.mine.Namespace + "/" + l.name }
+
+// WithLease runs fn while holding the Lease of inv's target. It waits up to
+// opts.Wait for another holder, reporting who holds it and until when; any
+// other error (no permission, no such namespace) fails at once. The Lease is
+// renewed in the background; fn must Confirm it before each write batch, and
+// its context is cancelled when a renewal finds the Lease lost.
+func WithLease(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, opts LeaseOptions, progress LeaseProgress, fn func(context.Context, *Lease) error) error {
+	l := &Lease{client: c.Core.CoordinationV1().Leases(inv.Namespace), name: LeaseName(inv), opts: opts}
+	if err := l.acquire(ctx, inv.Namespace, progress); err != nil {
+		return err
 	}
-	renew := opts.Duration * 2 / 3
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		l.renewLoop(runCtx, cancel)
+	}()
+	err := fn(runCtx, l)
+	cancel(nil)
+	<-stopped
+	if lost := l.lost(); lost != nil {
+		return lost
+	}
+	l.release(context.WithoutCancel(ctx))
+	return err
+}
+
+// acquire takes the Lease when it is free, released or expired, and waits
+// while another run holds it.
+func (l *Lease) acquire(ctx context.Context, namespace string, progress LeaseProgress) error {
+	deadline := time.Now().Add(l.opts.Wait)
+	var seen string
+	for {
+		cur, err := l.client.Get(ctx, l.name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			cur, err = l.client.Create(ctx, l.record(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: l.name, Namespace: namespace}}), metav1.CreateOptions{})
+			switch {
+			case err == nil:
+				l.mine = cur
+				return nil
+			case apierrors.IsAlreadyExists(err):
+				continue
+			case apierrors.IsNotFound(err):
+				return fmt.Errorf("Lease %s/%s: namespace %s does not exist: create it, or check -n", namespace, l.name, namespace)
+			}
+			return l.fail(namespace, "create", err)
+		case err != nil:
+			return l.fail(namespace, "get", err)
+		}
+		holder, expires := holderOf(cur)
+		if holder == "" || holder == l.opts.Identity || time.Now().After(expires) {
+			taken, err := l.client.Update(ctx, l.record(cur.DeepCopy()), metav1.UpdateOptions{})
+			switch {
+			case err == nil:
+				l.mine = taken
+				return nil
+			case apierrors.IsConflict(err):
+				continue
+			}
+			return l.fail(namespace, "update", err)
+		}
+		if key := holder + expires.String(); key != seen {
+			seen = key
+			progress.Waiting(holder, expires)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: Lease %s/%s is held by %s until %s unless renewed; waited %s. Wait for that run to finish, or delete the Lease if it is stale",
+				ErrLeaseHeld, namespace, l.name, holder, expires.UTC().Format(time.RFC3339), l.opts.Wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(time.Second, time.Until(expires)+10*time.Millisecond, time.Until(deadline)+10*time.Millisecond)):
+		}
+	}
+}
+
+// holderOf is the Lease's holder and when its term ends.
+func holderOf(l *coordinationv1.Lease) (string, time.Time) {
+	var holder string
+	if l.Spec.HolderIdentity != nil {
+		holder = *l.Spec.HolderIdentity
+	}
+	var renewed time.Time
+	if l.Spec.RenewTime != nil {
+		renewed = l.Spec.RenewTime.Time
+	}
+	var seconds int32
+	if l.Spec.LeaseDurationSeconds != nil {
+		seconds = *l.Spec.LeaseDurationSeconds
+	}
+	return holder, renewed.Add(time.Duration(seconds) * time.Second)
+}
+
+// record writes this run as the holder of lease, renewed now.
+func (l *Lease) record(lease *coordinationv1.Lease) *coordinationv1.Lease {
+	now := metav1.NowMicro()
+	id := l.opts.Identity
+	seconds := int32(max(l.opts.Duration/time.Second, 1))
+	if holder, _ := holderOf(lease); holder != id {
+		lease.Spec.AcquireTime = &now
+	}
+	lease.Spec.HolderIdentity, lease.Spec.RenewTime, lease.Spec.LeaseDurationSeconds = &id, &now, &seconds
+	return lease
+}
+
+// fail explains an error other than "held by another run".
+func (l *Lease) fail(namespace, verb string, err error) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("Lease %s/%s: %s is forbidden: the identity needs get, create and update on leases.coordination.k8s.io in namespace %s (modelsync rbac prints the Role): %w",
+			namespace, l.name, verb, namespace, err)
+	}
+	return fmt.Errorf("Lease %s/%s: %s: %w", namespace, l.name, verb, err)
+}
+
+// Confirm renews the Lease, on the condition that nobody else wrote it since
+// this run did: the run still holds it, now. A run that lost it gets
+// ErrLeaseLost and must not write.
+func (l *Lease) Confirm(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lostWith != nil {
+		return l.lostWith
+	}
+	renewed, err := l.client.Update(ctx, l.record(l.mine.DeepCopy()), metav1.UpdateOptions{})
+	switch {
+	case err == nil:
+		l.mine = renewed
+		return nil
+	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+		l.lostWith = l.lostError(ctx)
+		return l.lostWith
+	}
+	return fmt.Errorf("%s: renew: %w", l, err)
+}
+
+// lostError says who holds the Lease now.
+func (l *Lease) lostError(ctx context.Context) error {
+	now := "nobody (released or deleted)"
+	if cur, err := l.client.Get(ctx, l.name, metav1.GetOptions{}); err == nil {
+		if holder, _ := holderOf(cur); holder != "" && holder != l.opts.Identity {
+			now = holder
+		}
+	}
+	return fmt.Errorf("%w: %s was written by another run since this one renewed it (it holds: %s); this run was paused or cut off longer than the Lease's %s, and stopped without writing more. Make a new plan and run again",
+		ErrLeaseLost, l, now, l.opts.Duration)
+}
+
+func (l *Lease) lost() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lostWith
+}
+
+// renewLoop confirms the Lease a few times per term; a lost Lease cancels
+// the run with its cause. A failed renewal (the API server briefly away) is
+// retried; the next Confirm decides.
+func (l *Lease) renewLoop(ctx context.Context, cancel context.CancelCauseFunc) {
+	tick := time.NewTicker(max(l.opts.Duration/3, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := l.Confirm(ctx); errors.Is(err, ErrLeaseLost) {
+				cancel(err)
+				return
+			}
+		}
+	}
+}
+
+// release hands the Lease back, only if this run still holds it, so the
+// next run starts at once.
+func (l *Lease) release(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var started atomic.Bool
-	var fnErr error
-	finished := make(chan struct{})
-	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		LeaseDuration:   opts.Duration,
-		RenewDeadline:   renew,
-		RetryPeriod:     opts.Duration / 15,
-		ReleaseOnCancel: true,
-		Name:            "modelsync",
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
-				started.Store(true)
-				defer close(finished)
-				fnErr = fn(ctx)
-				cancel()
-			},
-			OnStoppedLeading: func() {},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("lease %s/%s: %w", inv.Namespace, LeaseName(inv), err)
-	}
-	timer := time.AfterFunc(opts.Wait, func() {
-		if !started.Load() {
-			cancel()
-		}
-	})
-	defer timer.Stop()
-	le.Run(runCtx)
-	if !started.Load() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		holder := le.GetLeader()
-		if holder == "" {
-			holder = "unknown (the Lease could not be read)"
-		}
-		return fmt.Errorf("%w: Lease %s/%s is held by %s; waited %s. Wait for that run to finish, or delete the Lease if it is stale",
-			ErrLeaseHeld, inv.Namespace, LeaseName(inv), holder, opts.Wait)
-	}
-	<-finished
-	if errors.Is(fnErr, context.Canceled) && ctx.Err() == nil {
-		return fmt.Errorf("lost Lease %s/%s (could not renew it within %s), stopped: %w", inv.Namespace, LeaseName(inv), renew, fnErr)
-	}
-	return fnErr
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	free := l.mine.DeepCopy()
+	free.Spec.HolderIdentity = nil
+	_, _ = l.client.Update(ctx, free, metav1.UpdateOptions{})
 }

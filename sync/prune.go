@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
@@ -23,41 +24,83 @@ import (
 
 // PruneOptions configures Prune.
 type PruneOptions struct {
-	// DeleteClaims also deletes the PersistentVolumeClaims of pruned
-	// StatefulSets; by default they are kept and reported.
+	// DeleteClaims also deletes the PersistentVolumeClaims the approved plan
+	// lists for pruned StatefulSets; by default they are kept and reported.
 	DeleteClaims bool
 	// MaxPrunes is the most objects one prune deletes without AllowMass.
 	MaxPrunes int
-	// AllowMass lifts the mass-deletion guard: an empty desired set, or more
-	// than MaxPrunes objects.
+	// AllowMass lifts the mass-deletion guard: an empty desired set, more
+	// than MaxPrunes objects, more than half of the set, or every member of
+	// a kind.
 	AllowMass bool
+	// PruneNeverApplied deletes members that carry the set's label but that
+	// modelsync never applied; without it such a prune is refused.
+	PruneNeverApplied bool
 	// Terminating is how long to wait for a deleted object to disappear
 	// before reporting the finalizers that hold it.
 	Terminating time.Duration
 	// Concurrency bounds the requests in flight within one kind rank.
 	Concurrency int
+	// Fence is confirmed before every write batch (the run's Lease).
+	Fence Fence
 }
 
 // DefaultPruneOptions returns the defaults.
 func DefaultPruneOptions() PruneOptions {
-	return PruneOptions{MaxPrunes: 25, Terminating: 30 * time.Second, Concurrency: 16}
+	return PruneOptions{MaxPrunes: 25, Terminating: 30 * time.Second, Concurrency: 16, Fence: Unfenced{}}
 }
 
-// Pruned is one removal done (or tried) by Prune.
+// State is the outcome of one removal.
+type State string
+
+const (
+	// Removed: this run deleted the object or removed the entries.
+	Removed State = "removed"
+	// AlreadyGone: removed before this run (an interrupted prune of the same
+	// plan, or by hand).
+	AlreadyGone State = "already gone"
+	// StillTerminating: deleted, but finalizers hold it.
+	StillTerminating State = "terminating"
+	// Failed: the API server refused the removal, or it was no longer what
+	// was approved.
+	Failed State = "failed"
+	// NotAttempted: something that stays still needs it.
+	NotAttempted State = "not attempted"
+)
+
+// Pruned is one removal done (or tried, or held back) by Prune: an object,
+// or the approved entries of one shared object.
 type Pruned struct {
 	Change diff.Change
+	State  State
+	// Entries are the removed entries of a shared object ("rule qwen3").
+	Entries []string
+	// Err says why it failed; Reason why it was not attempted.
 	Err    error
+	Reason string
 	// Finalizers hold an object that is still terminating.
 	Finalizers []string
 }
 
+// stays is whether the object (or the entries) still exists after the prune.
+func (p Pruned) stays() bool { return p.State == Failed || p.State == NotAttempted }
+
 // PruneReport is what Prune did.
 type PruneReport struct {
 	Pruned []Pruned
-	// Claims are the PersistentVolumeClaims of pruned StatefulSets: kept, or
-	// deleted with DeleteClaims.
+	// Claims are the PersistentVolumeClaims the plan lists for the pruned
+	// StatefulSets: kept, or deleted with DeleteClaims.
 	Claims        []string
 	ClaimsDeleted bool
+}
+
+// Count tallies the report by state.
+func (r PruneReport) Count() map[State]int {
+	n := map[State]int{}
+	for _, p := range r.Pruned {
+		n[p.State]++
+	}
+	return n
 }
 
 // PruneProgress receives one call per removal.
@@ -65,128 +108,189 @@ type PruneProgress interface{ Pruned(Pruned) }
 
 func (NoProgress) Pruned(Pruned) {}
 
-// Typed refusals: nothing was changed.
+// Typed outcomes.
 var (
+	// ErrStalePlan: the approved plan no longer describes the cluster; nothing was changed.
 	ErrStalePlan = errors.New("the approved plan is stale")
+	// ErrMassPrune: the guard refused; nothing was changed.
 	ErrMassPrune = errors.New("mass deletion refused")
+	// ErrNeverApplied: the plan deletes members modelsync never applied; nothing was changed.
+	ErrNeverApplied = errors.New("members modelsync never applied")
+	// ErrPartial: some removals failed or were held back; the rest is done
+	// and the same approved plan finishes it.
+	ErrPartial = errors.New("prune incomplete")
 )
 
-// Prune executes the removals of res, which must equal those of the approved
-// plan: prune-items first (the desired shared object is applied without the
-// entries awaiting prune), then deletions in reverse dependency order with
-// uid and resourceVersion preconditions. The inventory shrinks only when
-// every deletion succeeded.
+// Prune carries out the removals of the approved plan that are still
+// pending (res is the plan computed now): entries of shared objects first,
+// then objects in reverse dependency order. Each removal is re-checked
+// against what was approved just before its request. A removal that fails
+// stops what it still points at; the inventory keeps everything that still
+// exists.
 func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, approved *diff.Plan, res *diff.Result, opts PruneOptions, progress PruneProgress) (PruneReport, error) {
-	if err := Verify(approved, res.Plan); err != nil {
+	ap, err := matchApproval(approved, res)
+	if err != nil {
 		return PruneReport{}, err
 	}
-	if err := guard(res, opts); err != nil {
+	if err := guard(res, ap, opts); err != nil {
 		return PruneReport{}, err
 	}
 	var rep PruneReport
-	var errs []error
-	var shared []diff.Prediction
-	for _, p := range res.Predictions {
-		if len(p.Pending) > 0 {
-			shared = append(shared, p)
-		}
+	for _, ch := range ap.done {
+		p := Pruned{Change: ch, State: AlreadyGone}
+		progress.Pruned(p)
+		rep.Pruned = append(rep.Pruned, p)
 	}
-	// Reverse dependency order: traffic policies, routes, then security
-	// policies; no route is left pointing at a backend about to go.
-	for _, batch := range slices.Backward(byRank(shared, func(p diff.Prediction) int { return Rank(p.Object.GetKind()) })) {
-		done, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Pruned {
-			return removeItems(ctx, c, p)
+	deps := newDependencies(res.Members)
+	writes := entryWrites(ap.todo, res)
+	for _, batch := range slices.Backward(byRank(writes, func(w entryWrite) int { return Rank(w.owner.Kind) })) {
+		if err := opts.Fence.Confirm(ctx); err != nil {
+			return rep, err
+		}
+		done, _ := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, w entryWrite) Pruned {
+			p := removeEntries(ctx, c, w)
+			if p.stays() {
+				deps.stays(w.owner.ID(), w.keys(), p.Change.ID().String()+": the removal of "+strings.Join(p.Entries, ", ")+" failed")
+				for _, from := range w.from() {
+					deps.mustStay(from, "it still holds entries "+w.owner.ID().String()+" could not take")
+				}
+			}
+			return p
 		}, progress.Pruned)
 		rep.Pruned = append(rep.Pruned, done...)
-		errs = append(errs, err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		// Objects stay until the entries pointing at them are gone.
-		return rep, fmt.Errorf("removing entries from shared objects failed, no object was deleted: %w", err)
-	}
-	var prunes []diff.Change
-	for _, ch := range res.Plan.Changes {
+	var deletes []diff.Change
+	for _, ch := range ap.todo {
 		if ch.Action == diff.Prune {
-			prunes = append(prunes, ch)
+			deletes = append(deletes, ch)
 		}
 	}
-	for _, batch := range slices.Backward(byRank(prunes, func(ch diff.Change) int { return Rank(ch.Kind) })) {
-		done, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, ch diff.Change) Pruned {
-			return deleteObject(ctx, c, ch, opts)
+	for _, batch := range slices.Backward(byRank(deletes, func(ch diff.Change) int { return Rank(ch.Kind) })) {
+		if err := opts.Fence.Confirm(ctx); err != nil {
+			return rep, err
+		}
+		done, _ := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, ch diff.Change) Pruned {
+			if why := deps.keptFor(ch.ID()); why != "" {
+				deps.stays(ch.ID(), nil, why)
+				return Pruned{Change: ch, State: NotAttempted, Reason: why}
+			}
+			p := deleteObject(ctx, c, ch, opts)
+			if p.stays() {
+				deps.stays(ch.ID(), nil, "its deletion failed")
+			}
+			return p
 		}, progress.Pruned)
 		rep.Pruned = append(rep.Pruned, done...)
-		errs = append(errs, err)
 	}
-	claims, err := statefulSetClaims(ctx, c, rep.Pruned, res.Members, opts.DeleteClaims)
-	rep.Claims, rep.ClaimsDeleted = claims, opts.DeleteClaims
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
-		return rep, fmt.Errorf("prune incomplete; what failed stays in the inventory, rerun after fixing it: %w", err)
+	if err := opts.Fence.Confirm(ctx); err != nil {
+		return rep, err
 	}
-	return rep, shrink(ctx, inv, res, rep)
+	var errs []error
+	rep.Claims, rep.ClaimsDeleted, err = claims(ctx, c, inv.Namespace, rep.Pruned, opts.DeleteClaims)
+	errs = append(errs, err, shrink(ctx, inv, res, rep))
+	if n := rep.Count(); n[Failed]+n[NotAttempted] > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d removal(s) done, %d failed, %d not attempted because something that stays still needs them. "+
+			"Everything not deleted stays in the inventory; fix the failures and run prune again with the same plan",
+			ErrPartial, n[Removed]+n[AlreadyGone]+n[StillTerminating], n[Failed], n[NotAttempted]))
+	}
+	return rep, errors.Join(errs...)
 }
 
-// guard is the mass-deletion guard.
-func guard(res *diff.Result, opts PruneOptions) error {
-	n := res.Plan.Counts()[diff.Prune]
-	switch {
-	case opts.AllowMass || n == 0:
+// guard refuses, before anything is changed, deletions that look like a
+// mistake rather than an intent.
+func guard(res *diff.Result, ap approval, opts PruneOptions) error {
+	var deletes []diff.Change
+	var never []string
+	for _, ch := range ap.todo {
+		if ch.Action == diff.Prune {
+			deletes = append(deletes, ch)
+			if ch.NeverApplied {
+				never = append(never, ch.ID().String())
+			}
+		}
+	}
+	if len(never) > 0 && !opts.PruneNeverApplied {
+		return fmt.Errorf("%w, nothing was changed: %s carry this set's label, but modelsync never applied them (someone else labeled them); "+
+			"remove the label %s to keep them, or pass --prune-unapplied to delete them", ErrNeverApplied, strings.Join(never, ", "), inventory.LabelPartOf)
+	}
+	n := len(deletes)
+	if opts.AllowMass || n == 0 {
 		return nil
+	}
+	perKind := map[schema.GroupKind]int{}
+	for i := range res.Members {
+		perKind[res.Members[i].GroupVersionKind().GroupKind()]++
+	}
+	for _, ch := range deletes {
+		perKind[ch.ID().GroupKind()]--
+	}
+	hint := "check --path and -n; pass --allow-mass-prune if that is intended"
+	switch {
 	case len(res.Predictions) == 0:
-		return fmt.Errorf("%w: the desired set is empty and all %d objects of the inventory would be deleted; check --path, or pass --allow-mass-prune", ErrMassPrune, n)
+		return fmt.Errorf("%w: the desired set is empty and all %d objects of the inventory would be deleted; %s", ErrMassPrune, n, hint)
 	case n > opts.MaxPrunes:
-		return fmt.Errorf("%w: %d objects would be deleted, more than --max-prunes %d; pass --allow-mass-prune if that is intended", ErrMassPrune, n, opts.MaxPrunes)
+		return fmt.Errorf("%w: %d objects would be deleted, more than --max-prunes %d; %s", ErrMassPrune, n, opts.MaxPrunes, hint)
+	case 2*n > len(res.Members):
+		return fmt.Errorf("%w: %d of the %d members of the set would be deleted, more than half; %s", ErrMassPrune, n, len(res.Members), hint)
+	}
+	for _, ch := range deletes {
+		gk := ch.ID().GroupKind()
+		if perKind[gk] == 0 && countKind(res.Members, gk) > 1 {
+			perKind[gk] = -1 // report each kind once
+			return fmt.Errorf("%w: every %s of the set (%d) would be deleted; %s", ErrMassPrune, gk.Kind, countKind(res.Members, gk), hint)
+		}
 	}
 	return nil
 }
 
-// removeItems applies the shared object without the entries awaiting
-// prune: what sync applies, with the desired entries only, on the live
-// version the plan saw.
-func removeItems(ctx context.Context, c *cluster.Clients, p diff.Prediction) Pruned {
-	ch := p.Change
-	ch.Action, ch.Diff = diff.PruneItem, ""
-	keys := make([]string, len(p.Pending))
-	for i, it := range p.Pending {
-		keys[i] = it.Noun + " " + it.Key
+func countKind(members []unstructured.Unstructured, gk schema.GroupKind) int {
+	n := 0
+	for i := range members {
+		if members[i].GroupVersionKind().GroupKind() == gk {
+			n++
+		}
 	}
-	ch.Message = "removed " + strings.Join(keys, ", ")
-	done := Pruned{Change: ch}
-	u := p.Applied.DeepCopy()
-	err := manifest.SetItems(u, manifest.Items(p.Object.Unstructured))
-	if err == nil {
-		u.SetResourceVersion(p.Live.GetResourceVersion())
-		_, err = serverSideApply(ctx, c, u)
-	}
-	if err != nil {
-		done.Err = fmt.Errorf("%s: remove %d entries: %w", p.Object.ID(), len(p.Pending), err)
-	}
-	return done
+	return n
 }
 
-// deleteObject deletes exactly the object version the plan saw, then waits a
-// while for it to disappear and names the finalizers holding it if not.
+// deleteObject deletes the approved object: it reads it, checks it is still
+// the approved object (uid) with the approved content (digest), and deletes
+// it with uid and resourceVersion preconditions, reading again if status
+// moved in between. Then it waits a while for it to disappear and names the
+// finalizers holding it if not.
 func deleteObject(ctx context.Context, c *cluster.Clients, ch diff.Change, opts PruneOptions) Pruned {
-	done := Pruned{Change: ch}
+	done := Pruned{Change: ch, State: Removed}
 	res, err := c.Resource(schema.FromAPIVersionAndKind(ch.APIVersion, ch.Kind), ch.Namespace)
 	if err != nil {
-		done.Err = err
-		return done
+		return failed(done, err)
 	}
-	uid, rv := types.UID(ch.UID), ch.ResourceVersion
-	bg := metav1.DeletePropagationBackground
-	err = res.Delete(ctx, ch.Name, metav1.DeleteOptions{
-		Preconditions:     &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
-		PropagationPolicy: &bg,
+	uid := types.UID(ch.UID)
+	gone := false
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		live, err := res.Get(ctx, ch.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err) || (err == nil && live.GetUID() != uid):
+			gone = true
+			return nil
+		case err != nil:
+			return err
+		case live.GetDeletionTimestamp() != nil:
+			return nil
+		case diff.ContentDigest(live) != ch.Digest:
+			return fmt.Errorf("changed since the plan was approved (outside its status), not deleted; make a new plan")
+		}
+		rv := live.GetResourceVersion()
+		bg := metav1.DeletePropagationBackground
+		return res.Delete(ctx, ch.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}, PropagationPolicy: &bg})
 	})
 	switch {
 	case apierrors.IsNotFound(err):
-		return done
-	case apierrors.IsConflict(err):
-		done.Err = fmt.Errorf("%s: changed since the plan was made, not deleted; make a new plan: %w", ch.ID(), err)
-		return done
+		gone = true
 	case err != nil:
-		done.Err = fmt.Errorf("%s: delete: %w", ch.ID(), err)
+		return failed(done, fmt.Errorf("%s: delete: %w", ch.ID(), err))
+	}
+	if gone {
+		done.State = AlreadyGone
 		return done
 	}
 	var last *unstructured.Unstructured
@@ -201,21 +305,27 @@ func deleteObject(ctx context.Context, c *cluster.Clients, ch diff.Change, opts 
 		return false, nil // a failed read is retried until the timeout
 	})
 	if err != nil && last != nil && len(last.GetFinalizers()) > 0 {
-		done.Finalizers = last.GetFinalizers()
+		done.State, done.Finalizers = StillTerminating, last.GetFinalizers()
 		return done
 	}
 	if err != nil {
-		done.Err = fmt.Errorf("%s: deleted, but did not go within %s: %w", ch.ID(), opts.Terminating, err)
+		return failed(done, fmt.Errorf("%s: deleted, but did not go within %s: %w", ch.ID(), opts.Terminating, err))
 	}
 	return done
 }
 
+func failed(p Pruned, err error) Pruned {
+	p.State, p.Err = Failed, err
+	return p
+}
+
 // shrink narrows the parent's group-kinds to what is left: the desired
-// objects and the members that were kept or are still terminating.
+// objects and the members not deleted (kept, failed, held back, or still
+// terminating).
 func shrink(ctx context.Context, inv *inventory.Inventory, res *diff.Result, rep PruneReport) error {
 	gone := map[manifest.ID]bool{}
 	for _, p := range rep.Pruned {
-		if p.Change.Action == diff.Prune && p.Err == nil && len(p.Finalizers) == 0 {
+		if p.Change.Action == diff.Prune && (p.State == Removed || p.State == AlreadyGone) {
 			gone[p.Change.ID()] = true
 		}
 	}

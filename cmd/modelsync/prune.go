@@ -25,10 +25,12 @@ func newPruneCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune --plan FILE",
 		Short: "Delete what an approved plan removes: rules and targetRefs first, then objects in reverse order",
-		Long: "prune recomputes the plan and refuses, changing nothing, unless its removals are exactly those of\n" +
-			"the approved plan file (written by `modelsync diff --plan-out`). It then removes the rules and\n" +
-			"targetRefs from shared objects, and deletes objects in reverse dependency order, each only at the\n" +
-			"uid and resourceVersion the plan saw. PersistentVolumeClaims of pruned StatefulSets are kept.",
+		Long: "prune recomputes the plan and refuses, changing nothing, unless its pending removals are those of\n" +
+			"the approved plan file (written by `modelsync diff --plan-out`), each still the object (uid and content\n" +
+			"without status) or entry that was approved. It then removes the rules and targetRefs from shared objects,\n" +
+			"writing nothing else, and deletes objects in reverse dependency order. A removal that fails holds back\n" +
+			"what it still points at (exit 3); removals already done count as done, so the same plan finishes the job.\n" +
+			"PersistentVolumeClaims of pruned StatefulSets are kept unless --delete-pvcs.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			approved, err := readPlanFile(o.planFile)
@@ -39,7 +41,8 @@ func newPruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return o.lock.run(cmd.Context(), clients, ns, o.diff.cluster.inventory, func(ctx context.Context) error {
+			return o.lock.run(cmd.Context(), clients, ns, o.diff.cluster.inventory, cmd.ErrOrStderr(), func(ctx context.Context, fence sync.Fence) error {
+				o.Fence = fence
 				return o.run(ctx, clients, ns, approved, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			})
 		},
@@ -49,7 +52,8 @@ func newPruneCommand() *cobra.Command {
 	o.lock.register(cmd.Flags())
 	cmd.Flags().StringVar(&o.planFile, "plan", "", "the approved JSON plan (modelsync diff --plan-out)")
 	_ = cmd.MarkFlagRequired("plan")
-	cmd.Flags().BoolVar(&o.DeleteClaims, "delete-pvcs", false, "also delete the PersistentVolumeClaims of pruned StatefulSets")
+	cmd.Flags().BoolVar(&o.DeleteClaims, "delete-pvcs", false, "also delete the PersistentVolumeClaims the approved plan lists for pruned StatefulSets")
+	cmd.Flags().BoolVar(&o.PruneNeverApplied, "prune-unapplied", false, "also delete members that carry the set's label but that modelsync never applied")
 	cmd.Flags().IntVar(&o.MaxPrunes, "max-prunes", o.MaxPrunes, "refuse to delete more objects than this without --allow-mass-prune")
 	cmd.Flags().BoolVar(&o.AllowMass, "allow-mass-prune", false, "allow deleting more than --max-prunes objects, or everything when the tree is empty")
 	cmd.Flags().DurationVar(&o.Terminating, "terminating-timeout", o.Terminating, "how long to wait for a deleted object to go before reporting its finalizers")
@@ -72,21 +76,15 @@ func (o *pruneOptions) run(ctx context.Context, clients *cluster.Clients, ns str
 			fmt.Fprintf(out, "kept       PersistentVolumeClaim %s (delete it by hand, or prune with --delete-pvcs)\n", c)
 		}
 	}
-	if err != nil {
-		return err
-	}
-	stuck := 0
-	for _, r := range rep.Pruned {
-		if len(r.Finalizers) > 0 {
-			stuck++
+	n := rep.Count()
+	if len(rep.Pruned) > 0 {
+		fmt.Fprintf(out, "prune of namespace %s: %d done, %d failed, %d not attempted", ns, n[sync.Removed]+n[sync.AlreadyGone], n[sync.Failed], n[sync.NotAttempted])
+		if n[sync.StillTerminating] > 0 {
+			fmt.Fprintf(out, ", %d still terminating (they stay in the inventory)", n[sync.StillTerminating])
 		}
+		fmt.Fprintln(out)
 	}
-	fmt.Fprintf(out, "pruned namespace %s: %d removal(s) done", ns, len(rep.Pruned)-stuck)
-	if stuck > 0 {
-		fmt.Fprintf(out, ", %d still terminating (they stay in the inventory)", stuck)
-	}
-	fmt.Fprintln(out)
-	return nil
+	return err
 }
 
 func readPlanFile(path string) (*diff.Plan, error) {

@@ -11,6 +11,8 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
+
+	"modelsync.dev/modelsync/sync"
 )
 
 // Exit codes, as kubectl diff: 0 nothing to do, 1 changes (diff) or errors found
@@ -19,6 +21,9 @@ const (
 	exitOK      = 0
 	exitChanges = 1
 	exitError   = 2
+	// exitPartial: a prune did part of the approved removals; rerunning the
+	// same plan after fixing the failures finishes it.
+	exitPartial = 3
 )
 
 // exitCode is returned by a command whose outcome is not a failure but still
@@ -42,6 +47,9 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case errors.As(err, &code):
 		return int(code)
+	case errors.Is(err, sync.ErrPartial):
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitPartial
 	default:
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitError

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	gosync "sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -19,8 +21,9 @@ import (
 type syncOptions struct {
 	diff  diffOptions
 	lock  lockFlags
-	adopt bool
-	wait  bool
+	adopt      bool
+	allowEmpty bool
+	wait       bool
 	sync.WaitOptions
 }
 
@@ -38,8 +41,8 @@ func newSyncCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return o.lock.run(cmd.Context(), clients, ns, o.diff.cluster.inventory, func(ctx context.Context) error {
-				return o.run(ctx, clients, ns, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return o.lock.run(cmd.Context(), clients, ns, o.diff.cluster.inventory, cmd.ErrOrStderr(), func(ctx context.Context, fence sync.Fence) error {
+				return o.run(ctx, clients, ns, fence, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			})
 		},
 	}
@@ -47,25 +50,31 @@ func newSyncCommand() *cobra.Command {
 	o.diff.cluster.register(cmd.Flags())
 	o.diff.registerFull(cmd.Flags())
 	o.lock.register(cmd.Flags())
+	cmd.Flags().BoolVar(&o.allowEmpty, "allow-empty", false, "sync a tree that holds no objects (every member then awaits pruning)")
 	cmd.Flags().BoolVar(&o.adopt, "adopt", false, "take over objects that exist without modelsync's label, and kubectl's field managers on them")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until StatefulSets have rolled out and custom resources are Accepted/Ready")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "how long --wait waits")
 	return cmd
 }
 
-func (o *syncOptions) run(ctx context.Context, clients *cluster.Clients, ns string, out, stderr io.Writer) error {
+func (o *syncOptions) run(ctx context.Context, clients *cluster.Clients, ns string, fence sync.Fence, out, stderr io.Writer) error {
 	p, err := o.diff.compute(ctx, clients, ns, stderr)
 	if err != nil {
 		return err
 	}
 	sopts := sync.DefaultOptions()
-	sopts.Adopt = o.adopt
+	sopts.Adopt, sopts.AllowEmpty, sopts.Fence = o.adopt, o.allowEmpty, fence
 	progress := &lineProgress{w: out}
 	rep, err := sync.Apply(ctx, clients, p.differ.Inventory(), p.res, p.set.Revision, sopts, progress)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "synced namespace %s: %d applied, %d unchanged\n", ns, len(rep.Applied), rep.Unchanged)
+	for _, c := range p.res.Plan.Changes {
+		if c.Action == diff.Terminating {
+			fmt.Fprintf(out, "not written: %s %s is %s\n", c.Kind, c.Name, c.Message)
+		}
+	}
 	if pending := p.res.Plan.Removals(); len(pending) > 0 {
 		fmt.Fprintf(out, "%d removal(s) pending approval (modelsync diff lists them; modelsync prune deletes them):\n", len(pending))
 		for _, c := range pending {
@@ -92,12 +101,34 @@ type lockFlags struct{ sync.LeaseOptions }
 
 func (f *lockFlags) register(fs *pflag.FlagSet) {
 	f.LeaseOptions = sync.DefaultLeaseOptions()
+	f.Identity = runIdentity()
 	fs.DurationVar(&f.Wait, "lock-timeout", f.Wait, "how long to wait for another sync or prune of the same target to finish")
+	fs.DurationVar(&f.Duration, "lease-duration", f.Duration, "how long the target's Lease outlives a run that stopped renewing it (killed, paused)")
 }
 
-func (f *lockFlags) run(ctx context.Context, clients *cluster.Clients, ns, inv string, fn func(context.Context) error) error {
+// runIdentity names this run in the Lease: the CI job's URL, else host:pid.
+func runIdentity() string {
+	if u := os.Getenv("CI_JOB_URL"); u != "" {
+		return u
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
+}
+
+// run holds the target's Lease while fn runs; fn confirms it before each
+// write batch through fence.
+func (f *lockFlags) run(ctx context.Context, clients *cluster.Clients, ns, inv string, stderr io.Writer, fn func(context.Context, sync.Fence) error) error {
 	target := inventory.New(clients.Dynamic, clients.Core, clients.Mapper, ns, inv)
-	return sync.WithLease(ctx, clients, target, f.LeaseOptions, fn)
+	return sync.WithLease(ctx, clients, target, f.LeaseOptions, leaseWait{stderr}, func(ctx context.Context, l *sync.Lease) error {
+		return fn(ctx, l)
+	})
+}
+
+// leaseWait says who holds the Lease this run waits for.
+type leaseWait struct{ w io.Writer }
+
+func (l leaseWait) Waiting(holder string, expires time.Time) {
+	fmt.Fprintf(l.w, "waiting for the Lease: held by %s, until %s unless renewed\n", holder, expires.UTC().Format(time.RFC3339))
 }
 
 // lineProgress prints one line per object; stable for CI logs.
@@ -138,14 +169,20 @@ func (p *lineProgress) Health(h sync.Health) {
 }
 
 func (p *lineProgress) Pruned(r sync.Pruned) {
-	switch {
-	case r.Err != nil:
+	switch r.State {
+	case sync.Failed:
 		p.printf("failed     %s: %v\n", changeLine(r.Change), r.Err)
-	case len(r.Finalizers) > 0:
+	case sync.NotAttempted:
+		p.printf("held back  %s: not attempted, %s\n", changeLine(r.Change), r.Reason)
+	case sync.StillTerminating:
 		p.printf("stuck      %s: terminating, held by finalizers %v\n", changeLine(r.Change), r.Finalizers)
-	case r.Change.Message != "":
-		p.printf("%-10s %s %s: %s\n", r.Change.Action, r.Change.Kind, r.Change.Name, r.Change.Message)
+	case sync.AlreadyGone:
+		p.printf("%-10s %s %s: already done (an earlier prune, or by hand)\n", "done", r.Change.Kind, r.Change.Name)
 	default:
-		p.printf("%-10s %s %s\n", "deleted", r.Change.Kind, r.Change.Name)
+		if r.Change.Action == diff.PruneItem {
+			p.printf("%-10s %s %s: %s\n", r.Change.Action, r.Change.Kind, r.Change.Name, r.Change.Message)
+		} else {
+			p.printf("%-10s %s %s\n", "deleted", r.Change.Kind, r.Change.Name)
+		}
 	}
 }

@@ -1,0 +1,140 @@
+// Removals: the part of a plan a person approves. Each is bound to what it
+// removes, an object by uid and content digest, an entry by its owner's uid
+// and the entry itself, never to the server's resourceVersion, which changes
+// every time a controller writes status.
+
+package diff
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/manifest"
+)
+
+// ContentDigest digests what a person approves when approving an object's
+// deletion: its uid and content, without status and without the server's
+// counters, timestamps and field ownership. A controller writing status does
+// not change it; a hand edit, a changed spec, label or annotation does.
+func ContentDigest(u *unstructured.Unstructured) string {
+	return digest(content(u))
+}
+
+// EntryDigest digests one entry of a shared object (a rule, a targetRef).
+func EntryDigest(entry map[string]any) string { return digest(entry) }
+
+func digest(v any) string {
+	h := sha256.New()
+	// Encoding maps of JSON values cannot fail; a failed encoding would only
+	// fail to match.
+	_ = json.NewEncoder(h).Encode(v)
+	return base64.RawStdEncoding.EncodeToString(h.Sum(nil)[:18])
+}
+
+// AppliedBy reports whether manager ever server-side applied u (it owns
+// fields through an Apply entry outside the status subresource).
+func AppliedBy(u *unstructured.Unstructured, manager string) bool {
+	for _, mf := range u.GetManagedFields() {
+		if mf.Manager == manager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
+			return true
+		}
+	}
+	return false
+}
+
+func prune(m *unstructured.Unstructured) Change {
+	c := changeOf(Prune, m)
+	c.UID, c.ResourceVersion, c.Digest = string(m.GetUID()), m.GetResourceVersion(), ContentDigest(m)
+	switch {
+	case m.GetAnnotations()[inventory.AnnotationPrune] == "disabled":
+		c.Action = Unchanged
+		c.Message = "no longer in the tree, kept: annotated " + inventory.AnnotationPrune + ": disabled"
+	case m.GetDeletionTimestamp() != nil:
+		terminating(&c, m)
+	case !AppliedBy(m, inventory.FieldManager):
+		c.NeverApplied = true
+		c.Message = "carries this set's label, but modelsync never applied it (no " + inventory.FieldManager + " field manager): someone else labeled it"
+	}
+	return c
+}
+
+// terminating marks c as an object being deleted, with what holds it.
+func terminating(c *Change, live *unstructured.Unstructured) {
+	c.Action, c.Finalizers = Terminating, live.GetFinalizers()
+	c.Message = "being deleted since " + live.GetDeletionTimestamp().UTC().Format("2006-01-02T15:04:05Z")
+	if len(c.Finalizers) > 0 {
+		c.Message += ", held by finalizers " + strings.Join(c.Finalizers, ", ")
+	}
+}
+
+func pruneItem(p Prediction, it manifest.Item) Change {
+	c := changeOf(PruneItem, p.Live)
+	c.Origin = p.Object.Origin.String()
+	c.UID, c.ResourceVersion = string(p.Live.GetUID()), p.Live.GetResourceVersion()
+	c.Digest = EntryDigest(it.Value)
+	c.Item = &ItemRef{Noun: it.Noun, Key: it.Key}
+	return c
+}
+
+// addClaims lists, on each StatefulSet prune, the claims its pods got from
+// its volumeClaimTemplates (<template>-<statefulset>-<ordinal>): deleting
+// them is part of what a person approves.
+func (d *Differ) addClaims(ctx context.Context, changes []Change, members []unstructured.Unstructured) error {
+	live := map[manifest.ID]*unstructured.Unstructured{}
+	for i := range members {
+		live[manifest.IDOf(&members[i])] = &members[i]
+	}
+	type target struct {
+		change   *Change
+		patterns []*regexp.Regexp
+	}
+	var targets []target
+	for i := range changes {
+		c := &changes[i]
+		sts := live[c.ID()]
+		if c.Action != Prune || c.Kind != "StatefulSet" || sts == nil {
+			continue
+		}
+		templates, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
+		t := target{change: c}
+		for _, tpl := range templates {
+			m, _ := tpl.(map[string]any)
+			name, _, _ := unstructured.NestedString(m, "metadata", "name")
+			if name != "" {
+				t.patterns = append(t.patterns, regexp.MustCompile("^"+regexp.QuoteMeta(name+"-"+sts.GetName()+"-")+"[0-9]+$"))
+			}
+		}
+		if len(t.patterns) > 0 {
+			targets = append(targets, t)
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	list, err := d.c.Core.CoreV1().PersistentVolumeClaims(d.inv.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list the claims of pruned StatefulSets: %w", err)
+	}
+	for _, t := range targets {
+		for _, pvc := range list.Items {
+			for _, re := range t.patterns {
+				if re.MatchString(pvc.Name) {
+					t.change.Claims = append(t.change.Claims, Claim{Name: pvc.Name, UID: string(pvc.UID)})
+					break
+				}
+			}
+		}
+		sort.Slice(t.change.Claims, func(i, j int) bool { return t.change.Claims[i].Name < t.change.Claims[j].Name })
+	}
+	return nil
+}
