@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -44,8 +45,8 @@ const MaxRouteRules = 15
 // ItemLists are the lists modelsync tracks entry by entry.
 var ItemLists = []ItemList{
 	{Group: "aigateway.envoyproxy.io", Kind: "AIGatewayRoute", Path: []string{"spec", "rules"}, Noun: "rule", Key: RuleKey, Max: MaxRouteRules},
-	{Group: "aigateway.envoyproxy.io", Kind: "BackendSecurityPolicy", Path: []string{"spec", "targetRefs"}, Noun: "targetRef", Key: TargetRefKey},
-	{Group: "gateway.envoyproxy.io", Kind: "BackendTrafficPolicy", Path: []string{"spec", "targetRefs"}, Noun: "targetRef", Key: TargetRefKey},
+	{Group: "aigateway.envoyproxy.io", Kind: "BackendSecurityPolicy", Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
+	{Group: "gateway.envoyproxy.io", Kind: "BackendTrafficPolicy", Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
 }
 
 // ItemListFor returns the tracked list of u's kind, if it has one.
@@ -113,6 +114,19 @@ func RuleKey(rule map[string]any) string {
 		}
 	}
 	return "(unkeyed rule)"
+}
+
+// NounTargetRef is what a policy's entry is called.
+const NounTargetRef = "targetRef"
+
+// TargetRefID is the object a policy's targetRef key (TargetRefKey) names:
+// a traffic policy's HTTPRoute is the AIGatewayRoute of that name.
+func TargetRefID(key, namespace string) (ID, bool) {
+	parts := strings.SplitN(key, "/", 3)
+	if len(parts) != 3 || parts[2] == "" {
+		return ID{}, false
+	}
+	return refTo(map[string]any{"group": parts[0], "kind": parts[1], "name": parts[2]}, namespace, "", "")
 }
 
 // TargetRefKey identifies a targetRef by group/kind/name.

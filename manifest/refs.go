@@ -30,20 +30,9 @@ func Refs(u *unstructured.Unstructured) []Ref {
 	ns := u.GetNamespace()
 	var out []Ref
 	add := func(entry string, m map[string]any, group, kind string) {
-		name, _ := m["name"].(string)
-		if name == "" {
-			return
+		if id, ok := refTo(m, ns, group, kind); ok {
+			out = append(out, Ref{Entry: entry, ID: id})
 		}
-		if g, ok := m["group"].(string); ok {
-			group = g
-		}
-		if k, ok := m["kind"].(string); ok && k != "" {
-			kind = k
-		}
-		if group == gatewayAPIGroup && kind == "HTTPRoute" {
-			group, kind = aiGatewayGroup, "AIGatewayRoute" // the route generates the HTTPRoute of its name
-		}
-		out = append(out, Ref{Entry: entry, ID: ID{Group: group, Kind: kind, Namespace: ns, Name: name}})
 	}
 	switch {
 	case gvk.Group == aiGatewayGroup && gvk.Kind == "AIGatewayRoute":
@@ -75,6 +64,25 @@ func Refs(u *unstructured.Unstructured) []Ref {
 		}
 	}
 	return out
+}
+
+// refTo is the object a reference (name, optional group and kind, else
+// the defaults) names in namespace ns.
+func refTo(m map[string]any, ns, group, kind string) (ID, bool) {
+	name, _ := m["name"].(string)
+	if name == "" {
+		return ID{}, false
+	}
+	if g, ok := m["group"].(string); ok {
+		group = g
+	}
+	if k, ok := m["kind"].(string); ok && k != "" {
+		kind = k
+	}
+	if group == gatewayAPIGroup && kind == "HTTPRoute" {
+		group, kind = aiGatewayGroup, "AIGatewayRoute" // the route generates the HTTPRoute of its name
+	}
+	return ID{Group: group, Kind: kind, Namespace: ns, Name: name}, true
 }
 
 // maps are the map entries of a list value; anything else is skipped.

@@ -142,43 +142,15 @@ func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, ap
 		rep.Pruned = append(rep.Pruned, p)
 	}
 	deps := newDependencies(res.Members)
-	writes := entryWrites(ap.todo, res)
-	for _, batch := range slices.Backward(byRank(writes, func(w entryWrite) int { return Rank(w.owner.Kind) })) {
+	for _, batch := range slices.Backward(byRank(steps(ap.todo, res), stepRank)) {
 		if err := opts.Fence.Confirm(ctx); err != nil {
 			return rep, err
 		}
-		done, _ := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, w entryWrite) Pruned {
-			p := removeEntries(ctx, c, w)
-			if p.stays() {
-				deps.stays(w.owner.ID(), w.keys(), p.Change.ID().String()+": the removal of "+strings.Join(p.Entries, ", ")+" failed")
-				for _, from := range w.from() {
-					deps.mustStay(from, "it still holds entries "+w.owner.ID().String()+" could not take")
-				}
+		done, _ := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, s step) Pruned {
+			if s.write != nil {
+				return writeStep(ctx, c, deps, *s.write)
 			}
-			return p
-		}, progress.Pruned)
-		rep.Pruned = append(rep.Pruned, done...)
-	}
-	var deletes []diff.Change
-	for _, ch := range ap.todo {
-		if ch.Action == diff.Prune {
-			deletes = append(deletes, ch)
-		}
-	}
-	for _, batch := range slices.Backward(byRank(deletes, func(ch diff.Change) int { return Rank(ch.Kind) })) {
-		if err := opts.Fence.Confirm(ctx); err != nil {
-			return rep, err
-		}
-		done, _ := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, ch diff.Change) Pruned {
-			if why := deps.keptFor(ch.ID()); why != "" {
-				deps.stays(ch.ID(), nil, why)
-				return Pruned{Change: ch, State: NotAttempted, Reason: why}
-			}
-			p := deleteObject(ctx, c, ch, opts)
-			if p.stays() {
-				deps.stays(ch.ID(), nil, "its deletion failed")
-			}
-			return p
+			return deleteStep(ctx, c, deps, s.delete, opts)
 		}, progress.Pruned)
 		rep.Pruned = append(rep.Pruned, done...)
 	}
@@ -194,6 +166,84 @@ func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, ap
 			ErrPartial, n[Removed]+n[AlreadyGone]+n[StillTerminating], n[Failed], n[NotAttempted]))
 	}
 	return rep, errors.Join(errs...)
+}
+
+// step is one removal request: the entries of one shared object, or one
+// object's deletion.
+type step struct {
+	write  *entryWrite
+	delete diff.Change
+}
+
+// steps are the approved removals still to do.
+func steps(todo []diff.Change, res *diff.Result) []step {
+	var out []step
+	for _, w := range entryWrites(todo, res) {
+		out = append(out, step{write: &w})
+	}
+	for _, ch := range todo {
+		if ch.Action == diff.Prune {
+			out = append(out, step{delete: ch})
+		}
+	}
+	return out
+}
+
+// stepRank walks kinds in reverse apply order (prune takes the batches
+// backwards): what points comes before what it points at, and within a kind
+// the entries come before the deletions (a shard takes the rules of the
+// shard being deleted first).
+func stepRank(s step) int {
+	if s.write != nil {
+		return 2*Rank(s.write.owner.Kind) + 1
+	}
+	return 2 * Rank(s.delete.Kind)
+}
+
+// deleteStep deletes one object, unless something that stays needs it.
+func deleteStep(ctx context.Context, c *cluster.Clients, deps *dependencies, ch diff.Change, opts PruneOptions) Pruned {
+	if why := deps.keptFor(ch.ID()); why != "" {
+		deps.stays(ch.ID(), nil, why)
+		return Pruned{Change: ch, State: NotAttempted, Reason: why}
+	}
+	p := deleteObject(ctx, c, ch, opts)
+	if p.stays() {
+		deps.stays(ch.ID(), nil, "its deletion failed")
+	}
+	return p
+}
+
+// writeStep removes the entries of one shared object. A policy's targetRef
+// to an object that stays is held back: the object would lose its API key
+// or retry policy while it still serves.
+func writeStep(ctx context.Context, c *cluster.Clients, deps *dependencies, w entryWrite) Pruned {
+	var held []string
+	var why string
+	var keep []diff.Change
+	for _, ch := range w.remove {
+		if target, ok := manifest.TargetRefID(ch.Item.Key, ch.Namespace); ok && ch.Item.Noun == manifest.NounTargetRef {
+			if r := deps.keptFor(target); r != "" {
+				held, why = append(held, ch.Item.Noun+" "+ch.Item.Key), target.String()+" stays ("+r+")"
+				continue
+			}
+		}
+		keep = append(keep, ch)
+	}
+	w.remove = keep
+	if len(held) > 0 && len(w.remove) == 0 && len(w.moveIn) == 0 {
+		return Pruned{Change: w.owner, State: NotAttempted, Entries: held, Reason: why}
+	}
+	p := removeEntries(ctx, c, w)
+	if p.stays() {
+		deps.stays(w.owner.ID(), w.keys(), p.Change.ID().String()+": the removal of "+strings.Join(p.Entries, ", ")+" failed")
+		for _, from := range w.from() {
+			deps.mustStay(from, "it still holds entries "+w.owner.ID().String()+" could not take")
+		}
+	}
+	if len(held) > 0 && p.State != Failed {
+		p.State, p.Reason = NotAttempted, "held back "+strings.Join(held, ", ")+" ("+why+"); "+p.Change.Message
+	}
+	return p
 }
 
 // guard refuses, before anything is changed, deletions that look like a

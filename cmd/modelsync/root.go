@@ -65,6 +65,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newRenderCommand(), newValidateCommand(), newDiffCommand(), newSyncCommand(), newPruneCommand(), newStatusCommand())
+	root.AddCommand(newVersionCommand(), newRenderCommand(), newValidateCommand(), newDiffCommand(), newSyncCommand(), newPruneCommand(), newStatusCommand(), newRBACCommand())
 	return root
 }

@@ -19,8 +19,8 @@ import (
 )
 
 type syncOptions struct {
-	diff  diffOptions
-	lock  lockFlags
+	diff       diffOptions
+	lock       lockFlags
 	adopt      bool
 	allowEmpty bool
 	wait       bool

@@ -88,6 +88,20 @@ func (c *ControlPlane) Kubeconfig() ([]byte, error) {
 	return user.KubeConfig()
 }
 
+// User returns a kubeconfig and a rest.Config of a client-certificate user
+// of this control plane, with no permission but what RBAC grants it.
+func (c *ControlPlane) User(name string, groups ...string) ([]byte, *rest.Config, error) {
+	user, err := c.env.ControlPlane.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("add user %s: %w", name, err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	return kc, user.Config(), nil
+}
+
 // RepoRoot finds the directory holding the modelsync go.mod, starting at dir.
 func RepoRoot(dir string) (string, error) {
 	for d := dir; ; d = filepath.Dir(d) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"k8s.io/client-go/rest"
 )
 
 // Kubectl runs the kubectl client against the package's control plane in
@@ -36,6 +38,21 @@ func KubeconfigFile(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// UserKubeconfig writes a kubeconfig of a client-certificate user with no
+// permission but what RBAC grants, and returns its path and config.
+func UserKubeconfig(t testing.TB, name string) (string, *rest.Config) {
+	t.Helper()
+	kc, cfg, err := ControlPlane(t).User(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig-"+name)
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, cfg
 }
 
 // WriteTree writes files (paths starting with models-config/) under a

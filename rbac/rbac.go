@@ -1,0 +1,116 @@
+// Package rbac writes the namespaced Role (and RoleBinding) an identity
+// needs to run modelsync's diff, sync and prune for a tree: exactly the
+// verbs modelsync sends, on exactly the resources it touches.
+package rbac
+
+import (
+	"slices"
+	"sort"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Verbs modelsync sends, by purpose.
+var (
+	// memberVerbs: list members by label, read one (health, re-checks),
+	// server-side apply (patch; create when the apply creates the object,
+	// also in dry-run), adopt (patch), prune (delete).
+	memberVerbs = []string{"get", "list", "create", "patch", "delete"}
+	// parentVerbs: the inventory Secret is read and server-side applied.
+	parentVerbs = []string{"get", "create", "patch"}
+	// leaseVerbs: acquire (get, create), renew and release (update).
+	leaseVerbs = []string{"get", "create", "update"}
+	// claimVerbs: the plan lists the claims of pruned StatefulSets; prune
+	// --delete-pvcs deletes the approved ones.
+	claimVerbs = []string{"list", "delete"}
+)
+
+// Options configures Role.
+type Options struct {
+	// Namespace is the target namespace.
+	Namespace string
+	// Name of the Role and RoleBinding.
+	Name string
+	// Kinds are the kinds of the tree, and of members that are still in the
+	// inventory (prune deletes them).
+	Kinds []schema.GroupVersionKind
+	// Subjects, when any, get a RoleBinding.
+	Subjects []rbacv1.Subject
+}
+
+// Role returns the Role for opts, and the RoleBinding when opts names
+// subjects (nil otherwise). Resources are named from kinds the way the API
+// server names them for these kinds (lower-case plural).
+func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
+	verbs := map[schema.GroupResource][]string{
+		{Resource: "secrets"}:                              parentVerbs,
+		{Group: "coordination.k8s.io", Resource: "leases"}: leaseVerbs,
+		{Resource: "persistentvolumeclaims"}:               claimVerbs,
+	}
+	for _, gvk := range opts.Kinds {
+		plural, _ := meta.UnsafeGuessKindToResource(gvk)
+		gr := plural.GroupResource()
+		verbs[gr] = union(verbs[gr], memberVerbs)
+	}
+	byGroup := map[string]map[string][]string{} // group → verbs key → resources
+	for gr, v := range verbs {
+		key := joinVerbs(v)
+		if byGroup[gr.Group] == nil {
+			byGroup[gr.Group] = map[string][]string{}
+		}
+		byGroup[gr.Group][key] = append(byGroup[gr.Group][key], gr.Resource)
+	}
+	var rules []rbacv1.PolicyRule
+	for _, g := range sortedKeys(byGroup) {
+		for _, key := range sortedKeys(byGroup[g]) {
+			res := byGroup[g][key]
+			sort.Strings(res)
+			rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: res, Verbs: verbs[schema.GroupResource{Group: g, Resource: res[0]}]})
+		}
+	}
+	meta := metav1.ObjectMeta{Name: opts.Name, Namespace: opts.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "modelsync"}}
+	role := &rbacv1.Role{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"}, ObjectMeta: meta, Rules: rules}
+	if len(opts.Subjects) == 0 {
+		return role, nil
+	}
+	binding := &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: meta,
+		Subjects:   opts.Subjects,
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: opts.Name},
+	}
+	return role, binding
+}
+
+// union keeps the order of modelsync's verb lists.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, v := range b {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func joinVerbs(v []string) string {
+	s := slices.Clone(v)
+	sort.Strings(s)
+	key := ""
+	for _, x := range s {
+		key += x + ","
+	}
+	return key
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
