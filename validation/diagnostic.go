@@ -59,7 +59,7 @@ type Input struct {
 func Validate(in Input) []Diagnostic {
 	c := newChecker(in)
 	for _, rule := range []func(*checker){
-		checkKinds, checkDuplicates, checkNames, checkDeprecated,
+		checkKinds, checkDuplicates, checkNames, checkDeprecated, checkSecrets,
 		checkRouteLimits, checkModelHeaders, checkReferences, checkRoundRobinCovered, checkSecurityPolicies,
 		checkModels, checkWorkloads,
 	} {

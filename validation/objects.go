@@ -1,7 +1,9 @@
 package validation
 
 import (
+	"encoding/base64"
 	"fmt"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -112,4 +114,52 @@ func checkDeprecated(c *checker) {
 				"change apiVersion to "+model.AIGatewayAPIVersion+" (the storage version)")
 		}
 	}
+}
+
+// checkSecrets requires every Secret value to be a string (data: base64).
+// The API server would refuse any other type with a message quoting the
+// value; the diagnostic names the key, never the value.
+func checkSecrets(c *checker) {
+	for _, o := range c.in.Objects {
+		if o.GetAPIVersion() != "v1" || o.GetKind() != "Secret" {
+			continue
+		}
+		for _, field := range []string{"data", "stringData"} {
+			raw, present := o.Object[field]
+			if !present || raw == nil {
+				continue
+			}
+			values, ok := raw.(map[string]any)
+			if !ok {
+				c.add(Error, "secret-value", o.Origin, objectName(o), field+" is not a map of key to value",
+					"write "+field+" as key: value lines")
+				continue
+			}
+			for _, key := range sortedKeys(values) {
+				s, ok := values[key].(string)
+				switch {
+				case !ok:
+					c.add(Error, "secret-value", o.Origin, objectName(o), fmt.Sprintf("%s.%s is not a string (the value is not shown)", field, key),
+						"quote the value; a list or map must be written as one string")
+				case field == "data" && !isBase64(s):
+					c.add(Error, "secret-value", o.Origin, objectName(o), fmt.Sprintf("data.%s is not base64 (the value is not shown)", key),
+						"encode it with base64, or move it to stringData")
+				}
+			}
+		}
+	}
+}
+
+func isBase64(s string) bool {
+	_, err := base64.StdEncoding.DecodeString(s)
+	return err == nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

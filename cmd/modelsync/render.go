@@ -8,12 +8,14 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/manifest"
 )
 
 type renderOptions struct {
-	source sourceFlags
-	output string
+	source      sourceFlags
+	output      string
+	showSecrets bool
 }
 
 func newRenderCommand() *cobra.Command {
@@ -34,12 +36,37 @@ func newRenderCommand() *cobra.Command {
 				printDiagnostics(cmd.ErrOrStderr(), set.Diagnostics)
 				return exitCode(exitChanges)
 			}
-			return writeObjects(cmd.OutOrStdout(), set.Objects, o.output)
+			objs := set.Objects
+			if !o.showSecrets {
+				objs = maskSecretValues(objs)
+			}
+			return writeObjects(cmd.OutOrStdout(), objs, o.output)
 		},
 	}
 	o.source.register(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "yaml or json")
+	cmd.Flags().BoolVar(&o.showSecrets, "show-secrets", false, "print Secret values instead of ***")
 	return cmd
+}
+
+// maskSecretValues replaces every Secret value by "***", on copies.
+func maskSecretValues(objs []manifest.Object) []manifest.Object {
+	out := make([]manifest.Object, len(objs))
+	for i, o := range objs {
+		out[i] = o
+		if !diff.IsSecret(o.Unstructured) {
+			continue
+		}
+		out[i].Unstructured = o.DeepCopy()
+		for _, field := range []string{"data", "stringData"} {
+			if values, ok := out[i].Object[field].(map[string]any); ok {
+				for k := range values {
+					values[k] = "***"
+				}
+			}
+		}
+	}
+	return out
 }
 
 // writeObjects prints objects as a YAML stream, each with its origin, or as a JSON List.
