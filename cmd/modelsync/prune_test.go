@@ -9,7 +9,12 @@ import (
 	"modelsync.dev/modelsync/internal/kubetest"
 )
 
-func TestMain(m *testing.M) { kubetest.Main(m) }
+func TestMain(m *testing.M) {
+	if args := os.Getenv(childArgsEnv); args != "" {
+		os.Exit(runChild(args))
+	}
+	kubetest.Main(m)
+}
 
 // The approved-prune workflow as the CI jobs run it: sync, remove a model,
 // diff --plan-out, prune --plan; the same plan again is stale.
