@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"modelsync.dev/modelsync/internal/kubetest"
+)
+
+// Deletion safety, item 6: an identity bound to exactly the Role that
+// `modelsync rbac` prints runs diff, sync, prune (with --delete-pvcs) and a
+// second sync, against the real API server with RBAC on.
+func TestGeneratedRoleRunsEveryCommand(t *testing.T) {
+	ns := kubetest.Namespace(t)
+	dir := kubetest.WriteTree(t, kubetest.RepoTree(t))
+	user := "ci-apply-" + ns
+	code, out, stderr := run("rbac", "--path", dir, "-n", ns, "--user", user)
+	if code != 0 {
+		t.Fatalf("rbac: exit %d %s", code, stderr)
+	}
+	admin := kubernetes.NewForConfigOrDie(kubetest.Config(t))
+	docs := strings.Split(out, "\n---\n")
+	if len(docs) != 2 {
+		t.Fatalf("rbac printed %d documents, want a Role and a RoleBinding:\n%s", len(docs), out)
+	}
+	var role rbacv1.Role
+	var binding rbacv1.RoleBinding
+	if err := yaml.UnmarshalStrict([]byte(docs[0]), &role); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict([]byte(docs[1]), &binding); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().Roles(ns).Create(t.Context(), &role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().RoleBindings(ns).Create(t.Context(), &binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kc, cfg := kubetest.UserKubeconfig(t, user)
+	self := kubernetes.NewForConfigOrDie(cfg)
+	if err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		r, err := self.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}}}, metav1.CreateOptions{})
+		return err == nil && r.Status.Allowed, nil
+	}); err != nil {
+		t.Fatalf("the binding never took effect: %v", err)
+	}
+	if _, err := self.CoreV1().ConfigMaps(ns).List(t.Context(), metav1.ListOptions{}); err == nil {
+		t.Fatal("the identity can list ConfigMaps: it is not restricted to the Role")
+	}
+
+	target := []string{"--kubeconfig", kc, "-n", ns, "--path", dir}
+	step := func(want int, args ...string) string {
+		t.Helper()
+		code, out, stderr := run(append(args, target...)...)
+		if code != want {
+			t.Fatalf("%s as the Role's identity: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, out, stderr)
+		}
+		return out
+	}
+	step(0, "sync")
+	step(0, "diff")
+	claim := createClaim(t, admin, ns, "qwen3-embedding-8b-vllm-inference")
+	if err := os.Remove(filepath.Join(dir, "models", "qwen3-embedding-8b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	step(1, "diff", "--plan-out", plan)
+	if out := step(0, "prune", "--plan", plan, "--delete-pvcs"); !strings.Contains(out, "deleted    PersistentVolumeClaim "+claim) {
+		t.Errorf("prune did not delete the approved claim:\n%s", out)
+	}
+	step(0, "sync")
+	step(0, "diff")
+}
+
+// createClaim creates, as the StatefulSet controller would, the claim of
+// pod 0 from the StatefulSet's first volumeClaimTemplate.
+func createClaim(t *testing.T, cs kubernetes.Interface, ns, sts string) string {
+	t.Helper()
+	s, err := cs.AppsV1().StatefulSets(ns).Get(t.Context(), sts, metav1.GetOptions{})
+	if err != nil || len(s.Spec.VolumeClaimTemplates) == 0 {
+		t.Fatalf("StatefulSet %s: %v", sts, err)
+	}
+	name := s.Spec.VolumeClaimTemplates[0].Name + "-" + sts + "-0"
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PersistentVolumeClaimSpec{
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+	}}
+	if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(t.Context(), pvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
