@@ -68,6 +68,7 @@ func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
 			raw = append(raw, o)
 		}
 	}
+	set.Diagnostics = append(set.Diagnostics, validation.Shapes(raw)...)
 	out, err := model.Generate(set.Models, raw, opts.Namespace)
 	set.addErrors("model", err)
 	set.Objects, set.Contributions = out.Objects, out.Contributions

@@ -49,6 +49,31 @@ var ItemLists = []ItemList{
 	{Group: "gateway.envoyproxy.io", Kind: "BackendTrafficPolicy", Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
 }
 
+// ShapeErrors describes entries of u's tracked list that are not objects,
+// and a list value that is not a list: such entries have no key and would be
+// dropped without a word.
+func ShapeErrors(u *unstructured.Unstructured) []string {
+	l, ok := ItemListFor(u)
+	if !ok {
+		return nil
+	}
+	v, found, _ := unstructured.NestedFieldNoCopy(u.Object, l.Path...)
+	if !found || v == nil {
+		return nil
+	}
+	list, isList := v.([]any)
+	if !isList {
+		return []string{fmt.Sprintf("%s is %T, not a list of %ss", strings.Join(l.Path, "."), v, l.Noun)}
+	}
+	var out []string
+	for i, e := range list {
+		if _, ok := e.(map[string]any); !ok {
+			out = append(out, fmt.Sprintf("%s[%d] is %T, not a %s (an object)", strings.Join(l.Path, "."), i, e, l.Noun))
+		}
+	}
+	return out
+}
+
 // ItemListFor returns the tracked list of u's kind, if it has one.
 func ItemListFor(u *unstructured.Unstructured) (ItemList, bool) {
 	gvk := u.GroupVersionKind()
@@ -92,13 +117,10 @@ func SetItems(u *unstructured.Unstructured, items []Item) error {
 // RuleKey identifies a route rule by the model it matches: the value of its
 // x-ai-eg-model header match, else its name, else its first backend.
 func RuleKey(rule map[string]any) string {
-	matches, _, _ := unstructured.NestedSlice(rule, "matches")
-	for _, m := range matches {
-		headers, _, _ := unstructured.NestedSlice(m.(map[string]any), "headers")
-		for _, h := range headers {
-			hm, _ := h.(map[string]any)
-			if hm["name"] == "x-ai-eg-model" {
-				if v, ok := hm["value"].(string); ok {
+	for _, m := range maps(rule["matches"]) {
+		for _, h := range maps(m["headers"]) {
+			if h["name"] == "x-ai-eg-model" {
+				if v, ok := h["value"].(string); ok {
 					return v
 				}
 			}
@@ -107,9 +129,8 @@ func RuleKey(rule map[string]any) string {
 	if n, ok := rule["name"].(string); ok && n != "" {
 		return n
 	}
-	refs, _, _ := unstructured.NestedSlice(rule, "backendRefs")
-	if len(refs) > 0 {
-		if n, ok := refs[0].(map[string]any)["name"].(string); ok {
+	for _, ref := range maps(rule["backendRefs"]) {
+		if n, ok := ref["name"].(string); ok {
 			return "backend:" + n
 		}
 	}

@@ -118,8 +118,8 @@ func checkRoundRobinCovered(c *checker) {
 	covered := map[string]bool{}
 	for _, o := range c.ofKind("BackendTrafficPolicy") {
 		for _, it := range manifest.Items(o.Unstructured) {
-			if it.Value["kind"] == "HTTPRoute" {
-				covered[it.Value["name"].(string)] = true
+			if name, ok := it.Value["name"].(string); ok && it.Value["kind"] == "HTTPRoute" {
+				covered[name] = true
 			}
 		}
 	}

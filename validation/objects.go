@@ -163,3 +163,16 @@ func sortedKeys(m map[string]any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Shapes checks the objects as written, before generation (which rewrites
+// the lists of shared objects): the rules of a route and the targetRefs of a
+// policy must be lists of objects; anything else would be dropped silently.
+func Shapes(raw []manifest.Object) []Diagnostic {
+	c := &checker{}
+	for _, o := range raw {
+		for _, msg := range manifest.ShapeErrors(o.Unstructured) {
+			c.add(Error, "invalid-entry", o.Origin, objectName(o), msg, "write each entry as an object (name:, kind:, … on their own lines)")
+		}
+	}
+	return c.diags
+}

@@ -1,0 +1,51 @@
+package desired_test
+
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"modelsync.dev/modelsync/validation"
+)
+
+// Malformed entries in hand-written gateway objects are diagnostics naming
+// file:line, never a crash and never dropped without a word.
+func TestMalformedGatewayEntries(t *testing.T) {
+	route := func(rules string) string {
+		return "apiVersion: aigateway.envoyproxy.io/v1beta1\nkind: AIGatewayRoute\nmetadata:\n  name: r\nspec:\n  parentRefs:\n  - name: gw\n  rules:" + rules + "\n"
+	}
+	policy := func(refs string) string {
+		return "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: BackendTrafficPolicy\nmetadata:\n  name: p\nspec:\n  targetRefs:" + refs + "\n"
+	}
+	for _, tc := range []struct {
+		name, file, text, want string
+	}{
+		{"matches holding strings", "gatewayroute/r.yaml", route("\n  - name: a\n    matches: [x, null]\n    backendRefs: [{name: b}]"), ""},
+		{"backendRefs of strings", "gatewayroute/r.yaml", route("\n  - name: a\n    backendRefs: [\"name\"]"), ""},
+		{"rules: hello", "gatewayroute/r.yaml", route(" hello"), "spec.rules is string, not a list of rules"},
+		{"rules of strings", "gatewayroute/r.yaml", route(" [a, b]"), "spec.rules[0] is string, not a rule"},
+		{"targetRefs: 5", "trafficpolicy.yaml", policy(" 5"), "spec.targetRefs is int64, not a list of targetRefs"},
+		{"targetRefs: [a, b]", "trafficpolicy.yaml", policy(" [a, b]"), "spec.targetRefs[1] is string, not a targetRef"},
+		{"targetRef without name", "trafficpolicy.yaml", policy("\n  - {group: gateway.networking.k8s.io, kind: HTTPRoute}"), ""},
+		{"targetRef name: 5", "trafficpolicy.yaml", policy("\n  - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: 5}"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set := load(t, fstest.MapFS{"models-config/" + tc.file: &fstest.MapFile{Data: []byte(tc.text)}})
+			var errs []string
+			for _, d := range set.Diagnostics {
+				if d.Severity == validation.Error {
+					errs = append(errs, d.String())
+				}
+			}
+			if tc.want == "" {
+				return // no crash is what this case asks; other rules may report it
+			}
+			for _, e := range errs {
+				if strings.Contains(e, tc.want) && strings.Contains(e, "models-config/"+tc.file+":1") {
+					return
+				}
+			}
+			t.Errorf("no error %q at models-config/%s:1; got %v", tc.want, tc.file, errs)
+		})
+	}
+}
