@@ -164,7 +164,9 @@ func TestGuards(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, _ := e.Plan(files)
-		if res.Plan.Verified != 0 || !slices.ContainsFunc(res.Plan.Warnings, func(w string) bool { return strings.Contains(w, "record was ignored") && strings.Contains(w, "kubectl-edit") }) {
+		if res.Plan.Verified != 0 || !slices.ContainsFunc(res.Plan.Warnings, func(w string) bool {
+			return strings.Contains(w, "record was ignored") && strings.Contains(w, "kubectl-edit")
+		}) {
 			t.Errorf("after a forged record: %d verified, warnings %v", res.Plan.Verified, res.Plan.Warnings)
 		}
 	})

@@ -105,4 +105,3 @@ func createClaim(t *testing.T, cs kubernetes.Interface, ns, sts string) string {
 	}
 	return name
 }
-
