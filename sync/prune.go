@@ -286,7 +286,6 @@ func guard(res *diff.Result, ap approval, opts PruneOptions) error {
 	for _, ch := range deletes {
 		gk := ch.ID().GroupKind()
 		if perKind[gk] == 0 && countKind(res.Members, gk) > 1 {
-			perKind[gk] = -1 // report each kind once
 			return fmt.Errorf("%w: every %s of the set (%d) would be deleted; %s", ErrMassPrune, gk.Kind, countKind(res.Members, gk), hint)
 		}
 	}
