@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/manifest"
 )
@@ -116,7 +117,7 @@ func entries(set *desired.Set) map[string]string {
 	for _, o := range set.Objects {
 		y, _ := yaml.Marshal(o.Object)
 		out[o.ID().String()] = string(y)
-		for _, it := range manifest.Items(o.Unstructured) {
+		for _, it := range gateway.Items(o.Unstructured) {
 			iy, _ := yaml.Marshal(it.Value)
 			out[o.ID().String()+" "+it.Noun+" "+it.Key] = string(iy)
 		}
@@ -188,7 +189,7 @@ func generatedBy(set *desired.Set, file string) []string {
 		}
 	}
 	for _, o := range set.Objects {
-		items := manifest.Items(o.Unstructured)
+		items := gateway.Items(o.Unstructured)
 		onlyMine := len(items) > 0
 		for _, it := range items {
 			onlyMine = onlyMine && mine[o.ID().String()+" "+it.Noun+" "+it.Key]

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -40,11 +41,11 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		for _, o := range set.Objects {
-			for _, it := range manifest.Items(o.Unstructured) {
+			for _, it := range gateway.Items(o.Unstructured) {
 				_ = it.Key
 			}
-			_ = manifest.Refs(o.Unstructured)
-			_ = manifest.ShapeErrors(o.Unstructured)
+			_ = gateway.Refs(o.Unstructured)
+			_ = gateway.ShapeErrors(o.Unstructured)
 			if _, err := yaml.Marshal(o.Object); err != nil {
 				t.Fatalf("%s: %v", o.ID(), err)
 			}

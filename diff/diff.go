@@ -18,6 +18,7 @@ import (
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
@@ -64,7 +65,7 @@ type Prediction struct {
 	Applied *unstructured.Unstructured
 	Change  Change
 	// Pending are the shared-object entries kept until prune.
-	Pending []manifest.Item
+	Pending []gateway.Item
 	// Moves are the entries this object gives to another of its group.
 	Moves []Move
 	// Fingerprint of an unchanged object (Fingerprint of Applied and Live),

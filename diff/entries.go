@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
@@ -22,7 +23,7 @@ import (
 // their live positions. A live entry another object of its group holds in
 // the tree moves there (left out here), unless the move is deferred: then it
 // stays here, and the receiving object leaves it out for now.
-func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in inputs) (*unstructured.Unstructured, []manifest.Item, []Move) {
+func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in inputs) (*unstructured.Unstructured, []gateway.Item, []Move) {
 	u := o.DeepCopy()
 	labels := u.GetLabels()
 	if labels == nil {
@@ -33,7 +34,7 @@ func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in 
 	if live == nil {
 		return u, nil, nil
 	}
-	if _, ok := manifest.ItemListFor(u); !ok {
+	if _, ok := gateway.ItemListFor(u); !ok {
 		return u, nil, nil
 	}
 	group := groupOf(o.Unstructured)
@@ -41,10 +42,10 @@ func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in 
 		holder, ok = in.deferred[group+"\x00"+key]
 		return holder, ok
 	}
-	var want []manifest.Item
+	var want []gateway.Item
 	var waiting []Move
 	keys := map[string]bool{}
-	for _, it := range manifest.Items(u) {
+	for _, it := range gateway.Items(u) {
 		if holder, ok := deferredHere(it.Key); ok && holder != o.GetName() {
 			waiting = append(waiting, Move{Item: it, To: o.GetName(), From: holder})
 			continue
@@ -52,8 +53,8 @@ func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in 
 		want = append(want, it)
 		keys[it.Key] = true
 	}
-	liveItems := manifest.Items(live)
-	var pending []manifest.Item
+	liveItems := gateway.Items(live)
+	var pending []gateway.Item
 	var moves []Move
 	keep := map[string]bool{}
 	for _, it := range liveItems {
@@ -71,7 +72,7 @@ func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in 
 		}
 	}
 	if len(keep) > 0 || len(waiting) > 0 {
-		_ = manifest.SetItems(u, keepInPlace(want, liveItems, keep))
+		_ = gateway.SetItems(u, keepInPlace(want, liveItems, keep))
 	}
 	return u, pending, append(moves, waiting...)
 }
@@ -80,12 +81,12 @@ func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in 
 // prune, or a deferred move), each kept entry at its live position, the
 // desired ones in desired order, so that keeping an entry never shows up as a
 // reordering.
-func keepInPlace(want, live []manifest.Item, keep map[string]bool) []manifest.Item {
+func keepInPlace(want, live []gateway.Item, keep map[string]bool) []gateway.Item {
 	index := make(map[string]int, len(want))
 	for i, it := range want {
 		index[it.Key] = i
 	}
-	out := make([]manifest.Item, 0, len(want)+len(live))
+	out := make([]gateway.Item, 0, len(want)+len(live))
 	next := 0
 	for _, it := range live {
 		if keep[it.Key] {
@@ -101,9 +102,9 @@ func keepInPlace(want, live []manifest.Item, keep map[string]bool) []manifest.It
 }
 
 // Move is an entry leaving a shared object for another object of its group
-// (manifest.AnnotationGroup): the shards of one route group.
+// (gateway.AnnotationGroup): the shards of one route group.
 type Move struct {
-	Item manifest.Item
+	Item gateway.Item
 	// To is the name of the object that holds the entry in the tree.
 	To string
 	// From, for a deferred move seen from the receiving object, is the
@@ -127,7 +128,7 @@ type inputs struct {
 
 // groupOf is the group u's entries belong to, "" for none.
 func groupOf(u *unstructured.Unstructured) string {
-	g := u.GetAnnotations()[manifest.AnnotationGroup]
+	g := u.GetAnnotations()[gateway.AnnotationGroup]
 	if g == "" {
 		return ""
 	}
@@ -145,7 +146,7 @@ func holders(set *desired.Set) map[string]map[string]string {
 		if out[g] == nil {
 			out[g] = map[string]string{}
 		}
-		for _, it := range manifest.Items(o.Unstructured) {
+		for _, it := range gateway.Items(o.Unstructured) {
 			out[g][it.Key] = o.GetName()
 		}
 	}
@@ -189,7 +190,7 @@ func deferredMoves(set *desired.Set, live map[manifest.ID]*unstructured.Unstruct
 		if liveHeld[g] == nil {
 			liveHeld[g] = map[string]string{}
 		}
-		for _, it := range manifest.Items(l) {
+		for _, it := range gateway.Items(l) {
 			if _, seen := liveHeld[g][it.Key]; !seen {
 				liveHeld[g][it.Key] = l.GetName()
 			}
@@ -198,19 +199,19 @@ func deferredMoves(set *desired.Set, live map[manifest.ID]*unstructured.Unstruct
 	out := map[string]string{}
 	for _, o := range set.Objects {
 		g, l := groupOf(o.Unstructured), live[o.ID()]
-		list, ok := manifest.ItemListFor(o.Unstructured)
+		list, ok := gateway.ItemListFor(o.Unstructured)
 		if g == "" || l == nil || !ok || list.Max == 0 {
 			continue
 		}
 		here := map[string]bool{}
 		pending := 0
-		for _, it := range manifest.Items(l) {
+		for _, it := range gateway.Items(l) {
 			here[it.Key] = true
 			if _, desired := held[g][it.Key]; !desired {
 				pending++
 			}
 		}
-		want := manifest.Items(o.Unstructured)
+		want := gateway.Items(o.Unstructured)
 		var incoming []string
 		for _, it := range want {
 			if from, ok := liveHeld[g][it.Key]; ok && !here[it.Key] && from != o.GetName() {
@@ -229,8 +230,8 @@ func deferredMoves(set *desired.Set, live map[manifest.ID]*unstructured.Unstruct
 // AIGatewayRoute's 15 rules), counting the entries kept for the prune, or is
 // empty. The API server would refuse it with only the count.
 func overfull(p Prediction) string {
-	list, ok := manifest.ItemListFor(p.Applied)
-	n := len(manifest.Items(p.Applied))
+	list, ok := gateway.ItemListFor(p.Applied)
+	n := len(gateway.Items(p.Applied))
 	if !ok || list.Max == 0 || n <= list.Max {
 		return ""
 	}

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
@@ -77,7 +78,7 @@ func terminating(c *Change, live *unstructured.Unstructured) {
 	}
 }
 
-func pruneItem(p Prediction, it manifest.Item) Change {
+func pruneItem(p Prediction, it gateway.Item) Change {
 	c := changeOf(PruneItem, p.Live)
 	c.Origin = p.Object.Origin.String()
 	c.UID, c.ResourceVersion = string(p.Live.GetUID()), p.Live.GetResourceVersion()

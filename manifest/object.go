@@ -68,3 +68,13 @@ func (id ID) Less(o ID) bool {
 	return strings.Join([]string{id.Group, id.Kind, id.Namespace, id.Name}, "\x00") <
 		strings.Join([]string{o.Group, o.Kind, o.Namespace, o.Name}, "\x00")
 }
+
+// SetAnnotation sets one annotation of u, keeping the others.
+func SetAnnotation(u *unstructured.Unstructured, key, value string) {
+	a := u.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[key] = value
+	u.SetAnnotations(a)
+}

@@ -2,23 +2,8 @@ package model
 
 import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"modelsync.dev/modelsync/gateway"
 )
-
-// API groups and versions of the gateway objects the generator writes.
-const (
-	AIGatewayGroup      = "aigateway.envoyproxy.io"
-	AIGatewayAPIVersion = AIGatewayGroup + "/v1beta1"
-	EnvoyGatewayGroup   = "gateway.envoyproxy.io"
-	EnvoyGatewayVersion = EnvoyGatewayGroup + "/v1alpha1"
-	GatewayAPIGroup     = "gateway.networking.k8s.io"
-)
-
-// MaxBackendRefsPerRule is the generated HTTPRoute's limit per rule, which the
-// AIGatewayRoute itself does not check.
-const MaxBackendRefsPerRule = 16
-
-// MaxPolicyTargetRefs is BackendSecurityPolicy.spec.targetRefs maxItems.
-const MaxPolicyTargetRefs = 16
 
 func newObject(apiVersion, kind, ns, name string, labels map[string]string, spec map[string]any) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
@@ -40,15 +25,15 @@ func (m *Model) endpoint(ns string) (string, int64) {
 
 func (m *Model) backend(ns string) *unstructured.Unstructured {
 	host, port := m.endpoint(ns)
-	return newObject(EnvoyGatewayVersion, "Backend", ns, m.BackendName(), m.labels(nil), map[string]any{
+	return newObject(gateway.EnvoyGatewayVersion, "Backend", ns, m.BackendName(), m.labels(nil), map[string]any{
 		"endpoints": []any{map[string]any{"fqdn": map[string]any{"hostname": host, "port": port}}},
 	})
 }
 
 func (m *Model) serviceBackend(ns string) *unstructured.Unstructured {
-	return newObject(AIGatewayAPIVersion, "AIServiceBackend", ns, m.BackendName(), m.labels(nil), map[string]any{
+	return newObject(gateway.AIGatewayAPIVersion, "AIServiceBackend", ns, m.BackendName(), m.labels(nil), map[string]any{
 		"schema":     map[string]any{"name": firstNonEmpty(m.Spec.Schema, DefaultSchema)},
-		"backendRef": map[string]any{"name": m.BackendName(), "kind": "Backend", "group": EnvoyGatewayGroup},
+		"backendRef": map[string]any{"name": m.BackendName(), "kind": "Backend", "group": gateway.EnvoyGatewayGroup},
 	})
 }
 
@@ -67,7 +52,7 @@ func (m *Model) rule(backendRefs []any) map[string]any {
 	r := map[string]any{
 		"name": m.ServedName(),
 		"matches": []any{map[string]any{"headers": []any{
-			map[string]any{"type": "Exact", "name": ModelHeader, "value": m.ServedName()},
+			map[string]any{"type": "Exact", "name": gateway.ModelHeader, "value": m.ServedName()},
 		}}},
 		"backendRefs": backendRefs,
 		"timeouts":    map[string]any{"request": firstNonEmpty(m.Spec.Timeout, DefaultTimeout)},

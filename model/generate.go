@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -53,7 +54,7 @@ func Generate(models []Model, raw []manifest.Object, ns string) (Output, error) 
 	for i := range raw {
 		o := manifest.Object{Unstructured: raw[i].DeepCopy(), Origin: raw[i].Origin}
 		g.out.Objects = append(g.out.Objects, o)
-		if _, ok := manifest.ItemListFor(o.Unstructured); ok {
+		if _, ok := gateway.ItemListFor(o.Unstructured); ok {
 			g.shared[g.key(o)] = len(g.out.Objects) - 1
 		}
 	}
@@ -124,8 +125,8 @@ func (g *generator) model(m *Model) {
 	g.emit(m, m.backend(g.ns))
 	g.emit(m, m.serviceBackend(g.ns))
 	if m.Spec.APIKey != "" {
-		g.addTarget(m, manifest.ID{Group: AIGatewayGroup, Kind: "BackendSecurityPolicy", Name: m.Spec.APIKey},
-			targetRef(AIGatewayGroup, "AIServiceBackend", m.BackendName()),
+		g.addTarget(m, manifest.ID{Group: gateway.AIGatewayGroup, Kind: "BackendSecurityPolicy", Name: m.Spec.APIKey},
+			targetRef(gateway.AIGatewayGroup, "AIServiceBackend", m.BackendName()),
 			"add the BackendSecurityPolicy holding this API key to models-config (the runbook's securitypolicy.yaml)")
 	}
 }
@@ -157,16 +158,16 @@ func (g *generator) addTarget(m *Model, owner manifest.ID, ref map[string]any, h
 		return
 	}
 	obj := g.out.Objects[i]
-	items := manifest.Items(obj.Unstructured)
-	key := manifest.TargetRefKey(ref)
+	items := gateway.Items(obj.Unstructured)
+	key := gateway.TargetRefKey(ref)
 	g.out.Contributions = append(g.out.Contributions, Contribution{Owner: obj.ID(), Noun: "targetRef", Key: key, Model: m.Name(), Origin: m.Origin})
 	for _, it := range items {
 		if it.Key == key {
 			return
 		}
 	}
-	items = append(items, manifest.Item{Noun: "targetRef", Key: key, Value: ref})
-	if err := manifest.SetItems(obj.Unstructured, items); err != nil {
+	items = append(items, gateway.Item{Noun: "targetRef", Key: key, Value: ref})
+	if err := gateway.SetItems(obj.Unstructured, items); err != nil {
 		g.fail(m, err.Error(), "")
 	}
 }

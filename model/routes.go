@@ -6,15 +6,16 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
 )
 
 // routes adds every model's rule to its route group. A group is a
 // hand-written AIGatewayRoute (the template); when its rules would pass
-// manifest.MaxRouteRules, the rest go to copies named <template>-2, <template>-3, …
+// gateway.MaxRouteRules, the rest go to copies named <template>-2, <template>-3, …
 // Models fill the shards in order of their served name, so a new model can
 // move others' rules to the next shard: every shard carries the template's
-// name (manifest.AnnotationGroup) so that a plan sees a move, not a removal.
+// name (gateway.AnnotationGroup) so that a plan sees a move, not a removal.
 func (g *generator) routes(models []*Model) {
 	groups := map[string][]*Model{}
 	for _, m := range models {
@@ -53,7 +54,7 @@ func (g *generator) onlyRoute() string {
 }
 
 func (g *generator) routeGroup(name string, models []*Model) {
-	idx, ok := g.shared[manifest.ID{Group: AIGatewayGroup, Kind: "AIGatewayRoute", Name: name}]
+	idx, ok := g.shared[manifest.ID{Group: gateway.AIGatewayGroup, Kind: "AIGatewayRoute", Name: name}]
 	if !ok {
 		for _, m := range models {
 			g.fail(m, fmt.Sprintf("route group %q: there is no AIGatewayRoute %s in the tree", name, name),
@@ -62,25 +63,25 @@ func (g *generator) routeGroup(name string, models []*Model) {
 		return
 	}
 	template := g.out.Objects[idx]
-	shards := [][]manifest.Item{manifest.Items(template.Unstructured)}
+	shards := [][]gateway.Item{gateway.Items(template.Unstructured)}
 	owners := []*Model{nil}
 	for _, m := range models {
 		last := len(shards) - 1
-		if len(shards[last]) >= manifest.MaxRouteRules {
+		if len(shards[last]) >= gateway.MaxRouteRules {
 			shards = append(shards, nil)
 			owners = append(owners, nil)
 			last++
 		}
 		rule := m.rule(g.backendRefs(m))
-		shards[last] = append(shards[last], manifest.Item{Noun: "rule", Key: manifest.RuleKey(rule), Value: rule})
+		shards[last] = append(shards[last], gateway.Item{Noun: gateway.NounRule, Key: gateway.RuleKey(rule), Value: rule})
 		if len(rule["backendRefs"].([]any)) > 1 && owners[last] == nil {
 			owners[last] = m
 		}
 		g.out.Contributions = append(g.out.Contributions, Contribution{
-			Owner: g.shardID(template, last), Noun: "rule", Key: manifest.RuleKey(rule), Model: m.Name(), Origin: m.Origin,
+			Owner: g.shardID(template, last), Noun: gateway.NounRule, Key: gateway.RuleKey(rule), Model: m.Name(), Origin: m.Origin,
 		})
 	}
-	manifest.SetAnnotation(template.Unstructured, manifest.AnnotationGroup, template.GetName())
+	manifest.SetAnnotation(template.Unstructured, gateway.AnnotationGroup, template.GetName())
 	for i, items := range shards {
 		obj := template
 		if i > 0 {
@@ -89,7 +90,7 @@ func (g *generator) routeGroup(name string, models []*Model) {
 			g.out.Objects = append(g.out.Objects, obj)
 			g.shared[g.key(obj)] = len(g.out.Objects) - 1
 		}
-		if err := manifest.SetItems(obj.Unstructured, items); err != nil {
+		if err := gateway.SetItems(obj.Unstructured, items); err != nil {
 			g.errs = append(g.errs, err)
 		}
 		if owners[i] != nil {
@@ -128,8 +129,8 @@ func (g *generator) coverRoundRobin(template manifest.Object, route string, m *M
 			fmt.Sprintf("add one to the tree, or annotate AIGatewayRoute %s with %s: <name>", template.GetName(), AnnotationTrafficPolicy))
 		return
 	}
-	g.addTarget(m, manifest.ID{Group: EnvoyGatewayGroup, Kind: "BackendTrafficPolicy", Name: policy},
-		targetRef(GatewayAPIGroup, "HTTPRoute", route), "add the BackendTrafficPolicy to models-config")
+	g.addTarget(m, manifest.ID{Group: gateway.EnvoyGatewayGroup, Kind: "BackendTrafficPolicy", Name: policy},
+		targetRef(gateway.GatewayAPIGroup, "HTTPRoute", route), "add the BackendTrafficPolicy to models-config")
 }
 
 // dropEmptyShared removes shared objects left with no rules or targets: the
@@ -138,7 +139,7 @@ func (g *generator) coverRoundRobin(template manifest.Object, route string, m *M
 func (g *generator) dropEmptyShared() {
 	kept := g.out.Objects[:0]
 	for _, o := range g.out.Objects {
-		if _, shared := manifest.ItemListFor(o.Unstructured); shared && len(manifest.Items(o.Unstructured)) == 0 && !hasOtherTargets(o.Unstructured) {
+		if _, shared := gateway.ItemListFor(o.Unstructured); shared && len(gateway.Items(o.Unstructured)) == 0 && !hasOtherTargets(o.Unstructured) {
 			continue
 		}
 		kept = append(kept, o)

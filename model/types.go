@@ -28,8 +28,6 @@ const (
 	// LabelServiceGroup is the runbook's label that puts several StatefulSets
 	// (hardware variants) behind one Service.
 	LabelServiceGroup = "service-group"
-	// ModelHeader is the header the AI Gateway routes on.
-	ModelHeader = "x-ai-eg-model"
 )
 
 // Model is one served model. Its metadata.name names the generated objects.

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -106,5 +107,5 @@ func stillThere(a diff.Change, member *unstructured.Unstructured) bool {
 	if a.Item == nil {
 		return true
 	}
-	return slices.ContainsFunc(manifest.Items(member), func(it manifest.Item) bool { return it.Key == a.Item.Key })
+	return slices.ContainsFunc(gateway.Items(member), func(it gateway.Item) bool { return it.Key == a.Item.Key })
 }

@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -16,7 +17,7 @@ import (
 // referring to the referred (reverse apply order), so a failure is known
 // before anything it needs comes up for deletion.
 type dependencies struct {
-	refs   map[manifest.ID][]manifest.Ref
+	refs   map[manifest.ID][]gateway.Ref
 	serves map[manifest.ID][]manifest.ID
 
 	mu   gosync.Mutex
@@ -24,11 +25,11 @@ type dependencies struct {
 }
 
 func newDependencies(members []unstructured.Unstructured) *dependencies {
-	d := &dependencies{refs: map[manifest.ID][]manifest.Ref{}, serves: map[manifest.ID][]manifest.ID{}, kept: map[manifest.ID]string{}}
+	d := &dependencies{refs: map[manifest.ID][]gateway.Ref{}, serves: map[manifest.ID][]manifest.ID{}, kept: map[manifest.ID]string{}}
 	var services []*unstructured.Unstructured
 	for i := range members {
 		m := &members[i]
-		d.refs[manifest.IDOf(m)] = manifest.Refs(m)
+		d.refs[manifest.IDOf(m)] = gateway.Refs(m)
 		if m.GetAPIVersion() == "v1" && m.GetKind() == "Service" {
 			services = append(services, m)
 		}

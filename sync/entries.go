@@ -13,6 +13,7 @@ import (
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
@@ -30,7 +31,7 @@ type entryWrite struct {
 // the owner.
 type moveIn struct {
 	from manifest.ID
-	item manifest.Item
+	item gateway.Item
 }
 
 func (w entryWrite) keys() []string {
@@ -85,7 +86,7 @@ func entryWrites(todo []diff.Change, res *diff.Result) []entryWrite {
 			if m.Gives() || p.Live == nil || !deleted[from] || giver == nil {
 				continue
 			}
-			for _, it := range manifest.Items(giver) {
+			for _, it := range gateway.Items(giver) {
 				if it.Key == m.Item.Key {
 					ch := diff.Change{Action: diff.PruneItem, APIVersion: p.Live.GetAPIVersion(), Kind: p.Live.GetKind(),
 						Namespace: p.Live.GetNamespace(), Name: p.Live.GetName(), UID: string(p.Live.GetUID())}
@@ -127,7 +128,7 @@ func removeEntries(ctx context.Context, c *cluster.Clients, w entryWrite) Pruned
 		case err != nil:
 			return err
 		}
-		keep, changed, err := w.apply(manifest.Items(live))
+		keep, changed, err := w.apply(gateway.Items(live))
 		if err != nil || !changed {
 			gone = err == nil
 			return err
@@ -136,7 +137,7 @@ func removeEntries(ctx context.Context, c *cluster.Clients, w entryWrite) Pruned
 		if err != nil {
 			return err
 		}
-		if err := manifest.SetItems(cfg, keep); err != nil {
+		if err := gateway.SetItems(cfg, keep); err != nil {
 			return err
 		}
 		cfg.SetResourceVersion(live.GetResourceVersion())
@@ -155,12 +156,12 @@ func removeEntries(ctx context.Context, c *cluster.Clients, w entryWrite) Pruned
 // apply is the owner's list after the write: the live entries without the
 // approved ones, each checked to be the approved entry, and with the entries
 // moving in. changed is false when there is nothing left to do.
-func (w entryWrite) apply(live []manifest.Item) ([]manifest.Item, bool, error) {
+func (w entryWrite) apply(live []gateway.Item) ([]gateway.Item, bool, error) {
 	remove := map[string]diff.Change{}
 	for _, ch := range w.remove {
 		remove[ch.Item.Key] = ch
 	}
-	var keep []manifest.Item
+	var keep []gateway.Item
 	changed := false
 	have := map[string]bool{}
 	for _, it := range live {

@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/internal/kubetest"
-	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -114,7 +114,7 @@ var (
 
 func ruleNames(u *unstructured.Unstructured) []string {
 	var out []string
-	for _, it := range manifest.Items(u) {
+	for _, it := range gateway.Items(u) {
 		out = append(out, it.Key)
 	}
 	return out

@@ -18,6 +18,7 @@ import (
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
@@ -221,7 +222,7 @@ func writeStep(ctx context.Context, c *cluster.Clients, deps *dependencies, w en
 	var why string
 	var keep []diff.Change
 	for _, ch := range w.remove {
-		if target, ok := manifest.TargetRefID(ch.Item.Key, ch.Namespace); ok && ch.Item.Noun == manifest.NounTargetRef {
+		if target, ok := gateway.TargetRefID(ch.Item.Key, ch.Namespace); ok && ch.Item.Noun == gateway.NounTargetRef {
 			if r := deps.keptFor(target); r != "" {
 				held, why = append(held, ch.Item.Noun+" "+ch.Item.Key), target.String()+" stays ("+r+")"
 				continue

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/internal/kubetest"
-	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -138,7 +138,7 @@ func TestShardEmptiedByRemoval(t *testing.T) {
 	if i, j := slices.Index(prec.lines, "prune-item AIGatewayRoute g0"), slices.Index(prec.lines, "prune AIGatewayRoute g0-2"); i < 0 || j < 0 || i > j {
 		t.Errorf("prune order %v", prec.lines)
 	}
-	if got := manifest.Items(e.get(routes, "g0")); len(got) != 15 || got[14].Key != "m0015" {
+	if got := gateway.Items(e.get(routes, "g0")); len(got) != 15 || got[14].Key != "m0015" {
 		t.Errorf("g0 after the prune holds %d rules, last %v", len(got), got[len(got)-1].Key)
 	}
 	if res, _ := e.Plan(files); res.Plan.HasChanges() {

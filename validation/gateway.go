@@ -7,8 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/model"
 )
 
 func (c *checker) ofKind(kind string) []manifest.Object {
@@ -34,16 +34,16 @@ func backendRefsOf(rule map[string]any) []map[string]any {
 
 func checkRouteLimits(c *checker) {
 	for _, o := range c.ofKind("AIGatewayRoute") {
-		items := manifest.Items(o.Unstructured)
-		if len(items) > manifest.MaxRouteRules {
+		items := gateway.Items(o.Unstructured)
+		if len(items) > gateway.MaxRouteRules {
 			c.add(Error, "too-many-rules", o.Origin, objectName(o),
-				fmt.Sprintf("%d rules; AI Gateway v1.1 allows at most %d per AIGatewayRoute", len(items), manifest.MaxRouteRules),
+				fmt.Sprintf("%d rules; AI Gateway v1.1 allows at most %d per AIGatewayRoute", len(items), gateway.MaxRouteRules),
 				"move rules to another AIGatewayRoute, or write them as Models and let modelsync shard the route")
 		}
 		for _, it := range items {
-			if n := len(backendRefsOf(it.Value)); n > model.MaxBackendRefsPerRule {
+			if n := len(backendRefsOf(it.Value)); n > gateway.MaxBackendRefsPerRule {
 				c.add(Error, "too-many-backends", c.originOf(o, it.Key), objectName(o),
-					fmt.Sprintf("rule %s has %d backendRefs; the generated HTTPRoute allows at most %d", it.Key, n, model.MaxBackendRefsPerRule),
+					fmt.Sprintf("rule %s has %d backendRefs; the generated HTTPRoute allows at most %d", it.Key, n, gateway.MaxBackendRefsPerRule),
 					"split the round-robin over fewer backends")
 			}
 		}
@@ -53,7 +53,7 @@ func checkRouteLimits(c *checker) {
 func checkModelHeaders(c *checker) {
 	seen := map[string]string{}
 	for _, o := range c.ofKind("AIGatewayRoute") {
-		for _, it := range manifest.Items(o.Unstructured) {
+		for _, it := range gateway.Items(o.Unstructured) {
 			where := c.originOf(o, it.Key)
 			if first, dup := seen[it.Key]; dup {
 				c.add(Error, "duplicate-model-name", where, objectName(o),
@@ -68,11 +68,11 @@ func checkModelHeaders(c *checker) {
 
 func checkReferences(c *checker) {
 	for _, o := range c.ofKind("AIGatewayRoute") {
-		for _, it := range manifest.Items(o.Unstructured) {
+		for _, it := range gateway.Items(o.Unstructured) {
 			for _, ref := range backendRefsOf(it.Value) {
 				kind, _ := ref["kind"].(string)
 				name, _ := ref["name"].(string)
-				if kind == "InferencePool" || c.has(model.AIGatewayGroup, "AIServiceBackend", name) {
+				if kind == "InferencePool" || c.has(gateway.AIGatewayGroup, "AIServiceBackend", name) {
 					continue
 				}
 				c.add(Error, "dangling-reference", c.originOf(o, it.Key), objectName(o),
@@ -84,26 +84,26 @@ func checkReferences(c *checker) {
 	for _, o := range c.ofKind("AIServiceBackend") {
 		name, _, _ := unstructured.NestedString(o.Object, "spec", "backendRef", "name")
 		kind, _, _ := unstructured.NestedString(o.Object, "spec", "backendRef", "kind")
-		if kind == "Backend" && !c.has(model.EnvoyGatewayGroup, "Backend", name) {
+		if kind == "Backend" && !c.has(gateway.EnvoyGatewayGroup, "Backend", name) {
 			c.add(Error, "dangling-reference", o.Origin, objectName(o),
 				fmt.Sprintf("backendRef points at Backend %s, which is not in the tree", name), "add the Backend under backend/, or fix the name")
 		}
 	}
 	for _, o := range c.ofKind("BackendSecurityPolicy") {
-		for _, it := range manifest.Items(o.Unstructured) {
+		for _, it := range gateway.Items(o.Unstructured) {
 			kind, _ := it.Value["kind"].(string)
 			name, _ := it.Value["name"].(string)
-			if kind == "AIServiceBackend" && !c.has(model.AIGatewayGroup, kind, name) {
+			if kind == "AIServiceBackend" && !c.has(gateway.AIGatewayGroup, kind, name) {
 				c.add(Error, "dangling-reference", c.originOf(o, it.Key), objectName(o),
 					fmt.Sprintf("targetRef points at AIServiceBackend %s, which is not in the tree", name), "remove the targetRef or add the backend")
 			}
 		}
 	}
 	for _, o := range c.ofKind("BackendTrafficPolicy") {
-		for _, it := range manifest.Items(o.Unstructured) {
+		for _, it := range gateway.Items(o.Unstructured) {
 			kind, _ := it.Value["kind"].(string)
 			name, _ := it.Value["name"].(string)
-			if kind == "HTTPRoute" && !c.has(model.AIGatewayGroup, "AIGatewayRoute", name) && !c.has(model.GatewayAPIGroup, "HTTPRoute", name) {
+			if kind == "HTTPRoute" && !c.has(gateway.AIGatewayGroup, "AIGatewayRoute", name) && !c.has(gateway.GatewayAPIGroup, "HTTPRoute", name) {
 				c.add(Error, "dangling-reference", c.originOf(o, it.Key), objectName(o),
 					fmt.Sprintf("targetRef points at HTTPRoute %s, but no AIGatewayRoute of that name is in the tree", name),
 					"the HTTPRoute is generated with the AIGatewayRoute's name; remove the targetRef or fix the name")
@@ -117,14 +117,14 @@ func checkReferences(c *checker) {
 func checkRoundRobinCovered(c *checker) {
 	covered := map[string]bool{}
 	for _, o := range c.ofKind("BackendTrafficPolicy") {
-		for _, it := range manifest.Items(o.Unstructured) {
+		for _, it := range gateway.Items(o.Unstructured) {
 			if name, ok := it.Value["name"].(string); ok && it.Value["kind"] == "HTTPRoute" {
 				covered[name] = true
 			}
 		}
 	}
 	for _, o := range c.ofKind("AIGatewayRoute") {
-		for _, it := range manifest.Items(o.Unstructured) {
+		for _, it := range gateway.Items(o.Unstructured) {
 			if len(backendRefsOf(it.Value)) > 1 && !covered[o.GetName()] {
 				c.add(Error, "round-robin-without-policy", c.originOf(o, it.Key), objectName(o),
 					fmt.Sprintf("rule %s round-robins over %d backends but no BackendTrafficPolicy targets HTTPRoute %s", it.Key, len(backendRefsOf(it.Value)), o.GetName()),
@@ -138,10 +138,10 @@ func checkRoundRobinCovered(c *checker) {
 func checkSecurityPolicies(c *checker) {
 	targets := map[string][]string{}
 	for _, o := range c.ofKind("BackendSecurityPolicy") {
-		items := manifest.Items(o.Unstructured)
-		if len(items) > model.MaxPolicyTargetRefs {
+		items := gateway.Items(o.Unstructured)
+		if len(items) > gateway.MaxPolicyTargetRefs {
 			c.add(Error, "too-many-targets", o.Origin, objectName(o),
-				fmt.Sprintf("%d targetRefs; at most %d are allowed", len(items), model.MaxPolicyTargetRefs), "split the backends over two policies with the same key")
+				fmt.Sprintf("%d targetRefs; at most %d are allowed", len(items), gateway.MaxPolicyTargetRefs), "split the backends over two policies with the same key")
 		}
 		for _, it := range items {
 			targets[it.Key] = append(targets[it.Key], o.GetName())
@@ -154,7 +154,7 @@ func checkSecurityPolicies(c *checker) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if pols := targets[k]; len(pols) > 1 {
-			o := c.in.Objects[c.byID[manifest.ID{Group: model.AIGatewayGroup, Kind: "BackendSecurityPolicy", Name: pols[1]}][0]]
+			o := c.in.Objects[c.byID[manifest.ID{Group: gateway.AIGatewayGroup, Kind: "BackendSecurityPolicy", Name: pols[1]}][0]]
 			c.add(Error, "backend-two-security-policies", c.originOf(o, k), objectName(o),
 				fmt.Sprintf("%s is targeted by BackendSecurityPolicies %s; a backend may have only one", k[strings.LastIndex(k, "/")+1:], strings.Join(pols, " and ")),
 				"remove the targetRef from all but one policy")

@@ -10,26 +10,17 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/model"
 )
-
-// gatewayKinds are the kinds of the CRDs modelsync works with (../shared/crds).
-var gatewayKinds = map[string][]string{
-	"aigateway.envoyproxy.io":       {"AIGatewayRoute", "AIServiceBackend", "BackendSecurityPolicy", "GatewayConfig", "MCPRoute", "QuotaPolicy"},
-	"gateway.envoyproxy.io":         {"Backend", "BackendTrafficPolicy", "SecurityPolicy", "ClientTrafficPolicy", "EnvoyProxy", "HTTPRouteFilter", "EnvoyExtensionPolicy", "EnvoyPatchPolicy"},
-	"gateway.networking.k8s.io":     {"Gateway", "GatewayClass", "HTTPRoute", "GRPCRoute", "ReferenceGrant"},
-	"inference.networking.k8s.io":   {"InferencePool"},
-	"inference.networking.x-k8s.io": {"InferencePool", "InferenceObjective"},
-	"apiextensions.k8s.io":          {"CustomResourceDefinition"},
-}
 
 func knownKinds(extra []string) map[string]bool {
 	known := map[string]bool{}
 	for gvk := range scheme.Scheme.AllKnownTypes() {
 		known[gvk.Group+"/"+gvk.Kind] = true
 	}
-	for g, kinds := range gatewayKinds {
+	known["apiextensions.k8s.io/CustomResourceDefinition"] = true
+	for g, kinds := range gateway.Kinds {
 		for _, k := range kinds {
 			known[g+"/"+k] = true
 		}
@@ -94,7 +85,7 @@ func checkNames(c *checker) {
 				"use lower-case letters, digits and '-', starting and ending with a letter or digit")
 		}
 		if o.GetKind() == "AIGatewayRoute" {
-			for _, it := range manifest.Items(o.Unstructured) {
+			for _, it := range gateway.Items(o.Unstructured) {
 				if n, ok := it.Value["name"].(string); ok {
 					if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
 						c.add(Error, "invalid-name", c.originOf(o, it.Key), objectName(o),
@@ -108,10 +99,10 @@ func checkNames(c *checker) {
 
 func checkDeprecated(c *checker) {
 	for _, o := range c.in.Objects {
-		if o.GetAPIVersion() == model.AIGatewayGroup+"/v1alpha1" {
+		if o.GetAPIVersion() == gateway.AIGatewayGroup+"/v1alpha1" {
 			c.add(Warning, "deprecated-api", o.Origin, objectName(o),
 				"aigateway.envoyproxy.io/v1alpha1 is deprecated in AI Gateway v1.1",
-				"change apiVersion to "+model.AIGatewayAPIVersion+" (the storage version)")
+				"change apiVersion to "+gateway.AIGatewayAPIVersion+" (the storage version)")
 		}
 	}
 }
@@ -170,7 +161,7 @@ func sortedKeys(m map[string]any) []string {
 func Shapes(raw []manifest.Object) []Diagnostic {
 	c := &checker{}
 	for _, o := range raw {
-		for _, msg := range manifest.ShapeErrors(o.Unstructured) {
+		for _, msg := range gateway.ShapeErrors(o.Unstructured) {
 			c.add(Error, "invalid-entry", o.Origin, objectName(o), msg, "write each entry as an object (name:, kind:, … on their own lines)")
 		}
 	}

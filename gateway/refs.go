@@ -1,9 +1,10 @@
-package manifest
+package gateway
 
 import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"modelsync.dev/modelsync/manifest"
 )
 
 // Ref is an object that u (or one entry of u's keyed list) points at and
@@ -11,14 +12,8 @@ import (
 type Ref struct {
 	// Entry is the key of the entry holding the reference, "" for the object.
 	Entry string
-	ID    ID
+	ID    manifest.ID
 }
-
-const (
-	aiGatewayGroup  = "aigateway.envoyproxy.io"
-	envoyGroup      = "gateway.envoyproxy.io"
-	gatewayAPIGroup = "gateway.networking.k8s.io"
-)
 
 // Refs lists what u points at along the serving path: a route rule at its
 // backends, an AIServiceBackend at its Backend, a Backend at the Service
@@ -35,21 +30,21 @@ func Refs(u *unstructured.Unstructured) []Ref {
 		}
 	}
 	switch {
-	case gvk.Group == aiGatewayGroup && gvk.Kind == "AIGatewayRoute":
+	case gvk.Group == AIGatewayGroup && gvk.Kind == "AIGatewayRoute":
 		for _, it := range Items(u) {
 			for _, ref := range maps(it.Value["backendRefs"]) {
-				add(it.Key, ref, aiGatewayGroup, "AIServiceBackend")
+				add(it.Key, ref, AIGatewayGroup, "AIServiceBackend")
 			}
 		}
-	case gvk.Group == aiGatewayGroup && gvk.Kind == "AIServiceBackend":
+	case gvk.Group == AIGatewayGroup && gvk.Kind == "AIServiceBackend":
 		if ref, ok := nested(u.Object, "spec", "backendRef"); ok {
-			add("", ref, envoyGroup, "Backend")
+			add("", ref, EnvoyGatewayGroup, "Backend")
 		}
-	case gvk.Group == aiGatewayGroup && gvk.Kind == "BackendSecurityPolicy", gvk.Group == envoyGroup && gvk.Kind == "BackendTrafficPolicy":
+	case gvk.Group == AIGatewayGroup && gvk.Kind == "BackendSecurityPolicy", gvk.Group == EnvoyGatewayGroup && gvk.Kind == "BackendTrafficPolicy":
 		for _, it := range Items(u) {
 			add(it.Key, it.Value, "", "")
 		}
-	case gvk.Group == envoyGroup && gvk.Kind == "Backend":
+	case gvk.Group == EnvoyGatewayGroup && gvk.Kind == "Backend":
 		spec, _ := nested(u.Object, "spec")
 		for _, ep := range maps(spec["endpoints"]) {
 			fqdn, _ := ep["fqdn"].(map[string]any)
@@ -68,10 +63,10 @@ func Refs(u *unstructured.Unstructured) []Ref {
 
 // refTo is the object a reference (name, optional group and kind, else
 // the defaults) names in namespace ns.
-func refTo(m map[string]any, ns, group, kind string) (ID, bool) {
+func refTo(m map[string]any, ns, group, kind string) (manifest.ID, bool) {
 	name, _ := m["name"].(string)
 	if name == "" {
-		return ID{}, false
+		return manifest.ID{}, false
 	}
 	if g, ok := m["group"].(string); ok {
 		group = g
@@ -79,10 +74,10 @@ func refTo(m map[string]any, ns, group, kind string) (ID, bool) {
 	if k, ok := m["kind"].(string); ok && k != "" {
 		kind = k
 	}
-	if group == gatewayAPIGroup && kind == "HTTPRoute" {
-		group, kind = aiGatewayGroup, "AIGatewayRoute" // the route generates the HTTPRoute of its name
+	if group == GatewayAPIGroup && kind == "HTTPRoute" {
+		group, kind = AIGatewayGroup, "AIGatewayRoute" // the route generates the HTTPRoute of its name
 	}
-	return ID{Group: group, Kind: kind, Namespace: ns, Name: name}, true
+	return manifest.ID{Group: group, Kind: kind, Namespace: ns, Name: name}, true
 }
 
 // maps are the map entries of a list value; anything else is skipped.

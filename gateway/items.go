@@ -1,22 +1,16 @@
-package manifest
+package gateway
 
 import (
 	"fmt"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"modelsync.dev/modelsync/manifest"
 )
 
 // Shared objects hold list entries that belong to different models: the rules
 // of an AIGatewayRoute and the targetRefs of a policy. Removing one entry is a
 // change of its own (a prune-item), so each entry needs a stable key.
-
-// AnnotationGroup marks the objects that share one list of entries: the
-// shards of one route group (MaxRouteRules each) carry the name of the
-// hand-written route they copy. An entry leaving one object of a group for
-// another is a move (applied at once, the receiving object first), not a
-// removal that awaits an approved prune.
-const AnnotationGroup = "modelsync.dev/route-group"
 
 // ItemList names a list of keyed entries inside a shared object.
 type ItemList struct {
@@ -38,15 +32,11 @@ type Item struct {
 	Value map[string]any
 }
 
-// MaxRouteRules is AIGatewayRoute.spec.rules maxItems in AI Gateway v1.1
-// (the controller adds a 16th catch-all rule to the generated HTTPRoute).
-const MaxRouteRules = 15
-
 // ItemLists are the lists modelsync tracks entry by entry.
 var ItemLists = []ItemList{
-	{Group: "aigateway.envoyproxy.io", Kind: "AIGatewayRoute", Path: []string{"spec", "rules"}, Noun: "rule", Key: RuleKey, Max: MaxRouteRules},
-	{Group: "aigateway.envoyproxy.io", Kind: "BackendSecurityPolicy", Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
-	{Group: "gateway.envoyproxy.io", Kind: "BackendTrafficPolicy", Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
+	{Group: AIGatewayGroup, Kind: "AIGatewayRoute", Path: []string{"spec", "rules"}, Noun: NounRule, Key: RuleKey, Max: MaxRouteRules},
+	{Group: AIGatewayGroup, Kind: "BackendSecurityPolicy", Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
+	{Group: EnvoyGatewayGroup, Kind: "BackendTrafficPolicy", Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
 }
 
 // ShapeErrors describes entries of u's tracked list that are not objects,
@@ -105,7 +95,7 @@ func Items(u *unstructured.Unstructured) []Item {
 func SetItems(u *unstructured.Unstructured, items []Item) error {
 	l, ok := ItemListFor(u)
 	if !ok {
-		return fmt.Errorf("%s has no keyed list", IDOf(u))
+		return fmt.Errorf("%s has no keyed list", manifest.IDOf(u))
 	}
 	raw := make([]any, len(items))
 	for i, it := range items {
@@ -119,7 +109,7 @@ func SetItems(u *unstructured.Unstructured, items []Item) error {
 func RuleKey(rule map[string]any) string {
 	for _, m := range maps(rule["matches"]) {
 		for _, h := range maps(m["headers"]) {
-			if h["name"] == "x-ai-eg-model" {
+			if h["name"] == ModelHeader {
 				if v, ok := h["value"].(string); ok {
 					return v
 				}
@@ -137,15 +127,12 @@ func RuleKey(rule map[string]any) string {
 	return "(unkeyed rule)"
 }
 
-// NounTargetRef is what a policy's entry is called.
-const NounTargetRef = "targetRef"
-
 // TargetRefID is the object a policy's targetRef key (TargetRefKey) names:
 // a traffic policy's HTTPRoute is the AIGatewayRoute of that name.
-func TargetRefID(key, namespace string) (ID, bool) {
+func TargetRefID(key, namespace string) (manifest.ID, bool) {
 	parts := strings.SplitN(key, "/", 3)
 	if len(parts) != 3 || parts[2] == "" {
-		return ID{}, false
+		return manifest.ID{}, false
 	}
 	return refTo(map[string]any{"group": parts[0], "kind": parts[1], "name": parts[2]}, namespace, "", "")
 }
@@ -156,14 +143,4 @@ func TargetRefKey(ref map[string]any) string {
 	k, _ := ref["kind"].(string)
 	n, _ := ref["name"].(string)
 	return g + "/" + k + "/" + n
-}
-
-// SetAnnotation sets one annotation of u, keeping the others.
-func SetAnnotation(u *unstructured.Unstructured, key, value string) {
-	a := u.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a[key] = value
-	u.SetAnnotations(a)
 }
