@@ -1,20 +1,28 @@
 // Package cluster is the connection to one API server: typed, dynamic and
-// discovery clients sharing one rest.Config with raised rate limits, a REST
-// mapper, a count of the requests made, and the API server's warnings.
+// discovery clients sharing one rest.Config with raised rate limits, and a
+// REST mapper. Reader is the view that can read and dry-run but not write;
+// Operation counts one operation's requests and collects its warnings.
 package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -35,24 +43,22 @@ type Clients struct {
 	Dynamic dynamic.Interface
 	Core    kubernetes.Interface
 	Mapper  meta.RESTMapper
-
-	requests atomic.Int64
-	warnings *warnings
 }
 
 // New builds the clients from cfg (which is copied, not changed).
 func New(cfg *rest.Config) (*Clients, error) {
-	c := &Clients{warnings: &warnings{}}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = DefaultQPS, DefaultBurst
-	cfg.WarningHandlerWithContext = c.warnings
+	cfg.WarningHandlerWithContext = warningHandler{}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			c.requests.Add(1)
+			if op, ok := r.Context().Value(operationKey{}).(*Operation); ok {
+				op.requests.Add(1)
+			}
 			return rt.RoundTrip(r)
 		})
 	})
-	c.Config = cfg
+	c := &Clients{Config: cfg}
 	var err error
 	if c.Dynamic, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
@@ -66,17 +72,125 @@ func New(cfg *rest.Config) (*Clients, error) {
 	return c, nil
 }
 
-// Requests is the number of HTTP requests sent so far.
-func (c *Clients) Requests() int64 { return c.requests.Load() }
-
-// TakeWarnings returns the API server's warnings since the last call,
-// deduplicated and sorted, each prefixed by the object it concerned when the
-// request said so.
-func (c *Clients) TakeWarnings() []string { return c.warnings.take() }
-
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Resource is the dynamic client of gvk's resource in namespace; an empty
+// version is the server's preferred one. A kind the server does not serve
+// is an error meta.IsNoMatchError recognizes.
+func (c *Clients) Resource(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+	var versions []string
+	if gvk.Version != "" {
+		versions = []string{gvk.Version}
+	}
+	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), versions...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", gvk.GroupKind(), err)
+	}
+	return c.Dynamic.Resource(m.Resource).Namespace(namespace), nil
+}
+
+// ApplyOptions are the options of every server-side apply modelsync sends.
+type ApplyOptions struct {
+	FieldManager string
+	// Force takes fields other managers own.
+	Force bool
+	// DryRun asks the API server what it would store, storing nothing.
+	DryRun bool
+}
+
+// Apply server-side applies u with strict field validation; a
+// resourceVersion in u is a precondition. It returns the object as the API
+// server stored it, or would have.
+func (c *Clients) Apply(ctx context.Context, u *unstructured.Unstructured, opts ApplyOptions) (*unstructured.Unstructured, error) {
+	res, err := c.Resource(u.GroupVersionKind(), u.GetNamespace())
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, err
+	}
+	force := opts.Force
+	po := metav1.PatchOptions{FieldManager: opts.FieldManager, Force: &force, FieldValidation: "Strict"}
+	if opts.DryRun {
+		po.DryRun = []string{metav1.DryRunAll}
+	}
+	return res.Patch(ctx, u.GetName(), types.ApplyPatchType, data, po)
+}
+
+// Reader is the view of the API server that planning gets: it reads and
+// dry-runs, and has no method that writes.
+type Reader struct{ c *Clients }
+
+// Reader returns the read-only view of c.
+func (c *Clients) Reader() Reader { return Reader{c: c} }
+
+// Get reads one object; an empty version is the server's preferred one.
+func (r Reader) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	res, err := r.c.Resource(gvk, namespace)
+	if err != nil {
+		return nil, err
+	}
+	return res.Get(ctx, name, metav1.GetOptions{})
+}
+
+// List lists gvk's objects in namespace that match selector.
+func (r Reader) List(ctx context.Context, gvk schema.GroupVersionKind, namespace, selector string) ([]unstructured.Unstructured, error) {
+	res, err := r.c.Resource(gvk, namespace)
+	if err != nil {
+		return nil, err
+	}
+	list, err := res.List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// DryRunApply is Apply with DryRun set: the object as the API server would
+// store it.
+func (r Reader) DryRunApply(ctx context.Context, u *unstructured.Unstructured, fieldManager string, force bool) (*unstructured.Unstructured, error) {
+	return r.c.Apply(ctx, u, ApplyOptions{FieldManager: fieldManager, Force: force, DryRun: true})
+}
+
+// Host is the API server's address.
+func (r Reader) Host() string { return r.c.Config.Host }
+
+// Operation counts the requests made with one context and collects the
+// warnings the API server sent back about them, so that two operations on
+// the same clients never mix their figures.
+type Operation struct {
+	requests atomic.Int64
+	mu       sync.Mutex
+	warnings map[string]bool
+}
+
+type operationKey struct{}
+
+// Track starts an operation: requests made with the returned context count
+// toward it.
+func Track(ctx context.Context) (context.Context, *Operation) {
+	op := &Operation{}
+	return context.WithValue(ctx, operationKey{}, op), op
+}
+
+// Requests is the number of HTTP requests the operation sent so far.
+func (o *Operation) Requests() int64 { return o.requests.Load() }
+
+// Warnings are the API server's warnings to the operation, deduplicated and
+// sorted, each prefixed by the object it concerned when the request said so.
+func (o *Operation) Warnings() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]string, 0, len(o.warnings))
+	for t := range o.warnings {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
 
 type subjectKey struct{}
 
@@ -85,50 +199,34 @@ func WithSubject(ctx context.Context, subject string) context.Context {
 	return context.WithValue(ctx, subjectKey{}, subject)
 }
 
-type warnings struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
+type warningHandler struct{}
 
-func (w *warnings) HandleWarningHeaderWithContext(ctx context.Context, _ int, _ string, text string) {
+func (warningHandler) HandleWarningHeaderWithContext(ctx context.Context, _ int, _ string, text string) {
+	op, ok := ctx.Value(operationKey{}).(*Operation)
+	if !ok {
+		return
+	}
 	if s, ok := ctx.Value(subjectKey{}).(string); ok {
 		text = s + ": " + text
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.seen == nil {
-		w.seen = map[string]bool{}
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.warnings == nil {
+		op.warnings = map[string]bool{}
 	}
-	w.seen[text] = true
+	op.warnings[text] = true
 }
 
-func (w *warnings) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make([]string, 0, len(w.seen))
-	for t := range w.seen {
-		out = append(out, t)
-	}
-	w.seen = nil
-	sort.Strings(out)
-	return out
-}
-
-// Resource is the dynamic client of gvk's resource in namespace.
-func (c *Clients) Resource(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
-	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", gvk.GroupKind(), err)
-	}
-	return c.Dynamic.Resource(m.Resource).Namespace(namespace), nil
-}
-
-// IsUnreachable tells a broken connection or an overloaded server (retry
-// later) from a request the API server refused (fix the object).
+// IsUnreachable tells a request that did not get an answer (the connection
+// refused, reset or timed out) or an overloaded server (retry later) from
+// everything else: a request the API server refused (fix the object), a
+// cancelled run, a bug.
 func IsUnreachable(err error) bool {
 	var status apierrors.APIStatus
 	if errors.As(err, &status) {
 		return apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err)
 	}
-	return err != nil
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }

@@ -79,7 +79,7 @@ func timePlan(b *testing.B, ns string, opts diff.Options, set *desired.Set) (tim
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, err := diff.New(c, ns, opts).Plan(b.Context(), set)
+	res, err := diff.New(c.Reader(), ns, opts).Plan(b.Context(), set)
 	if err != nil {
 		b.Fatal(err)
 	}

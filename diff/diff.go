@@ -2,7 +2,6 @@ package diff
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,10 +10,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/desired"
@@ -40,16 +37,17 @@ func DefaultOptions() Options {
 	return Options{Inventory: inventory.DefaultName, Concurrency: 32}
 }
 
-// Differ computes plans for one namespace.
+// Differ computes plans for one namespace. It holds a cluster.Reader: it
+// can read and dry-run, and has no way to write.
 type Differ struct {
-	c    *cluster.Clients
+	r    cluster.Reader
 	inv  *inventory.Inventory
 	opts Options
 }
 
 // New returns a Differ for namespace.
-func New(c *cluster.Clients, namespace string, opts Options) *Differ {
-	return &Differ{c: c, inv: inventory.New(c.Dynamic, c.Core, c.Mapper, namespace, opts.Inventory), opts: opts}
+func New(r cluster.Reader, namespace string, opts Options) *Differ {
+	return &Differ{r: r, inv: inventory.New(r, namespace, opts.Inventory), opts: opts}
 }
 
 // Inventory is the differ's inventory.
@@ -90,8 +88,7 @@ type Result struct {
 
 // Plan compares set with the live namespace.
 func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
-	start := d.c.Requests()
-	d.c.TakeWarnings() // drop what earlier requests on these clients were told
+	ctx, op := cluster.Track(ctx)
 	parent, err := d.inv.Parent(ctx)
 	if err != nil {
 		return nil, err
@@ -147,11 +144,11 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 		return nil, err
 	}
 	sortChanges(plan.Changes)
-	plan.Warnings = d.c.TakeWarnings()
+	plan.Warnings = op.Warnings()
 	if parent.Distrusted != "" && !d.opts.Full {
 		plan.Warnings = append(plan.Warnings, "the last sync's record was ignored and every object dry-run: "+parent.Distrusted)
 	}
-	plan.Requests = d.c.Requests() - start
+	plan.Requests = op.Requests()
 	return &Result{Plan: plan, Predictions: preds, Members: members, GroupKinds: gks, Parent: parent}, nil
 }
 
@@ -202,43 +199,18 @@ func sortChanges(cs []Change) {
 }
 
 // predict dry-runs one object, unless it is a member whose fingerprint the
-// last sync verified. Only failures to reach the API server are returned as
-// errors; a refused object becomes an Error change.
-func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructured.Unstructured, in inputs) (Prediction, error) {
+// last sync verified, in named stages: resolve the live object, what would
+// be applied, trust the record, find an object to adopt, dry-run, classify.
+// Only failures to reach the API server are returned as errors; a refused
+// object becomes an Error change.
+func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstructured.Unstructured, in inputs) (Prediction, error) {
 	ctx = cluster.WithSubject(ctx, o.ID().String())
-	p := Prediction{Object: o, Live: live}
+	p := Prediction{Object: o}
 	p.Change = changeOf(Create, o.Unstructured)
 	p.Change.Origin = o.Origin.String()
-	refuse := func(msg string) (Prediction, error) {
-		p.Change.Action, p.Change.Message = Error, msg
-		return p, nil
-	}
-	fail := func(err error) (Prediction, error) {
-		err = RedactSecret(o.Unstructured, err)
-		if cluster.IsUnreachable(err) {
-			return p, fmt.Errorf("%s: %w", o.ID(), err)
-		}
-		return refuse(err.Error())
-	}
-	m, err := d.c.Mapper.RESTMapping(o.GroupVersionKind().GroupKind(), o.GroupVersionKind().Version)
-	if meta.IsNoMatchError(err) {
-		return refuse(fmt.Sprintf("the API server does not serve %s/%s: install its CRD first", o.GetAPIVersion(), o.GetKind()))
-	}
+	live, err := d.resolveLive(ctx, o, member)
 	if err != nil {
-		return p, fmt.Errorf("%s: %w", o.ID(), err)
-	}
-	res := d.c.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace())
-	if live != nil && live.GetAPIVersion() != o.GetAPIVersion() {
-		// Listed in the kind's other version: compare in the tree's.
-		got, err := res.Get(ctx, o.GetName(), metav1.GetOptions{})
-		switch {
-		case err == nil:
-			live = got
-		case apierrors.IsNotFound(err):
-			live = nil // deleted since the LIST
-		default:
-			return fail(err)
-		}
+		return d.failed(p, err)
 	}
 	p.Live = live
 	if live != nil && live.GetDeletionTimestamp() != nil {
@@ -248,39 +220,94 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 	}
 	p.Applied, p.Pending, p.Moves = d.applied(o, live, in)
 	if msg := overfull(p); msg != "" {
-		return refuse(msg)
+		return refused(p, msg), nil
 	}
-	if live != nil && in.verified != nil {
-		if fp := Fingerprint(p.Applied, live); fp != "" && in.verified[string(live.GetUID())] == fp {
-			p.Predicted, p.Fingerprint, p.Recorded, p.Change.Action = live, fp, true, Unchanged
-			return p, nil
-		}
+	if fp, ok := trusted(p.Applied, live, in.verified); ok {
+		p.Predicted, p.Fingerprint, p.Recorded, p.Change.Action = live, fp, true, Unchanged
+		return p, nil
 	}
+	adopting := false
 	if live == nil {
-		existing, err := res.Get(ctx, o.GetName(), metav1.GetOptions{})
+		existing, err := d.outsideTheSet(ctx, o)
 		switch {
-		case err == nil:
+		case err != nil:
+			return d.failed(p, err)
+		case existing != nil:
 			if owner := existing.GetLabels()[inventory.LabelPartOf]; owner != "" && owner != d.inv.ID() {
-				return refuse(fmt.Sprintf("belongs to another ApplySet (%s); modelsync will not take it", owner))
+				return refused(p, fmt.Sprintf("belongs to another ApplySet (%s); modelsync will not take it", owner)), nil
 			}
-			p.Live = existing
-			p.Change.Action = Adopt
-			p.Change.Managers = managers(existing)
-		case !apierrors.IsNotFound(err):
-			return fail(err)
+			p.Live, p.Change.Owners, adopting = existing, managers(existing), true
 		}
 	}
-	p.Predicted, p.Change.Managers, err = d.dryRun(ctx, res, p.Applied, p.Change.Managers)
+	predicted, conflicts, err := d.dryRun(ctx, p.Applied, adopting)
 	if err != nil {
-		return fail(err)
+		return d.failed(p, err)
 	}
+	p.Predicted = predicted
+	return classify(p, conflicts, adopting)
+}
+
+// resolveLive is the member as the tree's version shows it: a member listed
+// in another version of its kind is read again in the tree's; nil when it
+// is not a member, or was deleted since the LIST.
+func (d *Differ) resolveLive(ctx context.Context, o manifest.Object, member *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if member == nil || member.GetAPIVersion() == o.GetAPIVersion() {
+		return member, nil
+	}
+	got, err := d.r.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return got, err
+}
+
+// trusted is the fingerprint of an object the last sync's record vouches
+// for: applying the same configuration to it again would change nothing.
+func trusted(applied, live *unstructured.Unstructured, verified map[string]string) (string, bool) {
+	if live == nil || verified == nil {
+		return "", false
+	}
+	fp := Fingerprint(applied, live)
+	return fp, fp != "" && verified[string(live.GetUID())] == fp
+}
+
+// outsideTheSet is an existing object of o's name that is not a member.
+func (d *Differ) outsideTheSet(ctx context.Context, o manifest.Object) (*unstructured.Unstructured, error) {
+	existing, err := d.r.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return existing, err
+}
+
+// dryRun server-side applies u with dryRun=All. Adopting takes every field
+// over, so it is forced at once; otherwise it is tried unforced first, and a
+// conflict names the fields a sync would take from other managers, before a
+// forced try gives the prediction.
+func (d *Differ) dryRun(ctx context.Context, u *unstructured.Unstructured, adopting bool) (*unstructured.Unstructured, []string, error) {
+	predicted, err := d.r.DryRunApply(ctx, u, inventory.FieldManager, adopting)
+	if adopting || !apierrors.IsConflict(err) {
+		return predicted, nil, err
+	}
+	conflicts := conflictManagers(err)
+	predicted, err = d.r.DryRunApply(ctx, u, inventory.FieldManager, true)
+	return predicted, conflicts, err
+}
+
+// classify names the change from the dry run's prediction.
+func classify(p Prediction, conflicts []string, adopting bool) (Prediction, error) {
+	o := p.Object
+	var err error
 	if p.Change.Diff, err = compare(p.Live, p.Predicted, o.GetKind()+"/"+o.GetName()); err != nil {
 		return p, err
 	}
 	switch {
-	case p.Change.Action == Adopt || p.Live == nil:
-	case len(p.Change.Managers) > 0:
-		p.Change.Action = Conflict
+	case adopting:
+		p.Change.Action = Adopt
+	case p.Live == nil:
+		p.Change.Action = Create
+	case len(conflicts) > 0:
+		p.Change.Action, p.Change.Conflicts = Conflict, conflicts
 		p.Change.Message = "overwrites fields owned by another field manager (a hand edit?)"
 	case p.Change.Diff == "":
 		p.Change.Action = Unchanged
@@ -294,28 +321,24 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, live *unstructu
 	return p, nil
 }
 
-// dryRun server-side applies u with dryRun=All and strict field validation.
-// Without force first: a conflict names the managers whose fields a sync would
-// take; then with force, for the prediction.
-func (d *Differ) dryRun(ctx context.Context, res resourceClient, u *unstructured.Unstructured, managers []string) (*unstructured.Unstructured, []string, error) {
-	data, err := json.Marshal(u.Object)
-	if err != nil {
-		return nil, nil, err
-	}
-	opts := metav1.PatchOptions{FieldManager: inventory.FieldManager, DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"}
-	force := managers != nil // adopting takes fields over anyway
-	opts.Force = &force
-	out, err := res.Patch(ctx, u.GetName(), types.ApplyPatchType, data, opts)
-	if apierrors.IsConflict(err) && !force {
-		managers = conflictManagers(err)
-		force = true
-		out, err = res.Patch(ctx, u.GetName(), types.ApplyPatchType, data, opts)
-	}
-	return out, managers, err
+// refused is p refused, with why.
+func refused(p Prediction, msg string) Prediction {
+	p.Change.Action, p.Change.Message = Error, msg
+	return p
 }
 
-type resourceClient interface {
-	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, sub ...string) (*unstructured.Unstructured, error)
+// failed turns a request's error into a refusal of the object, unless the
+// API server could not be reached: that stops the plan.
+func (d *Differ) failed(p Prediction, err error) (Prediction, error) {
+	o := p.Object
+	if meta.IsNoMatchError(err) {
+		return refused(p, fmt.Sprintf("the API server does not serve %s/%s: install its CRD first", o.GetAPIVersion(), o.GetKind())), nil
+	}
+	err = RedactSecret(o.Unstructured, err)
+	if cluster.IsUnreachable(err) {
+		return p, fmt.Errorf("%s: %w", o.ID(), err)
+	}
+	return refused(p, err.Error()), nil
 }
 
 func conflictManagers(err error) []string {

@@ -20,6 +20,7 @@ import (
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -37,10 +38,10 @@ func newEnv(t *testing.T) *env { return &env{kubetest.NewEnv(t)} }
 
 func (e *env) sync(files fstest.MapFS, adopt bool) {
 	e.T.Helper()
-	res, d := e.Plan(files)
+	res, _ := e.Plan(files)
 	opts := sync.DefaultOptions()
 	opts.Adopt = adopt
-	if _, err := sync.Apply(e.T.Context(), e.C, d.Inventory(), res, "", opts, sync.NoProgress{}); err != nil {
+	if _, err := sync.NewManager(e.C, e.NS, inventory.DefaultName).Apply(e.T.Context(), res, "", opts, sync.NoProgress{}); err != nil {
 		e.T.Fatal(err)
 	}
 }
@@ -121,7 +122,7 @@ func TestUpdateConflictAndCreate(t *testing.T) {
 		got[string(c.Action)+" "+c.Kind+" "+c.Name] = c
 	}
 	conflict, ok := got["conflict Backend envoy-ai-gateway-minimax"]
-	if !ok || !strings.Contains(strings.Join(conflict.Managers, " "), "kubectl-edit") || !strings.Contains(conflict.Diff, "-      hostname: hand.example") {
+	if !ok || !strings.Contains(strings.Join(conflict.Conflicts, " "), "kubectl-edit") || !strings.Contains(conflict.Diff, "-      hostname: hand.example") {
 		t.Errorf("no conflict naming kubectl-edit for the hand edit: %+v", conflict)
 	}
 	upd, ok := got["update Backend envoy-ai-gateway-sdsc-nairr-qwen3"]
@@ -171,7 +172,7 @@ func TestAdoptObjectCreatedWithKubectlApply(t *testing.T) {
 	if d := cmp.Diff([]string{"adopt Backend by-hand"}, summary(res.Plan)); d != "" {
 		t.Fatalf("(-want +got):\n%s", d)
 	}
-	if m := strings.Join(res.Plan.Changes[0].Managers, " "); !strings.Contains(m, "kubectl-client-side-apply") {
+	if m := strings.Join(res.Plan.Changes[0].Owners, " "); !strings.Contains(m, "kubectl-client-side-apply") {
 		t.Errorf("adopt does not name kubectl's field manager: %q", m)
 	}
 }
@@ -288,12 +289,12 @@ func golden(t *testing.T, name, got string) {
 var backends = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"}
 
 func syncSet(t testing.TB, e *env, set *desired.Set) {
-	d := diff.New(e.C, e.NS, diff.DefaultOptions())
+	d := diff.New(e.C.Reader(), e.NS, diff.DefaultOptions())
 	res, err := d.Plan(t.Context(), set)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sync.Apply(t.Context(), e.C, d.Inventory(), res, "", sync.DefaultOptions(), sync.NoProgress{}); err != nil {
+	if _, err := sync.NewManager(e.C, e.NS, inventory.DefaultName).Apply(t.Context(), res, "", sync.DefaultOptions(), sync.NoProgress{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -313,7 +314,7 @@ func TestFullRouteWithPendingRemovalExplained(t *testing.T) {
 			continue
 		}
 		if c.Action != diff.Error || c.Origin != "models-config/gatewayroute/g0.yaml:1" ||
-			!strings.Contains(c.Message, "would hold 16 rules, more than the 15") || !strings.Contains(c.Message, "(m0003)") || !strings.Contains(c.Message, "modelsync prune --plan") {
+			!strings.Contains(c.Message, "would hold 16 rules, more than the 15") || !strings.Contains(c.Message, "(m0003)") || !strings.Contains(c.Message, "approve a plan and run prune") {
 			t.Errorf("route g0: %+v", c)
 		}
 	}

@@ -39,7 +39,7 @@ func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in 
 	}
 	group := groupOf(o.Unstructured)
 	deferredHere := func(key string) (holder string, ok bool) {
-		holder, ok = in.deferred[group+"\x00"+key]
+		holder, ok = in.deferred[entryKey{group: group, key: key}]
 		return holder, ok
 	}
 	var want []gateway.Item
@@ -121,26 +121,37 @@ type inputs struct {
 	verified map[string]string
 	// holders maps a group to its entries' keys and the desired object
 	// holding each.
-	holders map[string]map[string]string
-	// deferred are the moves that wait for a prune (deferredMoves).
-	deferred map[string]string
+	holders map[groupID]map[string]string
+	// deferred are the moves that wait for a prune (deferredMoves), to the
+	// object holding the entry live.
+	deferred map[entryKey]string
 }
 
-// groupOf is the group u's entries belong to, "" for none.
-func groupOf(u *unstructured.Unstructured) string {
+// groupID names the objects sharing one list of entries (the shards of a
+// route group); the zero value is no group.
+type groupID struct{ kind, name string }
+
+// entryKey is one entry of a group.
+type entryKey struct {
+	group groupID
+	key   string
+}
+
+// groupOf is the group u's entries belong to.
+func groupOf(u *unstructured.Unstructured) groupID {
 	g := u.GetAnnotations()[gateway.AnnotationGroup]
 	if g == "" {
-		return ""
+		return groupID{}
 	}
-	return u.GetKind() + "/" + g
+	return groupID{kind: u.GetKind(), name: g}
 }
 
 // holders indexes the desired entries of every group.
-func holders(set *desired.Set) map[string]map[string]string {
-	out := map[string]map[string]string{}
+func holders(set *desired.Set) map[groupID]map[string]string {
+	out := map[groupID]map[string]string{}
 	for _, o := range set.Objects {
 		g := groupOf(o.Unstructured)
-		if g == "" {
+		if g == (groupID{}) {
 			continue
 		}
 		if out[g] == nil {
@@ -167,24 +178,24 @@ func movesMessage(moves []Move) string {
 }
 
 // deferredMoves finds the entries that cannot move yet, by group and key
-// ("group\x00key") to the name of the object holding them live. An object
+// (entryKey) to the name of the object holding them live. An object
 // receiving entries from others of its group while it keeps entries awaiting
 // prune can pass its list's limit (15 rules): removing a model from a full
 // route group moves the next shard's first rule in while the removed rule
 // still waits for approval, or takes over the rules of a shard the tree no
 // longer has. The entries that do not fit stay where they are until the prune
 // has made room.
-func deferredMoves(set *desired.Set, live map[manifest.ID]*unstructured.Unstructured, held map[string]map[string]string) map[string]string {
+func deferredMoves(set *desired.Set, live map[manifest.ID]*unstructured.Unstructured, held map[groupID]map[string]string) map[entryKey]string {
 	// Who holds each entry live: any member of the group, also a shard the
 	// tree no longer has (it keeps its entries until the prune deletes it).
 	var members []*unstructured.Unstructured
 	for _, l := range live {
-		if groupOf(l) != "" {
+		if groupOf(l) != (groupID{}) {
 			members = append(members, l)
 		}
 	}
 	slices.SortFunc(members, func(a, b *unstructured.Unstructured) int { return strings.Compare(a.GetName(), b.GetName()) })
-	liveHeld := map[string]map[string]string{}
+	liveHeld := map[groupID]map[string]string{}
 	for _, l := range members {
 		g := groupOf(l)
 		if liveHeld[g] == nil {
@@ -196,11 +207,11 @@ func deferredMoves(set *desired.Set, live map[manifest.ID]*unstructured.Unstruct
 			}
 		}
 	}
-	out := map[string]string{}
+	out := map[entryKey]string{}
 	for _, o := range set.Objects {
 		g, l := groupOf(o.Unstructured), live[o.ID()]
 		list, ok := gateway.ItemListFor(o.Unstructured)
-		if g == "" || l == nil || !ok || list.Max == 0 {
+		if g == (groupID{}) || l == nil || !ok || list.Max == 0 {
 			continue
 		}
 		here := map[string]bool{}
@@ -220,7 +231,7 @@ func deferredMoves(set *desired.Set, live map[manifest.ID]*unstructured.Unstruct
 		}
 		room := max(list.Max-(len(want)-len(incoming)+pending), 0)
 		for _, k := range incoming[min(room, len(incoming)):] {
-			out[g+"\x00"+k] = liveHeld[g][k]
+			out[entryKey{group: g, key: k}] = liveHeld[g][k]
 		}
 	}
 	return out
@@ -244,6 +255,6 @@ func overfull(p Prediction) string {
 		keys[i] = it.Key
 	}
 	return fmt.Sprintf("%s: %d of them (%s) are removed from the tree and kept until an approved prune. "+
-		"Prune them first (modelsync diff --plan-out plan.json, then modelsync prune --plan plan.json), then sync",
+		"Prune them first (approve a plan and run prune), then sync",
 		msg, len(keys), strings.Join(keys, ", "))
 }

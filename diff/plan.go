@@ -62,8 +62,11 @@ type Change struct {
 	Item *ItemRef `json:"item,omitempty"`
 	// Diff is a unified YAML diff, live → predicted, with Secret values masked.
 	Diff string `json:"diff,omitempty"`
-	// Managers own fields this change overwrites (conflict), or hold the object (adopt).
-	Managers []string `json:"managers,omitempty"`
+	// Conflicts are the fields of a conflict that other field managers own,
+	// and who owns them: a sync takes them over.
+	Conflicts []string `json:"conflicts,omitempty"`
+	// Owners are the field managers holding an object to adopt.
+	Owners []string `json:"owners,omitempty"`
 	// Message explains an error, a conflict or a kept object.
 	Message string `json:"message,omitempty"`
 	// Drift marks a change the baseline revision's plan has too: the cluster
@@ -106,14 +109,19 @@ type Plan struct {
 // object or entry with the same diff. What is left unmarked comes from the
 // change under review.
 func (p *Plan) MarkDrift(base *Plan) {
-	key := func(c Change) string {
-		k := string(c.Action) + "\x00" + c.ID().String() + "\x00" + c.Diff
+	type driftKey struct {
+		action     Action
+		id         manifest.ID
+		diff, item string
+	}
+	key := func(c Change) driftKey {
+		k := driftKey{action: c.Action, id: c.ID(), diff: c.Diff}
 		if c.Item != nil {
-			k += "\x00" + c.Item.Key
+			k.item = c.Item.Key
 		}
 		return k
 	}
-	seen := map[string]bool{}
+	seen := map[driftKey]bool{}
 	for _, c := range base.Changes {
 		if c.Action != Unchanged {
 			seen[key(c)] = true

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -122,15 +123,15 @@ func (d *Differ) addClaims(ctx context.Context, changes []Change, members []unst
 	if len(targets) == 0 {
 		return nil
 	}
-	list, err := d.c.Core.CoreV1().PersistentVolumeClaims(d.inv.Namespace).List(ctx, metav1.ListOptions{})
+	claims, err := d.r.List(ctx, corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), d.inv.Namespace, "")
 	if err != nil {
 		return fmt.Errorf("list the claims of pruned StatefulSets: %w", err)
 	}
 	for _, t := range targets {
-		for _, pvc := range list.Items {
+		for _, pvc := range claims {
 			for _, re := range t.patterns {
-				if re.MatchString(pvc.Name) {
-					t.change.Claims = append(t.change.Claims, Claim{Name: pvc.Name, UID: string(pvc.UID)})
+				if re.MatchString(pvc.GetName()) {
+					t.change.Claims = append(t.change.Claims, Claim{Name: pvc.GetName(), UID: string(pvc.GetUID())})
 					break
 				}
 			}

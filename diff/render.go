@@ -83,7 +83,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 		if c.Message != "" {
 			fmt.Fprintf(&b, "           %s\n", c.Message)
 		}
-		for _, m := range c.Managers {
+		for _, m := range append(c.Conflicts, c.Owners...) {
 			fmt.Fprintf(&b, "           manager: %s\n", m)
 		}
 		if c.Diff != "" && c.Action != Create {
@@ -224,7 +224,8 @@ func messageBlock(c Change) string {
 	if c.Message != "" {
 		lines = append(lines, c.Message)
 	}
-	lines = append(lines, c.Managers...)
+	lines = append(lines, c.Conflicts...)
+	lines = append(lines, c.Owners...)
 	if len(lines) == 0 {
 		return ""
 	}

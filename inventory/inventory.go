@@ -16,10 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
+	"modelsync.dev/modelsync/cluster"
 )
 
 // ApplySet labels and annotations (KEP-3659), shared with kubectl.
@@ -78,19 +78,21 @@ type Parent struct {
 	Distrusted string
 }
 
-// Inventory reads and updates one namespace's ApplySet.
+// Inventory reads one namespace's ApplySet; Update, given clients that
+// write, updates its parent.
 type Inventory struct {
-	client    dynamic.Interface
-	core      kubernetes.Interface
-	mapper    meta.RESTMapper
+	read      cluster.Reader
 	Namespace string
 	Name      string
 }
 
-// New returns the inventory of the parent Secret name in namespace.
-func New(client dynamic.Interface, core kubernetes.Interface, mapper meta.RESTMapper, namespace, name string) *Inventory {
-	return &Inventory{client: client, core: core, mapper: mapper, Namespace: namespace, Name: name}
+// New returns the inventory of the parent Secret name in namespace, read
+// through r.
+func New(r cluster.Reader, namespace, name string) *Inventory {
+	return &Inventory{read: r, Namespace: namespace, Name: name}
 }
+
+var secretKind = corev1.SchemeGroupVersion.WithKind("Secret")
 
 // ID is this inventory's ApplySet id.
 func (inv *Inventory) ID() string { return ID(inv.Name, inv.Namespace) }
@@ -99,11 +101,15 @@ func (inv *Inventory) String() string { return "Secret " + inv.Namespace + "/" +
 
 // Parent reads the parent Secret. A missing parent is an empty inventory.
 func (inv *Inventory) Parent(ctx context.Context) (Parent, error) {
-	s, err := inv.core.CoreV1().Secrets(inv.Namespace).Get(ctx, inv.Name, metav1.GetOptions{})
+	u, err := inv.read.Get(ctx, secretKind, inv.Namespace, inv.Name)
 	if apierrors.IsNotFound(err) {
 		return Parent{}, nil
 	}
 	if err != nil {
+		return Parent{}, fmt.Errorf("read inventory %s: %w", inv, err)
+	}
+	s := &corev1.Secret{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, s); err != nil {
 		return Parent{}, fmt.Errorf("read inventory %s: %w", inv, err)
 	}
 	tooling := s.Annotations[AnnotationTooling]
@@ -111,7 +117,7 @@ func (inv *Inventory) Parent(ctx context.Context) (Parent, error) {
 		if tooling == "" {
 			tooling = "no ApplySet tooling"
 		}
-		return Parent{}, fmt.Errorf("%w: %s is managed by %q; choose another --inventory name, or remove it if it is stale", ErrForeignParent, inv, tooling)
+		return Parent{}, fmt.Errorf("%w: %s is managed by %q; choose another inventory name, or remove it if it is stale", ErrForeignParent, inv, tooling)
 	}
 	p := Parent{
 		Exists:     true,
@@ -170,7 +176,7 @@ func FormatGroupKinds(gks []schema.GroupKind) string {
 // when empty). Widen the group-kinds before
 // applying (the union of old and new), shrink them only after pruning
 // succeeded.
-func (inv *Inventory) Update(ctx context.Context, p Parent) error {
+func (inv *Inventory) Update(ctx context.Context, c *cluster.Clients, p Parent) error {
 	ann := map[string]string{AnnotationTooling: Tooling(), AnnotationGroupKinds: FormatGroupKinds(p.GroupKinds)}
 	if p.Revision != "" {
 		ann[AnnotationRevision] = p.Revision
@@ -185,7 +191,7 @@ func (inv *Inventory) Update(ctx context.Context, p Parent) error {
 	if data := encodeVerified(p.Verified); data != nil {
 		cfg.WithData(map[string][]byte{DataVerified: data})
 	}
-	if _, err := inv.core.CoreV1().Secrets(inv.Namespace).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+	if _, err := c.Core.CoreV1().Secrets(inv.Namespace).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 		return fmt.Errorf("update inventory %s: %w", inv, err)
 	}
 	return nil
@@ -208,22 +214,14 @@ func (inv *Inventory) Members(ctx context.Context, kinds []schema.GroupVersionKi
 	selector := LabelPartOf + "=" + inv.ID()
 	for i, gvk := range kinds {
 		g.Go(func() error {
-			var versions []string
-			if gvk.Version != "" {
-				versions = []string{gvk.Version}
-			}
-			m, err := inv.mapper.RESTMapping(gvk.GroupKind(), versions...)
-			if meta.IsNoMatchError(err) {
+			items, err := inv.read.List(ctx, gvk, inv.Namespace, selector)
+			switch {
+			case meta.IsNoMatchError(err):
 				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("list %s: %w", gvk.GroupKind(), err)
-			}
-			list, err := inv.client.Resource(m.Resource).Namespace(inv.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
-			if err != nil {
+			case err != nil:
 				return fmt.Errorf("list %s in %s: %w", gvk.GroupKind(), inv.Namespace, err)
 			}
-			results[i] = list.Items
+			results[i] = items
 			return nil
 		})
 	}

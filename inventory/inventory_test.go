@@ -25,7 +25,7 @@ func newInventory(t *testing.T, name string) (*inventory.Inventory, *cluster.Cli
 		t.Fatal(err)
 	}
 	ns := kubetest.Namespace(t)
-	return inventory.New(c.Dynamic, c.Core, c.Mapper, ns, name), c, ns
+	return inventory.New(c.Reader(), ns, name), c, ns
 }
 
 func TestParentRoundTripAndMembers(t *testing.T) {
@@ -34,7 +34,7 @@ func TestParentRoundTripAndMembers(t *testing.T) {
 		t.Fatalf("no parent yet: %+v %v", p, err)
 	}
 	gks := []schema.GroupKind{{Kind: "Service"}, {Group: "apps", Kind: "StatefulSet"}, {Group: "gone.example", Kind: "Removed"}, {Kind: "Service"}}
-	if err := inv.Update(t.Context(), inventory.Parent{GroupKinds: gks, Revision: "abc", SyncedAt: "2026-11-21T00:00:00Z"}); err != nil {
+	if err := inv.Update(t.Context(), c, inventory.Parent{GroupKinds: gks, Revision: "abc", SyncedAt: "2026-11-21T00:00:00Z"}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := inv.Parent(t.Context())
@@ -76,7 +76,7 @@ func TestForeignParentRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := inv.Parent(t.Context())
-	if !errors.Is(err, inventory.ErrForeignParent) || !strings.Contains(err.Error(), `managed by "kubectl/v1.32"`) || !strings.Contains(err.Error(), "--inventory") {
+	if !errors.Is(err, inventory.ErrForeignParent) || !strings.Contains(err.Error(), `managed by "kubectl/v1.32"`) || !strings.Contains(err.Error(), "choose another inventory name") {
 		t.Errorf("Parent of kubectl's ApplySet: %v", err)
 	}
 }
@@ -105,13 +105,13 @@ func TestVerifiedRecord(t *testing.T) {
 		return p.Verified
 	}
 	rec := map[string]string{"uid-1": "fp-1", "uid-2": "fp-2"}
-	if err := inv.Update(t.Context(), inventory.Parent{Revision: "a", Verified: rec}); err != nil {
+	if err := inv.Update(t.Context(), c, inventory.Parent{Revision: "a", Verified: rec}); err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff(rec, read()); d != "" {
 		t.Errorf("record (-want +got):\n%s", d)
 	}
-	if err := inv.Update(t.Context(), inventory.Parent{Revision: "b"}); err != nil {
+	if err := inv.Update(t.Context(), c, inventory.Parent{Revision: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(); got != nil {
@@ -134,7 +134,7 @@ func TestVerifiedRecord(t *testing.T) {
 	for i := range 40000 { // random-looking fingerprints do not compress
 		big[fmt.Sprintf("uid-%d", i)] = fmt.Sprintf("%x", sha256.Sum256([]byte{byte(i), byte(i >> 8)}))
 	}
-	if err := inv.Update(t.Context(), inventory.Parent{Revision: "c", Verified: big}); err != nil {
+	if err := inv.Update(t.Context(), c, inventory.Parent{Revision: "c", Verified: big}); err != nil {
 		t.Fatalf("an oversized record failed the update instead of being left out: %v", err)
 	}
 	if got := read(); got != nil {

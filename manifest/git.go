@@ -65,28 +65,28 @@ func AtRevision(dir, revision string) (Tree, error) {
 	}
 	repo, rel, err := openRepo(abs)
 	if err != nil {
-		return Tree{}, fmt.Errorf("--revision %s: %s is not in a git repository: %w", revision, dir, err)
+		return Tree{}, fmt.Errorf("git revision %s: %s is not in a git repository: %w", revision, dir, err)
 	}
 	hash, err := repo.ResolveRevision(plumbing.Revision(revision))
 	if err != nil {
-		return Tree{}, fmt.Errorf("--revision %s: %w; give a branch, tag or commit that exists", revision, err)
+		return Tree{}, fmt.Errorf("git revision %s: %w; give a branch, tag or commit that exists", revision, err)
 	}
 	commit, err := repo.CommitObject(*hash)
 	if err != nil {
-		return Tree{}, fmt.Errorf("--revision %s: %w", revision, err)
+		return Tree{}, fmt.Errorf("git revision %s: %w", revision, err)
 	}
 	tree, err := commit.Tree()
 	if err != nil {
-		return Tree{}, fmt.Errorf("--revision %s: %w", revision, err)
+		return Tree{}, fmt.Errorf("git revision %s: %w", revision, err)
 	}
 	if rel != "." {
 		if tree, err = tree.Tree(filepath.ToSlash(rel)); err != nil {
-			return Tree{}, fmt.Errorf("--revision %s: %s does not exist at that revision: %w", revision, rel, err)
+			return Tree{}, fmt.Errorf("git revision %s: %s does not exist at that revision: %w", revision, rel, err)
 		}
 	}
 	files, err := treeFiles(tree, filepath.Base(abs))
 	if err != nil {
-		return Tree{}, fmt.Errorf("--revision %s: %w", revision, err)
+		return Tree{}, fmt.Errorf("git revision %s: %w", revision, err)
 	}
 	return Tree{FS: files, Root: filepath.Base(abs), Revision: hash.String()}, nil
 }

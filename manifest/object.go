@@ -4,8 +4,8 @@
 package manifest
 
 import (
+	"cmp"
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -65,8 +65,7 @@ func (id ID) String() string {
 
 // Less orders identities stably: group, kind, namespace, name.
 func (id ID) Less(o ID) bool {
-	return strings.Join([]string{id.Group, id.Kind, id.Namespace, id.Name}, "\x00") <
-		strings.Join([]string{o.Group, o.Kind, o.Namespace, o.Name}, "\x00")
+	return cmp.Or(cmp.Compare(id.Group, o.Group), cmp.Compare(id.Kind, o.Kind), cmp.Compare(id.Namespace, o.Namespace), cmp.Compare(id.Name, o.Name)) < 0
 }
 
 // SetAnnotation sets one annotation of u, keeping the others.

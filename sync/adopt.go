@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
-	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/inventory"
 )
 
@@ -33,7 +32,7 @@ func isKubectlUpdate(mf metav1.ManagedFieldsEntry) bool {
 // does when it adopts. Without it those managers keep co-owning every field
 // they set, and a rule later removed from the tree would stay on the object.
 // It returns false when there was nothing to take over.
-func takeOver(ctx context.Context, c *cluster.Clients, live *unstructured.Unstructured) (bool, error) {
+func (m *Manager) takeOver(ctx context.Context, live *unstructured.Unstructured) (bool, error) {
 	entries := live.GetManagedFields()
 	taken := &fieldpath.Set{}
 	var kept []metav1.ManagedFieldsEntry
@@ -82,7 +81,7 @@ func takeOver(ctx context.Context, c *cluster.Clients, live *unstructured.Unstru
 	if err != nil {
 		return false, err
 	}
-	res, err := c.Resource(live.GroupVersionKind(), live.GetNamespace())
+	res, err := m.clients.Resource(live.GroupVersionKind(), live.GetNamespace())
 	if err != nil {
 		return false, err
 	}

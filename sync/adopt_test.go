@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -79,7 +80,7 @@ func TestAdoptHandAppliedThenPruneRule(t *testing.T) {
 		"models-config/gatewayroute/nrp.yaml":  &fstest.MapFile{Data: []byte(runbookRoute)},
 		"models-config/servicebackend/ai.yaml": &fstest.MapFile{Data: []byte(runbookBackends)},
 	}
-	if _, _, err := e.trySync(t.Context(), files, sync.DefaultOptions()); err == nil || !strings.Contains(err.Error(), "--adopt") {
+	if _, _, err := e.trySync(t.Context(), files, sync.DefaultOptions()); !errors.Is(err, sync.ErrNotInSet) {
 		t.Fatalf("sync without --adopt: %v, want a refusal", err)
 	}
 	opts := sync.DefaultOptions()

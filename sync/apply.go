@@ -55,7 +55,7 @@ var ErrRefused = errors.New("sync refused")
 // Apply writes the plan's creations and changes in dependency order. The
 // inventory is widened first, so an interrupted sync leaves every created
 // object findable; revision is recorded once everything applied.
-func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, res *diff.Result, revision string, opts Options, progress Progress) (Report, error) {
+func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, opts Options, progress Progress) (Report, error) {
 	if err := refusals(res, opts); err != nil {
 		return Report{}, err
 	}
@@ -64,7 +64,7 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return Report{}, err
 	}
-	if err := inv.Update(ctx, widened); err != nil {
+	if err := m.inv.Update(ctx, m.clients, widened); err != nil {
 		return Report{}, err
 	}
 	var rep Report
@@ -82,18 +82,18 @@ func Apply(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, re
 			return rep, err
 		}
 		applied, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Applied {
-			return applyOne(ctx, c, p)
+			return m.applyOne(ctx, p)
 		}, progress.Applied)
 		rep.Applied = append(rep.Applied, applied...)
 		if err != nil {
-			return rep, interrupted(rep, err, c, len(writes))
+			return rep, interrupted(rep, err, m.clients.Config.Host, len(writes))
 		}
 	}
 	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep)}
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return rep, err
 	}
-	if err := inv.Update(ctx, done); err != nil {
+	if err := m.inv.Update(ctx, m.clients, done); err != nil {
 		return rep, err
 	}
 	return rep, nil
@@ -129,14 +129,17 @@ func applyRank(p diff.Prediction) int {
 	return r
 }
 
+// ErrNotInSet: an object of the tree exists outside the set; sync takes it
+// only when told to adopt.
+var ErrNotInSet = errors.New("not in the set")
+
 // ErrEmptyTree refuses a sync of an empty desired set.
 var ErrEmptyTree = errors.New("the desired set is empty")
 
 func refusals(res *diff.Result, opts Options) error {
 	p := res.Plan
 	if len(res.Predictions) == 0 && !opts.AllowEmpty {
-		return fmt.Errorf("%w, nothing was written: the path holds no objects (%d members of the inventory would all await pruning); check --path and -n, or pass --allow-empty if that is intended",
-			ErrEmptyTree, len(res.Members))
+		return fmt.Errorf("%w, nothing was written: the tree holds no objects (%d members of the inventory would all await pruning)", ErrEmptyTree, len(res.Members))
 	}
 	var errs []error
 	for _, ch := range p.Changes {
@@ -144,7 +147,7 @@ func refusals(res *diff.Result, opts Options) error {
 		case ch.Action == diff.Error:
 			errs = append(errs, fmt.Errorf("%s %s (%s): %s", ch.Kind, ch.Name, ch.Origin, ch.Message))
 		case ch.Action == diff.Adopt && !opts.Adopt:
-			errs = append(errs, fmt.Errorf("%s %s (%s) exists but is not managed by modelsync; rerun with --adopt to take it over, or rename it", ch.Kind, ch.Name, ch.Origin))
+			errs = append(errs, fmt.Errorf("%w: %s %s (%s) exists but is not managed by modelsync; adopt it, or rename it", ErrNotInSet, ch.Kind, ch.Name, ch.Origin))
 		}
 	}
 	if len(errs) > 0 {
@@ -153,15 +156,15 @@ func refusals(res *diff.Result, opts Options) error {
 	return nil
 }
 
-func applyOne(ctx context.Context, c *cluster.Clients, p diff.Prediction) Applied {
+func (m *Manager) applyOne(ctx context.Context, p diff.Prediction) Applied {
 	done := Applied{Change: p.Change}
 	if p.Change.Action == diff.Adopt && p.Live != nil {
-		if _, err := takeOver(ctx, c, p.Live); err != nil {
+		if _, err := m.takeOver(ctx, p.Live); err != nil {
 			done.Err = fmt.Errorf("%s (%s): %w", p.Object.ID(), p.Object.Origin, err)
 			return done
 		}
 	}
-	stored, err := serverSideApply(ctx, c, p.Applied)
+	stored, err := m.apply(ctx, p.Applied)
 	if err != nil {
 		err = diff.RedactSecret(p.Applied, err)
 		done.Err = fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)
@@ -173,7 +176,7 @@ func applyOne(ctx context.Context, c *cluster.Clients, p diff.Prediction) Applie
 
 // interrupted summarizes a sync stopped by a lost connection: one cause
 // instead of one error per object, and what to do.
-func interrupted(rep Report, err error, c *cluster.Clients, total int) error {
+func interrupted(rep Report, err error, host string, total int) error {
 	var failed []string
 	var cause error
 	for _, a := range rep.Applied {
@@ -191,5 +194,5 @@ func interrupted(rep Report, err error, c *cluster.Clients, total int) error {
 	}
 	return fmt.Errorf("lost the API server at %s (%v): %d of %d objects applied; failed: %s. "+
 		"What was applied is in the inventory: rerun sync when the API server is back",
-		c.Config.Host, cause, len(rep.Applied)-len(failed), total, strings.Join(failed, ", "))
+		host, cause, len(rep.Applied)-len(failed), total, strings.Join(failed, ", "))
 }

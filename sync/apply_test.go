@@ -44,7 +44,7 @@ func TestFirstSyncInOrderSecondWritesNothing(t *testing.T) {
 	}
 	diffStrings(t, "resourceVersions after the second sync", before, e.live(allKinds...))
 
-	parent, err := inventory.New(e.C.Dynamic, e.C.Core, e.C.Mapper, e.NS, inventory.DefaultName).Parent(t.Context())
+	parent, err := inventory.New(e.C.Reader(), e.NS, inventory.DefaultName).Parent(t.Context())
 	if err != nil || parent.Revision != "rev1" || parent.SyncedAt == "" || len(parent.GroupKinds) != 7 {
 		t.Errorf("inventory parent = %+v, %v; want revision rev1, a time and 7 group-kinds", parent, err)
 	}
@@ -65,8 +65,8 @@ func TestForeignObjectRefusedWithoutAdopt(t *testing.T) {
 	}
 	_, rec, err := e.trySync(t.Context(), files, sync.DefaultOptions())
 	if !errors.Is(err, sync.ErrRefused) || !strings.Contains(err.Error(), "Service minimax-vllm-inference (models-config/models/minimax.yaml") ||
-		!strings.Contains(err.Error(), "--adopt") {
-		t.Fatalf("sync error = %v, want a refusal naming the Service, its file and --adopt", err)
+		!errors.Is(err, sync.ErrNotInSet) {
+		t.Fatalf("sync error = %v, want a refusal naming the Service, its file and that it is not in the set (cmd adds --adopt)", err)
 	}
 	if len(rec.lines) != 0 || len(e.live(allKinds...)) != 1 {
 		t.Errorf("a refused sync wrote %v; live objects %v", rec.lines, e.live(allKinds...))

@@ -2,17 +2,10 @@ package sync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-
-	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/inventory"
 )
 
 // byRank groups items by rank, in ascending order; prune walks the result
@@ -63,21 +56,4 @@ func inParallel[T any, R outcome](ctx context.Context, batch []T, limit int, do 
 		errs = append(errs, r.failure())
 	}
 	return out, errors.Join(errs...)
-}
-
-// serverSideApply writes u with modelsync's field manager, forced, with
-// strict field validation; a resourceVersion in u is a precondition. It
-// returns the object as the API server stored it.
-func serverSideApply(ctx context.Context, c *cluster.Clients, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	res, err := c.Resource(u.GroupVersionKind(), u.GetNamespace())
-	if err != nil {
-		return nil, err
-	}
-	data, err := json.Marshal(u.Object)
-	if err != nil {
-		return nil, err
-	}
-	force := true
-	return res.Patch(ctx, u.GetName(), types.ApplyPatchType, data,
-		metav1.PatchOptions{FieldManager: inventory.FieldManager, Force: &force, FieldValidation: "Strict"})
 }

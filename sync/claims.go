@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 )
 
@@ -18,7 +17,8 @@ import (
 // so does modelsync unless told otherwise (re-downloading model weights is
 // slow); told to, it deletes exactly the approved claims (uid precondition),
 // never others that match the name pattern.
-func claims(ctx context.Context, c *cluster.Clients, namespace string, pruned []Pruned, remove bool) ([]string, bool, error) {
+func (m *Manager) claims(ctx context.Context, pruned []Pruned, remove bool) ([]string, bool, error) {
+	namespace := m.inv.Namespace
 	var names []string
 	var errs []error
 	for _, p := range pruned {
@@ -31,7 +31,7 @@ func claims(ctx context.Context, c *cluster.Clients, namespace string, pruned []
 				continue
 			}
 			uid := types.UID(cl.UID)
-			err := c.Core.CoreV1().PersistentVolumeClaims(namespace).Delete(ctx, cl.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+			err := m.clients.Core.CoreV1().PersistentVolumeClaims(namespace).Delete(ctx, cl.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 			switch {
 			case apierrors.IsConflict(err):
 				errs = append(errs, fmt.Errorf("PersistentVolumeClaim %s/%s: not the claim the plan approved (recreated since), kept", namespace, cl.Name))

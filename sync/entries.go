@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/retry"
 
-	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
@@ -108,7 +107,7 @@ func entryWrites(todo []diff.Change, res *diff.Result) []entryWrite {
 // live object: nothing the tree adds since, nothing another manager owns.
 // The write is conditional on the resourceVersion read; a controller's
 // status write in between makes it read and check again.
-func removeEntries(ctx context.Context, c *cluster.Clients, w entryWrite) Pruned {
+func (m *Manager) removeEntries(ctx context.Context, w entryWrite) Pruned {
 	p := Pruned{Change: w.owner, State: Removed}
 	for _, ch := range w.remove {
 		p.Entries = append(p.Entries, ch.Item.Noun+" "+ch.Item.Key)
@@ -120,7 +119,7 @@ func removeEntries(ctx context.Context, c *cluster.Clients, w entryWrite) Pruned
 	p.Change.Message = strings.TrimPrefix(msg, "removed ; ")
 	gone := false
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		live, err := getApplied(ctx, c, w.owner)
+		live, err := m.getApplied(ctx, w.owner)
 		switch {
 		case apierrors.IsNotFound(err) || (err == nil && (string(live.GetUID()) != w.owner.UID || live.GetDeletionTimestamp() != nil)):
 			gone = true
@@ -141,7 +140,7 @@ func removeEntries(ctx context.Context, c *cluster.Clients, w entryWrite) Pruned
 			return err
 		}
 		cfg.SetResourceVersion(live.GetResourceVersion())
-		_, err = serverSideApply(ctx, c, cfg)
+		_, err = m.apply(ctx, cfg)
 		return err
 	})
 	if err != nil {
@@ -186,10 +185,10 @@ func (w entryWrite) apply(live []gateway.Item) ([]gateway.Item, bool, error) {
 
 // getApplied reads the object in the version modelsync applied it in, so
 // that its managedFields describe the fields as read.
-func getApplied(ctx context.Context, c *cluster.Clients, ch diff.Change) (*unstructured.Unstructured, error) {
+func (m *Manager) getApplied(ctx context.Context, ch diff.Change) (*unstructured.Unstructured, error) {
 	gvk := schema.FromAPIVersionAndKind(ch.APIVersion, ch.Kind)
 	for range 2 {
-		res, err := c.Resource(gvk, ch.Namespace)
+		res, err := m.clients.Resource(gvk, ch.Namespace)
 		if err != nil {
 			return nil, err
 		}

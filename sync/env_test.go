@@ -14,6 +14,7 @@ import (
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -35,9 +36,9 @@ func (e *env) sync(files fstest.MapFS, opts sync.Options) (sync.Report, *recorde
 }
 
 func (e *env) trySync(ctx context.Context, files fstest.MapFS, opts sync.Options) (sync.Report, *recorder, error) {
-	res, d := e.Plan(files)
+	res, _ := e.Plan(files)
 	rec := &recorder{}
-	rep, err := sync.Apply(ctx, e.C, d.Inventory(), res, "rev1", opts, rec)
+	rep, err := sync.NewManager(e.C, e.NS, inventory.DefaultName).Apply(ctx, res, "rev1", opts, rec)
 	return rep, rec, err
 }
 
@@ -57,9 +58,9 @@ func approve(t *testing.T, p *diff.Plan) *diff.Plan {
 
 func (e *env) prune(files fstest.MapFS, approved *diff.Plan, opts sync.PruneOptions) (sync.PruneReport, *recorder, error) {
 	e.T.Helper()
-	res, d := e.Plan(files)
+	res, _ := e.Plan(files)
 	rec := &recorder{}
-	rep, err := sync.Prune(e.T.Context(), e.C, d.Inventory(), approved, res, opts, rec)
+	rep, err := sync.NewManager(e.C, e.NS, inventory.DefaultName).Prune(e.T.Context(), approved, res, opts, rec)
 	return rep, rec, err
 }
 

@@ -73,14 +73,14 @@ func TestGuards(t *testing.T) {
 		e := newEnv(t)
 		files := kubetest.RepoTree(t)
 		e.sync(files, sync.DefaultOptions())
-		inv := inventory.New(e.C.Dynamic, e.C.Core, e.C.Mapper, e.NS, inventory.DefaultName)
+		inv := inventory.New(e.C.Reader(), e.NS, inventory.DefaultName)
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "someone-elses", Labels: map[string]string{inventory.LabelPartOf: inv.ID()}}}
 		if _, err := e.C.Core.CoreV1().ConfigMaps(e.NS).Create(t.Context(), cm, metav1.CreateOptions{FieldManager: "kubectl-create"}); err != nil {
 			t.Fatal(err)
 		}
 		parent := parentOf(t, e)
 		parent.GroupKinds = append(parent.GroupKinds, corev1.SchemeGroupVersion.WithKind("ConfigMap").GroupKind())
-		if err := inv.Update(t.Context(), parent); err != nil {
+		if err := inv.Update(t.Context(), e.C, parent); err != nil {
 			t.Fatal(err)
 		}
 		res, _ := e.Plan(files)
@@ -174,7 +174,7 @@ func TestGuards(t *testing.T) {
 
 func parentOf(t *testing.T, e *env) inventory.Parent {
 	t.Helper()
-	p, err := inventory.New(e.C.Dynamic, e.C.Core, e.C.Mapper, e.NS, inventory.DefaultName).Parent(t.Context())
+	p, err := inventory.New(e.C.Reader(), e.NS, inventory.DefaultName).Parent(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
-	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/inventory"
 )
 
@@ -79,14 +78,14 @@ type Lease struct {
 
 func (l *Lease) String() string { return "Lease " + l.mine.Namespace + "/" + l.name }
 
-// WithLease runs fn while holding the Lease of inv's target. It waits up to
+// WithLease runs fn while holding the Lease of the target. It waits up to
 // opts.Wait for another holder, reporting who holds it and until when; any
 // other error (no permission, no such namespace) fails at once. The Lease is
 // renewed in the background; fn must Confirm it before each write batch, and
 // its context is cancelled when a renewal finds the Lease lost.
-func WithLease(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, opts LeaseOptions, progress LeaseProgress, fn func(context.Context, *Lease) error) error {
-	l := &Lease{client: c.Core.CoordinationV1().Leases(inv.Namespace), name: LeaseName(inv), opts: opts}
-	if err := l.acquire(ctx, inv.Namespace, progress); err != nil {
+func (m *Manager) WithLease(ctx context.Context, opts LeaseOptions, progress LeaseProgress, fn func(context.Context, *Lease) error) error {
+	l := &Lease{client: m.clients.Core.CoordinationV1().Leases(m.inv.Namespace), name: LeaseName(m.inv), opts: opts}
+	if err := l.acquire(ctx, m.inv.Namespace, progress); err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)

@@ -16,11 +16,11 @@ import (
 // first is done.
 func TestSecondRunWaitsForTheLease(t *testing.T) {
 	e := newEnv(t)
-	inv := inventory.New(e.C.Dynamic, e.C.Core, e.C.Mapper, e.NS, inventory.DefaultName)
+	inv := inventory.New(e.C.Reader(), e.NS, inventory.DefaultName)
 	holding, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error)
 	first := sync.LeaseOptions{Identity: "https://gitlab.example/jobs/101", Wait: 10 * time.Second, Duration: 15 * time.Second}
 	go func() {
-		firstDone <- sync.WithLease(t.Context(), e.C, inv, first, sync.NoProgress{}, func(context.Context, *sync.Lease) error {
+		firstDone <- sync.NewManager(e.C, e.NS, inv.Name).WithLease(t.Context(), first, sync.NoProgress{}, func(context.Context, *sync.Lease) error {
 			close(holding)
 			<-release
 			return nil
@@ -30,7 +30,7 @@ func TestSecondRunWaitsForTheLease(t *testing.T) {
 
 	second := sync.LeaseOptions{Identity: "https://gitlab.example/jobs/102", Wait: 2 * time.Second, Duration: 15 * time.Second}
 	ran := false
-	err := sync.WithLease(t.Context(), e.C, inv, second, sync.NoProgress{}, func(context.Context, *sync.Lease) error { ran = true; return nil })
+	err := sync.NewManager(e.C, e.NS, inv.Name).WithLease(t.Context(), second, sync.NoProgress{}, func(context.Context, *sync.Lease) error { ran = true; return nil })
 	if !errors.Is(err, sync.ErrLeaseHeld) || !strings.Contains(err.Error(), "held by https://gitlab.example/jobs/101") || ran {
 		t.Fatalf("second run while the first holds the Lease: ran=%v, err=%v; want a refusal naming job 101", ran, err)
 	}
@@ -39,7 +39,7 @@ func TestSecondRunWaitsForTheLease(t *testing.T) {
 	secondDone := make(chan error)
 	var order []string
 	go func() {
-		secondDone <- sync.WithLease(t.Context(), e.C, inv, second, sync.NoProgress{}, func(context.Context, *sync.Lease) error {
+		secondDone <- sync.NewManager(e.C, e.NS, inv.Name).WithLease(t.Context(), second, sync.NoProgress{}, func(context.Context, *sync.Lease) error {
 			order = append(order, "second")
 			return nil
 		})
@@ -58,16 +58,16 @@ func TestSecondRunWaitsForTheLease(t *testing.T) {
 
 func TestLeaseReturnsTheRunsError(t *testing.T) {
 	e := newEnv(t)
-	inv := inventory.New(e.C.Dynamic, e.C.Core, e.C.Mapper, e.NS, inventory.DefaultName)
+	inv := inventory.New(e.C.Reader(), e.NS, inventory.DefaultName)
 	boom := errors.New("boom")
 	opts := sync.DefaultLeaseOptions()
 	opts.Identity = "run-a"
-	if err := sync.WithLease(t.Context(), e.C, inv, opts, sync.NoProgress{}, func(context.Context, *sync.Lease) error { return boom }); !errors.Is(err, boom) {
+	if err := sync.NewManager(e.C, e.NS, inv.Name).WithLease(t.Context(), opts, sync.NoProgress{}, func(context.Context, *sync.Lease) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("WithLease = %v, want the run's error", err)
 	}
 	// Released on return: the next run does not wait out the lease duration.
 	opts.Wait = 3 * time.Second
-	if err := sync.WithLease(t.Context(), e.C, inv, opts, sync.NoProgress{}, func(context.Context, *sync.Lease) error { return nil }); err != nil {
+	if err := sync.NewManager(e.C, e.NS, inv.Name).WithLease(t.Context(), opts, sync.NoProgress{}, func(context.Context, *sync.Lease) error { return nil }); err != nil {
 		t.Errorf("a run after a released Lease: %v", err)
 	}
 }

@@ -1,5 +1,3 @@
-// Package sync executes a plan: ordered server-side apply of creations and
-// changes, keeping entries that await an approved prune in place.
 package sync
 
 // applyOrder ranks kinds so that what is pointed at exists before what points

@@ -71,7 +71,10 @@ func extract(v any, set map[string]any) any {
 		out := []any{}
 		for i, el := range val {
 			if subset, keys, ok := elementSet(set, el, i); ok {
-				kept := extract(el, withoutDot(subset))
+				var kept any = map[string]any{} // the element itself and none of its fields: its keys only
+				if fields := withoutDot(subset); len(fields) > 0 || len(subset) == 0 {
+					kept = extract(el, fields)
+				}
 				if m, isMap := kept.(map[string]any); isMap {
 					for k, v := range keys {
 						m[k] = v
@@ -144,10 +147,6 @@ func withoutDot(set map[string]any) map[string]any {
 		if k != "." {
 			out[k] = v
 		}
-	}
-	if len(out) == 0 {
-		// The element itself and none of its fields: keep its keys only.
-		return map[string]any{"f:\x00none": map[string]any{}}
 	}
 	return out
 }

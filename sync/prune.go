@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 
-	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
@@ -128,7 +127,7 @@ var (
 // against what was approved just before its request. A removal that fails
 // stops what it still points at; the inventory keeps everything that still
 // exists.
-func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, approved *diff.Plan, res *diff.Result, opts PruneOptions, progress PruneProgress) (PruneReport, error) {
+func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Result, opts PruneOptions, progress PruneProgress) (PruneReport, error) {
 	ap, err := matchApproval(approved, res)
 	if err != nil {
 		return PruneReport{}, err
@@ -149,9 +148,9 @@ func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, ap
 		}
 		done, _ := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, s step) Pruned {
 			if s.write != nil {
-				return writeStep(ctx, c, deps, *s.write)
+				return m.writeStep(ctx, deps, *s.write)
 			}
-			return deleteStep(ctx, c, deps, s.delete, opts)
+			return m.deleteStep(ctx, deps, s.delete, opts)
 		}, progress.Pruned)
 		rep.Pruned = append(rep.Pruned, done...)
 	}
@@ -159,8 +158,8 @@ func Prune(ctx context.Context, c *cluster.Clients, inv *inventory.Inventory, ap
 		return rep, err
 	}
 	var errs []error
-	rep.Claims, rep.ClaimsDeleted, err = claims(ctx, c, inv.Namespace, rep.Pruned, opts.DeleteClaims)
-	errs = append(errs, err, shrink(ctx, inv, res, rep))
+	rep.Claims, rep.ClaimsDeleted, err = m.claims(ctx, rep.Pruned, opts.DeleteClaims)
+	errs = append(errs, err, m.shrink(ctx, res, rep))
 	if n := rep.Count(); n[Failed]+n[NotAttempted] > 0 {
 		errs = append(errs, fmt.Errorf("%w: %d removal(s) done, %d failed, %d not attempted because something that stays still needs them. "+
 			"Everything not deleted stays in the inventory; fix the failures and run prune again with the same plan",
@@ -202,12 +201,12 @@ func stepRank(s step) int {
 }
 
 // deleteStep deletes one object, unless something that stays needs it.
-func deleteStep(ctx context.Context, c *cluster.Clients, deps *dependencies, ch diff.Change, opts PruneOptions) Pruned {
+func (m *Manager) deleteStep(ctx context.Context, deps *dependencies, ch diff.Change, opts PruneOptions) Pruned {
 	if why := deps.keptFor(ch.ID()); why != "" {
 		deps.stays(ch.ID(), nil, why)
 		return Pruned{Change: ch, State: NotAttempted, Reason: why}
 	}
-	p := deleteObject(ctx, c, ch, opts)
+	p := m.deleteObject(ctx, ch, opts)
 	if p.stays() {
 		deps.stays(ch.ID(), nil, "its deletion failed")
 	}
@@ -217,7 +216,7 @@ func deleteStep(ctx context.Context, c *cluster.Clients, deps *dependencies, ch 
 // writeStep removes the entries of one shared object. A policy's targetRef
 // to an object that stays is held back: the object would lose its API key
 // or retry policy while it still serves.
-func writeStep(ctx context.Context, c *cluster.Clients, deps *dependencies, w entryWrite) Pruned {
+func (m *Manager) writeStep(ctx context.Context, deps *dependencies, w entryWrite) Pruned {
 	var held []string
 	var why string
 	var keep []diff.Change
@@ -234,7 +233,7 @@ func writeStep(ctx context.Context, c *cluster.Clients, deps *dependencies, w en
 	if len(held) > 0 && len(w.remove) == 0 && len(w.moveIn) == 0 {
 		return Pruned{Change: w.owner, State: NotAttempted, Entries: held, Reason: why}
 	}
-	p := removeEntries(ctx, c, w)
+	p := m.removeEntries(ctx, w)
 	if p.stays() {
 		deps.stays(w.owner.ID(), w.keys(), p.Change.ID().String()+": the removal of "+strings.Join(p.Entries, ", ")+" failed")
 		for _, from := range w.from() {
@@ -262,7 +261,7 @@ func guard(res *diff.Result, ap approval, opts PruneOptions) error {
 	}
 	if len(never) > 0 && !opts.PruneNeverApplied {
 		return fmt.Errorf("%w, nothing was changed: %s carry this set's label, but modelsync never applied them (someone else labeled them); "+
-			"remove the label %s to keep them, or pass --prune-unapplied to delete them", ErrNeverApplied, strings.Join(never, ", "), inventory.LabelPartOf)
+			"remove the label %s to keep them, or give consent to delete them", ErrNeverApplied, strings.Join(never, ", "), inventory.LabelPartOf)
 	}
 	n := len(deletes)
 	if opts.AllowMass || n == 0 {
@@ -275,19 +274,18 @@ func guard(res *diff.Result, ap approval, opts PruneOptions) error {
 	for _, ch := range deletes {
 		perKind[ch.ID().GroupKind()]--
 	}
-	hint := "check --path and -n; pass --allow-mass-prune if that is intended"
 	switch {
 	case len(res.Predictions) == 0:
-		return fmt.Errorf("%w: the desired set is empty and all %d objects of the inventory would be deleted; %s", ErrMassPrune, n, hint)
+		return fmt.Errorf("%w: the desired set is empty and all %d objects of the inventory would be deleted", ErrMassPrune, n)
 	case n > opts.MaxPrunes:
-		return fmt.Errorf("%w: %d objects would be deleted, more than --max-prunes %d; %s", ErrMassPrune, n, opts.MaxPrunes, hint)
+		return fmt.Errorf("%w: %d objects would be deleted, more than the most one prune deletes (%d)", ErrMassPrune, n, opts.MaxPrunes)
 	case 2*n > len(res.Members):
-		return fmt.Errorf("%w: %d of the %d members of the set would be deleted, more than half; %s", ErrMassPrune, n, len(res.Members), hint)
+		return fmt.Errorf("%w: %d of the %d members of the set would be deleted, more than half", ErrMassPrune, n, len(res.Members))
 	}
 	for _, ch := range deletes {
 		gk := ch.ID().GroupKind()
 		if perKind[gk] == 0 && countKind(res.Members, gk) > 1 {
-			return fmt.Errorf("%w: every %s of the set (%d) would be deleted; %s", ErrMassPrune, gk.Kind, countKind(res.Members, gk), hint)
+			return fmt.Errorf("%w: every %s of the set (%d) would be deleted", ErrMassPrune, gk.Kind, countKind(res.Members, gk))
 		}
 	}
 	return nil
@@ -308,9 +306,9 @@ func countKind(members []unstructured.Unstructured, gk schema.GroupKind) int {
 // it with uid and resourceVersion preconditions, reading again if status
 // moved in between. Then it waits a while for it to disappear and names the
 // finalizers holding it if not.
-func deleteObject(ctx context.Context, c *cluster.Clients, ch diff.Change, opts PruneOptions) Pruned {
+func (m *Manager) deleteObject(ctx context.Context, ch diff.Change, opts PruneOptions) Pruned {
 	done := Pruned{Change: ch, State: Removed}
-	res, err := c.Resource(schema.FromAPIVersionAndKind(ch.APIVersion, ch.Kind), ch.Namespace)
+	res, err := m.clients.Resource(schema.FromAPIVersionAndKind(ch.APIVersion, ch.Kind), ch.Namespace)
 	if err != nil {
 		return failed(done, err)
 	}
@@ -372,7 +370,7 @@ func failed(p Pruned, err error) Pruned {
 // shrink narrows the parent's group-kinds to what is left: the desired
 // objects and the members not deleted (kept, failed, held back, or still
 // terminating).
-func shrink(ctx context.Context, inv *inventory.Inventory, res *diff.Result, rep PruneReport) error {
+func (m *Manager) shrink(ctx context.Context, res *diff.Result, rep PruneReport) error {
 	gone := map[manifest.ID]bool{}
 	for _, p := range rep.Pruned {
 		if p.Change.Action == diff.Prune && (p.State == Removed || p.State == AlreadyGone) {
@@ -390,5 +388,5 @@ func shrink(ctx context.Context, inv *inventory.Inventory, res *diff.Result, rep
 	}
 	parent := res.Parent
 	parent.GroupKinds = gks
-	return inv.Update(ctx, parent)
+	return m.inv.Update(ctx, m.clients, parent)
 }

@@ -150,7 +150,7 @@ func TestMassDeletionGuard(t *testing.T) {
 	opts.MaxPrunes = 3
 	delete(files, embedding)
 	res, _ = e.Plan(files)
-	if _, _, err := e.prune(files, approve(t, res.Plan), opts); !errors.Is(err, sync.ErrMassPrune) || !strings.Contains(err.Error(), "4 objects would be deleted, more than --max-prunes 3") {
+	if _, _, err := e.prune(files, approve(t, res.Plan), opts); !errors.Is(err, sync.ErrMassPrune) || !strings.Contains(err.Error(), "4 objects would be deleted, more than the most one prune deletes (3)") {
 		t.Fatalf("prune of 4 objects with --max-prunes 3: %v", err)
 	}
 	if n := len(e.live(allKinds...)); n != 28 {
@@ -203,7 +203,7 @@ func TestPruneKeepsDisabledClaimsAndReportsFinalizers(t *testing.T) {
 	if _, err := e.C.Core.CoreV1().Services(e.NS).Get(t.Context(), "qwen3-embedding-8b-vllm-inference", metav1.GetOptions{}); err != nil {
 		t.Errorf("the prune-disabled Service was deleted: %v", err)
 	}
-	parent, err := inventory.New(e.C.Dynamic, e.C.Core, e.C.Mapper, e.NS, inventory.DefaultName).Parent(t.Context())
+	parent, err := inventory.New(e.C.Reader(), e.NS, inventory.DefaultName).Parent(t.Context())
 	if err != nil || !slices.ContainsFunc(parent.GroupKinds, func(gk schema.GroupKind) bool { return gk.Kind == "Backend" }) {
 		t.Errorf("the terminating Backend's kind left the inventory: %+v %v", parent.GroupKinds, err)
 	}

@@ -53,9 +53,9 @@ func TestAPIServerStoppedMidSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := kubetest.RepoTree(t)
-	res, d := e.Plan(files)
+	res, _ := e.Plan(files)
 	stopper := &stopAfter{n: 10, stop: cp.StopAPIServer}
-	_, err = sync.Apply(t.Context(), c, d.Inventory(), res, "rev1", sync.DefaultOptions(), stopper)
+	_, err = sync.NewManager(c, e.NS, inventory.DefaultName).Apply(t.Context(), res, "rev1", sync.DefaultOptions(), stopper)
 	if stopper.err != nil {
 		t.Fatal(stopper.err)
 	}
@@ -78,7 +78,7 @@ func TestAPIServerStoppedMidSync(t *testing.T) {
 	if len(created) < stopper.applied || len(created) == 28 {
 		t.Fatalf("%d objects exist after the interrupted sync, %d were applied before the stop", len(created), stopper.applied)
 	}
-	inv := inventory.New(e.C.Dynamic, e.C.Core, e.C.Mapper, e.NS, inventory.DefaultName)
+	inv := inventory.New(e.C.Reader(), e.NS, inventory.DefaultName)
 	found := map[string]string{}
 	if err := listMembers(t.Context(), inv, found); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/rbac"
 	"modelsync.dev/modelsync/sync"
 )
@@ -169,11 +170,11 @@ func TestInterruptedPruneFinishesWithTheSamePlan(t *testing.T) {
 	files := kubetest.RepoTree(t)
 	e.sync(files, sync.DefaultOptions())
 	delete(files, embedding)
-	res, d := e.Plan(files)
+	res, _ := e.Plan(files)
 	approved := approve(t, res.Plan)
 	ctx, kill := context.WithCancel(t.Context())
 	killer := &killAfter{n: 3, kill: kill}
-	_, err := sync.Prune(ctx, e.C, d.Inventory(), approved, res, sync.DefaultPruneOptions(), killer)
+	_, err := sync.NewManager(e.C, e.NS, inventory.DefaultName).Prune(ctx, approved, res, sync.DefaultPruneOptions(), killer)
 	if err == nil {
 		t.Fatal("the killed prune reported success")
 	}

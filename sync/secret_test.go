@@ -13,6 +13,7 @@ import (
 
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
 )
@@ -48,7 +49,7 @@ func TestSecretValueNeverEchoed(t *testing.T) {
 		t.Fatalf("the API server's own error does not quote the value (%v): the test shows nothing", raw)
 	}
 
-	d := diff.New(e.C, e.NS, diff.DefaultOptions())
+	d := diff.New(e.C.Reader(), e.NS, diff.DefaultOptions())
 	res, err := d.Plan(t.Context(), set)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestSecretValueNeverEchoed(t *testing.T) {
 	if !res.Plan.HasErrors() || !strings.Contains(out.String(), "withheld") {
 		t.Errorf("the plan does not say the Secret was refused:\n%s", out.String())
 	}
-	_, applyErr := sync.Apply(t.Context(), e.C, d.Inventory(), res, "rev", sync.DefaultOptions(), sync.NoProgress{})
+	_, applyErr := sync.NewManager(e.C, e.NS, inventory.DefaultName).Apply(t.Context(), res, "rev", sync.DefaultOptions(), sync.NoProgress{})
 	if applyErr == nil {
 		t.Fatal("sync applied a refused Secret")
 	}

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -46,7 +45,7 @@ func (NoProgress) Health(Health) {}
 var ErrNotHealthy = errors.New("not healthy")
 
 // Wait polls the objects until every one is ready, or the timeout passes.
-func Wait(ctx context.Context, c *cluster.Clients, objs []*unstructured.Unstructured, opts WaitOptions, progress WaitProgress) error {
+func (m *Manager) Wait(ctx context.Context, objs []*unstructured.Unstructured, opts WaitOptions, progress WaitProgress) error {
 	last := map[manifest.ID]Health{}
 	pending := objs
 	err := wait.PollUntilContextTimeout(ctx, opts.Interval, opts.Timeout, true, func(ctx context.Context) (bool, error) {
@@ -56,7 +55,7 @@ func Wait(ctx context.Context, c *cluster.Clients, objs []*unstructured.Unstruct
 		g.SetLimit(opts.Concurrency)
 		for i, u := range pending {
 			g.Go(func() error {
-				hs[i], errs[i] = healthOf(gctx, c, u)
+				hs[i], errs[i] = m.healthOf(gctx, u)
 				return nil
 			})
 		}
@@ -96,9 +95,9 @@ func Wait(ctx context.Context, c *cluster.Clients, objs []*unstructured.Unstruct
 	return fmt.Errorf("%w after %s:\n  %s", ErrNotHealthy, opts.Timeout, strings.Join(lines, "\n  "))
 }
 
-func healthOf(ctx context.Context, c *cluster.Clients, obj *unstructured.Unstructured) (Health, error) {
+func (m *Manager) healthOf(ctx context.Context, obj *unstructured.Unstructured) (Health, error) {
 	id := manifest.IDOf(obj)
-	res, err := c.Resource(obj.GroupVersionKind(), id.Namespace)
+	res, err := m.clients.Resource(obj.GroupVersionKind(), id.Namespace)
 	if err != nil {
 		return Health{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -36,7 +37,7 @@ func TestWaitFollowsStatefulSetRollout(t *testing.T) {
 	sts := e.get(statefulSet, "minimax-vllm-inference")
 
 	opts := sync.WaitOptions{Timeout: time.Second, Interval: 100 * time.Millisecond, Concurrency: 4}
-	err := sync.Wait(t.Context(), e.C, []*unstructured.Unstructured{sts}, opts, sync.NoProgress{})
+	err := sync.NewManager(e.C, e.NS, inventory.DefaultName).Wait(t.Context(), []*unstructured.Unstructured{sts}, opts, sync.NoProgress{})
 	if !errors.Is(err, sync.ErrNotHealthy) || !strings.Contains(err.Error(), "StatefulSet "+e.NS+"/minimax-vllm-inference: waiting for the controller to observe generation 1") {
 		t.Fatalf("wait with no controller: %v", err)
 	}
@@ -44,7 +45,9 @@ func TestWaitFollowsStatefulSetRollout(t *testing.T) {
 	log := healthLog{lines: make(chan string, 100)}
 	opts.Timeout = 30 * time.Second
 	done := make(chan error)
-	go func() { done <- sync.Wait(t.Context(), e.C, []*unstructured.Unstructured{sts}, opts, log) }()
+	go func() {
+		done <- sync.NewManager(e.C, e.NS, inventory.DefaultName).Wait(t.Context(), []*unstructured.Unstructured{sts}, opts, log)
+	}()
 	if l := <-log.lines; !strings.HasPrefix(l, "waiting StatefulSet minimax-vllm-inference") {
 		t.Errorf("first progress line %q", l)
 	}

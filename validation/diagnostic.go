@@ -91,21 +91,24 @@ type checker struct {
 	// byID indexes objects by group/kind/name (the set is one namespace).
 	byID map[manifest.ID][]int
 	// itemOrigin is where a model put an entry of a shared object.
-	itemOrigin map[string]manifest.Origin
+	itemOrigin map[entry]manifest.Origin
 }
 
 func newChecker(in Input) *checker {
-	c := &checker{in: in, byID: map[manifest.ID][]int{}, itemOrigin: map[string]manifest.Origin{}}
+	c := &checker{in: in, byID: map[manifest.ID][]int{}, itemOrigin: map[entry]manifest.Origin{}}
 	for i, o := range in.Objects {
 		id := o.ID()
 		id.Namespace = ""
 		c.byID[id] = append(c.byID[id], i)
 	}
 	for _, ct := range in.Contributions {
-		c.itemOrigin[ct.Owner.Kind+"/"+ct.Owner.Name+"/"+ct.Key] = ct.Origin
+		c.itemOrigin[entry{kind: ct.Owner.Kind, name: ct.Owner.Name, key: ct.Key}] = ct.Origin
 	}
 	return c
 }
+
+// entry names one entry of a shared object.
+type entry struct{ kind, name, key string }
 
 func (c *checker) add(sev Severity, rule string, origin manifest.Origin, object, msg, hint string) {
 	c.diags = append(c.diags, Diagnostic{Severity: sev, Rule: rule, Origin: origin, Object: object, Message: msg, Hint: hint})
@@ -118,7 +121,7 @@ func (c *checker) has(group, kind, name string) bool {
 // originOf is where an entry of a shared object was written: the model file
 // that contributed it, else the shared object's own file.
 func (c *checker) originOf(o manifest.Object, key string) manifest.Origin {
-	if org, ok := c.itemOrigin[o.GetKind()+"/"+o.GetName()+"/"+key]; ok {
+	if org, ok := c.itemOrigin[entry{kind: o.GetKind(), name: o.GetName(), key: key}]; ok {
 		return org
 	}
 	return o.Origin

@@ -16,6 +16,7 @@ import (
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/mrnote"
+	"modelsync.dev/modelsync/sync"
 )
 
 type diffOptions struct {
@@ -149,9 +150,8 @@ func artifactURL(planOut string) string {
 
 // planned is a computed plan with what made it, for the commands that act on it.
 type planned struct {
-	clients *cluster.Clients
 	set     *desired.Set
-	differ  *diff.Differ
+	manager *sync.Manager
 	res     *diff.Result
 }
 
@@ -189,14 +189,13 @@ func (o *diffOptions) compute(ctx context.Context, clients *cluster.Clients, ns 
 		return nil, fmt.Errorf("the tree has errors; fix them (modelsync validate lists them) before a plan can be made")
 	}
 	opts := diff.DefaultOptions()
-	opts.Inventory = o.cluster.inventory
 	opts.Full = o.full
-	d := diff.New(clients, ns, opts)
-	res, err := d.Plan(ctx, set)
+	m := sync.NewManager(clients, ns, o.cluster.inventory)
+	res, err := m.Plan(ctx, set, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &planned{clients: clients, set: set, differ: d, res: res}, nil
+	return &planned{set: set, manager: m, res: res}, nil
 }
 
 func writePlan(w io.Writer, p *diff.Plan, format string) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -52,8 +53,26 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 		return exitPartial
 	default:
 		fmt.Fprintf(stderr, "error: %v\n", err)
+		for _, h := range hints {
+			if errors.Is(err, h.err) {
+				fmt.Fprintf(stderr, "hint: %s\n", h.text)
+			}
+		}
 		return exitError
 	}
+}
+
+// hints say which flag answers a refusal; the libraries state the facts.
+var hints = []struct {
+	err  error
+	text string
+}{
+	{sync.ErrNotInSet, "rerun sync with --adopt to take the objects over (kubectl's field managers included), or rename them in the tree"},
+	{sync.ErrMassPrune, "check --path and -n; pass --allow-mass-prune (or raise --max-prunes) if that is intended"},
+	{sync.ErrNeverApplied, "pass --prune-unapplied to delete them"},
+	{sync.ErrEmptyTree, "check --path and -n; pass --allow-empty if every member is to await pruning"},
+	{inventory.ErrForeignParent, "choose another parent Secret with --inventory NAME"},
+	{sync.ErrLeaseHeld, "raise --lock-timeout to wait longer"},
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {

@@ -43,3 +43,23 @@ func TestSecretValuesStayHidden(t *testing.T) {
 		t.Errorf("render --show-secrets: exit %d, the value not shown", code)
 	}
 }
+
+// The libraries state what they refused; the CLI names the flag that
+// answers it.
+func TestRefusalsNameTheFlag(t *testing.T) {
+	ns := kubetest.Namespace(t)
+	kc := kubetest.KubeconfigFile(t)
+	empty := kubetest.WriteTree(t, fstest.MapFS{"models-config/README.md": &fstest.MapFile{Data: []byte("nothing")}})
+	if code, _, stderr := run("sync", "--kubeconfig", kc, "-n", ns, "--path", empty); code != 2 || !strings.Contains(stderr, "the desired set is empty") || !strings.Contains(stderr, "hint: check --path and -n; pass --allow-empty") {
+		t.Errorf("sync of an empty tree: exit %d %s", code, stderr)
+	}
+	files := fstest.MapFS{"models-config/cm.yaml": &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: handmade\n")}}
+	kubetest.Kubectl(t, ns, string(files["models-config/cm.yaml"].Data), "apply", "-f", "-")
+	dir := kubetest.WriteTree(t, files)
+	if code, _, stderr := run("sync", "--kubeconfig", kc, "-n", ns, "--path", dir); code != 2 || !strings.Contains(stderr, "ConfigMap handmade") || !strings.Contains(stderr, "hint: rerun sync with --adopt") {
+		t.Errorf("sync of a hand-made object: exit %d %s", code, stderr)
+	}
+	if code, out, stderr := run("sync", "--kubeconfig", kc, "-n", ns, "--path", dir, "--adopt"); code != 0 {
+		t.Errorf("sync --adopt: exit %d %s%s", code, out, stderr)
+	}
+}

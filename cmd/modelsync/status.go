@@ -26,7 +26,7 @@ func newStatusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			inv := inventory.New(clients.Dynamic, clients.Core, clients.Mapper, ns, cf.inventory)
+			inv := inventory.New(clients.Reader(), ns, cf.inventory)
 			parent, err := inv.Parent(cmd.Context())
 			if err != nil {
 				return err

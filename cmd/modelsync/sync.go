@@ -14,7 +14,6 @@ import (
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -65,7 +64,7 @@ func (o *syncOptions) run(ctx context.Context, clients *cluster.Clients, ns stri
 	sopts := sync.DefaultOptions()
 	sopts.Adopt, sopts.AllowEmpty, sopts.Fence = o.adopt, o.allowEmpty, fence
 	progress := &lineProgress{w: out}
-	rep, err := sync.Apply(ctx, clients, p.differ.Inventory(), p.res, p.set.Revision, sopts, progress)
+	rep, err := p.manager.Apply(ctx, p.res, p.set.Revision, sopts, progress)
 	if err != nil {
 		return err
 	}
@@ -89,7 +88,7 @@ func (o *syncOptions) run(ctx context.Context, clients *cluster.Clients, ns stri
 	for i, obj := range p.set.Objects {
 		objs[i] = obj.Unstructured
 	}
-	if err := sync.Wait(ctx, clients, objs, o.WaitOptions, progress); err != nil {
+	if err := p.manager.Wait(ctx, objs, o.WaitOptions, progress); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "all healthy")
@@ -118,8 +117,7 @@ func runIdentity() string {
 // run holds the target's Lease while fn runs; fn confirms it before each
 // write batch through fence.
 func (f *lockFlags) run(ctx context.Context, clients *cluster.Clients, ns, inv string, stderr io.Writer, fn func(context.Context, sync.Fence) error) error {
-	target := inventory.New(clients.Dynamic, clients.Core, clients.Mapper, ns, inv)
-	return sync.WithLease(ctx, clients, target, f.LeaseOptions, leaseWait{stderr}, func(ctx context.Context, l *sync.Lease) error {
+	return sync.NewManager(clients, ns, inv).WithLease(ctx, f.LeaseOptions, leaseWait{stderr}, func(ctx context.Context, l *sync.Lease) error {
 		return fn(ctx, l)
 	})
 }

@@ -44,7 +44,7 @@ func (e *Env) PlanWith(files fstest.MapFS, opts diff.Options) (*diff.Result, *di
 	if set.HasErrors() {
 		e.T.Fatalf("tree has errors: %v", set.Diagnostics)
 	}
-	d := diff.New(e.C, e.NS, opts)
+	d := diff.New(e.C.Reader(), e.NS, opts)
 	res, err := d.Plan(e.T.Context(), set)
 	if err != nil {
 		e.T.Fatal(err)

@@ -1,0 +1,49 @@
+// Package sync executes plans against one target namespace: ordered
+// server-side apply of creations and changes (keeping entries that await an
+// approved prune in place), the approved prune, the health wait, and the
+// Lease that makes runs take turns.
+package sync
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/inventory"
+)
+
+// Manager is modelsync's engine for one target: it holds the clients, the
+// target's inventory and the field manager every write uses, and owns the
+// verbs, each in its own file: Plan (plan.go), Apply (apply.go), Prune
+// (prune.go), Wait (wait.go) and WithLease (lease.go). Planning goes through
+// the clients' read-only view (cluster.Reader), so it cannot write.
+type Manager struct {
+	clients      *cluster.Clients
+	inv          *inventory.Inventory
+	fieldManager string
+}
+
+// NewManager returns the engine for the ApplySet whose parent Secret is
+// inventoryName in namespace.
+func NewManager(c *cluster.Clients, namespace, inventoryName string) *Manager {
+	return &Manager{clients: c, inv: inventory.New(c.Reader(), namespace, inventoryName), fieldManager: inventory.FieldManager}
+}
+
+// Inventory is the target's inventory.
+func (m *Manager) Inventory() *inventory.Inventory { return m.inv }
+
+// Plan compares set with the target; it only reads and dry-runs.
+func (m *Manager) Plan(ctx context.Context, set *desired.Set, opts diff.Options) (*diff.Result, error) {
+	opts.Inventory = m.inv.Name
+	return diff.New(m.clients.Reader(), m.inv.Namespace, opts).Plan(ctx, set)
+}
+
+// apply writes u with the engine's field manager, forced, with strict field
+// validation; a resourceVersion in u is a precondition. It returns the
+// object as the API server stored it.
+func (m *Manager) apply(ctx context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return m.clients.Apply(ctx, u, cluster.ApplyOptions{FieldManager: m.fieldManager, Force: true})
+}
