@@ -39,12 +39,13 @@ func Fingerprint(config, live *unstructured.Unstructured) string {
 	return base64.RawStdEncoding.EncodeToString(h.Sum(nil)[:18])
 }
 
-// fingerprintMeta are metadata fields that change without changing what an
-// apply would do: the server's counters and timestamps, and managedFields,
-// which owners() digests without their timestamps.
-var fingerprintMeta = []string{"managedFields", "resourceVersion", "generation", "creationTimestamp", "selfLink"}
+// serverMeta are metadata fields the server keeps, which change without a
+// change of what an apply would do: its counters and timestamps, and
+// managedFields (owners() digests them without their timestamps).
+var serverMeta = []string{"managedFields", "resourceVersion", "generation", "creationTimestamp", "selfLink"}
 
-// content is a shallow copy of u without status and fingerprintMeta.
+// content is a shallow copy of u without status and serverMeta: what a
+// plan compares, the fingerprint covers and an approved deletion is bound to.
 func content(u *unstructured.Unstructured) map[string]any {
 	out := make(map[string]any, len(u.Object))
 	for k, v := range u.Object {
@@ -56,7 +57,7 @@ func content(u *unstructured.Unstructured) map[string]any {
 		for k, v := range md {
 			m[k] = v
 		}
-		for _, f := range fingerprintMeta {
+		for _, f := range serverMeta {
 			delete(m, f)
 		}
 		out["metadata"] = m

@@ -11,21 +11,17 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// volatileMeta are metadata fields the server owns; they differ between a
-// dry-run prediction and the stored object without any change being made.
-var volatileMeta = []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"}
-
-// normalize returns a copy of u without server-owned fields and status.
+// normalize returns a copy of u as a plan compares and shows it: its
+// content (without status and the server's bookkeeping), and without its
+// uid (a dry-run prediction of a new object has none) and kubectl's
+// last-applied annotation.
 func normalize(u *unstructured.Unstructured) map[string]any {
 	if u == nil {
 		return nil
 	}
-	out := runtime.DeepCopyJSON(u.Object)
-	delete(out, "status")
+	out := runtime.DeepCopyJSON(content(u))
 	if md, ok := out["metadata"].(map[string]any); ok {
-		for _, f := range volatileMeta {
-			delete(md, f)
-		}
+		delete(md, "uid")
 		if a, ok := md["annotations"].(map[string]any); ok {
 			delete(a, "kubectl.kubernetes.io/last-applied-configuration")
 			if len(a) == 0 {
