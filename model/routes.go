@@ -74,7 +74,7 @@ func (g *generator) routeGroup(name string, models []*Model) {
 		}
 		rule := m.rule(g.backendRefs(m))
 		shards[last] = append(shards[last], gateway.Item{Noun: gateway.NounRule, Key: gateway.RuleKey(rule), Value: rule})
-		if len(rule["backendRefs"].([]any)) > 1 && owners[last] == nil {
+		if refs, _ := rule["backendRefs"].([]any); len(refs) > 1 && owners[last] == nil {
 			owners[last] = m
 		}
 		g.out.Contributions = append(g.out.Contributions, Contribution{

@@ -10,8 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/desired"
-	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/inventory"
 )
 
@@ -34,12 +32,6 @@ func NewManager(c *cluster.Clients, namespace, inventoryName string) *Manager {
 
 // Inventory is the target's inventory.
 func (m *Manager) Inventory() *inventory.Inventory { return m.inv }
-
-// Plan compares set with the target; it only reads and dry-runs.
-func (m *Manager) Plan(ctx context.Context, set *desired.Set, opts diff.Options) (*diff.Result, error) {
-	opts.Inventory = m.inv.Name
-	return diff.New(m.clients.Reader(), m.inv.Namespace, opts).Plan(ctx, set)
-}
 
 // apply writes u with the engine's field manager, forced, with strict field
 // validation; a resourceVersion in u is a precondition. It returns the

@@ -8,17 +8,10 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/util/retry"
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -200,19 +193,6 @@ func stepRank(s step) int {
 	return 2 * Rank(s.delete.Kind)
 }
 
-// deleteStep deletes one object, unless something that stays needs it.
-func (m *Manager) deleteStep(ctx context.Context, deps *dependencies, ch diff.Change, opts PruneOptions) Pruned {
-	if why := deps.keptFor(ch.ID()); why != "" {
-		deps.stays(ch.ID(), nil, why)
-		return Pruned{Change: ch, State: NotAttempted, Reason: why}
-	}
-	p := m.deleteObject(ctx, ch, opts)
-	if p.stays() {
-		deps.stays(ch.ID(), nil, "its deletion failed")
-	}
-	return p
-}
-
 // writeStep removes the entries of one shared object. A policy's targetRef
 // to an object that stays is held back: the object would lose its API key
 // or retry policy while it still serves.
@@ -243,127 +223,6 @@ func (m *Manager) writeStep(ctx context.Context, deps *dependencies, w entryWrit
 	if len(held) > 0 && p.State != Failed {
 		p.State, p.Reason = NotAttempted, "held back "+strings.Join(held, ", ")+" ("+why+"); "+p.Change.Message
 	}
-	return p
-}
-
-// guard refuses, before anything is changed, deletions that look like a
-// mistake rather than an intent.
-func guard(res *diff.Result, ap approval, opts PruneOptions) error {
-	var deletes []diff.Change
-	var never []string
-	for _, ch := range ap.todo {
-		if ch.Action == diff.Prune {
-			deletes = append(deletes, ch)
-			if ch.NeverApplied {
-				never = append(never, ch.ID().String())
-			}
-		}
-	}
-	if len(never) > 0 && !opts.PruneNeverApplied {
-		return fmt.Errorf("%w, nothing was changed: %s carry this set's label, but modelsync never applied them (someone else labeled them); "+
-			"remove the label %s to keep them, or give consent to delete them", ErrNeverApplied, strings.Join(never, ", "), inventory.LabelPartOf)
-	}
-	n := len(deletes)
-	if opts.AllowMass || n == 0 {
-		return nil
-	}
-	perKind := map[schema.GroupKind]int{}
-	for i := range res.Members {
-		perKind[res.Members[i].GroupVersionKind().GroupKind()]++
-	}
-	for _, ch := range deletes {
-		perKind[ch.ID().GroupKind()]--
-	}
-	switch {
-	case len(res.Predictions) == 0:
-		return fmt.Errorf("%w: the desired set is empty and all %d objects of the inventory would be deleted", ErrMassPrune, n)
-	case n > opts.MaxPrunes:
-		return fmt.Errorf("%w: %d objects would be deleted, more than the most one prune deletes (%d)", ErrMassPrune, n, opts.MaxPrunes)
-	case 2*n > len(res.Members):
-		return fmt.Errorf("%w: %d of the %d members of the set would be deleted, more than half", ErrMassPrune, n, len(res.Members))
-	}
-	for _, ch := range deletes {
-		gk := ch.ID().GroupKind()
-		if perKind[gk] == 0 && countKind(res.Members, gk) > 1 {
-			return fmt.Errorf("%w: every %s of the set (%d) would be deleted", ErrMassPrune, gk.Kind, countKind(res.Members, gk))
-		}
-	}
-	return nil
-}
-
-func countKind(members []unstructured.Unstructured, gk schema.GroupKind) int {
-	n := 0
-	for i := range members {
-		if members[i].GroupVersionKind().GroupKind() == gk {
-			n++
-		}
-	}
-	return n
-}
-
-// deleteObject deletes the approved object: it reads it, checks it is still
-// the approved object (uid) with the approved content (digest), and deletes
-// it with uid and resourceVersion preconditions, reading again if status
-// moved in between. Then it waits a while for it to disappear and names the
-// finalizers holding it if not.
-func (m *Manager) deleteObject(ctx context.Context, ch diff.Change, opts PruneOptions) Pruned {
-	done := Pruned{Change: ch, State: Removed}
-	res, err := m.clients.Resource(schema.FromAPIVersionAndKind(ch.APIVersion, ch.Kind), ch.Namespace)
-	if err != nil {
-		return failed(done, err)
-	}
-	uid := types.UID(ch.UID)
-	gone := false
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		live, err := res.Get(ctx, ch.Name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err) || (err == nil && live.GetUID() != uid):
-			gone = true
-			return nil
-		case err != nil:
-			return err
-		case live.GetDeletionTimestamp() != nil:
-			return nil
-		case diff.ContentDigest(live) != ch.Digest:
-			return fmt.Errorf("changed since the plan was approved (outside its status), not deleted; make a new plan")
-		}
-		rv := live.GetResourceVersion()
-		bg := metav1.DeletePropagationBackground
-		return res.Delete(ctx, ch.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}, PropagationPolicy: &bg})
-	})
-	switch {
-	case apierrors.IsNotFound(err):
-		gone = true
-	case err != nil:
-		return failed(done, fmt.Errorf("%s: delete: %w", ch.ID(), err))
-	}
-	if gone {
-		done.State = AlreadyGone
-		return done
-	}
-	var last *unstructured.Unstructured
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, opts.Terminating, true, func(ctx context.Context) (bool, error) {
-		u, err := res.Get(ctx, ch.Name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err) || (err == nil && u.GetUID() != uid):
-			return true, nil
-		case err == nil:
-			last = u
-		}
-		return false, nil // a failed read is retried until the timeout
-	})
-	if err != nil && last != nil && len(last.GetFinalizers()) > 0 {
-		done.State, done.Finalizers = StillTerminating, last.GetFinalizers()
-		return done
-	}
-	if err != nil {
-		return failed(done, fmt.Errorf("%s: deleted, but did not go within %s: %w", ch.ID(), opts.Terminating, err))
-	}
-	return done
-}
-
-func failed(p Pruned, err error) Pruned {
-	p.State, p.Err = Failed, err
 	return p
 }
 
