@@ -22,10 +22,10 @@ func TestMalformedGatewayEntries(t *testing.T) {
 	}{
 		{"matches holding strings", "gatewayroute/r.yaml", route("\n  - name: a\n    matches: [x, null]\n    backendRefs: [{name: b}]"), ""},
 		{"backendRefs of strings", "gatewayroute/r.yaml", route("\n  - name: a\n    backendRefs: [\"name\"]"), ""},
-		{"rules: hello", "gatewayroute/r.yaml", route(" hello"), "spec.rules is string, not a list of rules"},
-		{"rules of strings", "gatewayroute/r.yaml", route(" [a, b]"), "spec.rules[0] is string, not a rule"},
-		{"targetRefs: 5", "trafficpolicy.yaml", policy(" 5"), "spec.targetRefs is int64, not a list of targetRefs"},
-		{"targetRefs: [a, b]", "trafficpolicy.yaml", policy(" [a, b]"), "spec.targetRefs[1] is string, not a targetRef"},
+		{"rules: hello", "gatewayroute/r.yaml", route(" hello"), "spec.rules is a string, not a list of rules"},
+		{"rules of strings", "gatewayroute/r.yaml", route(" [a, b]"), "spec.rules[0] is a string, not a rule"},
+		{"targetRefs: 5", "trafficpolicy.yaml", policy(" 5"), "spec.targetRefs is a number, not a list of targetRefs"},
+		{"targetRefs: [a, b]", "trafficpolicy.yaml", policy(" [a, b]"), "spec.targetRefs[1] is a string, not a targetRef"},
 		{"targetRef without name", "trafficpolicy.yaml", policy("\n  - {group: gateway.networking.k8s.io, kind: HTTPRoute}"), ""},
 		{"targetRef name: 5", "trafficpolicy.yaml", policy("\n  - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: 5}"), ""},
 	} {

@@ -53,12 +53,12 @@ func ShapeErrors(u *unstructured.Unstructured) []string {
 	}
 	list, isList := v.([]any)
 	if !isList {
-		return []string{fmt.Sprintf("%s is %T, not a list of %ss", strings.Join(l.Path, "."), v, l.Noun)}
+		return []string{fmt.Sprintf("%s is %s, not a list of %ss", strings.Join(l.Path, "."), kindOf(v), l.Noun)}
 	}
 	var out []string
 	for i, e := range list {
 		if _, ok := e.(map[string]any); !ok {
-			out = append(out, fmt.Sprintf("%s[%d] is %T, not a %s (an object)", strings.Join(l.Path, "."), i, e, l.Noun))
+			out = append(out, fmt.Sprintf("%s[%d] is %s, not a %s (an object)", strings.Join(l.Path, "."), i, kindOf(e), l.Noun))
 		}
 	}
 	return out
@@ -143,4 +143,23 @@ func TargetRefKey(ref map[string]any) string {
 	k, _ := ref["kind"].(string)
 	n, _ := ref["name"].(string)
 	return g + "/" + k + "/" + n
+}
+
+// kindOf names a YAML value's kind as a user wrote it.
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64, float64, int:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
 }

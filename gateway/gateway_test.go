@@ -1,0 +1,86 @@
+package gateway_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/manifest"
+)
+
+func object(t *testing.T, y string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestRuleKey(t *testing.T) {
+	for _, tc := range []struct{ rule, want string }{
+		{"{name: a, matches: [{headers: [{name: x-ai-eg-model, value: Qwen/Qwen3}]}]}", "Qwen/Qwen3"},
+		{"{name: a, matches: [x, null, {headers: [y]}]}", "a"},
+		{"{backendRefs: [b, {name: be}]}", "backend:be"},
+		{"{backendRefs: [\"name\"]}", "(unkeyed rule)"},
+		{"{name: 5}", "(unkeyed rule)"},
+	} {
+		var rule map[string]any
+		if err := yaml.Unmarshal([]byte(tc.rule), &rule); err != nil {
+			t.Fatal(err)
+		}
+		if got := gateway.RuleKey(rule); got != tc.want {
+			t.Errorf("RuleKey(%s) = %q, want %q", tc.rule, got, tc.want)
+		}
+	}
+}
+
+func TestRefs(t *testing.T) {
+	id := func(group, kind, name string) manifest.ID {
+		return manifest.ID{Group: group, Kind: kind, Namespace: "ns", Name: name}
+	}
+	for _, tc := range []struct {
+		name, obj string
+		want      []gateway.Ref
+	}{
+		{"route rules to their backends", `{apiVersion: aigateway.envoyproxy.io/v1beta1, kind: AIGatewayRoute, metadata: {namespace: ns, name: r},
+			spec: {rules: [{name: a, backendRefs: [{name: b1}, {name: p, group: inference.networking.k8s.io, kind: InferencePool}, x]}]}}`,
+			[]gateway.Ref{{Entry: "a", ID: id("aigateway.envoyproxy.io", "AIServiceBackend", "b1")}, {Entry: "a", ID: id("inference.networking.k8s.io", "InferencePool", "p")}}},
+		{"AIServiceBackend to its Backend", `{apiVersion: aigateway.envoyproxy.io/v1beta1, kind: AIServiceBackend, metadata: {namespace: ns, name: s},
+			spec: {backendRef: {name: be, kind: Backend, group: gateway.envoyproxy.io}}}`,
+			[]gateway.Ref{{ID: id("gateway.envoyproxy.io", "Backend", "be")}}},
+		{"Backend to the Service its FQDN names, not to another namespace", `{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: Backend, metadata: {namespace: ns, name: be},
+			spec: {endpoints: [{fqdn: {hostname: m-vllm.ns.svc.cluster.local, port: 5000}}, {fqdn: {hostname: x.other.svc.cluster.local}}, {fqdn: {hostname: api.example.com}}]}}`,
+			[]gateway.Ref{{ID: id("", "Service", "m-vllm")}}},
+		{"traffic policy to the route of its HTTPRoute", `{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: BackendTrafficPolicy, metadata: {namespace: ns, name: p},
+			spec: {targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}, {kind: HTTPRoute}, 5]}}`,
+			[]gateway.Ref{{Entry: "gateway.networking.k8s.io/HTTPRoute/r", ID: id("aigateway.envoyproxy.io", "AIGatewayRoute", "r")}}},
+		{"StatefulSet to its governing Service", `{apiVersion: apps/v1, kind: StatefulSet, metadata: {namespace: ns, name: s}, spec: {serviceName: svc}}`,
+			[]gateway.Ref{{ID: id("", "Service", "svc")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, gateway.Refs(object(t, tc.obj))); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestShapeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		obj  string
+		want []string
+	}{
+		{`{apiVersion: aigateway.envoyproxy.io/v1beta1, kind: AIGatewayRoute, spec: {rules: [{name: a}]}}`, nil},
+		{`{apiVersion: aigateway.envoyproxy.io/v1beta1, kind: AIGatewayRoute, spec: {rules: hello}}`, []string{"spec.rules is a string, not a list of rules"}},
+		{`{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: BackendTrafficPolicy, spec: {targetRefs: [{name: a}, 5]}}`, []string{"spec.targetRefs[1] is a number, not a targetRef (an object)"}},
+		{`{apiVersion: v1, kind: ConfigMap, spec: {rules: hello}}`, nil},
+	} {
+		if d := cmp.Diff(tc.want, gateway.ShapeErrors(object(t, tc.obj))); d != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.obj, d)
+		}
+	}
+}
