@@ -12,7 +12,8 @@ CP_SRC     := testdata/controlplane
 K8S_VERSION := $(shell awk '$$1=="k8s.io/kubernetes"{print $$2}' $(CP_SRC)/go.mod)
 K8S_MINOR   := $(word 2,$(subst ., ,$(K8S_VERSION)))
 # The cache is keyed by the pinned module's content: a new pin builds a new directory.
-CP_KEY     := $(shell cat $(CP_SRC)/go.mod $(CP_SRC)/go.sum $(CP_SRC)/etcd/main.go | sha256sum | cut -c1-12)
+KWOK_SRC   := testdata/kwok
+CP_KEY     := $(shell cat $(CP_SRC)/go.mod $(CP_SRC)/go.sum $(CP_SRC)/etcd/main.go $(KWOK_SRC)/go.mod $(KWOK_SRC)/go.sum | sha256sum | cut -c1-12)
 CP_BIN     := $(CURDIR)/.cache/controlplane/$(K8S_VERSION)-$(CP_KEY)
 CP_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
@@ -30,13 +31,22 @@ all: build
 build:
 	$(GO) build -o bin/modelsync ./cmd/modelsync
 
-controlplane: $(CP_BIN)/kube-apiserver $(CP_BIN)/etcd
+# The local cluster: kube-apiserver and etcd, and for a live-like cluster
+# kube-controller-manager and kube-scheduler from the same pinned module (same
+# version stamp), kwok and its stages.
+KWOK_STAGES := node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml
 
-$(CP_BIN)/kube-apiserver $(CP_BIN)/etcd:
-	@echo "building kube-apiserver $(K8S_VERSION) and etcd into $(CP_BIN) (several minutes on a cold cache)"
+controlplane: $(CP_BIN)/kube-apiserver
+
+$(CP_BIN)/kube-apiserver:
+	@echo "building kube-apiserver, kube-controller-manager, kube-scheduler $(K8S_VERSION), etcd and kwok into $(CP_BIN) (several minutes on a cold cache)"
 	@mkdir -p $(CP_BIN).tmp
-	cd $(CP_SRC) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(CP_LDFLAGS)' -o $(CP_BIN).tmp/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+	cd $(CP_SRC) && for c in kube-apiserver kube-controller-manager kube-scheduler; do \
+		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(CP_LDFLAGS)' -o $(CP_BIN).tmp/$$c k8s.io/kubernetes/cmd/$$c || exit 1; done
 	cd $(CP_SRC) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(CP_BIN).tmp/etcd ./etcd
+	cd $(KWOK_SRC) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(CP_BIN).tmp/kwok sigs.k8s.io/kwok/cmd/kwok
+	cd $(KWOK_SRC) && dir=$$($(GO) list -m -f '{{.Dir}}' sigs.k8s.io/kwok) && \
+		for f in $(KWOK_STAGES); do cat $$dir/kustomize/stage/$$f; echo "---"; done > $(CP_BIN).tmp/kwok-stages.yaml
 	@rm -rf $(CP_BIN) && mv $(CP_BIN).tmp $(CP_BIN)
 
 test: controlplane
@@ -68,19 +78,20 @@ down:
 		for i in $$(seq 1 30); do kill -0 $$(cat $(LOCAL)/pid) 2>/dev/null || break; sleep 1; done; \
 		rm -f $(LOCAL)/pid; echo "control plane stopped"; fi
 
-# make run: the main job on the embedded default. Starts the local control
-# plane (kept running; `make down` stops it), syncs models-config/ into the
-# runbook's namespace, and shows the result: what was applied, a diff that
-# now finds nothing to do, and the status of every member.
+# make run: the main job on the embedded default. Starts the local cluster
+# (kube-apiserver, etcd, controller-manager, scheduler, kwok GPU nodes; kept
+# running, `make down` stops it), syncs models-config/ into the runbook's
+# namespace and waits for the rollout, and shows the result: what was
+# applied, a diff that now finds nothing to do, and the status of every member.
 RUN_NS ?= nrp-llm
 
 run: up build
 	@set -e; export KUBECONFIG=$(KUBECONFIG_LOCAL); \
 	kubectl get namespace $(RUN_NS) >/dev/null 2>&1 || kubectl create namespace $(RUN_NS); \
-	./bin/modelsync sync -n $(RUN_NS); \
+	./bin/modelsync sync -n $(RUN_NS) --wait --timeout 3m; \
 	./bin/modelsync diff -n $(RUN_NS); \
 	./bin/modelsync status -n $(RUN_NS); \
-	echo "StatefulSets stay waiting: the local control plane runs no controller-manager or kubelet."; \
+	echo "The cluster is simulated (testdata/cluster/nrp.yaml): kube-controller-manager, kube-scheduler, and kwok for the GPU nodes."; \
 	echo "control plane still running: export KUBECONFIG=$(KUBECONFIG_LOCAL); make down stops it"
 
 clean: down

@@ -26,6 +26,9 @@ var (
 	// claimVerbs: the plan lists the claims of pruned StatefulSets; prune
 	// --delete-pvcs deletes the approved ones.
 	claimVerbs = []string{"list", "delete"}
+	// podVerbs: sync --wait and status ask why a workload's pods cannot be
+	// scheduled.
+	podVerbs = []string{"list"}
 )
 
 // Options configures Role.
@@ -49,6 +52,7 @@ func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
 		{Resource: "secrets"}:                              parentVerbs,
 		{Group: "coordination.k8s.io", Resource: "leases"}: leaseVerbs,
 		{Resource: "persistentvolumeclaims"}:               claimVerbs,
+		{Resource: "pods"}:                                 podVerbs,
 	}
 	for _, gvk := range opts.Kinds {
 		plural, _ := meta.UnsafeGuessKindToResource(gvk)

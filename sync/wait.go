@@ -21,12 +21,15 @@ type WaitOptions struct {
 	Timeout     time.Duration
 	Interval    time.Duration
 	Concurrency int
+	// Unschedulable is how long a pod must have been unschedulable before
+	// the wait gives up on it with the scheduler's reason.
+	Unschedulable time.Duration
 }
 
 // DefaultWaitOptions returns the defaults: model servers take minutes to load
 // their weights.
 func DefaultWaitOptions() WaitOptions {
-	return WaitOptions{Timeout: 15 * time.Minute, Interval: 2 * time.Second, Concurrency: 16}
+	return WaitOptions{Timeout: 15 * time.Minute, Interval: 2 * time.Second, Concurrency: 16, Unschedulable: 30 * time.Second}
 }
 
 // Health is one object's readiness.
@@ -34,6 +37,9 @@ type Health struct {
 	ID      manifest.ID
 	Ready   bool
 	Message string
+	// Unschedulable: the scheduler cannot place its pods (Message says why);
+	// waiting longer will not help.
+	Unschedulable bool
 }
 
 // WaitProgress receives an object's health each time its message changes.
@@ -43,6 +49,10 @@ func (NoProgress) Health(Health) {}
 
 // ErrNotHealthy is returned when objects are not ready within the timeout.
 var ErrNotHealthy = errors.New("not healthy")
+
+// ErrUnschedulable is returned as soon as a workload's pods cannot be
+// placed on any node, with the scheduler's reason.
+var ErrUnschedulable = errors.New("cannot be scheduled")
 
 // Wait polls the objects until every one is ready, or the timeout passes.
 func (m *Manager) Wait(ctx context.Context, objs []*unstructured.Unstructured, opts WaitOptions, progress WaitProgress) error {
@@ -55,7 +65,7 @@ func (m *Manager) Wait(ctx context.Context, objs []*unstructured.Unstructured, o
 		g.SetLimit(opts.Concurrency)
 		for i, u := range pending {
 			g.Go(func() error {
-				hs[i], errs[i] = m.healthOf(gctx, u)
+				hs[i], errs[i] = m.healthOf(gctx, u, opts.Unschedulable)
 				return nil
 			})
 		}
@@ -79,6 +89,15 @@ func (m *Manager) Wait(ctx context.Context, objs []*unstructured.Unstructured, o
 			}
 		}
 		pending = still
+		var stuck []string
+		for _, u := range pending {
+			if h := last[manifest.IDOf(u)]; h.Unschedulable {
+				stuck = append(stuck, h.ID.String()+": "+h.Message)
+			}
+		}
+		if len(stuck) > 0 {
+			return false, fmt.Errorf("%w:\n  %s", ErrUnschedulable, strings.Join(stuck, "\n  "))
+		}
 		return len(pending) == 0, nil
 	})
 	if err == nil {
@@ -95,7 +114,7 @@ func (m *Manager) Wait(ctx context.Context, objs []*unstructured.Unstructured, o
 	return fmt.Errorf("%w after %s:\n  %s", ErrNotHealthy, opts.Timeout, strings.Join(lines, "\n  "))
 }
 
-func (m *Manager) healthOf(ctx context.Context, obj *unstructured.Unstructured) (Health, error) {
+func (m *Manager) healthOf(ctx context.Context, obj *unstructured.Unstructured, settled time.Duration) (Health, error) {
 	id := manifest.IDOf(obj)
 	res, err := m.clients.Resource(obj.GroupVersionKind(), id.Namespace)
 	if err != nil {
@@ -109,7 +128,17 @@ func (m *Manager) healthOf(ctx context.Context, obj *unstructured.Unstructured) 
 		return Health{}, fmt.Errorf("%s: %w", id, err)
 	}
 	ready, msg := Ready(u)
-	return Health{ID: id, Ready: ready, Message: msg}, nil
+	h := Health{ID: id, Ready: ready, Message: msg}
+	if !ready {
+		why, err := Unschedulable(ctx, m.clients.Reader(), u, settled)
+		if err != nil {
+			return Health{}, err
+		}
+		if why != "" {
+			h.Message, h.Unschedulable = why, true
+		}
+	}
+	return h, nil
 }
 
 // Ready tells whether a live object is healthy, and why not: a StatefulSet

@@ -20,14 +20,15 @@ func main() {
 	// A FlagSet of its own: controller-runtime registers -kubeconfig on the global one.
 	fs := flag.NewFlagSet("controlplane", flag.ExitOnError)
 	kubeconfig := fs.String("kubeconfig", ".cache/local/kubeconfig", "where to write the admin kubeconfig")
+	cluster := fs.String("cluster", "testdata/cluster/nrp.yaml", "the simulated cluster (nodes, classes); empty runs the API server alone")
 	_ = fs.Parse(os.Args[1:])
-	if err := run(*kubeconfig); err != nil {
+	if err := run(*kubeconfig, *cluster); err != nil {
 		fmt.Fprintf(os.Stderr, "controlplane: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig string) error {
+func run(kubeconfig, cluster string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	wd, err := os.Getwd()
@@ -41,6 +42,7 @@ func run(kubeconfig string) error {
 	cp, err := controlplane.Start(ctx, controlplane.Options{
 		AssetsDir: os.Getenv(controlplane.AssetsEnv),
 		CRDDirs:   controlplane.CRDDirs(root),
+		Cluster:   cluster,
 	})
 	if err != nil {
 		return err

@@ -61,6 +61,13 @@ func newStatusCommand() *cobra.Command {
 				health := "healthy"
 				if !ok {
 					health, unhealthy = "waiting", unhealthy+1
+					why, err := sync.Unschedulable(cmd.Context(), clients.Reader(), &members[i], 0)
+					if err != nil {
+						return err
+					}
+					if why != "" {
+						health, msg = "unschedulable", why
+					}
 				}
 				if members[i].GetDeletionTimestamp() != nil {
 					health, msg = "terminating", fmt.Sprintf("finalizers %v", members[i].GetFinalizers())

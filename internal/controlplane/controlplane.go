@@ -31,12 +31,18 @@ type Options struct {
 	AssetsDir string
 	// CRDDirs are installed in order; each is a directory of CRD YAML files.
 	CRDDirs []string
+	// Cluster, when set, is a cluster file (testdata/cluster/nrp.yaml): the
+	// control plane then also runs kube-controller-manager, kube-scheduler
+	// and kwok, creates the file's nodes and classes, and provisions claims,
+	// so workloads schedule, roll out and report status as on a real cluster.
+	Cluster string
 }
 
 // ControlPlane is a running kube-apiserver + etcd.
 type ControlPlane struct {
-	env    *envtest.Environment
-	Config *rest.Config
+	env     *envtest.Environment
+	cluster *cluster
+	Config  *rest.Config
 	// CRDs are the definitions that were installed.
 	CRDs []*apiextensionsv1.CustomResourceDefinition
 }
@@ -68,7 +74,14 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 		_ = env.Stop()
 		return nil, fmt.Errorf("start control plane: %w", err)
 	}
-	return &ControlPlane{env: env, Config: cfg, CRDs: env.CRDs}, nil
+	cp := &ControlPlane{env: env, Config: cfg, CRDs: env.CRDs}
+	if opts.Cluster != "" {
+		if err := cp.startCluster(ctx, opts); err != nil {
+			_ = cp.Stop()
+			return nil, fmt.Errorf("start the simulated cluster: %w", err)
+		}
+	}
+	return cp, nil
 }
 
 // Stop terminates both processes and removes their data directories.
@@ -76,7 +89,7 @@ func (c *ControlPlane) Stop() error {
 	if c == nil || c.env == nil {
 		return nil
 	}
-	return c.env.Stop()
+	return errors.Join(c.cluster.stop(), c.env.Stop())
 }
 
 // Kubeconfig returns a kubeconfig for an admin user of this control plane.
