@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -90,6 +92,9 @@ func (c *ControlPlane) startCluster(ctx context.Context, opts Options) error {
 	// kwok after the nodes exist with their capacity: it initializes them.
 	if err := c.cluster.start(bin("kwok"), []string{"--kubeconfig=" + kubeconfig, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--config=" + bin(KwokStages)}); err != nil {
+		return err
+	}
+	if err := nodesReady(ctx, cs); err != nil {
 		return err
 	}
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -203,6 +208,37 @@ func (c *ControlPlane) applyClusterFile(ctx context.Context, path string) (map[s
 		}
 	}
 	return classes, nil
+}
+
+// nodesReady waits until kwok has made every simulated node Ready and the
+// controller-manager has lifted its not-ready taints, so that the first
+// workload schedules as on a running cluster.
+func nodesReady(ctx context.Context, cs kubernetes.Interface) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, n := range nodes.Items {
+			ready := false
+			for _, c := range n.Status.Conditions {
+				ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
+			}
+			for _, t := range n.Spec.Taints {
+				ready = ready && !strings.HasPrefix(t.Key, "node.kubernetes.io/")
+			}
+			if !ready {
+				last = n.Name
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("node %s never became ready (kwok and controller-manager logs in the cluster's temporary directory): %w", last, err)
+	}
+	return nil
 }
 
 // provision gives every pending claim of classes a PersistentVolume bound

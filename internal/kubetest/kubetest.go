@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,12 +29,20 @@ var (
 // Main starts the control plane, runs the package's tests and stops it.
 // Call it from TestMain. Without the binaries the tests fail: run `make test`.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(run(m, false))
 }
 
-func run(m *testing.M) int {
+// MainCluster is Main with the live-like cluster: controller-manager,
+// scheduler and kwok GPU nodes (testdata/cluster/nrp.yaml), for the packages
+// whose tests need workloads to roll out. Others stay on the API server
+// alone, which starts faster.
+func MainCluster(m *testing.M) {
+	os.Exit(run(m, true))
+}
+
+func run(m *testing.M, live bool) int {
 	klog.SetLogger(logr.Discard()) // client-go's leader election logs through klog
-	cp, err := start(context.Background())
+	cp, err := start(context.Background(), live)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kubetest: %v\n", err)
 		return 2
@@ -47,8 +56,9 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// start launches a control plane with the repository's CRDs.
-func start(ctx context.Context) (*controlplane.ControlPlane, error) {
+// start launches a control plane with the repository's CRDs, and with the
+// simulated cluster when live.
+func start(ctx context.Context, live bool) (*controlplane.ControlPlane, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, err
@@ -57,17 +67,18 @@ func start(ctx context.Context) (*controlplane.ControlPlane, error) {
 	if err != nil {
 		return nil, err
 	}
-	return controlplane.Start(ctx, controlplane.Options{
-		AssetsDir: os.Getenv(controlplane.AssetsEnv),
-		CRDDirs:   controlplane.CRDDirs(root),
-	})
+	opts := controlplane.Options{AssetsDir: os.Getenv(controlplane.AssetsEnv), CRDDirs: controlplane.CRDDirs(root)}
+	if live {
+		opts.Cluster = filepath.Join(root, "testdata", "cluster", "nrp.yaml")
+	}
+	return controlplane.Start(ctx, opts)
 }
 
 // PrivateControlPlane starts a control plane of the test's own, for a test
 // that stops or restarts it; it is stopped when the test ends.
 func PrivateControlPlane(t testing.TB) *controlplane.ControlPlane {
 	t.Helper()
-	cp, err := start(t.Context())
+	cp, err := start(t.Context(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
