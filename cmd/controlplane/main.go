@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"modelsync.dev/modelsync/internal/controlplane"
 )
@@ -21,14 +22,15 @@ func main() {
 	fs := flag.NewFlagSet("controlplane", flag.ExitOnError)
 	kubeconfig := fs.String("kubeconfig", ".cache/local/kubeconfig", "where to write the admin kubeconfig")
 	cluster := fs.String("cluster", "testdata/cluster/nrp.yaml", "the simulated cluster (nodes, classes); empty runs the API server alone")
+	readyDelay := fs.Duration("ready-delay", 5*time.Second, "how long a scheduled pod takes to become ready (a model loading); the pod annotation "+controlplane.ReadyDelayAnnotation+" overrides it")
 	_ = fs.Parse(os.Args[1:])
-	if err := run(*kubeconfig, *cluster); err != nil {
+	if err := run(*kubeconfig, *cluster, *readyDelay); err != nil {
 		fmt.Fprintf(os.Stderr, "controlplane: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, cluster string) error {
+func run(kubeconfig, cluster string, readyDelay time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	wd, err := os.Getwd()
@@ -40,9 +42,10 @@ func run(kubeconfig, cluster string) error {
 		return err
 	}
 	cp, err := controlplane.Start(ctx, controlplane.Options{
-		AssetsDir: os.Getenv(controlplane.AssetsEnv),
-		CRDDirs:   controlplane.CRDDirs(root),
-		Cluster:   cluster,
+		AssetsDir:  os.Getenv(controlplane.AssetsEnv),
+		CRDDirs:    controlplane.CRDDirs(root),
+		Cluster:    cluster,
+		ReadyDelay: readyDelay,
 	})
 	if err != nil {
 		return err

@@ -89,9 +89,13 @@ func (c *ControlPlane) startCluster(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	stages, err := kwokStages(bin(KwokStages), opts.ReadyDelay, dir)
+	if err != nil {
+		return err
+	}
 	// kwok after the nodes exist with their capacity: it initializes them.
 	if err := c.cluster.start(bin("kwok"), []string{"--kubeconfig=" + kubeconfig, "--manage-all-nodes=false",
-		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--config=" + bin(KwokStages)}); err != nil {
+		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--config=" + stages}); err != nil {
 		return err
 	}
 	if err := nodesReady(ctx, cs); err != nil {
@@ -208,6 +212,34 @@ func (c *ControlPlane) applyClusterFile(ctx context.Context, path string) (map[s
 		}
 	}
 	return classes, nil
+}
+
+// ReadyDelayAnnotation on a pod sets how long it takes to become ready on
+// the simulated cluster (a Go duration: "90s").
+const ReadyDelayAnnotation = "modelsync.dev/ready-delay"
+
+// kwokStages writes kwok's stages with the pod-ready stage delayed by delay,
+// or by the pod's ReadyDelayAnnotation, and returns the file's path.
+func kwokStages(path string, delay time.Duration, dir string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: run `make controlplane`", err)
+	}
+	docs := strings.Split(string(data), "\n---\n")
+	found := false
+	for i, d := range docs {
+		if !strings.Contains(d, "\n  name: pod-ready\n") {
+			continue
+		}
+		found = true
+		docs[i] = strings.Replace(d, "\n  next:\n", fmt.Sprintf("\n  delay:\n    durationMilliseconds: %d\n    durationFrom:\n      expressionFrom: '.metadata.annotations[\"%s\"]'\n  next:\n",
+			delay.Milliseconds(), ReadyDelayAnnotation), 1)
+	}
+	if !found {
+		return "", fmt.Errorf("%s has no pod-ready stage", path)
+	}
+	out := filepath.Join(dir, "kwok-stages.yaml")
+	return out, os.WriteFile(out, []byte(strings.Join(docs, "\n---\n")), 0o644)
 }
 
 // nodesReady waits until kwok has made every simulated node Ready and the

@@ -36,6 +36,10 @@ type Options struct {
 	// and kwok, creates the file's nodes and classes, and provisions claims,
 	// so workloads schedule, roll out and report status as on a real cluster.
 	Cluster string
+	// ReadyDelay is how long a scheduled pod takes to become ready on the
+	// simulated cluster, standing in for a model server loading its weights;
+	// a pod's annotation ReadyDelayAnnotation (a Go duration) overrides it.
+	ReadyDelay time.Duration
 }
 
 // ControlPlane is a running kube-apiserver + etcd.
