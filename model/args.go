@@ -14,7 +14,9 @@ func (m *Model) commandLine(r Resolved) string {
 	} else {
 		a = vllmArgs(m, r)
 	}
-	a = append(a, s.Args...)
+	for _, arg := range s.Args {
+		a = append(a, shellWord(arg))
+	}
 	line := strings.Join(a, " ")
 	if s.PreStart != "" {
 		line = s.PreStart + " && " + line
@@ -115,6 +117,17 @@ func sglangArgs(m *Model, r Resolved) args {
 		a.str("--reasoning-parser", s.ReasoningParser)
 	}
 	return a
+}
+
+// shellWord is one argument as bash -c reads it back: as written when it
+// holds only characters the shell takes literally, else single-quoted, so
+// that `args: [--compilation-config, '{"cudagraph_mode": "PIECEWISE"}']`
+// reaches the engine as two arguments, not five broken words.
+func shellWord(v string) string {
+	if v != "" && strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,@%+") == "" {
+		return v
+	}
+	return shellQuote(v)
 }
 
 // shellQuote wraps v in single quotes for bash -c.
