@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"modelsync.dev/modelsync/model"
@@ -21,6 +22,10 @@ func checkModels(c *checker) {
 		if m.HasArg("--enforce-eager") {
 			c.add(Warning, "enforce-eager", m.Origin, obj, "--enforce-eager disables CUDA graphs and cuts token throughput to 1/4–1/6",
 				`use only as a last resort; try --compilation-config '{"cudagraph_mode": "PIECEWISE"}' or a lower --max-num-seqs first`)
+		}
+		if s.HFOverrides != "" && !json.Valid([]byte(s.HFOverrides)) {
+			c.add(Error, "hf-overrides-json", m.Origin, obj, "hfOverrides is not valid JSON; the engine would refuse to start",
+				`write it as one JSON object, for example hfOverrides: '{"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}'`)
 		}
 		if s.Embedding && (s.ToolCallParser != "" || s.ReasoningParser != "" || m.HasArg("--tool-call-parser") || m.HasArg("--reasoning-parser")) {
 			c.add(Error, "embedding-parsers", m.Origin, obj, "an embedding model takes no tool-call or reasoning parser",

@@ -156,6 +156,12 @@ func TestRules(t *testing.T) {
 			rule:  "deprecated-api", severity: validation.Warning, origin: "models-config/b.yaml:9", message: "v1alpha1 is deprecated",
 		},
 		{
+			name:  "hfOverrides that is not JSON",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    hfOverrides: '{rope_scaling: yarn'\n")},
+			rule:  "hf-overrides-json", severity: validation.Error, origin: "models-config/m.yaml:1",
+			message: "hfOverrides is not valid JSON; the engine would refuse to start",
+		},
+		{
 			name:  "parallel sizes do not multiply to the GPUs",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 4\n    tensorParallel: 2\n")},
 			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/m.yaml:1",
