@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Each item of spec.server.args reaches the engine as one argument: the
@@ -25,5 +26,31 @@ func TestArgsReachTheEngineWhole(t *testing.T) {
 	}
 	if d := cmp.Diff(args, strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")); d != "" {
 		t.Errorf("arguments the engine receives (-want +got):\n%s\nline: %s", d, line)
+	}
+}
+
+// A served name that is not a DNS name keeps its value as the header clients
+// send; the rule gets a valid name derived from it.
+func TestRuleName(t *testing.T) {
+	for _, tc := range []struct{ served, want string }{
+		{"qwen3", "qwen3"},
+		{"qwen3.5", "qwen3.5"},
+		{"MiniMax-M2.5", "minimax-m2.5-"},
+		{"org/model", "org-model-"},
+		{"//", ""},
+	} {
+		m := &Model{Metadata: Metadata{Name: "m"}, Spec: Spec{Served: tc.served}}
+		got := m.RuleName()
+		if !strings.HasPrefix(got, tc.want) || len(validation.IsDNS1123Subdomain(got)) > 0 {
+			t.Errorf("RuleName(%q) = %q, want a DNS name starting %q", tc.served, got, tc.want)
+		}
+		if rule := m.rule(nil); rule["name"] != got || rule["matches"].([]any)[0].(map[string]any)["headers"].([]any)[0].(map[string]any)["value"] != tc.served {
+			t.Errorf("rule of %q: %v", tc.served, rule)
+		}
+	}
+	a := &Model{Spec: Spec{Served: "Org/Model"}}
+	b := &Model{Spec: Spec{Served: "org-model"}}
+	if a.RuleName() == b.RuleName() {
+		t.Errorf("two served names share the rule name %q", a.RuleName())
 	}
 }

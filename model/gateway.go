@@ -50,7 +50,7 @@ func (m *Model) backendRef() map[string]any {
 // header, its backend (or, for a combined model, the backends it spreads over).
 func (m *Model) rule(backendRefs []any) map[string]any {
 	r := map[string]any{
-		"name": m.ServedName(),
+		"name": m.RuleName(),
 		"matches": []any{map[string]any{"headers": []any{
 			map[string]any{"type": "Exact", "name": gateway.ModelHeader, "value": m.ServedName()},
 		}}},

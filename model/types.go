@@ -5,7 +5,12 @@
 package model
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"modelsync.dev/modelsync/manifest"
 )
@@ -191,6 +196,36 @@ func (m *Model) ServedName() string {
 		return m.Spec.Served
 	}
 	return m.Metadata.Name
+}
+
+// RuleName names the model's rule in its route: the served name when it is
+// a DNS subdomain already (the AIGatewayRoute CRD requires one), else a
+// lower-case form of it with a short digest of the served name, so that
+// "MiniMax-M2.5" or "org/model" can be served. Clients still ask for the
+// served name: it stays the header value.
+func (m *Model) RuleName() string {
+	served := m.ServedName()
+	if len(validation.IsDNS1123Subdomain(served)) == 0 {
+		return served
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(served) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	sum := sha256.Sum256([]byte(served))
+	base := strings.Trim(b.String(), "-.")
+	if len(base) > 200 {
+		base = strings.Trim(base[:200], "-.")
+	}
+	name := hex.EncodeToString(sum[:3])
+	if base != "" {
+		name = base + "-" + name
+	}
+	return name
 }
 
 // BackendName names the Backend and AIServiceBackend.
