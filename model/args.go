@@ -8,12 +8,7 @@ import (
 // commandLine is the engine invocation run by `bash -c`, as the runbook writes it.
 func (m *Model) commandLine(r Resolved) string {
 	s := m.Spec.Server
-	var a args
-	if s.engine() == "sglang" {
-		a = sglangArgs(m, r)
-	} else {
-		a = vllmArgs(m, r)
-	}
+	a := m.generatedArgs(r)
 	for _, arg := range s.Args {
 		a = append(a, shellWord(arg))
 	}
@@ -22,6 +17,57 @@ func (m *Model) commandLine(r Resolved) string {
 		line = s.PreStart + " && " + line
 	}
 	return line
+}
+
+// generatedArgs is the engine command line modelsync writes, before the
+// Model's own args.
+func (m *Model) generatedArgs(r Resolved) args {
+	if m.Spec.Server.engine() == "sglang" {
+		return sglangArgs(m, r)
+	}
+	return vllmArgs(m, r)
+}
+
+// Doubled names what spec.server.args and env repeat of what modelsync
+// generates (a flag such as --tensor-parallel-size, an environment
+// variable): the engine would get both, and one silently wins.
+func (m *Model) Doubled() []string {
+	s := m.Spec.Server
+	if s == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(what string) {
+		if !seen[what] {
+			seen[what] = true
+			out = append(out, what)
+		}
+	}
+	for _, r := range s.ResolvedVariants() {
+		flags := map[string]bool{}
+		for _, a := range m.generatedArgs(r) {
+			if strings.HasPrefix(a, "--") {
+				flags[strings.SplitN(a, "=", 2)[0]] = true
+			}
+		}
+		for _, a := range s.Args {
+			if f := strings.SplitN(a, "=", 2)[0]; flags[f] {
+				add("flag " + f)
+			}
+		}
+		env := map[string]bool{}
+		generated := m.env(r)
+		for _, e := range generated[:len(generated)-len(s.Env)] {
+			env[e.Name] = true
+		}
+		for _, e := range s.Env {
+			if env[e.Name] {
+				add("environment variable " + e.Name)
+			}
+		}
+	}
+	return out
 }
 
 type args []string

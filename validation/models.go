@@ -23,6 +23,10 @@ func checkModels(c *checker) {
 			c.add(Warning, "enforce-eager", m.Origin, obj, "--enforce-eager disables CUDA graphs and cuts token throughput to 1/4–1/6",
 				`use only as a last resort; try --compilation-config '{"cudagraph_mode": "PIECEWISE"}' or a lower --max-num-seqs first`)
 		}
+		for _, d := range m.Doubled() {
+			c.add(Error, "doubled-setting", m.Origin, obj, fmt.Sprintf("spec.server sets %s, which modelsync generates from the Model's fields", d),
+				"remove it from args/env and set the Model field instead (tensorParallel, maxModelLen, …), so the engine gets one value")
+		}
 		if s.HFOverrides != "" && !json.Valid([]byte(s.HFOverrides)) {
 			c.add(Error, "hf-overrides-json", m.Origin, obj, "hfOverrides is not valid JSON; the engine would refuse to start",
 				`write it as one JSON object, for example hfOverrides: '{"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}'`)

@@ -156,6 +156,18 @@ func TestRules(t *testing.T) {
 			rule:  "deprecated-api", severity: validation.Warning, origin: "models-config/b.yaml:9", message: "v1alpha1 is deprecated",
 		},
 		{
+			name:  "args repeat a generated flag",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 4\n    args: [--tensor-parallel-size, \"8\"]\n")},
+			rule:  "doubled-setting", severity: validation.Error, origin: "models-config/m.yaml:1",
+			message: "spec.server sets flag --tensor-parallel-size, which modelsync generates from the Model's fields",
+		},
+		{
+			name:  "env repeats a generated variable",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    hfOverrides: '{\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}}'\n    env: [{name: VLLM_ALLOW_LONG_MAX_MODEL_LEN, value: \"0\"}]\n")},
+			rule:  "doubled-setting", severity: validation.Error, origin: "models-config/m.yaml:1",
+			message: "spec.server sets environment variable VLLM_ALLOW_LONG_MAX_MODEL_LEN, which modelsync generates from the Model's fields",
+		},
+		{
 			name:  "hfOverrides that is not JSON",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    hfOverrides: '{rope_scaling: yarn'\n")},
 			rule:  "hf-overrides-json", severity: validation.Error, origin: "models-config/m.yaml:1",
