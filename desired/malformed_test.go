@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/validation"
 )
 
@@ -47,5 +49,28 @@ func TestMalformedGatewayEntries(t *testing.T) {
 			}
 			t.Errorf("no error %q at models-config/%s:1; got %v", tc.want, tc.file, errs)
 		})
+	}
+}
+
+// A traffic policy that targets a route group's HTTPRoute covers every shard
+// of the group: models moved to <route>-2 keep their retry policy.
+func TestTrafficPolicyFollowsShards(t *testing.T) {
+	files := kubetest.GeneratedTree(35) // g0: 15 rules, g0-2: 15, g0-3: 5
+	files["models-config/trafficpolicy.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: BackendTrafficPolicy\nmetadata:\n  name: retry\nspec:\n  targetRefs:\n  - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: g0}\n  retry: {numRetries: 5}\n")}
+	set := load(t, files)
+	if set.HasErrors() {
+		t.Fatalf("tree has errors: %v", set.Diagnostics)
+	}
+	var got []string
+	for _, o := range set.Objects {
+		if o.GetKind() == "BackendTrafficPolicy" {
+			for _, it := range gateway.Items(o.Unstructured) {
+				got = append(got, it.Key)
+			}
+		}
+	}
+	want := []string{"gateway.networking.k8s.io/HTTPRoute/g0", "gateway.networking.k8s.io/HTTPRoute/g0-2", "gateway.networking.k8s.io/HTTPRoute/g0-3"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("traffic policy targets %v, want %v", got, want)
 	}
 }

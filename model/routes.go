@@ -2,7 +2,9 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -65,11 +67,13 @@ func (g *generator) routeGroup(name string, models []*Model) {
 	template := g.out.Objects[idx]
 	shards := [][]gateway.Item{gateway.Items(template.Unstructured)}
 	owners := []*Model{nil}
+	firsts := []*Model{nil}
 	for _, m := range models {
 		last := len(shards) - 1
 		if len(shards[last]) >= gateway.MaxRouteRules {
 			shards = append(shards, nil)
 			owners = append(owners, nil)
+			firsts = append(firsts, m)
 			last++
 		}
 		rule := m.rule(g.backendRefs(m))
@@ -96,6 +100,31 @@ func (g *generator) routeGroup(name string, models []*Model) {
 		if owners[i] != nil {
 			g.coverRoundRobin(template, obj.GetName(), owners[i])
 		}
+		if i > 0 {
+			g.followShard(template, obj.GetName(), firsts[i])
+		}
+	}
+}
+
+// followShard puts a shard's HTTPRoute into every traffic policy that
+// targets the HTTPRoute of its route group's template, so that the models a
+// shard holds keep their retry policy when the group outgrows one route.
+func (g *generator) followShard(template manifest.Object, shard string, m *Model) {
+	var policies []manifest.ID
+	for id, idx := range g.shared {
+		if id.Kind != "BackendTrafficPolicy" {
+			continue
+		}
+		for _, it := range gateway.Items(g.out.Objects[idx].Unstructured) {
+			if it.Value["kind"] == "HTTPRoute" && it.Value["name"] == template.GetName() {
+				policies = append(policies, id)
+				break
+			}
+		}
+	}
+	slices.SortFunc(policies, func(a, b manifest.ID) int { return strings.Compare(a.Name, b.Name) })
+	for _, id := range policies {
+		g.addTarget(m, id, targetRef(gateway.GatewayAPIGroup, "HTTPRoute", shard), "")
 	}
 }
 
