@@ -11,6 +11,7 @@ import (
 func checkModels(c *checker) {
 	for i := range c.in.Models {
 		m := &c.in.Models[i]
+		c.checkRanges(m)
 		s := m.Spec.Server
 		if s == nil {
 			continue
@@ -76,5 +77,33 @@ func (c *checker) checkParallelism(m *model.Model, r model.Resolved, obj string)
 		c.add(Warning, "kv-cache-duplication", m.Origin, obj,
 			fmt.Sprintf("tensor-parallel %d exceeds the model's %s%s: the KV cache is duplicated %d times", tp, heads, where, tp/kv),
 			fmt.Sprintf("set decodeContextParallel: %d (--decode-context-parallel-size), or tensor-parallel %d with pipeline-parallel for the rest", tp/kv, kv))
+	}
+}
+
+// Bounds of the numbers a Model gives, far beyond any real model: the
+// generator turns them into quantities, which would overflow without them.
+const (
+	maxWeightsGi = 1 << 16 // 64 TiB of weights
+	maxParamsB   = 1 << 20
+)
+
+// checkRanges refuses numbers that no real model has and that would
+// overflow or wrap in the generated objects.
+func (c *checker) checkRanges(m *model.Model) {
+	obj := "Model " + m.Name()
+	if e := m.Spec.External; e != nil && (e.Port < 1 || e.Port > 65535) {
+		c.add(Error, "model-range", m.Origin, obj, fmt.Sprintf("external.port %d is not a TCP port", e.Port), "use a port from 1 to 65535")
+	}
+	s := m.Spec.Server
+	if s == nil {
+		return
+	}
+	if !(s.WeightsGi > 0 && s.WeightsGi <= maxWeightsGi) {
+		c.add(Error, "model-range", m.Origin, obj, fmt.Sprintf("server.weightsGi %g is out of range (0, %d]", s.WeightsGi, maxWeightsGi),
+			"give the weight size hf-mem reports, in GiB")
+	}
+	if !(s.ParamsB >= 0 && s.ParamsB <= maxParamsB) {
+		c.add(Error, "model-range", m.Origin, obj, fmt.Sprintf("server.paramsB %g is out of range [0, %d]", s.ParamsB, maxParamsB),
+			"give the parameter count in billions")
 	}
 }

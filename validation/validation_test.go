@@ -168,6 +168,12 @@ func TestRules(t *testing.T) {
 			message: "spec.server sets environment variable VLLM_ALLOW_LONG_MAX_MODEL_LEN, which modelsync generates from the Model's fields",
 		},
 		{
+			name:  "weights that would overflow the memory quantities",
+			files: map[string]string{"m.yaml": strings.Replace(served("m", "    gpus: 1\n"), "weightsGi: ", "weightsGi: 1e308 #", 1)},
+			rule:  "model-range", severity: validation.Error, origin: "models-config/m.yaml:1",
+			message: "server.weightsGi 1e+308 is out of range (0, 65536]",
+		},
+		{
 			name:  "hfOverrides that is not JSON",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    hfOverrides: '{rope_scaling: yarn'\n")},
 			rule:  "hf-overrides-json", severity: validation.Error, origin: "models-config/m.yaml:1",
