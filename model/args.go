@@ -119,7 +119,7 @@ func vllmArgs(m *Model, r Resolved) args {
 	}
 	a.num("--max-num-seqs", s.MaxNumSeqs)
 	a.num("--max-num-batched-tokens", s.MaxNumBatchedTokens)
-	a.str("--gpu-memory-utilization", s.GPUMemoryUtilization)
+	a.str("--gpu-memory-utilization", string(s.GPUMemoryUtilization))
 	if s.Multimodal {
 		a.num("--mm-processor-cache-gb", s.mmCacheGB())
 		if r.GPUs > 1 {
@@ -154,7 +154,7 @@ func sglangArgs(m *Model, r Resolved) args {
 	a.num("--context-length", s.MaxModelLen)
 	a.flag("--is-embedding", s.Embedding)
 	a.num("--max-running-requests", s.MaxNumSeqs)
-	a.str("--mem-fraction-static", s.GPUMemoryUtilization)
+	a.str("--mem-fraction-static", string(s.GPUMemoryUtilization))
 	if s.HFOverrides != "" {
 		a.add("--json-model-override-args", shellQuote(s.HFOverrides))
 	}

@@ -1,12 +1,15 @@
 package model
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"modelsync.dev/modelsync/manifest"
 )
 
 // Each item of spec.server.args reaches the engine as one argument: the
@@ -52,5 +55,30 @@ func TestRuleName(t *testing.T) {
 	b := &Model{Spec: Spec{Served: "org-model"}}
 	if a.RuleName() == b.RuleName() {
 		t.Errorf("two served names share the rule name %q", a.RuleName())
+	}
+}
+
+// gpuMemoryUtilization may be written as a number or a string.
+func TestGPUMemoryUtilizationAsNumber(t *testing.T) {
+	for _, v := range []any{0.95, "0.95", int64(1)} {
+		o := manifest.Object{Unstructured: &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": APIVersion, "kind": Kind, "metadata": map[string]any{"name": "m"},
+			"spec": map[string]any{"upstream": "org/m", "server": map[string]any{"image": "i", "weightsGi": int64(16), "paramsB": int64(8), "gpus": int64(1), "gpuMemoryUtilization": v}},
+		}}}
+		m, err := Decode(o)
+		if err != nil {
+			t.Errorf("gpuMemoryUtilization: %v: %v", v, err)
+			continue
+		}
+		if line := m.commandLine(m.Spec.Server.ResolvedVariants()[0]); !strings.Contains(line, "--gpu-memory-utilization "+fmt.Sprint(v)) {
+			t.Errorf("gpuMemoryUtilization: %v gives %q", v, line)
+		}
+	}
+	bad := manifest.Object{Unstructured: &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": APIVersion, "kind": Kind, "metadata": map[string]any{"name": "m"},
+		"spec": map[string]any{"upstream": "org/m", "server": map[string]any{"image": "i", "weightsGi": int64(16), "paramsB": int64(8), "gpus": int64(1), "gpuMemoryUtilization": "most"}},
+	}}}
+	if _, err := Decode(bad); err == nil {
+		t.Error(`gpuMemoryUtilization: "most" accepted`)
 	}
 }

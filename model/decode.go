@@ -3,8 +3,10 @@ package model
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"modelsync.dev/modelsync/manifest"
@@ -25,7 +27,19 @@ func Decode(o manifest.Object) (Model, error) {
 	if o.GetAPIVersion() != APIVersion {
 		return fail(fmt.Sprintf("apiVersion %s is not served by this modelsync", o.GetAPIVersion()), "use apiVersion: "+APIVersion)
 	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, &m, true); err != nil {
+	obj := o.Object
+	if v, ok, _ := unstructured.NestedFieldNoCopy(obj, "spec", "server", "gpuMemoryUtilization"); ok {
+		switch n := v.(type) {
+		case int64, float64:
+			obj = runtime.DeepCopyJSON(obj)
+			_ = unstructured.SetNestedField(obj, strconv.FormatFloat(toFloat(n), 'f', -1, 64), "spec", "server", "gpuMemoryUtilization")
+		case string:
+			if _, err := strconv.ParseFloat(n, 64); err != nil {
+				return fail(fmt.Sprintf("spec.server.gpuMemoryUtilization %q is not a number", n), "write a fraction such as 0.95")
+			}
+		}
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(obj, &m, true); err != nil {
 		return fail(cleanConvertError(err), "see the Model reference in README.md")
 	}
 	m.Origin = o.Origin
@@ -98,4 +112,14 @@ func cleanConvertError(err error) string {
 		return msg + " (check the spelling)"
 	}
 	return msg
+}
+
+func toFloat(v any) float64 {
+	switch n := v.(type) {
+	case int64:
+		return float64(n)
+	case float64:
+		return n
+	}
+	return 0
 }

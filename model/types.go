@@ -35,6 +35,11 @@ const (
 	LabelServiceGroup = "service-group"
 )
 
+// Decimal is a number as the engine's flag takes it, written as a YAML
+// number (gpuMemoryUtilization: 0.95) or a string ("0.95"); Decode turns a
+// number into its digits and checks a string is one.
+type Decimal string
+
 // Model is one served model. Its metadata.name names the generated objects.
 type Model struct {
 	APIVersion string   `json:"apiVersion"`
@@ -107,13 +112,13 @@ type Server struct {
 	// ParamsB is the parameter count in billions; it sets the startup probe.
 	ParamsB float64 `json:"paramsB"`
 
-	MaxModelLen          int    `json:"maxModelLen,omitempty"`
-	GPUMemoryUtilization string `json:"gpuMemoryUtilization,omitempty"`
-	MaxNumSeqs           int    `json:"maxNumSeqs,omitempty"`
-	MaxNumBatchedTokens  int    `json:"maxNumBatchedTokens,omitempty"`
-	ToolCallParser       string `json:"toolCallParser,omitempty"`
-	ReasoningParser      string `json:"reasoningParser,omitempty"`
-	TrustRemoteCode      bool   `json:"trustRemoteCode,omitempty"`
+	MaxModelLen          int     `json:"maxModelLen,omitempty"`
+	GPUMemoryUtilization Decimal `json:"gpuMemoryUtilization,omitempty"`
+	MaxNumSeqs           int     `json:"maxNumSeqs,omitempty"`
+	MaxNumBatchedTokens  int     `json:"maxNumBatchedTokens,omitempty"`
+	ToolCallParser       string  `json:"toolCallParser,omitempty"`
+	ReasoningParser      string  `json:"reasoningParser,omitempty"`
+	TrustRemoteCode      bool    `json:"trustRemoteCode,omitempty"`
 	// Embedding serves an embedding model: --runner pooling --convert embed, no parsers.
 	Embedding bool `json:"embedding,omitempty"`
 	// Mamba enables prefix caching for Mamba and Mamba-hybrid models.
