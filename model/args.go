@@ -121,8 +121,8 @@ func vllmArgs(m *Model, r Resolved) args {
 	a.num("--max-num-batched-tokens", s.MaxNumBatchedTokens)
 	a.str("--gpu-memory-utilization", string(s.GPUMemoryUtilization))
 	if s.Multimodal {
-		a.num("--mm-processor-cache-gb", s.mmCacheGB())
-		if r.GPUs > 1 {
+		a.add("--mm-processor-cache-gb", strconv.Itoa(s.mmCacheGB()))
+		if r.GPUs > 1 && s.mmCacheGB() > 0 {
 			a.add("--mm-processor-cache-type", "shm")
 		}
 	}

@@ -82,3 +82,23 @@ func TestGPUMemoryUtilizationAsNumber(t *testing.T) {
 		t.Error(`gpuMemoryUtilization: "most" accepted`)
 	}
 }
+
+// mmProcessorCacheGB: 0 turns the cache off; unset is vLLM's default of 4.
+func TestMMProcessorCacheZero(t *testing.T) {
+	zero, eight := 0, 8
+	for _, tc := range []struct {
+		set  *int
+		flag string
+		mem  int64
+	}{{nil, "--mm-processor-cache-gb 4", 9 + 4}, {&zero, "--mm-processor-cache-gb 0", 9}, {&eight, "--mm-processor-cache-gb 8", 9 + 8}} {
+		s := &Server{Image: "i", WeightsGi: 16, ParamsB: 8, Multimodal: true, MMProcessorCacheGB: tc.set, Hardware: Hardware{GPUs: 1, APIServers: 1}}
+		m := &Model{Spec: Spec{Upstream: "org/m", Server: s}}
+		r := s.ResolvedVariants()[0]
+		if line := m.commandLine(r); !strings.Contains(line, tc.flag) {
+			t.Errorf("mmProcessorCacheGB %v: %q lacks %q", tc.set, line, tc.flag)
+		}
+		if req, _ := s.MemoryGi(r); req != tc.mem {
+			t.Errorf("mmProcessorCacheGB %v: memory request %dGi, want %dGi", tc.set, req, tc.mem)
+		}
+	}
+}

@@ -82,6 +82,8 @@ func (m *Model) check() error {
 		return errors.New("spec.server.image is required (the runbook: pick the latest vllm/vllm-openai release)")
 	case srv.WeightsGi <= 0:
 		return errors.New("spec.server.weightsGi is required: the weight size hf-mem reports, in GiB")
+	case srv.MMProcessorCacheGB != nil && *srv.MMProcessorCacheGB < 0:
+		return errors.New("spec.server.mmProcessorCacheGB must be 0 (no cache) or more")
 	case srv.ParamsB <= 0:
 		return errors.New("spec.server.paramsB is required: the parameter count in billions (sets the startup probe)")
 	}

@@ -120,8 +120,8 @@ func (s *Server) StartupFailureThreshold() int32 {
 }
 
 func (s *Server) mmCacheGB() int {
-	if s.MMProcessorCacheGB > 0 {
-		return s.MMProcessorCacheGB
+	if s.MMProcessorCacheGB != nil {
+		return *s.MMProcessorCacheGB
 	}
 	return 4 // vLLM's default
 }

@@ -124,8 +124,10 @@ type Server struct {
 	// Mamba enables prefix caching for Mamba and Mamba-hybrid models.
 	Mamba bool `json:"mamba,omitempty"`
 	// Multimodal models get --mm-processor-cache-gb and more memory.
-	Multimodal         bool `json:"multimodal,omitempty"`
-	MMProcessorCacheGB int  `json:"mmProcessorCacheGB,omitempty"`
+	Multimodal bool `json:"multimodal,omitempty"`
+	// MMProcessorCacheGB is the multimodal processor cache per API server
+	// (vLLM's default, 4, when unset; 0 turns the cache off).
+	MMProcessorCacheGB *int `json:"mmProcessorCacheGB,omitempty"`
 	// HFOverrides is the --hf-overrides JSON; a RoPE override that raises the
 	// context also sets VLLM_ALLOW_LONG_MAX_MODEL_LEN.
 	HFOverrides string `json:"hfOverrides,omitempty"`
