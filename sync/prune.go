@@ -115,11 +115,12 @@ var (
 )
 
 // Prune carries out the removals of the approved plan that are still
-// pending (res is the plan computed now): entries of shared objects first,
-// then objects in reverse dependency order. Each removal is re-checked
-// against what was approved just before its request. A removal that fails
-// stops what it still points at; the inventory keeps everything that still
-// exists.
+// pending (res is the plan computed now), in one walk in reverse apply
+// order: traffic policies, routes, security policies, backends, workloads,
+// Services; within a kind, entries of shared objects before deletions. Each
+// removal is re-checked against what was approved just before its request,
+// and the Lease is confirmed before each batch. A removal that fails stops
+// what it still points at; the inventory keeps everything that still exists.
 func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Result, opts PruneOptions, progress PruneProgress) (PruneReport, error) {
 	ap, err := matchApproval(approved, res)
 	if err != nil {
