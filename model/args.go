@@ -154,6 +154,7 @@ func sglangArgs(m *Model, r Resolved) args {
 	a.num("--context-length", s.MaxModelLen)
 	a.flag("--is-embedding", s.Embedding)
 	a.num("--max-running-requests", s.MaxNumSeqs)
+	a.num("--chunked-prefill-size", s.MaxNumBatchedTokens)
 	a.str("--mem-fraction-static", string(s.GPUMemoryUtilization))
 	if s.HFOverrides != "" {
 		a.add("--json-model-override-args", shellQuote(s.HFOverrides))

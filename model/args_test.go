@@ -102,3 +102,21 @@ func TestMMProcessorCacheZero(t *testing.T) {
 		}
 	}
 }
+
+// An SGLang server gets no vLLM environment, and maxNumBatchedTokens as
+// SGLang's --chunked-prefill-size.
+func TestSGLangMapping(t *testing.T) {
+	s := &Server{Engine: "sglang", Image: "lmsysorg/sglang:v0.5", WeightsGi: 16, ParamsB: 8, MaxNumBatchedTokens: 8192,
+		HFOverrides: `{"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}`,
+		Hardware:    Hardware{GPUs: 2, TensorParallel: 1, PipelineParallel: 2}}
+	m := &Model{Spec: Spec{Upstream: "org/m", Server: s}}
+	r := s.ResolvedVariants()[0]
+	for _, e := range m.env(r) {
+		if strings.HasPrefix(e.Name, "VLLM_") {
+			t.Errorf("SGLang server gets vLLM's %s", e.Name)
+		}
+	}
+	if line := m.commandLine(r); !strings.Contains(line, "--chunked-prefill-size 8192") || strings.Contains(line, "--max-num-batched-tokens") {
+		t.Errorf("maxNumBatchedTokens not mapped for SGLang: %s", line)
+	}
+}

@@ -209,6 +209,9 @@ func (m *Model) tolerations(ns string, r Resolved) []corev1.Toleration {
 func (m *Model) env(r Resolved) []corev1.EnvVar {
 	s := m.Spec.Server
 	var env []corev1.EnvVar
+	if s.engine() != "vllm" {
+		return append(env, s.Env...) // the variables below are vLLM's
+	}
 	if r.PipelineParallel > 1 {
 		env = append(env, pipelineEnv...)
 	}

@@ -24,6 +24,7 @@ func checkModels(c *checker) {
 			c.add(Warning, "enforce-eager", m.Origin, obj, "--enforce-eager disables CUDA graphs and cuts token throughput to 1/4–1/6",
 				`use only as a last resort; try --compilation-config '{"cudagraph_mode": "PIECEWISE"}' or a lower --max-num-seqs first`)
 		}
+		c.checkSGLang(m, obj)
 		for _, d := range m.Doubled() {
 			c.add(Error, "doubled-setting", m.Origin, obj, fmt.Sprintf("spec.server sets %s, which modelsync generates from the Model's fields", d),
 				"remove it from args/env and set the Model field instead (tensorParallel, maxModelLen, …), so the engine gets one value")
@@ -105,5 +106,35 @@ func (c *checker) checkRanges(m *model.Model) {
 	if !(s.ParamsB >= 0 && s.ParamsB <= maxParamsB) {
 		c.add(Error, "model-range", m.Origin, obj, fmt.Sprintf("server.paramsB %g is out of range [0, %d]", s.ParamsB, maxParamsB),
 			"give the parameter count in billions")
+	}
+}
+
+// checkSGLang refuses the Model fields that only vLLM has: modelsync would
+// count them in CPU and memory while SGLang ignores them. (maxNumBatchedTokens
+// maps to SGLang's --chunked-prefill-size.)
+func (c *checker) checkSGLang(m *model.Model, obj string) {
+	s := m.Spec.Server
+	if s.Engine != "sglang" {
+		return
+	}
+	var unsupported []string
+	for _, r := range s.ResolvedVariants() {
+		if r.APIServers > 1 {
+			unsupported = append(unsupported, "apiServers")
+			break
+		}
+	}
+	if s.Multimodal {
+		unsupported = append(unsupported, "multimodal")
+	}
+	if s.MMProcessorCacheGB != nil {
+		unsupported = append(unsupported, "mmProcessorCacheGB")
+	}
+	if s.Mamba {
+		unsupported = append(unsupported, "mamba")
+	}
+	for _, f := range unsupported {
+		c.add(Error, "sglang-unsupported", m.Origin, obj, fmt.Sprintf("spec.server.%s has no SGLang equivalent; SGLang would ignore it while the pod is sized for it", f),
+			"remove it, or serve the model with engine: vllm")
 	}
 }

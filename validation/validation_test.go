@@ -174,6 +174,12 @@ func TestRules(t *testing.T) {
 			message: "server.weightsGi 1e+308 is out of range (0, 65536]",
 		},
 		{
+			name:  "SGLang with a vLLM-only field",
+			files: map[string]string{"m.yaml": served("m", "    engine: sglang\n    gpus: 1\n    apiServers: 4\n")},
+			rule:  "sglang-unsupported", severity: validation.Error, origin: "models-config/m.yaml:1",
+			message: "spec.server.apiServers has no SGLang equivalent; SGLang would ignore it while the pod is sized for it",
+		},
+		{
 			name:  "hfOverrides that is not JSON",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    hfOverrides: '{rope_scaling: yarn'\n")},
 			rule:  "hf-overrides-json", severity: validation.Error, origin: "models-config/m.yaml:1",
