@@ -1,6 +1,7 @@
 package desired_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -72,5 +73,25 @@ func TestTrafficPolicyFollowsShards(t *testing.T) {
 	want := []string{"gateway.networking.k8s.io/HTTPRoute/g0", "gateway.networking.k8s.io/HTTPRoute/g0-2", "gateway.networking.k8s.io/HTTPRoute/g0-3"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("traffic policy targets %v, want %v", got, want)
+	}
+}
+
+// A mistake in a Model names the field, what it should be, and its line.
+func TestModelFieldErrorsPointAtTheField(t *testing.T) {
+	model := "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: m\nspec:\n  upstream: org/m\n  server:\n    image: vllm/vllm-openai:v0.11.2\n    weightsGi: 16\n    paramsB: 8\n"
+	for _, tc := range []struct{ name, extra, want string }{
+		{"wrong type", "    gpus: four\n", "models-config/models/m.yaml:11: error: Model m: spec.server.gpus: want a whole number, got string"},
+		{"misspelt", "    gpus: 1\n    maxModelLenght: 4096\n", "models-config/models/m.yaml:12: error: Model m: unknown field \"spec.server.maxModelLenght\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set := load(t, fstest.MapFS{"models-config/models/m.yaml": &fstest.MapFile{Data: []byte(model + tc.extra)}})
+			var got []string
+			for _, d := range set.Diagnostics {
+				got = append(got, d.String())
+			}
+			if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, tc.want) }) {
+				t.Errorf("diagnostics %q lack %q", got, tc.want)
+			}
+		})
 	}
 }

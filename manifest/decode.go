@@ -80,7 +80,7 @@ func isSeparator(rest []byte) bool {
 }
 
 func decodeDocument(file string, doc document) ([]Object, error) {
-	origin := Origin{File: file, Line: firstContentLine(doc)}
+	origin := Origin{File: file, Line: firstContentLine(doc), doc: doc.data, docLine: doc.line}
 	js, err := yaml.YAMLToJSON(doc.data)
 	if err != nil {
 		return nil, &Error{relocate(origin, doc.line, err), "invalid YAML: " + yamlMessage(err) + "; fix the syntax"}
@@ -103,7 +103,7 @@ func decodeDocument(file string, doc document) ([]Object, error) {
 			if !ok {
 				return nil, &Error{origin, fmt.Sprintf("%s item %d is not an object", u.GetKind(), i)}
 			}
-			objs = append(objs, Object{&unstructured.Unstructured{Object: im}, origin})
+			objs = append(objs, Object{&unstructured.Unstructured{Object: im}, Origin{File: origin.File, Line: origin.Line}})
 		}
 		return objs, nil
 	}

@@ -7,6 +7,8 @@ import (
 	"cmp"
 	"fmt"
 
+	yamlv3 "go.yaml.in/yaml/v3"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -16,6 +18,44 @@ import (
 type Origin struct {
 	File string `json:"file"`
 	Line int    `json:"line,omitempty"`
+
+	// doc is the YAML document the object was read from, starting at line
+	// docLine of File, for At; empty when it was built (kustomize).
+	doc     []byte
+	docLine int
+}
+
+// At is where the field at path (spec, server, gpus) was written in the
+// object's document, or the object's own origin when that is unknown.
+func (o Origin) At(path ...string) Origin {
+	if len(o.doc) == 0 {
+		return Origin{File: o.File, Line: o.Line}
+	}
+	var root yamlv3.Node
+	if yamlv3.Unmarshal(o.doc, &root) != nil || len(root.Content) == 0 {
+		return Origin{File: o.File, Line: o.Line}
+	}
+	node, line := root.Content[0], 0
+	for _, key := range path {
+		if node.Kind != yamlv3.MappingNode {
+			break
+		}
+		var next *yamlv3.Node
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if node.Content[i].Value == key {
+				line, next = node.Content[i].Line, node.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		node = next
+	}
+	if line == 0 {
+		return Origin{File: o.File, Line: o.Line}
+	}
+	return Origin{File: o.File, Line: o.docLine + line - 1}
 }
 
 func (o Origin) String() string {

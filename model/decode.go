@@ -1,10 +1,14 @@
 package model
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -40,6 +44,9 @@ func Decode(o manifest.Object) (Model, error) {
 		}
 	}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(obj, &m, true); err != nil {
+		if path, msg := fieldError(obj, err); path != nil {
+			return Model{}, &Error{Origin: o.Origin.At(path...), Model: o.GetName(), Msg: msg, Hint: "see the Model reference in README.md"}
+		}
 		return fail(cleanConvertError(err), "see the Model reference in README.md")
 	}
 	m.Origin = o.Origin
@@ -124,4 +131,55 @@ func toFloat(v any) float64 {
 		return n
 	}
 	return 0
+}
+
+// fieldError names the field a Model gets wrong and what it should be, by
+// decoding it again as JSON, whose errors carry the field's path.
+func fieldError(obj map[string]any, convertErr error) ([]string, string) {
+	if m := unknownField.FindStringSubmatch(convertErr.Error()); m != nil {
+		return strings.Split(m[1], "."), fmt.Sprintf("unknown field %q (check the spelling)", m[1])
+	}
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Model
+	err = dec.Decode(&m)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		var path []string
+		for _, p := range strings.Split(typeErr.Field, ".") {
+			if p != "" && !unicode.IsUpper(rune(p[0])) { // an inlined struct's Go name is not a field
+				path = append(path, p)
+			}
+		}
+		field := strings.Join(path, ".")
+		return path, fmt.Sprintf("%s: want %s, got %s", field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	}
+	return nil, ""
+}
+
+// unknownField finds the path in the converter's strict-decoding error.
+var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
+
+// jsonKind names a Go kind as a Model's author thinks of it.
+func jsonKind(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "string":
+		return "a string"
+	case kind == "bool":
+		return "true or false"
+	case kind == "slice":
+		return "a list"
+	case kind == "struct", kind == "map", kind == "ptr":
+		return "an object"
+	}
+	return kind
 }

@@ -228,7 +228,7 @@ func TestRules(t *testing.T) {
 		{
 			name:  "misspelt Model field",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    tensorParalel: 1\n")},
-			rule:  "model-spec", severity: validation.Error, origin: "models-config/m.yaml:1", message: `unknown field "spec.server.tensorParalel"`,
+			rule:  "model-spec", severity: validation.Error, origin: "models-config/m.yaml:12", message: `unknown field "spec.server.tensorParalel"`,
 		},
 		{
 			name:  "vLLM Deployment",
