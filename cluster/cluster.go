@@ -155,9 +155,6 @@ func (r Reader) DryRunApply(ctx context.Context, u *unstructured.Unstructured, f
 	return r.c.Apply(ctx, u, ApplyOptions{FieldManager: fieldManager, Force: force, DryRun: true})
 }
 
-// Host is the API server's address.
-func (r Reader) Host() string { return r.c.Config.Host }
-
 // Operation counts the requests made with one context and collects the
 // warnings the API server sent back about them, so that two operations on
 // the same clients never mix their figures.

@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/gateway"
@@ -43,15 +42,9 @@ func digest(v any) string {
 	return base64.RawStdEncoding.EncodeToString(h.Sum(nil)[:18])
 }
 
-// AppliedBy reports whether manager ever server-side applied u (it owns
-// fields through an Apply entry outside the status subresource).
-func AppliedBy(u *unstructured.Unstructured, manager string) bool {
-	for _, mf := range u.GetManagedFields() {
-		if mf.Manager == manager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
-			return true
-		}
-	}
-	return false
+func applied(m *unstructured.Unstructured) bool {
+	_, ok := inventory.ApplyEntry(m)
+	return ok
 }
 
 func prune(m *unstructured.Unstructured) Change {
@@ -63,7 +56,7 @@ func prune(m *unstructured.Unstructured) Change {
 		c.Message = "no longer in the tree, kept: annotated " + inventory.AnnotationPrune + ": disabled"
 	case m.GetDeletionTimestamp() != nil:
 		terminating(&c, m)
-	case !AppliedBy(m, inventory.FieldManager):
+	case !applied(m):
 		c.NeverApplied = true
 		c.Message = "carries this set's label, but modelsync never applied it (no " + inventory.FieldManager + " field manager): someone else labeled it"
 	}

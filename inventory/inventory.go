@@ -49,6 +49,19 @@ const (
 	DefaultName = "modelsync"
 )
 
+// ApplyEntry is modelsync's server-side apply entry in u's managedFields
+// (outside the status subresource): the fields modelsync applied, and the
+// apiVersion it applied them in. A member without one was never applied by
+// modelsync.
+func ApplyEntry(u *unstructured.Unstructured) (metav1.ManagedFieldsEntry, bool) {
+	for _, mf := range u.GetManagedFields() {
+		if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
+			return mf, true
+		}
+	}
+	return metav1.ManagedFieldsEntry{}, false
+}
+
 // Tooling is this build's tooling annotation value.
 func Tooling() string { return "modelsync/" + Version }
 

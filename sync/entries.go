@@ -112,11 +112,14 @@ func (m *Manager) removeEntries(ctx context.Context, w entryWrite) Pruned {
 	for _, ch := range w.remove {
 		p.Entries = append(p.Entries, ch.Item.Noun+" "+ch.Item.Key)
 	}
-	msg := "removed " + strings.Join(p.Entries, ", ")
-	for _, m := range w.moveIn {
-		msg += "; took " + m.item.Noun + " " + m.item.Key + " from " + m.from.Name
+	var parts []string
+	if len(p.Entries) > 0 {
+		parts = append(parts, "removed "+strings.Join(p.Entries, ", "))
 	}
-	p.Change.Message = strings.TrimPrefix(msg, "removed ; ")
+	for _, m := range w.moveIn {
+		parts = append(parts, "took "+m.item.Noun+" "+m.item.Key+" from "+m.from.Name)
+	}
+	p.Change.Message = strings.Join(parts, "; ")
 	gone := false
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		live, err := m.getApplied(ctx, w.owner)
@@ -196,21 +199,11 @@ func (m *Manager) getApplied(ctx context.Context, ch diff.Change) (*unstructured
 		if err != nil {
 			return nil, err
 		}
-		v := appliedVersion(live)
-		if v == "" || v == live.GetAPIVersion() {
+		entry, ok := inventory.ApplyEntry(live)
+		if !ok || entry.APIVersion == live.GetAPIVersion() {
 			return live, nil
 		}
-		gvk = schema.FromAPIVersionAndKind(v, ch.Kind)
+		gvk = schema.FromAPIVersionAndKind(entry.APIVersion, ch.Kind)
 	}
 	return nil, fmt.Errorf("%s: read in the version modelsync applied it in: the API server answered in another", ch.ID())
-}
-
-// appliedVersion is the apiVersion of modelsync's server-side apply entry.
-func appliedVersion(u *unstructured.Unstructured) string {
-	for _, mf := range u.GetManagedFields() {
-		if mf.Manager == inventory.FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
-			return mf.APIVersion
-		}
-	}
-	return ""
 }

@@ -10,6 +10,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
 	"modelsync.dev/modelsync/inventory"
@@ -237,19 +238,11 @@ func (l *Lease) lost() error {
 // the run with its cause. A failed renewal (the API server briefly away) is
 // retried; the next Confirm decides.
 func (l *Lease) renewLoop(ctx context.Context, cancel context.CancelCauseFunc) {
-	tick := time.NewTicker(max(l.opts.Duration/3, 10*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if err := l.Confirm(ctx); errors.Is(err, ErrLeaseLost) {
-				cancel(err)
-				return
-			}
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if err := l.Confirm(ctx); errors.Is(err, ErrLeaseLost) {
+			cancel(err) // ends the loop too: ctx is the run's
 		}
-	}
+	}, max(l.opts.Duration/3, 10*time.Millisecond))
 }
 
 // release hands the Lease back, only if this run still holds it, so the

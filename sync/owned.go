@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -19,20 +18,16 @@ import (
 // nothing; applying it with one entry less removes exactly that entry. It
 // is what a prune writes, so a prune never carries the tree's additions.
 func ownedConfig(live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	var set map[string]any
-	for _, mf := range live.GetManagedFields() {
-		if mf.Manager != inventory.FieldManager || mf.Operation != metav1.ManagedFieldsOperationApply || mf.Subresource != "" || mf.FieldsV1 == nil {
-			continue
-		}
-		if mf.APIVersion != live.GetAPIVersion() {
-			return nil, fmt.Errorf("modelsync applied it as %s, read as %s", mf.APIVersion, live.GetAPIVersion())
-		}
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &set); err != nil {
-			return nil, fmt.Errorf("managedFields of %s: %w", inventory.FieldManager, err)
-		}
-	}
-	if set == nil {
+	mf, ok := inventory.ApplyEntry(live)
+	if !ok || mf.FieldsV1 == nil {
 		return nil, fmt.Errorf("modelsync holds no field of it (no %s apply entry in managedFields)", inventory.FieldManager)
+	}
+	if mf.APIVersion != live.GetAPIVersion() {
+		return nil, fmt.Errorf("modelsync applied it as %s, read as %s", mf.APIVersion, live.GetAPIVersion())
+	}
+	var set map[string]any
+	if err := json.Unmarshal(mf.FieldsV1.Raw, &set); err != nil {
+		return nil, fmt.Errorf("managedFields of %s: %w", inventory.FieldManager, err)
 	}
 	obj, _ := extract(runtime.DeepCopyJSON(live.Object), set).(map[string]any)
 	if obj == nil {

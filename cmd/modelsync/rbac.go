@@ -27,19 +27,15 @@ func newRBACCommand() *cobra.Command {
 		Short: "Print the Role (and RoleBinding) that diff, sync and prune need for the tree's kinds; offline",
 		Long: "rbac prints the namespaced Role an identity needs to run diff, sync and prune of the tree: the\n" +
 			"verbs modelsync sends on the tree's kinds (get, list, create, patch, delete), on the inventory\n" +
-			"Secret (get, create, patch), on the target's Lease (get, create, update) and on the claims of\n" +
-			"pruned StatefulSets (list, delete). With --user, --group or --service-account it adds the\n" +
+			"Secret (get, create, patch), on the target's Lease (get, create, update), on the claims of\n" +
+			"pruned StatefulSets (list, delete) and on pods (list: why a workload cannot be scheduled). With --user, --group or --service-account it adds the\n" +
 			"RoleBinding. Kinds that left the tree but still have members must be named with --kind so that\n" +
 			"prune can delete them.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := o.source.load(cmd.Context(), o.source.namespace)
+			set, err := o.source.loadValid(cmd.Context(), o.source.namespace, cmd.ErrOrStderr())
 			if err != nil {
 				return err
-			}
-			if set.HasErrors() {
-				printDiagnostics(cmd.ErrOrStderr(), set.Diagnostics)
-				return exitCode(exitChanges)
 			}
 			opts := rbac.Options{Namespace: o.source.namespace, Name: o.name}
 			if opts.Namespace == "" && len(set.Objects) > 0 {

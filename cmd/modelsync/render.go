@@ -28,13 +28,9 @@ func newRenderCommand() *cobra.Command {
 			if o.output != "yaml" && o.output != "json" {
 				return fmt.Errorf("-o %s: use yaml or json", o.output)
 			}
-			set, err := o.source.load(cmd.Context(), o.source.namespace)
+			set, err := o.source.loadValid(cmd.Context(), o.source.namespace, cmd.ErrOrStderr())
 			if err != nil {
 				return err
-			}
-			if set.HasErrors() {
-				printDiagnostics(cmd.ErrOrStderr(), set.Diagnostics)
-				return exitCode(exitChanges)
 			}
 			objs := set.Objects
 			if !o.showSecrets {

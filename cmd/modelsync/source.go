@@ -50,6 +50,20 @@ func (f *sourceFlags) load(ctx context.Context, ns string) (*desired.Set, error)
 	return desired.Load(ctx, tree, opts)
 }
 
+// loadValid is load for the commands that need a tree without errors: the
+// diagnostics go to stderr and the exit code is that of validate's errors.
+func (f *sourceFlags) loadValid(ctx context.Context, ns string, stderr io.Writer) (*desired.Set, error) {
+	set, err := f.load(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	if set.HasErrors() {
+		printDiagnostics(stderr, set.Diagnostics)
+		return nil, exitCode(exitChanges)
+	}
+	return set, nil
+}
+
 // printDiagnostics writes one line per diagnostic and a summary.
 func printDiagnostics(w io.Writer, ds []validation.Diagnostic) {
 	errs, warns := 0, 0

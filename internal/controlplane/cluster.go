@@ -276,34 +276,29 @@ func nodesReady(ctx context.Context, cs kubernetes.Interface) error {
 // provision gives every pending claim of classes a PersistentVolume bound
 // to it, as a storage driver would; the controller-manager binds them.
 func provision(ctx context.Context, cs kubernetes.Interface, classes map[string]bool) {
-	tick := time.NewTicker(300 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		claims, err := cs.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
-		if err != nil {
+	wait.UntilWithContext(ctx, func(ctx context.Context) { provisionPending(ctx, cs, classes) }, 300*time.Millisecond)
+}
+
+func provisionPending(ctx context.Context, cs kubernetes.Interface, classes map[string]bool) {
+	claims, err := cs.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return // the next round tries again
+	}
+	for _, pvc := range claims.Items {
+		if pvc.Spec.VolumeName != "" || pvc.Spec.StorageClassName == nil || !classes[*pvc.Spec.StorageClassName] || pvc.DeletionTimestamp != nil {
 			continue
 		}
-		for _, pvc := range claims.Items {
-			if pvc.Spec.VolumeName != "" || pvc.Spec.StorageClassName == nil || !classes[*pvc.Spec.StorageClassName] || pvc.DeletionTimestamp != nil {
-				continue
-			}
-			pv := &corev1.PersistentVolume{
-				ObjectMeta: metav1.ObjectMeta{Name: "pv-" + string(pvc.UID), Annotations: map[string]string{"pv.kubernetes.io/provisioned-by": Provisioner}},
-				Spec: corev1.PersistentVolumeSpec{
-					Capacity:                      corev1.ResourceList{corev1.ResourceStorage: pvc.Spec.Resources.Requests[corev1.ResourceStorage]},
-					AccessModes:                   pvc.Spec.AccessModes,
-					PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-					StorageClassName:              *pvc.Spec.StorageClassName,
-					ClaimRef:                      &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID},
-					PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib/modelsync-test/" + string(pvc.UID)}},
-				},
-			}
-			_, _ = cs.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
+		pv := &corev1.PersistentVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: "pv-" + string(pvc.UID), Annotations: map[string]string{"pv.kubernetes.io/provisioned-by": Provisioner}},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: pvc.Spec.Resources.Requests[corev1.ResourceStorage]},
+				AccessModes:                   pvc.Spec.AccessModes,
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+				StorageClassName:              *pvc.Spec.StorageClassName,
+				ClaimRef:                      &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID},
+				PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib/modelsync-test/" + string(pvc.UID)}},
+			},
 		}
+		_, _ = cs.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
 	}
 }
