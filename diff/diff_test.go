@@ -96,6 +96,11 @@ func TestRemovedModelShowsPruneAndPruneItems(t *testing.T) {
 	if d := cmp.Diff(slices.Sorted(slices.Values(want)), slices.Sorted(slices.Values(summary(res.Plan)))); d != "" {
 		t.Errorf("changes (-want +got):\n%s", d)
 	}
+	// The MR widget counts object deletions as delete; a rule or targetRef
+	// removed from a shared object is a write of that object.
+	if got, want := res.Plan.Report(), (diff.Report{Update: 2, Delete: 4}); got != want {
+		t.Errorf("report = %+v, want %+v", got, want)
+	}
 	for _, c := range res.Plan.Removals() {
 		if c.UID == "" || c.ResourceVersion == "" {
 			t.Errorf("%s %s has no uid/resourceVersion precondition", c.Kind, c.Name)

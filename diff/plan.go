@@ -141,11 +141,12 @@ type Report struct {
 	Delete int `json:"delete"`
 }
 
-// Report counts creations, updates (including adoptions and conflicts) and
-// deletions (objects and entries).
+// Report counts what the API server would see: creations, updates
+// (including adoptions, conflicts and the removal of a rule or targetRef,
+// which is a write of the object that holds it) and object deletions.
 func (p *Plan) Report() Report {
 	n := p.Counts()
-	return Report{Create: n[Create], Update: n[Update] + n[Conflict] + n[Adopt], Delete: n[Prune] + n[PruneItem]}
+	return Report{Create: n[Create], Update: n[Update] + n[Conflict] + n[Adopt] + n[PruneItem], Delete: n[Prune]}
 }
 
 // Counts tallies the plan by action.

@@ -191,7 +191,7 @@ func (p *Plan) writeMarkdownSummary(w io.Writer, opts MarkdownOptions) error {
 	}
 	fmt.Fprintf(&b, "### modelsync plan: %s\n\n", code(p.target()))
 	r := p.Report()
-	fmt.Fprintf(&b, "| create | update | delete (objects and entries) | unchanged |\n|---:|---:|---:|---:|\n| %d | %d | %d | %d |\n\n",
+	fmt.Fprintf(&b, "| create | update (objects and entries) | delete | unchanged |\n|---:|---:|---:|---:|\n| %d | %d | %d | %d |\n\n",
 		r.Create, r.Update, r.Delete, p.Counts()[Unchanged])
 	fmt.Fprintf(&b, "This plan is too large for a note (over %d KB): the full plan is in the job's plan artifact", MaxMarkdownBytes>>10)
 	if opts.ArtifactURL != "" {
