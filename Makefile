@@ -4,6 +4,7 @@
 #   make test          unit + integration tests (builds the control plane on first use)
 #   make controlplane  build kube-apiserver and etcd from the pinned module in testdata/controlplane
 #   make bench         benchmarks against kubectl on the same control plane
+#   make image         the release image as an OCI tarball, without a Docker daemon (.cache/image/modelsync.tar)
 
 SHELL := /bin/bash
 GO    ?= go
@@ -24,12 +25,33 @@ CP_LDFLAGS := -s -w \
 
 export KUBEBUILDER_ASSETS := $(CP_BIN)
 
-.PHONY: all build test controlplane run up down bench clean
+.PHONY: all build test controlplane run up down bench clean image
 
 all: build
 
+# The version and commit every build carries (modelsync version, and the
+# ApplySet tooling annotation): the tag on a release, v0.0.0-dev otherwise.
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X modelsync.dev/modelsync/internal/buildinfo.version=$(VERSION) -X modelsync.dev/modelsync/internal/buildinfo.commit=$(COMMIT)
+
+# A static, stripped binary: the same file runs on a laptop, in the image and in CI.
 build:
-	$(GO) build -o bin/modelsync ./cmd/modelsync
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/modelsync ./cmd/modelsync
+
+# The release image: the static binary, a static busybox for the shell GitLab
+# jobs need, and the CA bundle, assembled by crane without a Docker daemon.
+# The release job pushes the tarball with `crane push`.
+IMAGE     ?= registry.gitlab.com/modelsync/modelsync
+TOOLS     := $(CURDIR)/.cache/tools
+CRANE     := $(TOOLS)/crane
+CRANE_VERSION := v0.22.1
+
+$(CRANE):
+	GOBIN=$(TOOLS) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+
+image: build $(CRANE)
+	CRANE=$(CRANE) ./scripts/image.sh bin/modelsync $(IMAGE):$(VERSION) $(VERSION) $(COMMIT) .cache/image/modelsync.tar
 
 # The local cluster: kube-apiserver and etcd, and for a live-like cluster
 # kube-controller-manager and kube-scheduler from the same pinned module (same

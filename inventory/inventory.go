@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/internal/buildinfo"
 )
 
 // ApplySet labels and annotations (KEP-3659), shared with kubectl.
@@ -63,7 +64,7 @@ func ApplyEntry(u *unstructured.Unstructured) (metav1.ManagedFieldsEntry, bool) 
 }
 
 // Tooling is this build's tooling annotation value.
-func Tooling() string { return "modelsync/" + Version }
+func Tooling() string { return "modelsync/" + buildinfo.Version() }
 
 // ID is the ApplySet id of a parent Secret: applyset-<base64url(sha256(<name>.<namespace>.Secret.))>-v1.
 func ID(name, namespace string) string {

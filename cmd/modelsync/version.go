@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/internal/buildinfo"
 )
 
 func newVersionCommand() *cobra.Command {
@@ -14,7 +14,7 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print the modelsync version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "modelsync %s\n", inventory.Version)
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "modelsync %s (commit %s)\n", buildinfo.Version(), buildinfo.Commit())
 			return err
 		},
 	}
