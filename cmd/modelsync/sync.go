@@ -52,7 +52,7 @@ func newSyncCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&o.allowEmpty, "allow-empty", false, "sync a tree that holds no objects (every member then awaits pruning)")
 	cmd.Flags().BoolVar(&o.adopt, "adopt", false, "take over objects that exist without modelsync's label, and kubectl's field managers on them")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until StatefulSets have rolled out and custom resources are Accepted/Ready")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "how long --wait waits")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "how long --wait waits (default: the slowest workload's startup probes plus 10m, at least 15m)")
 	return cmd
 }
 
@@ -83,12 +83,18 @@ func (o *syncOptions) run(ctx context.Context, clients *cluster.Clients, ns stri
 	if !o.wait {
 		return nil
 	}
-	fmt.Fprintf(out, "waiting up to %s for %d object(s) to be healthy\n", o.Timeout, len(p.set.Objects))
 	objs := make([]*unstructured.Unstructured, len(p.set.Objects))
 	for i, obj := range p.set.Objects {
 		objs[i] = obj.Unstructured
 	}
-	if err := p.manager.Wait(ctx, objs, o.WaitOptions, progress); err != nil {
+	wopts := o.WaitOptions
+	budget := sync.Budget{Timeout: wopts.Timeout}
+	if wopts.Timeout == 0 {
+		budget = sync.RolloutBudget(objs, sync.DefaultWaitOptions().Timeout)
+		wopts.Timeout = budget.Timeout
+	}
+	fmt.Fprintf(out, "waiting up to %s for %d object(s) to be healthy\n", budget, len(p.set.Objects))
+	if err := p.manager.Wait(ctx, objs, wopts, progress); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "all healthy")
