@@ -30,6 +30,13 @@ func TestValidateExitCodes(t *testing.T) {
 	if code != 1 || !strings.Contains(out, `<failure message="invalid YAML`) || !strings.Contains(out, `file="models-config/bad.yaml"`) {
 		t.Errorf("broken tree: exit %d\n%s", code, out)
 	}
+	// In CI: the findings in the log, and the JUnit file for the MR widget.
+	junit := filepath.Join(t.TempDir(), "validate.xml")
+	code, out, _ = run("validate", "--path", dir, "--junit-out", junit)
+	xml, _ := os.ReadFile(junit)
+	if code != 1 || !strings.Contains(out, "models-config/bad.yaml:4") || !strings.Contains(string(xml), `<failure message="invalid YAML`) {
+		t.Errorf("--junit-out: exit %d, log %q, file\n%s", code, out, xml)
+	}
 	if code, _, stderr := run("validate", "-o", "xml"); code != 2 || !strings.Contains(stderr, "use text, json or junit") {
 		t.Errorf("bad flag: exit %d %q", code, stderr)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/mrnote"
 	"modelsync.dev/modelsync/sync"
+	"modelsync.dev/modelsync/validation"
 )
 
 type diffOptions struct {
@@ -77,11 +79,22 @@ func (o *diffOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	plan, err := o.plan(ctx, stderr)
+	clients, ns, err := o.cluster.connect(o.source.namespace)
 	if err != nil {
 		return err
 	}
-	md := diff.MarkdownOptions{Marker: o.marker(plan), ArtifactURL: artifactURL(o.planOut)}
+	md := diff.MarkdownOptions{Marker: o.marker(ns), ArtifactURL: artifactURL(o.planOut)}
+	plan, err := o.plan(ctx, clients, ns, stderr)
+	if err != nil {
+		// The note never keeps showing a plan that no longer holds: it
+		// says why there is none.
+		if o.gitlabNote {
+			if nerr := o.upsertNote(ctx, target, md.Marker, failureNote(md.Marker, ns, err), stderr); nerr != nil {
+				return fmt.Errorf("%w; and the note could not say so: %v", err, nerr)
+			}
+		}
+		return err
+	}
 	files := []struct {
 		path  string
 		write func(io.Writer) error
@@ -99,8 +112,12 @@ func (o *diffOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.gitlabNote {
-		if err := o.postNote(ctx, target, plan, md, stderr); err != nil {
+		var body strings.Builder
+		if err := plan.WriteMarkdown(&body, md); err != nil {
 			return err
+		}
+		if err := o.upsertNote(ctx, target, md.Marker, body.String(), stderr); err != nil {
+			return fmt.Errorf("%w (the plan files were written)", err)
 		}
 	}
 	switch {
@@ -112,14 +129,10 @@ func (o *diffOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func (o *diffOptions) postNote(ctx context.Context, target mrnote.Target, plan *diff.Plan, md diff.MarkdownOptions, stderr io.Writer) error {
-	var body strings.Builder
-	if err := plan.WriteMarkdown(&body, md); err != nil {
-		return err
-	}
-	res, err := mrnote.Upsert(ctx, target, md.Marker, body.String(), mrnote.DefaultOptions())
+func (o *diffOptions) upsertNote(ctx context.Context, target mrnote.Target, marker, body string, stderr io.Writer) error {
+	res, err := mrnote.Upsert(ctx, target, marker, body, mrnote.DefaultOptions())
 	if err != nil {
-		return fmt.Errorf("%w (the plan files were written)", err)
+		return err
 	}
 	verb := "updated"
 	if res.Created {
@@ -129,10 +142,36 @@ func (o *diffOptions) postNote(ctx context.Context, target mrnote.Target, plan *
 	return nil
 }
 
+// failureNote is the note of a pipeline that could not plan: the tree's
+// problems, or the error that stopped the plan.
+func failureNote(marker, ns string, err error) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<!-- %s -->\n### modelsync plan: `%s`: no plan\n\n", marker, ns)
+	var te *treeErrors
+	if errors.As(err, &te) {
+		b.WriteString("The tree has errors, so nothing can be planned. Fix them and push again:\n\n```\n")
+		printDiagnostics(&b, te.diagnostics)
+		b.WriteString("```\n")
+	} else {
+		fmt.Fprintf(&b, "The plan could not be made, so the previous plan no longer holds:\n\n```\n%s\n```\n", err)
+	}
+	if u := os.Getenv("CI_JOB_URL"); u != "" {
+		fmt.Fprintf(&b, "\n[job log](%s)\n", u)
+	}
+	return b.String()
+}
+
+// treeErrors: the tree failed validation; the diagnostics say where.
+type treeErrors struct{ diagnostics []validation.Diagnostic }
+
+func (e *treeErrors) Error() string {
+	return "the tree has errors; fix them (modelsync validate lists them) before a plan can be made"
+}
+
 // marker finds this target's note again: one note per namespace, inventory
 // and kubeconfig context.
-func (o *diffOptions) marker(p *diff.Plan) string {
-	m := fmt.Sprintf("modelsync-plan namespace=%s inventory=%s", p.Namespace, o.cluster.inventory)
+func (o *diffOptions) marker(ns string) string {
+	m := fmt.Sprintf("modelsync-plan namespace=%s inventory=%s", ns, o.cluster.inventory)
 	if o.cluster.context != "" {
 		m += " context=" + o.cluster.context
 	}
@@ -156,11 +195,7 @@ type planned struct {
 }
 
 // plan computes the plan, marked against --baseline when given.
-func (o *diffOptions) plan(ctx context.Context, stderr io.Writer) (*diff.Plan, error) {
-	clients, ns, err := o.cluster.connect(o.source.namespace)
-	if err != nil {
-		return nil, err
-	}
+func (o *diffOptions) plan(ctx context.Context, clients *cluster.Clients, ns string, stderr io.Writer) (*diff.Plan, error) {
 	p, err := o.compute(ctx, clients, ns, stderr)
 	if err != nil {
 		return nil, err
@@ -186,7 +221,7 @@ func (o *diffOptions) compute(ctx context.Context, clients *cluster.Clients, ns 
 	}
 	if set.HasErrors() {
 		printDiagnostics(stderr, set.Diagnostics)
-		return nil, fmt.Errorf("the tree has errors; fix them (modelsync validate lists them) before a plan can be made")
+		return nil, &treeErrors{set.Diagnostics}
 	}
 	opts := diff.DefaultOptions()
 	opts.Full = o.full

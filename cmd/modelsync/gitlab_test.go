@@ -53,6 +53,24 @@ func TestDiffGitLabNote(t *testing.T) {
 		t.Errorf("report.json = %s (%v), want 28 creations", data, err)
 	}
 
+	// A push that breaks the tree: the note says so instead of keeping the
+	// previous plan.
+	bad := filepath.Join(dir, "models", "broken.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: broken\nspec:\n  server:\n    gpus: four\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(args...)
+	notes = gl.Notes()
+	if code != 2 || !strings.Contains(stderr, "updated note") || len(notes) != 2 {
+		t.Fatalf("broken tree: exit %d, %d notes\n%s", code, len(notes), stderr)
+	}
+	if body := notes[1].Body; !strings.Contains(body, "no plan") || !strings.Contains(body, "models-config/models/broken.yaml:7") || strings.Contains(body, "| create") {
+		t.Errorf("the note of a broken tree:\n%s", body)
+	}
+	if err := os.Remove(bad); err != nil {
+		t.Fatal(err)
+	}
+
 	if err := os.Remove(filepath.Join(out, "plan.json")); err != nil {
 		t.Fatal(err)
 	}

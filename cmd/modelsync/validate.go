@@ -12,8 +12,9 @@ import (
 )
 
 type validateOptions struct {
-	source sourceFlags
-	output string
+	source   sourceFlags
+	output   string
+	junitOut string
 }
 
 func newValidateCommand() *cobra.Command {
@@ -33,6 +34,9 @@ func newValidateCommand() *cobra.Command {
 			if err := writeDiagnostics(cmd.OutOrStdout(), set.Diagnostics, o.output); err != nil {
 				return err
 			}
+			if err := writeFile(o.junitOut, func(w io.Writer) error { return writeJUnit(w, set.Diagnostics) }); err != nil {
+				return err
+			}
 			if set.HasErrors() {
 				return exitCode(exitChanges)
 			}
@@ -41,6 +45,7 @@ func newValidateCommand() *cobra.Command {
 	}
 	o.source.register(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "text, json or junit (for GitLab's test report)")
+	cmd.Flags().StringVar(&o.junitOut, "junit-out", "", "also write the findings as JUnit XML to this file (GitLab's test report), while the log shows them")
 	return cmd
 }
 
