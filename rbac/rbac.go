@@ -31,8 +31,31 @@ var (
 	podVerbs = []string{"list"}
 )
 
+// The plan identity's verbs: diff reads the members and the inventory, lists
+// the claims of pruned StatefulSets, and dry-runs server-side apply, which
+// the API server authorizes with the same verbs as a write (patch; create
+// for an object that does not exist yet). DryRunOnly keeps it from writing.
+var (
+	planMemberVerbs = []string{"get", "list", "create", "patch"}
+	planParentVerbs = []string{"get"}
+	planClaimVerbs  = []string{"list"}
+)
+
+// Identity is what a Role is for.
+type Identity string
+
+const (
+	// Apply runs sync and prune: writes and deletes.
+	Apply Identity = "apply"
+	// Plan runs diff in merge request pipelines: dry runs only, enforced
+	// by the DryRunOnly policy.
+	Plan Identity = "plan"
+)
+
 // Options configures Role.
 type Options struct {
+	// Identity is apply (the default) or plan.
+	Identity Identity
 	// Namespace is the target namespace.
 	Namespace string
 	// Name of the Role and RoleBinding.
@@ -54,10 +77,18 @@ func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
 		{Resource: "persistentvolumeclaims"}:               claimVerbs,
 		{Resource: "pods"}:                                 podVerbs,
 	}
+	members := memberVerbs
+	if opts.Identity == Plan {
+		verbs = map[schema.GroupResource][]string{
+			{Resource: "secrets"}:                planParentVerbs,
+			{Resource: "persistentvolumeclaims"}: planClaimVerbs,
+		}
+		members = planMemberVerbs
+	}
 	for _, gvk := range opts.Kinds {
 		plural, _ := meta.UnsafeGuessKindToResource(gvk)
 		gr := plural.GroupResource()
-		verbs[gr] = union(verbs[gr], memberVerbs)
+		verbs[gr] = union(verbs[gr], members)
 	}
 	byGroup := map[string]map[string][]string{} // group → verbs key → resources
 	for gr, v := range verbs {

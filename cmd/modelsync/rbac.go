@@ -18,10 +18,11 @@ type rbacOptions struct {
 	users, groups   []string
 	serviceAccounts []string
 	extraKinds      []string
+	identity        string
 }
 
 func newRBACCommand() *cobra.Command {
-	o := &rbacOptions{name: "modelsync"}
+	o := &rbacOptions{identity: string(rbac.Apply)}
 	cmd := &cobra.Command{
 		Use:   "rbac",
 		Short: "Print the Role (and RoleBinding) that diff, sync and prune need for the tree's kinds; offline",
@@ -30,14 +31,28 @@ func newRBACCommand() *cobra.Command {
 			"Secret (get, create, patch), on the target's Lease (get, create, update), on the claims of\n" +
 			"pruned StatefulSets (list, delete) and on pods (list: why a workload cannot be scheduled). With --user, --group or --service-account it adds the\n" +
 			"RoleBinding. Kinds that left the tree but still have members must be named with --kind so that\n" +
-			"prune can delete them.",
+			"prune can delete them.\n\n" +
+			"--identity plan prints what the merge request pipeline's identity needs instead: the Role to\n" +
+			"dry-run (get, list, create, patch on the tree's kinds; get the inventory; list claims), its\n" +
+			"RoleBinding, and a ValidatingAdmissionPolicy with its binding that refuses that identity every\n" +
+			"write that is not a dry run (a dry-run apply needs the same RBAC verbs as an apply).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			identity := rbac.Identity(o.identity)
+			if identity != rbac.Apply && identity != rbac.Plan {
+				return fmt.Errorf("--identity %s: use apply or plan", o.identity)
+			}
 			set, err := o.source.loadValid(cmd.Context(), o.source.namespace, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			opts := rbac.Options{Namespace: o.source.namespace, Name: o.name}
+			opts := rbac.Options{Namespace: o.source.namespace, Name: o.name, Identity: identity}
+			if opts.Name == "" {
+				opts.Name = "modelsync"
+				if identity == rbac.Plan {
+					opts.Name = "modelsync-plan"
+				}
+			}
 			if opts.Namespace == "" && len(set.Objects) > 0 {
 				opts.Namespace = set.Objects[0].GetNamespace()
 			}
@@ -51,10 +66,17 @@ func newRBACCommand() *cobra.Command {
 			if opts.Subjects, err = o.subjects(opts.Namespace); err != nil {
 				return err
 			}
+			if identity == rbac.Plan && len(opts.Subjects) == 0 {
+				return fmt.Errorf("--identity plan needs --user, --group or --service-account: the policy that keeps the plan identity from writing matches them")
+			}
 			role, binding := rbac.Role(opts)
 			out := []any{role}
 			if binding != nil {
 				out = append(out, binding)
+			}
+			if identity == rbac.Plan {
+				policy, pb := rbac.DryRunOnly(opts.Name+"-"+opts.Namespace, opts.Namespace, opts.Subjects)
+				out = append(out, policy, pb)
 			}
 			for i, obj := range out {
 				b, err := yaml.Marshal(obj)
@@ -64,14 +86,15 @@ func newRBACCommand() *cobra.Command {
 				if i > 0 {
 					fmt.Fprintln(cmd.OutOrStdout(), "---")
 				}
-				fmt.Fprint(cmd.OutOrStdout(), strings.Replace(string(b), "  creationTimestamp: null\n", "", 1))
+				fmt.Fprint(cmd.OutOrStdout(), strings.NewReplacer("  creationTimestamp: null\n", "", "status: {}\n", "").Replace(string(b)))
 			}
 			return nil
 		},
 	}
 	o.source.register(cmd.Flags())
 	f := cmd.Flags()
-	f.StringVar(&o.name, "name", o.name, "name of the Role and RoleBinding")
+	f.StringVar(&o.identity, "identity", o.identity, "apply (sync and prune) or plan (merge request diffs: dry runs only)")
+	f.StringVar(&o.name, "name", "", "name of the Role and RoleBinding (default modelsync, or modelsync-plan for --identity plan)")
 	f.StringSliceVar(&o.users, "user", nil, "bind the Role to this user (a client certificate's CN, a token's user)")
 	f.StringSliceVar(&o.groups, "group", nil, "bind the Role to this group")
 	f.StringSliceVar(&o.serviceAccounts, "service-account", nil, "bind the Role to this ServiceAccount (namespace/name)")
