@@ -101,6 +101,10 @@ func TestRemovedModelShowsPruneAndPruneItems(t *testing.T) {
 	if got, want := res.Plan.Report(), (diff.Report{Update: 2, Delete: 4}); got != want {
 		t.Errorf("report = %+v, want %+v", got, want)
 	}
+	var env strings.Builder
+	if err := res.Plan.WriteDotenv(&env); err != nil || env.String() != "MODELSYNC_CREATE=0\nMODELSYNC_UPDATE=2\nMODELSYNC_DELETE=4\nMODELSYNC_REMOVALS=6\n" {
+		t.Errorf("dotenv: %q %v", env.String(), err)
+	}
 	for _, c := range res.Plan.Removals() {
 		if c.UID == "" || c.ResourceVersion == "" {
 			t.Errorf("%s %s has no uid/resourceVersion precondition", c.Kind, c.Name)

@@ -28,6 +28,7 @@ type diffOptions struct {
 	planOut     string
 	markdownOut string
 	reportOut   string
+	dotenvOut   string
 	baseline    string
 	gitlabNote  bool
 	tokenEnv    string
@@ -65,6 +66,7 @@ func newDiffCommand() *cobra.Command {
 	f.StringVar(&o.planOut, "plan-out", "", "also write the JSON plan to this file (the prune job's input)")
 	f.StringVar(&o.markdownOut, "markdown-out", "", "also write the merge request note to this file")
 	f.StringVar(&o.reportOut, "report-out", "", `also write {"create":N,"update":M,"delete":K} for GitLab's artifacts:reports:terraform`)
+	f.StringVar(&o.dotenvOut, "dotenv-out", "", "also write the counts as MODELSYNC_CREATE, _UPDATE, _DELETE and _REMOVALS (prunes and removed entries) for a job script or artifacts:reports:dotenv")
 	f.StringVar(&o.baseline, "baseline", "", "mark as drift the changes this git revision's tree has too (the merge request's target)")
 	f.BoolVar(&o.gitlabNote, "gitlab-note", false, "create or update this target's note on the merge request (CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID)")
 	f.StringVar(&o.tokenEnv, "gitlab-token-env", o.tokenEnv, "the variable holding a project access token with the api scope, for --gitlab-note")
@@ -102,6 +104,7 @@ func (o *diffOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		{o.planOut, plan.WriteJSON},
 		{o.markdownOut, func(w io.Writer) error { return plan.WriteMarkdown(w, md) }},
 		{o.reportOut, func(w io.Writer) error { return json.NewEncoder(w).Encode(plan.Report()) }},
+		{o.dotenvOut, plan.WriteDotenv},
 	}
 	for _, f := range files {
 		if err := writeFile(f.path, f.write); err != nil {
