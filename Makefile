@@ -25,7 +25,7 @@ CP_LDFLAGS := -s -w \
 
 export KUBEBUILDER_ASSETS := $(CP_BIN)
 
-.PHONY: all build test controlplane run up down bench clean image
+.PHONY: all build test testtools controlplane run up down bench clean image
 
 all: build
 
@@ -71,7 +71,19 @@ $(CP_BIN)/kube-apiserver:
 		for f in $(KWOK_STAGES); do cat $$dir/kustomize/stage/$$f; echo "---"; done > $(CP_BIN).tmp/kwok-stages.yaml
 	@rm -rf $(CP_BIN) && mv $(CP_BIN).tmp $(CP_BIN)
 
-test: controlplane
+# The pipeline test runs gitlab-ci-local (npm, pinned in the test), which
+# copies the repository with rsync: Debian packages, installed when missing.
+TEST_PACKAGES := rsync nodejs npm
+testtools:
+	@missing=""; for c in rsync node npm; do command -v $$c >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing $(TEST_PACKAGES) for the pipeline test"; \
+			apt-get install -y -qq $(TEST_PACKAGES) >/dev/null || { apt-get update -qq && apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; }; \
+		else echo "the pipeline test needs rsync, node and npm: apt-get install $(TEST_PACKAGES)"; exit 1; fi; \
+	fi
+
+test: controlplane testtools
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
 
