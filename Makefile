@@ -30,8 +30,10 @@ export KUBEBUILDER_ASSETS := $(CP_BIN)
 all: build
 
 # The version and commit every build carries (modelsync version, and the
-# ApplySet tooling annotation): the tag on a release, v0.0.0-dev otherwise.
-VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo v0.0.0-dev)
+# ApplySet tooling annotation). Releases are tagged 0.2.0, as the CI/CD
+# Catalog wants; the binary says v0.2.0, and v0.2.0-3-g<sha> past a tag.
+TAG     ?= $(shell git describe --tags --match '[0-9]*.[0-9]*.[0-9]*' --dirty 2>/dev/null || echo 0.0.0-dev)
+VERSION ?= v$(patsubst v%,%,$(TAG))
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X modelsync.dev/modelsync/internal/buildinfo.version=$(VERSION) -X modelsync.dev/modelsync/internal/buildinfo.commit=$(COMMIT)
 
@@ -43,6 +45,7 @@ build:
 # jobs need, and the CA bundle, assembled by crane without a Docker daemon.
 # The release job pushes the tarball with `crane push`.
 IMAGE     ?= registry.gitlab.com/modelsync/modelsync
+IMAGE_TAG ?= $(TAG)
 TOOLS     := $(CURDIR)/.cache/tools
 CRANE     := $(TOOLS)/crane
 CRANE_VERSION := v0.22.1
@@ -51,7 +54,7 @@ $(CRANE):
 	GOBIN=$(TOOLS) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
 
 image: build $(CRANE)
-	CRANE=$(CRANE) ./scripts/image.sh bin/modelsync $(IMAGE):$(VERSION) $(VERSION) $(COMMIT) .cache/image/modelsync.tar
+	CRANE=$(CRANE) ./scripts/image.sh bin/modelsync $(IMAGE):$(IMAGE_TAG) $(VERSION) $(COMMIT) .cache/image/modelsync.tar
 
 # The local cluster: kube-apiserver and etcd, and for a live-like cluster
 # kube-controller-manager and kube-scheduler from the same pinned module (same

@@ -2,157 +2,183 @@ package main
 
 import (
 	"io"
-	"maps"
 	"os"
-	"slices"
+	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 )
 
-type ciRule struct {
-	If           string `json:"if"`
-	When         string `json:"when"`
-	AllowFailure *bool  `json:"allow_failure"`
-}
-
-type ciJob struct {
-	Extends       string   `json:"extends"`
-	Stage         string   `json:"stage"`
-	Rules         []ciRule `json:"rules"`
-	Script        []string `json:"script"`
-	ResourceGroup string   `json:"resource_group"`
-	Interruptible *bool    `json:"interruptible"`
-	Environment   struct {
-		Name string `json:"name"`
-	} `json:"environment"`
-	Needs     []any `json:"needs"`
-	Artifacts struct {
-		When    string            `json:"when"`
-		Paths   []string          `json:"paths"`
-		Reports map[string]string `json:"reports"`
-	} `json:"artifacts"`
-}
-
-func readPipeline(t *testing.T) (map[string]ciJob, []ciRule) {
+// component reads templates/modelsync.yml with its inputs written in, as
+// GitLab does when a project includes it: the spec's defaults, and the
+// given values for the others.
+func component(t *testing.T, inputs map[string]string) (jobs map[string]map[string]any, text string) {
 	t.Helper()
-	data, err := os.ReadFile("../../.gitlab-ci.yml")
+	data, err := os.ReadFile("../../templates/modelsync.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		t.Fatalf(".gitlab-ci.yml: %v", err)
+	head, body, ok := strings.Cut(string(data), "\n---\n")
+	if !ok {
+		t.Fatal("templates/modelsync.yml: no spec header document")
 	}
-	var top struct {
-		Workflow struct {
-			Rules []ciRule `json:"rules"`
-		} `json:"workflow"`
+	var s struct {
+		Spec struct {
+			Inputs map[string]struct {
+				Default     *string `json:"default"`
+				Description string  `json:"description"`
+			} `json:"inputs"`
+		} `json:"spec"`
 	}
-	if err := yaml.Unmarshal(data, &top); err != nil {
-		t.Fatal(err)
+	if err := yaml.UnmarshalStrict([]byte(head), &s); err != nil {
+		t.Fatalf("spec: %v", err)
 	}
-	jobs := map[string]ciJob{}
-	for name, v := range raw {
-		m, ok := v.(map[string]any)
-		if _, isJob := m["script"]; !ok || !isJob {
-			continue
+	values := map[string]string{}
+	for name, in := range s.Spec.Inputs {
+		if in.Default != nil {
+			values[name] = *in.Default
 		}
-		b, _ := yaml.Marshal(v)
-		var j ciJob
-		if err := yaml.Unmarshal(b, &j); err != nil {
-			t.Fatalf("job %s: %v", name, err)
-		}
-		jobs[name] = j
 	}
-	return jobs, top.Workflow.Rules
+	for k, v := range inputs {
+		values[k] = v
+	}
+	var missing []string
+	text = regexp.MustCompile(`\$\[\[ inputs\.([a-z-]+) \]\]`).ReplaceAllStringFunc(body, func(m string) string {
+		name := strings.TrimSuffix(strings.TrimPrefix(m, "$[[ inputs."), " ]]")
+		v, ok := values[name]
+		if !ok {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		t.Fatalf("inputs used but neither declared with a default nor given: %v", missing)
+	}
+	if err := yaml.Unmarshal([]byte(text), &jobs); err != nil {
+		t.Fatalf("the interpolated component: %v", err)
+	}
+	return jobs, text
 }
 
-func TestPipelineTemplate(t *testing.T) {
-	jobs, workflow := readPipeline(t)
-	if d := cmp.Diff([]string{"diff", "drift", "plan", "prune", "sync", "validate"}, slices.Sorted(maps.Keys(jobs))); d != "" {
-		t.Fatalf("jobs (-want +got):\n%s", d)
-	}
-	var wf []string
-	for _, r := range workflow {
-		wf = append(wf, r.If)
-	}
-	for _, want := range []string{`$CI_PIPELINE_SOURCE == "merge_request_event"`, `$CI_PIPELINE_SOURCE == "schedule"`} {
-		if !slices.Contains(wf, want) {
-			t.Errorf("workflow:rules lacks %s: %v", want, wf)
-		}
-	}
-	only := func(job, cond string) {
-		t.Helper()
-		if r := jobs[job].Rules; len(r) != 1 || !strings.Contains(r[0].If, cond) {
-			t.Errorf("%s runs on %+v, want only %s", job, r, cond)
-		}
-	}
-	only("diff", "merge_request_event")
-	only("plan", "$CI_DEFAULT_BRANCH")
-	only("sync", "$CI_DEFAULT_BRANCH")
-	only("prune", "$CI_DEFAULT_BRANCH")
-	only("drift", "schedule")
+var target = map[string]string{"namespace": "nrp-llm", "plan-context": "agents:modelsync-plan", "apply-context": "agents:modelsync"}
 
-	if got := jobs["validate"].Artifacts.Reports["junit"]; got != "validate.xml" {
-		t.Errorf("validate junit report %q", got)
+func scriptOf(job map[string]any) string {
+	var lines []string
+	for _, l := range job["script"].([]any) {
+		lines = append(lines, l.(string))
 	}
-	for _, job := range []string{"diff", "plan"} {
-		a := jobs[job].Artifacts
-		if a.Reports["terraform"] != "report.json" || !slices.Contains(a.Paths, "plan.json") || !slices.Contains(a.Paths, "plan.md") || a.When != "always" {
-			t.Errorf("%s artifacts %+v: want plan.json, plan.md and the terraform report, kept always", job, a)
+	return strings.Join(lines, "\n")
+}
+
+// The identities: what runs in merge requests and plans can only dry-run;
+// only sync and the approved prune hold the apply identity.
+func TestComponentIdentities(t *testing.T) {
+	jobs, _ := component(t, target)
+	for name, ctx := range map[string]string{
+		"nrp-llm-diff":  "agents:modelsync-plan",
+		"nrp-llm-plan":  "agents:modelsync-plan",
+		"nrp-llm-drift": "agents:modelsync-plan",
+		"nrp-llm-sync":  "agents:modelsync",
+	} {
+		job, ok := jobs[name]
+		if !ok {
+			t.Fatalf("no job %s", name)
+		}
+		s := scriptOf(job)
+		if i := strings.Index(s, "cat >"); i >= 0 {
+			s = s[:i] // the plan job's child pipeline, checked below
+		}
+		if !strings.Contains(s, `--context "`+ctx+`"`) {
+			t.Errorf("%s does not run as %s:\n%s", name, ctx, s)
+		}
+		if ctx == "agents:modelsync-plan" && strings.Contains(s, `"agents:modelsync"`) {
+			t.Errorf("%s holds the apply identity", name)
 		}
 	}
-	if !strings.Contains(strings.Join(jobs["diff"].Script, " "), "--gitlab-note") {
-		t.Error("the MR diff job does not write the MR note")
+	// The child pipeline's prune, written by the plan job.
+	plan := scriptOf(jobs["nrp-llm-plan"])
+	start := strings.Index(plan, "stages: [prune]\nprune:")
+	end := strings.Index(plan[start:], "EOF")
+	if start < 0 || end < 0 {
+		t.Fatalf("the plan job writes no prune child pipeline:\n%s", plan)
 	}
-	if !strings.Contains(strings.Join(jobs["drift"].Script, " "), "diff --full") {
-		t.Error("the drift job trusts the last sync's record; it should dry-run every object (--full)")
+	var child struct {
+		Prune struct {
+			Rules []struct {
+				When         string `json:"when"`
+				AllowFailure *bool  `json:"allow_failure"`
+			} `json:"rules"`
+			Environment struct {
+				Name string `json:"name"`
+			} `json:"environment"`
+			ResourceGroup string   `json:"resource_group"`
+			Script        []string `json:"script"`
+		} `json:"prune"`
 	}
-	for _, job := range []string{"plan", "sync", "prune"} {
-		if jobs[job].ResourceGroup != "$TARGET_NAMESPACE" {
-			t.Errorf("%s resource_group %q, want one per target", job, jobs[job].ResourceGroup)
-		}
+	if err := yaml.Unmarshal([]byte(plan[start:start+end]), &child); err != nil {
+		t.Fatalf("the prune child pipeline: %v", err)
 	}
-	if s := jobs["sync"]; s.Interruptible == nil || *s.Interruptible || s.Environment.Name != "$TARGET_NAMESPACE" {
-		t.Errorf("sync: interruptible %v, environment %q", s.Interruptible, s.Environment.Name)
+	p := child.Prune
+	if len(p.Rules) != 1 || p.Rules[0].When != "manual" || p.Rules[0].AllowFailure == nil || *p.Rules[0].AllowFailure {
+		t.Errorf("prune rules %+v: want a manual, blocking job", p.Rules)
 	}
-	p := jobs["prune"]
-	if r := p.Rules[0]; r.When != "manual" || r.AllowFailure == nil || *r.AllowFailure {
-		t.Errorf("prune gate: when %q allow_failure %v, want a manual, blocking job", r.When, r.AllowFailure)
-	}
-	if p.Environment.Name != "$TARGET_NAMESPACE-prune" || !strings.Contains(strings.Join(p.Script, " "), "--plan plan.json") {
-		t.Errorf("prune: environment %q, script %v", p.Environment.Name, p.Script)
-	}
-	if !slices.ContainsFunc(p.Needs, func(n any) bool {
-		m, ok := n.(map[string]any)
-		return ok && m["job"] == "plan" && m["artifacts"] == true
-	}) {
-		t.Errorf("prune does not take the plan artifact of its pipeline: %v", p.Needs)
+	if p.Environment.Name != "nrp-llm-prune" || p.ResourceGroup != "modelsync-nrp-llm" || !strings.Contains(strings.Join(p.Script, " "), `--context "agents:modelsync"`) {
+		t.Errorf("prune: environment %q, resource group %q, script %v", p.Environment.Name, p.ResourceGroup, p.Script)
 	}
 }
 
-// Every modelsync command line in the template parses with this CLI's flags.
-func TestPipelineCommandsParse(t *testing.T) {
-	jobs, _ := readPipeline(t)
+// A target's values are written into the jobs; none is read from a variable
+// a project could set (the old template's TARGET_NAMESPACE and KUBE_CONTEXT).
+func TestComponentTargetNotOverridable(t *testing.T) {
+	_, text := component(t, target)
+	for _, v := range []string{"$TARGET_NAMESPACE", "$KUBE_CONTEXT", "${TARGET_NAMESPACE}", "${KUBE_CONTEXT}"} {
+		if strings.Contains(text, v) {
+			t.Errorf("the component reads %s", v)
+		}
+	}
+}
+
+// Every modelsync command line in the component parses with this CLI's flags.
+func TestComponentCommandsParse(t *testing.T) {
+	_, text := component(t, target)
 	root := newRootCommand(io.Discard, io.Discard)
-	for name, j := range jobs {
-		for _, line := range j.Script {
-			args := shellWords(line)
-			if len(args) == 0 || args[0] != "modelsync" {
-				continue
+	n := 0
+	for _, line := range commandLines(text) {
+		args := shellWords(line)
+		cmd, rest, err := root.Find(args[1:])
+		if err == nil {
+			err = cmd.ParseFlags(rest)
+		}
+		if err != nil || cmd == root {
+			t.Errorf("%q: %v", line, err)
+		}
+		n++
+	}
+	if n != 6 { // validate, diff, plan, sync, drift, and the child's prune
+		t.Errorf("found %d modelsync command lines, want 6", n)
+	}
+}
+
+// commandLines are the modelsync invocations in text, folded lines joined.
+func commandLines(text string) []string {
+	var out []string
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(lines[i]), "- "))
+		if strings.HasPrefix(l, ">-") && i+1 < len(lines) {
+			var parts []string
+			for i++; i < len(lines) && strings.HasPrefix(lines[i], "      "); i++ {
+				parts = append(parts, strings.TrimSpace(lines[i]))
 			}
-			cmd, rest, err := root.Find(args[1:])
-			if err == nil {
-				err = cmd.ParseFlags(rest)
-			}
-			if err != nil || cmd == root {
-				t.Errorf("%s: %q: %v", name, line, err)
-			}
+			i--
+			l = strings.Join(parts, " ")
+		}
+		if strings.HasPrefix(l, "modelsync ") && !strings.HasPrefix(l, "modelsync version") {
+			out = append(out, l)
 		}
 	}
+	return out
 }
 
 // shellWords splits a script line on blanks, honouring double quotes, up to
