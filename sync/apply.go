@@ -20,7 +20,8 @@ type Options struct {
 	// AllowEmpty syncs an empty desired set; without it the sync is refused
 	// (a wrong path, not an intent).
 	AllowEmpty bool
-	// Fence is confirmed before every write batch (the run's Lease).
+	// Fence is confirmed before every write batch and held before every
+	// write (the run's Lease).
 	Fence Fence
 }
 
@@ -82,6 +83,9 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 			return rep, err
 		}
 		applied, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Applied {
+			if err := opts.Fence.Hold(ctx); err != nil {
+				return Applied{Change: p.Change, Err: err}
+			}
 			return m.applyOne(ctx, p)
 		}, progress.Applied)
 		rep.Applied = append(rep.Applied, applied...)

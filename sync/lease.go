@@ -53,16 +53,21 @@ func (NoProgress) Waiting(string, time.Time) {}
 // LeaseName is the Lease guarding inv's target.
 func LeaseName(inv *inventory.Inventory) string { return inv.Name + "-lock" }
 
-// Fence is confirmed before every write batch: a run that cannot confirm it
-// stops without writing.
+// Fence is confirmed before every write batch and held before every single
+// write: a run that cannot confirm it stops without writing.
 type Fence interface {
+	// Confirm renews the fence; it fails when another run took it.
 	Confirm(ctx context.Context) error
+	// Hold is cheap: it confirms only when the last confirmation is old
+	// enough that the run may have been paused past its term since.
+	Hold(ctx context.Context) error
 }
 
 // Unfenced is the Fence of a run that holds no Lease (tests, one-off use).
 type Unfenced struct{}
 
 func (Unfenced) Confirm(context.Context) error { return nil }
+func (Unfenced) Hold(context.Context) error    { return nil }
 
 // Lease is a held coordination.k8s.io Lease. Each Confirm renews it with
 // the resourceVersion of the Lease as this run last wrote it: if any other
@@ -74,6 +79,7 @@ type Lease struct {
 	opts     LeaseOptions
 	mu       gosync.Mutex
 	mine     *coordinationv1.Lease // as this run last wrote it
+	held     time.Time             // when this run last wrote it (monotonic)
 	lostWith error
 }
 
@@ -118,7 +124,7 @@ func (l *Lease) acquire(ctx context.Context, namespace string, progress LeasePro
 			cur, err = l.client.Create(ctx, l.record(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: l.name, Namespace: namespace}}), metav1.CreateOptions{})
 			switch {
 			case err == nil:
-				l.mine = cur
+				l.mine, l.held = cur, time.Now()
 				return nil
 			case apierrors.IsAlreadyExists(err):
 				continue
@@ -134,7 +140,7 @@ func (l *Lease) acquire(ctx context.Context, namespace string, progress LeasePro
 			taken, err := l.client.Update(ctx, l.record(cur.DeepCopy()), metav1.UpdateOptions{})
 			switch {
 			case err == nil:
-				l.mine = taken
+				l.mine, l.held = taken, time.Now()
 				return nil
 			case apierrors.IsConflict(err):
 				continue
@@ -201,13 +207,31 @@ func (l *Lease) fail(namespace, verb string, err error) error {
 func (l *Lease) Confirm(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.confirm(ctx)
+}
+
+// Hold confirms the Lease before a single write when this run last wrote it
+// more than a third of its term ago. Within a batch the writes run without
+// a renewal each; a run paused in the middle of one (SIGSTOP, a frozen VM)
+// resumes with an old confirmation, renews before its next write, and finds
+// the Lease lost instead of writing.
+func (l *Lease) Hold(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lostWith == nil && time.Since(l.held) < l.opts.Duration/3 {
+		return nil
+	}
+	return l.confirm(ctx)
+}
+
+func (l *Lease) confirm(ctx context.Context) error {
 	if l.lostWith != nil {
 		return l.lostWith
 	}
 	renewed, err := l.client.Update(ctx, l.record(l.mine.DeepCopy()), metav1.UpdateOptions{})
 	switch {
 	case err == nil:
-		l.mine = renewed
+		l.mine, l.held = renewed, time.Now()
 		return nil
 	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
 		l.lostWith = l.lostError(ctx)

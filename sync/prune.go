@@ -34,7 +34,8 @@ type PruneOptions struct {
 	Terminating time.Duration
 	// Concurrency bounds the requests in flight within one kind rank.
 	Concurrency int
-	// Fence is confirmed before every write batch (the run's Lease).
+	// Fence is confirmed before every write batch and held before every
+	// write (the run's Lease).
 	Fence Fence
 }
 
@@ -141,6 +142,15 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 			return rep, err
 		}
 		done, _ := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, s step) Pruned {
+			if err := opts.Fence.Hold(ctx); err != nil {
+				// The run lost its Lease: this step writes nothing, and the
+				// next batch's Confirm stops the run.
+				ch := s.delete
+				if s.write != nil {
+					ch = s.write.owner
+				}
+				return Pruned{Change: ch, State: Failed, Err: err}
+			}
 			if s.write != nil {
 				return m.writeStep(ctx, deps, *s.write)
 			}
