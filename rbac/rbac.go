@@ -71,20 +71,7 @@ type Options struct {
 // subjects (nil otherwise). Resources are named from kinds the way the API
 // server names them for these kinds (lower-case plural).
 func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
-	verbs := map[schema.GroupResource][]string{
-		{Resource: "secrets"}:                              parentVerbs,
-		{Group: "coordination.k8s.io", Resource: "leases"}: leaseVerbs,
-		{Resource: "persistentvolumeclaims"}:               claimVerbs,
-		{Resource: "pods"}:                                 podVerbs,
-	}
-	members := memberVerbs
-	if opts.Identity == Plan {
-		verbs = map[schema.GroupResource][]string{
-			{Resource: "secrets"}:                planParentVerbs,
-			{Resource: "persistentvolumeclaims"}: planClaimVerbs,
-		}
-		members = planMemberVerbs
-	}
+	verbs, members := fixedVerbs(opts.Identity)
 	for _, gvk := range opts.Kinds {
 		plural, _ := meta.UnsafeGuessKindToResource(gvk)
 		gr := plural.GroupResource()
@@ -118,6 +105,32 @@ func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: opts.Name},
 	}
 	return role, binding
+}
+
+// fixedVerbs are an identity's verbs on the resources every tree has, and
+// its verbs on the tree's own kinds.
+func fixedVerbs(id Identity) (map[schema.GroupResource][]string, []string) {
+	if id == Plan {
+		return map[schema.GroupResource][]string{
+			{Resource: "secrets"}:                planParentVerbs,
+			{Resource: "persistentvolumeclaims"}: planClaimVerbs,
+		}, planMemberVerbs
+	}
+	return map[schema.GroupResource][]string{
+		{Resource: "secrets"}:                              parentVerbs,
+		{Group: "coordination.k8s.io", Resource: "leases"}: leaseVerbs,
+		{Resource: "persistentvolumeclaims"}:               claimVerbs,
+		{Resource: "pods"}:                                 podVerbs,
+	}, memberVerbs
+}
+
+// RoleName is the Role's name when none is given: modelsync, or
+// modelsync-plan for the plan identity.
+func (id Identity) RoleName() string {
+	if id == Plan {
+		return "modelsync-plan"
+	}
+	return "modelsync"
 }
 
 // union keeps the order of modelsync's verb lists.

@@ -14,10 +14,14 @@ crane=${CRANE:-crane}
 busybox=${BUSYBOX:-/bin/busybox}
 cabundle=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
-if ! file "$busybox" 2>/dev/null | grep -q 'statically linked'; then
+# Static: ldd (libc-bin, on every Debian) has nothing to load for it.
+case "$(LC_ALL=C ldd "$busybox" 2>&1 || true)" in
+*"not a dynamic executable"*) ;;
+*)
 	echo "image.sh: $busybox is not a static busybox; install it (Debian: apt-get install busybox-static) or set BUSYBOX" >&2
 	exit 1
-fi
+	;;
+esac
 [ -f "$cabundle" ] || { echo "image.sh: no CA bundle at $cabundle (Debian: apt-get install ca-certificates) or set CA_BUNDLE" >&2; exit 1; }
 
 work=$(mktemp -d)
@@ -41,14 +45,17 @@ echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 # A reproducible layer: fixed owner, order and times.
 tar --owner=0 --group=0 --numeric-owner --mtime=@0 --sort=name -C "$root" -cf "$work/layer.tar" .
 
-# crane mutate works on a registry, so serve one on loopback.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$crane" registry serve --address "127.0.0.1:$port" >"$work/registry.log" 2>&1 &
+# crane mutate works on a registry, so serve one on loopback, on a port the
+# kernel picks (crane logs it).
+"$crane" registry serve --address 127.0.0.1:0 >"$work/registry.log" 2>&1 &
 registry_pid=$!
+port=
 for _ in $(seq 1 50); do
-	"$crane" catalog "127.0.0.1:$port" >/dev/null 2>&1 && break
+	port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$work/registry.log")
+	[ -n "$port" ] && break
 	sleep 0.1
 done
+[ -n "$port" ] || { echo "image.sh: crane registry serve did not start:" >&2; cat "$work/registry.log" >&2; exit 1; }
 
 local_ref=127.0.0.1:$port/modelsync:build
 "$crane" append --oci-empty-base -f "$work/layer.tar" -t "$local_ref" >/dev/null

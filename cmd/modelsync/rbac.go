@@ -48,10 +48,7 @@ func newRBACCommand() *cobra.Command {
 			}
 			opts := rbac.Options{Namespace: o.source.namespace, Name: o.name, Identity: identity}
 			if opts.Name == "" {
-				opts.Name = "modelsync"
-				if identity == rbac.Plan {
-					opts.Name = "modelsync-plan"
-				}
+				opts.Name = identity.RoleName()
 			}
 			if opts.Namespace == "" && len(set.Objects) > 0 {
 				opts.Namespace = set.Objects[0].GetNamespace()

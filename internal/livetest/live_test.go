@@ -8,8 +8,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -40,20 +38,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	const ns = "nrp-llm"
-	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx := context.WithoutCancel(t.Context())
-		_ = c.Core.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
-		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-			_, err := c.Core.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-			return apierrors.IsNotFound(err), nil
-		})
-		if err != nil {
-			t.Errorf("namespace %s was not deleted after the test: %v", ns, err)
-		}
-	})
+	useNamespace(t, c.Core, ns)
 	e := &kubetest.Env{T: t, NS: ns, C: c}
 	return &env{Env: e, m: sync.NewManager(c, ns, inventory.DefaultName)}
 }

@@ -302,7 +302,7 @@ spec:
     kind: Gateway
     group: gateway.networking.k8s.io
 `,
-		"models-config/sdsc-llm/models/partner.yaml": "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: partner\nspec:\n  upstream: org/partner\n  route: envoy-ai-gateway-sdsc\n  external: {hostname: partner.example, port: 443}\n",
+		"models-config/sdsc-llm/models/partner.yaml": string(kubetest.ExternalModel("partner", "envoy-ai-gateway-sdsc").Data),
 		".gitignore": "/.gitlab-ci-local/\n/.modelsync/\n",
 		".gitlab-ci.yml": `workflow:
   rules:
