@@ -12,7 +12,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -226,4 +228,48 @@ func IsUnreachable(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// DryRunCreate is the object u would be if created now under its name: the
+// API server's defaults and validation, merged with nothing that exists.
+func (r Reader) DryRunCreate(ctx context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	res, err := r.c.Resource(u.GroupVersionKind(), u.GetNamespace())
+	if err != nil {
+		return nil, err
+	}
+	return res.Create(ctx, u, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+}
+
+// ServedKinds lists the kinds the API server serves, as group/kind, with the
+// preferred version of each and whether it lives in a namespace.
+func (r Reader) ServedKinds() ([]ServedKind, error) {
+	lists, err := r.c.Core.Discovery().ServerPreferredResources()
+	if err != nil && len(lists) == 0 {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	var out []ServedKind
+	for _, l := range lists {
+		gv, perr := schema.ParseGroupVersion(l.GroupVersion)
+		if perr != nil {
+			continue
+		}
+		for _, res := range l.APIResources {
+			if strings.Contains(res.Name, "/") {
+				continue // a subresource
+			}
+			out = append(out, ServedKind{
+				GroupVersionKind: gv.WithKind(res.Kind), Namespaced: res.Namespaced,
+				Listable: slices.Contains(res.Verbs, "list") && slices.Contains(res.Verbs, "patch"),
+			})
+		}
+	}
+	return out, nil
+}
+
+// ServedKind is one kind discovery lists.
+type ServedKind struct {
+	schema.GroupVersionKind
+	Namespaced bool
+	// Listable kinds can be listed and patched: stored objects, not reviews.
+	Listable bool
 }

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"modelsync.dev/modelsync/manifest"
@@ -59,6 +61,13 @@ func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
 			m, err := model.Decode(o)
 			if err != nil {
 				set.addErrors("model-spec", err)
+				continue
+			}
+			if ns := m.Metadata.Namespace; ns != "" && ns != opts.Namespace {
+				set.Diagnostics = append(set.Diagnostics, validation.Diagnostic{Severity: validation.Error, Rule: "wrong-namespace",
+					Origin: o.Origin.At("metadata", "namespace"), Object: "Model " + m.Name(),
+					Message: fmt.Sprintf("Model is in namespace %s, but the target is %s", ns, opts.Namespace),
+					Hint:    "remove metadata.namespace, or run modelsync with -n " + ns})
 				continue
 			}
 			set.Models = append(set.Models, m)
@@ -134,4 +143,21 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// Namespaces lists the distinct metadata.namespace values the tree's objects
+// and Models name, sorted. Broken files are skipped: Load reports them.
+func Namespaces(ctx context.Context, tree manifest.Tree) ([]string, error) {
+	objs, err := manifest.Load(ctx, tree.FS, tree.Root)
+	var located *manifest.Error
+	if err != nil && !errors.As(err, &located) {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, o := range objs {
+		if ns := o.GetNamespace(); ns != "" && !clusterScoped[o.GetKind()] {
+			seen[ns] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
 }

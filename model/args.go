@@ -8,6 +8,9 @@ import (
 // commandLine is the engine invocation run by `bash -c`, as the runbook writes it.
 func (m *Model) commandLine(r Resolved) string {
 	s := m.Spec.Server
+	if s.CommandLine != "" {
+		return s.CommandLine
+	}
 	a := m.generatedArgs(r)
 	for _, arg := range s.Args {
 		a = append(a, shellWord(arg))

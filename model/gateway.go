@@ -5,13 +5,16 @@ import (
 	"modelsync.dev/modelsync/gateway"
 )
 
-func newObject(apiVersion, kind, ns, name string, labels map[string]string, spec map[string]any) *unstructured.Unstructured {
+func newObject(apiVersion, kind, ns, name string, labels, annotations map[string]string, spec map[string]any) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
 	u.SetAPIVersion(apiVersion)
 	u.SetKind(kind)
 	u.SetNamespace(ns)
 	u.SetName(name)
 	u.SetLabels(labels)
+	if len(annotations) > 0 {
+		u.SetAnnotations(annotations)
+	}
 	return u
 }
 
@@ -25,13 +28,13 @@ func (m *Model) endpoint(ns string) (string, int64) {
 
 func (m *Model) backend(ns string) *unstructured.Unstructured {
 	host, port := m.endpoint(ns)
-	return newObject(gateway.EnvoyGatewayVersion, "Backend", ns, m.BackendName(), m.labels(nil), map[string]any{
+	return newObject(gateway.EnvoyGatewayVersion, "Backend", ns, m.BackendName(), m.labels(nil), m.Metadata.Annotations, map[string]any{
 		"endpoints": []any{map[string]any{"fqdn": map[string]any{"hostname": host, "port": port}}},
 	})
 }
 
 func (m *Model) serviceBackend(ns string) *unstructured.Unstructured {
-	return newObject(gateway.AIGatewayAPIVersion, "AIServiceBackend", ns, m.BackendName(), m.labels(nil), map[string]any{
+	return newObject(gateway.AIGatewayAPIVersion, "AIServiceBackend", ns, m.BackendName(), m.labels(nil), m.Metadata.Annotations, map[string]any{
 		"schema":     map[string]any{"name": firstNonEmpty(m.Spec.Schema, DefaultSchema)},
 		"backendRef": map[string]any{"name": m.BackendName(), "kind": "Backend", "group": gateway.EnvoyGatewayGroup},
 	})

@@ -50,7 +50,8 @@ type Model struct {
 	Origin manifest.Origin `json:"-"`
 }
 
-// Metadata is the part of ObjectMeta a Model uses.
+// Metadata is the part of ObjectMeta a Model uses. Its labels and annotations
+// are added to every object the Model generates.
 type Metadata struct {
 	Name        string            `json:"name"`
 	Namespace   string            `json:"namespace,omitempty"`
@@ -133,6 +134,11 @@ type Server struct {
 	HFOverrides string `json:"hfOverrides,omitempty"`
 	// PreStart runs before the engine, for example to install a package.
 	PreStart string `json:"preStart,omitempty"`
+	// CommandLine is the whole engine command line run by bash -c, exactly as
+	// written: it replaces the generated one (modelsync import writes it when a
+	// live object's line differs from the generated one in order or flags). The
+	// fields above must agree with its flags; Args and PreStart are then unset.
+	CommandLine string `json:"commandLine,omitempty"`
 	// Args are appended to the engine's command line.
 	Args []string        `json:"args,omitempty"`
 	Env  []corev1.EnvVar `json:"env,omitempty"`
@@ -151,6 +157,23 @@ type Server struct {
 	// Reservation is the nautilus.io/reservation toleration value. Default: the namespace.
 	Reservation  string `json:"reservation,omitempty"`
 	StorageClass string `json:"storageClass,omitempty"`
+
+	// WorkloadName names the StatefulSet (or the prefix of its variants) and
+	// the Service. Default <name>-<engine>-inference.
+	WorkloadName string `json:"workloadName,omitempty"`
+	// VolumeName names the volume claim template and its mount. Default
+	// <workloadName>-volume.
+	VolumeName string `json:"volumeName,omitempty"`
+	// Mounts is the order of the container's two volume mounts, by role:
+	// [shm, cache] (default) or [cache, shm]. Reordering them changes the
+	// pod template, so an adopted StatefulSet keeps its own order.
+	Mounts []string `json:"mounts,omitempty"`
+	// ShmSize is the size limit of the /dev/shm memory volume. Default 10Gi.
+	ShmSize string `json:"shmSize,omitempty"`
+	// PodLabels and PodAnnotations are added to the pod template, beside the
+	// generated app and component labels.
+	PodLabels      map[string]string `json:"podLabels,omitempty"`
+	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
 
 	// Overrides replace derived values.
 	Overrides Overrides `json:"overrides,omitempty"`
@@ -192,6 +215,8 @@ type Overrides struct {
 	MemoryLimit             string `json:"memoryLimit,omitempty"`
 	Storage                 string `json:"storage,omitempty"`
 	StartupFailureThreshold int32  `json:"startupFailureThreshold,omitempty"`
+	// Tolerations replace the generated ones (reservation, GPU, large-gpu).
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 }
 
 // Name returns metadata.name.
@@ -245,6 +270,9 @@ func (m *Model) BackendName() string {
 
 // WorkloadName names the Service and (single) StatefulSet: <name>-<engine>-inference.
 func (m *Model) WorkloadName() string {
+	if m.Spec.Server != nil && m.Spec.Server.WorkloadName != "" {
+		return m.Spec.Server.WorkloadName
+	}
 	return m.Metadata.Name + "-" + m.Spec.Server.engine() + "-inference"
 }
 

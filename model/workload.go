@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,7 +30,9 @@ func (m *Model) statefulSetName(r Resolved) string {
 	return m.WorkloadName() + "-" + r.Name
 }
 
-func (m *Model) volumeName() string { return m.WorkloadName() + "-volume" }
+func (m *Model) volumeName() string {
+	return firstNonEmpty(m.Spec.Server.VolumeName, m.WorkloadName()+"-volume")
+}
 
 // Service selects every StatefulSet of the model: by app for one, by the
 // runbook's service-group label for several variants.
@@ -39,7 +43,7 @@ func (m *Model) service(ns string) *corev1.Service {
 	}
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: metav1.ObjectMeta{Name: m.WorkloadName(), Namespace: ns, Labels: m.labels(map[string]string{"component": "llm"})},
+		ObjectMeta: metav1.ObjectMeta{Name: m.WorkloadName(), Namespace: ns, Labels: m.labels(map[string]string{"component": "llm"}), Annotations: m.Metadata.Annotations},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: selector,
@@ -50,11 +54,24 @@ func (m *Model) service(ns string) *corev1.Service {
 	}
 }
 
-func (m *Model) labels(extra map[string]string) map[string]string {
-	l := map[string]string{LabelModel: m.Metadata.Name}
-	for k, v := range extra {
-		l[k] = v
+// labels are an object's: the Model's own labels, extra, and LabelModel.
+// volumeMounts are /dev/shm and the cache claim, in the Model's order.
+func (m *Model) volumeMounts() []corev1.VolumeMount {
+	shm := corev1.VolumeMount{Name: "shm", MountPath: "/dev/shm"}
+	cache := corev1.VolumeMount{Name: m.volumeName(), MountPath: "/workspace/.cache", SubPath: "cache"}
+	if slices.Equal(m.Spec.Server.Mounts, []string{"cache", "shm"}) {
+		return []corev1.VolumeMount{cache, shm}
 	}
+	return []corev1.VolumeMount{shm, cache}
+}
+
+func (m *Model) labels(extra map[string]string) map[string]string {
+	l := maps.Clone(m.Metadata.Labels)
+	if l == nil {
+		l = map[string]string{}
+	}
+	maps.Copy(l, extra)
+	l[LabelModel] = m.Metadata.Name
 	return l
 }
 
@@ -65,6 +82,11 @@ func (m *Model) statefulSet(ns string, r Resolved) (*appsv1.StatefulSet, error) 
 	if r.Name != "" {
 		podLabels[LabelServiceGroup] = m.WorkloadName()
 	}
+	templateLabels := maps.Clone(s.PodLabels)
+	if templateLabels == nil {
+		templateLabels = map[string]string{}
+	}
+	maps.Copy(templateLabels, podLabels)
 	res, err := m.resources(r)
 	if err != nil {
 		return nil, err
@@ -95,10 +117,7 @@ func (m *Model) statefulSet(ns string, r Resolved) (*appsv1.StatefulSet, error) 
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 			RunAsNonRoot:             ptr(false),
 		},
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: "shm", MountPath: "/dev/shm"},
-			{Name: m.volumeName(), MountPath: "/workspace/.cache", SubPath: "cache"},
-		},
+		VolumeMounts:    m.volumeMounts(),
 		StartupProbe:   probe(10, s.StartupFailureThreshold()),
 		ReadinessProbe: probe(10, 6),
 		LivenessProbe:  probe(30, 8),
@@ -106,10 +125,13 @@ func (m *Model) statefulSet(ns string, r Resolved) (*appsv1.StatefulSet, error) 
 	if s.ConfigMap != "" {
 		container.EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s.ConfigMap}}}}
 	}
-	shm := resource.MustParse("10Gi")
+	shm, err := quantity(s.ShmSize, "10Gi")
+	if err != nil {
+		return nil, fmt.Errorf("shmSize %w", err)
+	}
 	return &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: m.labels(podLabels)},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: m.labels(podLabels), Annotations: m.Metadata.Annotations},
 		Spec: appsv1.StatefulSetSpec{
 			Replicas:            &r.Replicas,
 			ServiceName:         m.WorkloadName(),
@@ -119,7 +141,7 @@ func (m *Model) statefulSet(ns string, r Resolved) (*appsv1.StatefulSet, error) 
 			},
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				ObjectMeta: metav1.ObjectMeta{Labels: templateLabels, Annotations: s.PodAnnotations},
 				Spec: corev1.PodSpec{
 					Affinity:          m.affinity(r),
 					Containers:        []corev1.Container{container},
@@ -196,6 +218,9 @@ func (m *Model) affinity(r Resolved) *corev1.Affinity {
 // tolerations: the namespace reservation, GPU nodes, and large-gpu nodes only
 // for 4 or 8 GPUs, as the runbook says.
 func (m *Model) tolerations(ns string, r Resolved) []corev1.Toleration {
+	if t := m.Spec.Server.Overrides.Tolerations; t != nil {
+		return t
+	}
 	t := []corev1.Toleration{
 		{Key: "nautilus.io/reservation", Operator: corev1.TolerationOpEqual, Value: firstNonEmpty(m.Spec.Server.Reservation, ns), Effect: corev1.TaintEffectNoSchedule},
 		{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectPreferNoSchedule},

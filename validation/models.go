@@ -3,6 +3,7 @@ package validation
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"modelsync.dev/modelsync/model"
 )
@@ -28,6 +29,18 @@ func checkModels(c *checker) {
 		for _, d := range m.Doubled() {
 			c.add(Error, "doubled-setting", m.Origin, obj, fmt.Sprintf("spec.server sets %s, which modelsync generates from the Model's fields", d),
 				"remove it from args/env and set the Model field instead (tensorParallel, maxModelLen, …), so the engine gets one value")
+		}
+		for _, d := range m.CommandLineConflicts() {
+			c.add(Error, "command-line-conflict", m.Origin.At("spec", "server", "commandLine"), obj, d,
+				"make the Model's fields (tensorParallel, maxModelLen, …) say what the line runs, or drop commandLine to generate it")
+		}
+		if m := s.Mounts; m != nil && !slices.Equal(m, []string{"shm", "cache"}) && !slices.Equal(m, []string{"cache", "shm"}) {
+			c.add(Error, "model-range", c.in.Models[i].Origin.At("spec", "server", "mounts"), obj, fmt.Sprintf("mounts %v is not an order of the two mounts", m),
+				"write [shm, cache] or [cache, shm]")
+		}
+		if s.CommandLine != "" && (len(s.Args) > 0 || s.PreStart != "") {
+			c.add(Error, "command-line-conflict", m.Origin.At("spec", "server", "commandLine"), obj, "commandLine is the whole engine line, but args or preStart are set too",
+				"put the args and the preStart command into commandLine, or drop commandLine")
 		}
 		if s.HFOverrides != "" && !json.Valid([]byte(s.HFOverrides)) {
 			c.add(Error, "hf-overrides-json", m.Origin, obj, "hfOverrides is not valid JSON; the engine would refuse to start",

@@ -81,7 +81,11 @@ func (o *diffOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	clients, ns, err := o.cluster.connect(o.source.namespace)
+	namespace, err := o.source.targetNamespace(ctx)
+	if err != nil {
+		return err
+	}
+	clients, ns, err := o.cluster.connect(namespace)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,11 @@ func newPruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			clients, ns, err := o.diff.cluster.connect(o.diff.source.namespace)
+			namespace, err := o.diff.source.targetNamespace(cmd.Context())
+			if err != nil {
+				return err
+			}
+			clients, ns, err := o.diff.cluster.connect(namespace)
 			if err != nil {
 				return err
 			}

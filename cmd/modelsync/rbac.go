@@ -42,11 +42,15 @@ func newRBACCommand() *cobra.Command {
 			if identity != rbac.Apply && identity != rbac.Plan {
 				return fmt.Errorf("--identity %s: use apply or plan", o.identity)
 			}
-			set, err := o.source.loadValid(cmd.Context(), o.source.namespace, cmd.ErrOrStderr())
+			ns, err := o.source.offlineNamespace(cmd.Context())
 			if err != nil {
 				return err
 			}
-			opts := rbac.Options{Namespace: o.source.namespace, Name: o.name, Identity: identity}
+			set, err := o.source.loadValid(cmd.Context(), ns, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			opts := rbac.Options{Namespace: ns, Name: o.name, Identity: identity}
 			if opts.Name == "" {
 				opts.Name = identity.RoleName()
 			}

@@ -28,7 +28,11 @@ func newRenderCommand() *cobra.Command {
 			if o.output != "yaml" && o.output != "json" {
 				return fmt.Errorf("-o %s: use yaml or json", o.output)
 			}
-			set, err := o.source.loadValid(cmd.Context(), o.source.namespace, cmd.ErrOrStderr())
+			ns, err := o.source.offlineNamespace(cmd.Context())
+			if err != nil {
+				return err
+			}
+			set, err := o.source.loadValid(cmd.Context(), ns, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

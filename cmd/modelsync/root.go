@@ -84,6 +84,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newRenderCommand(), newValidateCommand(), newDiffCommand(), newSyncCommand(), newPruneCommand(), newStatusCommand(), newRBACCommand())
+	root.AddCommand(newVersionCommand(), newRenderCommand(), newValidateCommand(), newDiffCommand(), newSyncCommand(), newPruneCommand(), newStatusCommand(), newRBACCommand(), newImportCommand())
 	return root
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -78,4 +80,33 @@ func printDiagnostics(w io.Writer, ds []validation.Diagnostic) {
 	if len(ds) > 0 {
 		fmt.Fprintf(w, "%d error(s), %d warning(s)\n", errs, warns)
 	}
+}
+
+// targetNamespace is -n, else the one namespace the tree's objects name (as
+// kubectl takes an object's own namespace), else "" for the caller's default.
+func (f *sourceFlags) targetNamespace(ctx context.Context) (string, error) {
+	if f.namespace != "" {
+		return f.namespace, nil
+	}
+	tree, err := f.tree()
+	if err != nil {
+		return "", err
+	}
+	named, err := desired.Namespaces(ctx, tree)
+	switch {
+	case err != nil:
+		return "", err
+	case len(named) > 1:
+		return "", fmt.Errorf("the tree names several namespaces (%s); pass -n to choose the target", strings.Join(named, ", "))
+	case len(named) == 1:
+		f.namespace = named[0]
+	}
+	return f.namespace, nil
+}
+
+// offlineNamespace is targetNamespace for the commands that read no cluster:
+// without -n or a namespace in the tree, "default", as kubectl.
+func (f *sourceFlags) offlineNamespace(ctx context.Context) (string, error) {
+	ns, err := f.targetNamespace(ctx)
+	return cmp.Or(ns, "default"), err
 }

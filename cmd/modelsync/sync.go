@@ -36,7 +36,11 @@ func newSyncCommand() *cobra.Command {
 			"stay in place and are listed as pending: `modelsync prune` deletes them after approval.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			clients, ns, err := o.diff.cluster.connect(o.diff.source.namespace)
+			namespace, err := o.diff.source.targetNamespace(cmd.Context())
+			if err != nil {
+				return err
+			}
+			clients, ns, err := o.diff.cluster.connect(namespace)
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,11 @@ func newValidateCommand() *cobra.Command {
 			if o.output != "text" && o.output != "json" && o.output != "junit" {
 				return fmt.Errorf("-o %s: use text, json or junit", o.output)
 			}
-			set, err := o.source.load(cmd.Context(), o.source.namespace)
+			ns, err := o.source.offlineNamespace(cmd.Context())
+			if err != nil {
+				return err
+			}
+			set, err := o.source.load(cmd.Context(), ns)
 			if err != nil {
 				return err
 			}

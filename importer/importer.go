@@ -1,0 +1,137 @@
+// Package importer turns a namespace as it runs (or the raw YAML it was
+// applied from) into a models-config tree: a Model for each vLLM or SGLang
+// StatefulSet it can express exactly, with its Service, Backend,
+// AIServiceBackend, route rule and API key targetRef, and raw files for
+// everything else. Exact means checked: every object a Model generates is
+// compared with the object it replaces, through the API server's dry-run when
+// there is one, and a Model that would change anything is not written.
+package importer
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/model"
+)
+
+// Applied returns the object u would become if applied; the comparison of a
+// generated object with the one it replaces is made on its result. Offline it
+// is u itself; against a cluster it is a server-side dry-run, which fills in
+// the defaults the live object carries.
+type Applied func(ctx context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error)
+
+// Offline compares objects as written.
+func Offline(_ context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return u, nil
+}
+
+// File is one file of the written tree, relative to models-config/.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// Result is the imported tree and what the import could not express.
+type Result struct {
+	Files []File
+	// Models are the names of the Models written.
+	Models []string
+	// Raw counts the objects written as they are.
+	Raw int
+	// Notes say why a server stayed raw and which objects were left out.
+	Notes []string
+}
+
+// Import writes the tree for objs, which are the objects of namespace ns
+// (live objects or raw YAML).
+func Import(ctx context.Context, objs []*unstructured.Unstructured, ns string, applied Applied) (*Result, error) {
+	im := &importer{ns: ns, applied: applied, res: &Result{},
+		live: map[*unstructured.Unstructured]*unstructured.Unstructured{}, taken: map[*unstructured.Unstructured]bool{}}
+	for _, u := range objs {
+		if why := leaveOut(u); why != "" {
+			if !strings.HasPrefix(why, "-") {
+				im.note("%s %s left out: %s", u.GetKind(), u.GetName(), why)
+			}
+			continue
+		}
+		c := clean(u, ns)
+		im.objs = append(im.objs, c)
+		im.live[c] = u
+	}
+	var models []*model.Model
+	for _, u := range im.objs {
+		if !isServer(u) {
+			continue
+		}
+		m, err := im.fit(ctx, u)
+		if err != nil {
+			im.note("%s %s stays raw: %v", u.GetKind(), u.GetName(), err)
+			continue
+		}
+		models = append(models, m)
+	}
+	if err := im.write(models); err != nil {
+		return nil, err
+	}
+	return im.res, nil
+}
+
+type importer struct {
+	ns      string
+	applied Applied
+	// objs are the objects as written to the tree; live maps each to the
+	// object as read, which generated objects are compared with.
+	objs []*unstructured.Unstructured
+	live map[*unstructured.Unstructured]*unstructured.Unstructured
+	// taken marks the objects a Model now generates, and entries moved out
+	// of shared objects.
+	taken map[*unstructured.Unstructured]bool
+	res   *Result
+}
+
+func (im *importer) note(format string, a ...any) {
+	im.res.Notes = append(im.res.Notes, fmt.Sprintf(format, a...))
+}
+
+// write lays the tree out as the runbook's repository does: models/ for
+// Models, a directory per kind for the rest.
+func (im *importer) write(models []*model.Model) error {
+	for _, m := range models {
+		data, err := modelYAML(m)
+		if err != nil {
+			return err
+		}
+		im.res.Files = append(im.res.Files, File{Path: "models/" + m.Name() + ".yaml", Data: data})
+		im.res.Models = append(im.res.Models, m.Name())
+	}
+	for _, u := range im.objs {
+		if im.taken[u] {
+			continue
+		}
+		data, err := objectYAML(u)
+		if err != nil {
+			return err
+		}
+		dir := strings.ToLower(u.GetKind())
+		im.res.Files = append(im.res.Files, File{Path: dir + "/" + u.GetName() + ".yaml", Data: data})
+		im.res.Raw++
+	}
+	sort.Slice(im.res.Files, func(i, j int) bool { return im.res.Files[i].Path < im.res.Files[j].Path })
+	return nil
+}
+
+// objectsOf returns the objects of the given kind.
+func (im *importer) objectsOf(kind string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, u := range im.objs {
+		if u.GetKind() == kind && !im.taken[u] {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+

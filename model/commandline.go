@@ -1,0 +1,114 @@
+package model
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ShellWords splits a bash -c line into words the way the shell reads them
+// back: blanks separate words, single quotes keep everything, double quotes
+// keep everything but backslash escapes, and a backslash escapes one character.
+// It is not a shell: it knows no expansions, which engine lines do not use.
+func ShellWords(line string) []string {
+	var words []string
+	var w strings.Builder
+	inWord := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == '\'':
+			inWord = true
+			j := strings.IndexByte(line[i+1:], '\'')
+			if j < 0 {
+				j = len(line) - i - 1
+			}
+			w.WriteString(line[i+1 : i+1+j])
+			i += j + 1
+		case c == '"':
+			inWord = true
+			for i++; i < len(line) && line[i] != '"'; i++ {
+				if line[i] == '\\' && i+1 < len(line) && strings.IndexByte(`"\$`+"`", line[i+1]) >= 0 {
+					i++
+				}
+				w.WriteByte(line[i])
+			}
+		case c == '\\' && i+1 < len(line):
+			inWord = true
+			i++
+			if line[i] != '\n' {
+				w.WriteByte(line[i])
+			}
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		default:
+			inWord = true
+			w.WriteByte(c)
+		}
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words
+}
+
+// Flags reads an engine's words into flag → value ("" for a switch); a
+// --flag=value word counts as the flag and its value. A later flag wins, as
+// in the engines' argument parsers.
+func Flags(words []string) map[string]string {
+	flags := map[string]string{}
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if !strings.HasPrefix(w, "--") {
+			continue
+		}
+		if name, value, ok := strings.Cut(w, "="); ok {
+			flags[name] = value
+			continue
+		}
+		if i+1 < len(words) && !strings.HasPrefix(words[i+1], "--") {
+			flags[w] = words[i+1]
+			i++
+			continue
+		}
+		flags[w] = ""
+	}
+	return flags
+}
+
+// CommandLineConflicts lists where spec.server.commandLine disagrees with
+// the Model's fields: a flag the fields generate with a value that the line
+// gives another value or omits. The fields size the pod and feed validation,
+// so a line that says otherwise would run a different server than the one
+// checked. Switches (--trust-remote-code, --enable-prefix-caching) are the
+// line's own business.
+func (m *Model) CommandLineConflicts() []string {
+	s := m.Spec.Server
+	if s == nil || s.CommandLine == "" {
+		return nil
+	}
+	line := Flags(ShellWords(s.CommandLine))
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range s.ResolvedVariants() {
+		generated := m.generatedArgs(r)
+		want := Flags(ShellWords(strings.Join(generated, " ")))
+		for _, w := range generated {
+			v, ok := want[w]
+			if !strings.HasPrefix(w, "--") || !ok || v == "" || seen[w] {
+				continue
+			}
+			seen[w] = true
+			switch got, has := line[w]; {
+			case !has:
+				out = append(out, fmt.Sprintf("the fields set %s %s, which commandLine omits", w, v))
+			case got != v:
+				out = append(out, fmt.Sprintf("the fields set %s %s, but commandLine has %s %s", w, v, w, got))
+			}
+		}
+	}
+	return out
+}
