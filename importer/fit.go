@@ -58,11 +58,11 @@ func engineOf(line string) string {
 
 // server is a recognised workload and the gateway objects that reach it.
 type server struct {
-	sts                     appsv1.StatefulSet
-	workload, svc, backend  *unstructured.Unstructured
-	serviceBackend, route   *unstructured.Unstructured
-	rule                    map[string]any
-	policy                  *unstructured.Unstructured
+	sts                    appsv1.StatefulSet
+	workload, svc, backend *unstructured.Unstructured
+	serviceBackend, route  *unstructured.Unstructured
+	rule                   map[string]any
+	policy                 *unstructured.Unstructured
 }
 
 // fit finds a Model that generates u and its gateway objects exactly, or says

@@ -134,4 +134,3 @@ func (im *importer) objectsOf(kind string) []*unstructured.Unstructured {
 	}
 	return out
 }
-

@@ -117,7 +117,7 @@ func (m *Model) statefulSet(ns string, r Resolved) (*appsv1.StatefulSet, error) 
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 			RunAsNonRoot:             ptr(false),
 		},
-		VolumeMounts:    m.volumeMounts(),
+		VolumeMounts:   m.volumeMounts(),
 		StartupProbe:   probe(10, s.StartupFailureThreshold()),
 		ReadinessProbe: probe(10, 6),
 		LivenessProbe:  probe(30, 8),
