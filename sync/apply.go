@@ -78,7 +78,7 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 			rep.Unchanged++
 		}
 	}
-	for _, batch := range byRank(writes, applyRank) {
+	for _, batch := range byRank(writes, orderOf(res).applyRank) {
 		if err := opts.Fence.Confirm(ctx); err != nil {
 			return rep, err
 		}
@@ -120,11 +120,11 @@ func verified(res *diff.Result, rep Report) map[string]string {
 	return out
 }
 
-// applyRank orders by kind (Rank); within a kind, an object giving entries
+// applyRank orders by kind; within a kind, an object giving entries
 // to another of its group (a route shard) goes after the one receiving them,
 // so the moved rule always routes.
-func applyRank(p diff.Prediction) int {
-	r := 2 * Rank(p.Object.GetKind())
+func (o order) applyRank(p diff.Prediction) int {
+	r := 2 * o.rank(p.Object.GetKind())
 	for _, m := range p.Moves {
 		if m.Gives() {
 			return r + 1

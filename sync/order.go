@@ -1,11 +1,17 @@
 package sync
 
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/diff"
+)
+
 // applyOrder ranks kinds so that what is pointed at exists before what points
-// at it: storage and config, Services, workloads, Backends, AIServiceBackends,
-// security policies, routes, then traffic policies; unknown kinds last.
+// at it: storage, config and identities, Services, workloads, Backends,
+// AIServiceBackends, security policies, routes, then traffic policies.
 var applyOrder = map[string]int{
-	"ConfigMap": 0, "Secret": 0, "PersistentVolumeClaim": 0, "ServiceAccount": 0,
-	"Service":     1,
+	"ConfigMap": 0, "Secret": 0, "PersistentVolumeClaim": 0, "ServiceAccount": 0, "Role": 0,
+	"Service": 1, "RoleBinding": 1,
 	"StatefulSet": 2, "Deployment": 2,
 	"Backend":               3,
 	"AIServiceBackend":      4,
@@ -14,12 +20,104 @@ var applyOrder = map[string]int{
 	"BackendTrafficPolicy":  7, "SecurityPolicy": 7, "ClientTrafficPolicy": 7,
 }
 
-const unknownKindRank = 8
+// unknownKindRank places a kind the table does not know beside the
+// workloads, until its references say otherwise.
+const unknownKindRank = 2
 
-// Rank is kind's place in the apply order; prune runs the reverse.
+// Rank is kind's place in the table; order refines it with references.
 func Rank(kind string) int {
 	if r, ok := applyOrder[kind]; ok {
 		return r
 	}
 	return unknownKindRank
+}
+
+// order is the apply order of one set's kinds: the table's rank, raised past
+// the rank of every kind an object of the set references, so that a kind the
+// table does not know (an InferencePool, a LeaderWorkerSet, any CRD) still
+// goes after what it points at, and an AIGatewayRoute after the pool it
+// sends to. Prune walks it backwards.
+type order map[string]int
+
+func newOrder(objs []*unstructured.Unstructured) order {
+	o := order{}
+	refs := map[string]map[string]bool{}
+	for _, u := range objs {
+		k := u.GetKind()
+		o[k] = Rank(k)
+		if refs[k] == nil {
+			refs[k] = map[string]bool{}
+		}
+		for _, r := range referencesOf(u) {
+			refs[k][r] = true
+		}
+	}
+	// Raise until nothing moves; a cycle stops after one pass per kind.
+	for range len(o) {
+		moved := false
+		for k, targets := range refs {
+			for t := range targets {
+				if r, ok := o[t]; ok && t != k && o[k] <= r {
+					o[k], moved = r+1, true
+				}
+			}
+		}
+		if !moved {
+			break
+		}
+	}
+	return o
+}
+
+func (o order) rank(kind string) int {
+	if r, ok := o[kind]; ok {
+		return r
+	}
+	return Rank(kind)
+}
+
+// referencesOf lists the kinds u references outside its metadata and status.
+func referencesOf(u *unstructured.Unstructured) []string {
+	var out []string
+	for k, v := range u.Object {
+		if k != "metadata" && k != "status" {
+			out = append(out, referencedKinds(v)...)
+		}
+	}
+	return out
+}
+
+// referencedKinds finds references: any object with a kind and a name
+// (backendRefs, targetRefs, roleRef, subjects, endpointPickerRef).
+func referencedKinds(v any) []string {
+	var out []string
+	switch t := v.(type) {
+	case map[string]any:
+		kind, k := t["kind"].(string)
+		_, n := t["name"].(string)
+		if k && n {
+			out = append(out, kind)
+		}
+		for _, e := range t {
+			out = append(out, referencedKinds(e)...)
+		}
+	case []any:
+		for _, e := range t {
+			out = append(out, referencedKinds(e)...)
+		}
+	}
+	return out
+}
+
+// orderOf is the order of a plan's kinds: the desired objects and the live
+// members, so that removals follow the references they had.
+func orderOf(res *diff.Result) order {
+	var objs []*unstructured.Unstructured
+	for _, p := range res.Predictions {
+		objs = append(objs, p.Object.Unstructured)
+	}
+	for i := range res.Members {
+		objs = append(objs, &res.Members[i])
+	}
+	return newOrder(objs)
 }

@@ -137,7 +137,7 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 		rep.Pruned = append(rep.Pruned, p)
 	}
 	deps := newDependencies(res.Members)
-	for _, batch := range slices.Backward(byRank(steps(ap.todo, res), stepRank)) {
+	for _, batch := range slices.Backward(byRank(steps(ap.todo, res), orderOf(res).stepRank)) {
 		if err := opts.Fence.Confirm(ctx); err != nil {
 			return rep, err
 		}
@@ -197,11 +197,11 @@ func steps(todo []diff.Change, res *diff.Result) []step {
 // backwards): what points comes before what it points at, and within a kind
 // the entries come before the deletions (a shard takes the rules of the
 // shard being deleted first).
-func stepRank(s step) int {
+func (o order) stepRank(s step) int {
 	if s.write != nil {
-		return 2*Rank(s.write.owner.Kind) + 1
+		return 2*o.rank(s.write.owner.Kind) + 1
 	}
-	return 2 * Rank(s.delete.Kind)
+	return 2 * o.rank(s.delete.Kind)
 }
 
 // writeStep removes the entries of one shared object. A policy's targetRef
