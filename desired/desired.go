@@ -7,9 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"sort"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
@@ -20,6 +24,11 @@ import (
 type Options struct {
 	// Namespace is the target namespace; objects without one are placed in it.
 	Namespace string
+	// Kinds are group/Kind pairs declared by CustomResourceDefinitions
+	// outside the tree (validate --crds).
+	Kinds []string
+	// Served asks the target cluster whether it serves a kind; nil offline.
+	Served func(schema.GroupKind) bool
 }
 
 // DefaultOptions returns the options for the runbook's namespace.
@@ -84,6 +93,7 @@ func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
 	sort.SliceStable(set.Objects, func(i, j int) bool { return set.Objects[i].ID().Less(set.Objects[j].ID()) })
 	set.Diagnostics = append(set.Diagnostics, validation.Validate(validation.Input{
 		Objects: set.Objects, Models: set.Models, Contributions: set.Contributions,
+		ExtraKinds: opts.Kinds, Served: opts.Served,
 	})...)
 	return set, nil
 }
@@ -160,4 +170,26 @@ func Namespaces(ctx context.Context, tree manifest.Tree) ([]string, error) {
 		}
 	}
 	return slices.Sorted(maps.Keys(seen)), nil
+}
+
+// CRDKinds reads the group/Kind pairs the CustomResourceDefinitions under
+// dir declare, as validate --crds takes them.
+func CRDKinds(ctx context.Context, fsys fs.FS, dir string) ([]string, error) {
+	objs, err := manifest.Load(ctx, fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	var kinds []string
+	for _, o := range objs {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		g, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		k, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		kinds = append(kinds, g+"/"+k)
+	}
+	if len(kinds) == 0 {
+		return nil, fmt.Errorf("%s holds no CustomResourceDefinition", dir)
+	}
+	return kinds, nil
 }

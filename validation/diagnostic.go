@@ -5,6 +5,8 @@
 package validation
 
 import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"fmt"
 	"sort"
 
@@ -50,9 +52,13 @@ type Input struct {
 	Models []model.Model
 	// Contributions say which model file put which entry into a shared object.
 	Contributions []model.Contribution
-	// ExtraKinds are kinds served by the target cluster beyond the built-in ones
-	// (for example from CRDs in the tree).
+	// ExtraKinds are group/Kind pairs known beyond the built-in ones: from
+	// the CustomResourceDefinitions of --crds folders.
 	ExtraKinds []string
+	// Served asks the target cluster whether it serves a kind; nil offline.
+	// Offline an unknown kind is a warning (it may be served where it is
+	// applied); a kind the cluster does not serve is an error.
+	Served func(schema.GroupKind) bool
 }
 
 // Validate runs every rule and returns the diagnostics sorted by origin.

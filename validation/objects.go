@@ -43,10 +43,16 @@ func checkKinds(c *checker) {
 	known := knownKinds(extra)
 	for _, o := range c.in.Objects {
 		gvk := o.GroupVersionKind()
-		if !known[gvk.Group+"/"+gvk.Kind] {
+		switch {
+		case known[gvk.Group+"/"+gvk.Kind]:
+		case c.in.Served == nil:
+			c.add(Warning, "unknown-kind", o.Origin, objectName(o),
+				fmt.Sprintf("kind %s in %s is not known offline, so it is not checked", gvk.Kind, o.GetAPIVersion()),
+				"declare it: pass --crds DIR with its CustomResourceDefinition (as ../shared/crds holds them), or validate against the cluster with diff")
+		case !c.in.Served(gvk.GroupKind()):
 			c.add(Error, "unknown-kind", o.Origin, objectName(o),
-				fmt.Sprintf("unknown kind %s in %s", gvk.Kind, o.GetAPIVersion()),
-				"check apiVersion and kind; install the CRD that serves it, or add the CRD to models-config")
+				fmt.Sprintf("the cluster does not serve kind %s in %s", gvk.Kind, o.GetAPIVersion()),
+				"check apiVersion and kind, or install the CRD that serves it")
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -222,6 +224,10 @@ func (o *diffOptions) plan(ctx context.Context, clients *cluster.Clients, ns str
 
 // compute loads the tree and plans it against the target.
 func (o *diffOptions) compute(ctx context.Context, clients *cluster.Clients, ns string, stderr io.Writer) (*planned, error) {
+	o.source.served = func(gk schema.GroupKind) bool {
+		_, err := clients.Mapper.RESTMapping(gk)
+		return err == nil
+	}
 	set, err := o.source.load(ctx, ns)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"cmp"
 	"context"
 	"fmt"
@@ -19,12 +24,16 @@ type sourceFlags struct {
 	path      string
 	revision  string
 	namespace string
+	crds      []string
+	// served asks the cluster about kinds, for the commands that have one.
+	served func(schema.GroupKind) bool
 }
 
 func (f *sourceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.path, "path", "./models-config", "the models-config directory")
 	fs.StringVar(&f.revision, "revision", "", "read the tree as it was at this git revision (branch, tag, commit) instead of the work tree")
 	namespaceFlag(fs, &f.namespace)
+	fs.StringArrayVar(&f.crds, "crds", nil, "a folder of CustomResourceDefinitions whose kinds the tree may use (repeatable); without it, and offline, kinds modelsync does not know are warnings")
 }
 
 // namespaceFlag is kubectl's -n/--namespace.
@@ -49,6 +58,14 @@ func (f *sourceFlags) load(ctx context.Context, ns string) (*desired.Set, error)
 	if ns != "" {
 		opts.Namespace = ns
 	}
+	for _, dir := range f.crds {
+		kinds, err := desired.CRDKinds(ctx, os.DirFS(filepath.Dir(filepath.Clean(dir))), filepath.Base(filepath.Clean(dir)))
+		if err != nil {
+			return nil, fmt.Errorf("--crds: %w", err)
+		}
+		opts.Kinds = append(opts.Kinds, kinds...)
+	}
+	opts.Served = f.served
 	return desired.Load(ctx, tree, opts)
 }
 
