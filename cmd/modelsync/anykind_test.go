@@ -1,0 +1,218 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"modelsync.dev/modelsync/internal/controlplane"
+	"modelsync.dev/modelsync/internal/kubetest"
+)
+
+// anyKindTree is a multi-node model as raw YAML: a LeaderWorkerSet, the
+// InferencePool v1 selecting its leaders with the endpoint picker's Service,
+// ServiceAccount, Role, RoleBinding and ConfigMap, and a route sending to the
+// pool. Every object names the namespace, as the team's files do.
+func anyKindTree(ns string) fstest.MapFS {
+	file := func(s string) *fstest.MapFile {
+		return &fstest.MapFile{Data: []byte(strings.ReplaceAll(s, "NS", ns))}
+	}
+	return fstest.MapFS{
+		"models-config/glm/lws.yaml": file(`apiVersion: leaderworkerset.x-k8s.io/v1
+kind: LeaderWorkerSet
+metadata:
+  name: glm-5
+  namespace: NS
+spec:
+  replicas: 1
+  leaderWorkerTemplate:
+    size: 3
+    workerTemplate:
+      metadata:
+        labels:
+          app: glm-5
+      spec:
+        containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.2
+          ports:
+          - containerPort: 5000
+`),
+		"models-config/glm/pool.yaml": file(`apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata:
+  name: glm-5
+  namespace: NS
+spec:
+  selector:
+    matchLabels:
+      app: glm-5
+  targetPorts:
+  - number: 5000
+  endpointPickerRef:
+    name: glm-5-epp
+    port:
+      number: 9002
+`),
+		"models-config/glm/epp.yaml": file(`apiVersion: v1
+kind: Service
+metadata:
+  name: glm-5-epp
+  namespace: NS
+spec:
+  selector:
+    app: glm-5-epp
+  ports:
+  - name: grpc
+    port: 9002
+    targetPort: 9002
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: glm-5-epp
+  namespace: NS
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: glm-5-epp
+  namespace: NS
+data:
+  config.yaml: |
+    plugins:
+    - type: queue-scorer
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: glm-5-epp
+  namespace: NS
+rules:
+- apiGroups: [inference.networking.k8s.io]
+  resources: [inferencepools]
+  verbs: [get, watch, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: glm-5-epp
+  namespace: NS
+subjects:
+- kind: ServiceAccount
+  name: glm-5-epp
+  namespace: NS
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: glm-5-epp
+`),
+		"models-config/config.yaml": file(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: qwen-vllm-inference-config
+  namespace: NS
+data:
+  VLLM_LOGGING_LEVEL: INFO
+`),
+		"models-config/gatewayroute/nrp.yaml": file(`apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata:
+  name: envoy-ai-gateway-nrp
+  namespace: NS
+spec:
+  parentRefs:
+  - name: envoy-ai-gateway-nrp
+    kind: Gateway
+    group: gateway.networking.k8s.io
+  rules:
+  - matches:
+    - headers:
+      - type: Exact
+        name: x-ai-eg-model
+        value: glm-5
+    backendRefs:
+    - group: inference.networking.k8s.io
+      kind: InferencePool
+      name: glm-5
+`),
+	}
+}
+
+// TestAnyKindValidatedPlannedSyncedPruned: kinds modelsync has no table
+// entry for are validated offline with --crds, planned, synced in the order
+// their references give, and pruned in reverse.
+func TestAnyKindValidatedPlannedSyncedPruned(t *testing.T) {
+	ns := kubetest.Namespace(t)
+	dir := kubetest.WriteTree(t, anyKindTree(ns))
+	root, err := controlplane.RepoRoot(must(os.Getwd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crds []string
+	for _, d := range controlplane.CRDDirs(root) {
+		crds = append(crds, "--crds", d)
+	}
+
+	// Offline, no -n: the tree names its namespace. Without --crds the
+	// LeaderWorkerSet is a warning saying how to declare it.
+	code, out, _ := run("validate", "--path", dir)
+	if code != 0 || !strings.Contains(out, "kind LeaderWorkerSet in leaderworkerset.x-k8s.io/v1 is not known offline") || !strings.Contains(out, "--crds") {
+		t.Errorf("validate without --crds: exit %d\n%s", code, out)
+	}
+	if code, out, _ := run(append([]string{"validate", "--path", dir}, crds...)...); code != 0 || !strings.Contains(out, "no problems found") {
+		t.Errorf("validate --crds: exit %d\n%s", code, out)
+	}
+
+	target := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "--path", dir}
+	if code, out, stderr := run(append([]string{"diff"}, target...)...); code != 1 || !strings.Contains(out, "9 to create") {
+		t.Fatalf("diff: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr := run(append([]string{"sync"}, target...)...)
+	if code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, stderr)
+	}
+	at := func(kind string) int { return strings.Index(out, " "+kind+" ") }
+	for _, pair := range [][2]string{{"Service", "InferencePool"}, {"InferencePool", "AIGatewayRoute"}, {"Role", "RoleBinding"}} {
+		if at(pair[0]) < 0 || at(pair[0]) > at(pair[1]) {
+			t.Errorf("sync did not apply %s before %s:\n%s", pair[0], pair[1], out)
+		}
+	}
+	if code, out, stderr := run(append([]string{"diff"}, target...)...); code != 0 {
+		t.Fatalf("diff after sync: exit %d\n%s%s", code, out, stderr)
+	}
+
+	// The multi-node model leaves: the route (its only rule gone), the pool,
+	// the picker and the LeaderWorkerSet are pruned, the route first.
+	if err := os.RemoveAll(filepath.Join(dir, "glm")); err != nil {
+		t.Fatal(err)
+	}
+	route := filepath.Join(dir, "gatewayroute", "nrp.yaml")
+	data, _ := os.ReadFile(route)
+	if err := os.WriteFile(route, []byte(strings.Split(string(data), "  rules:")[0]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	if code, out, stderr := run(append([]string{"diff", "--plan-out", plan}, target...)...); code != 1 || !strings.Contains(out, "8 to prune") {
+		t.Fatalf("diff of the removal: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = run(append([]string{"prune", "--plan", plan, "--allow-mass-prune"}, target...)...) // 8 of 9 is a mass prune
+	if code != 0 || !strings.Contains(out, "deleted    LeaderWorkerSet glm-5") || !strings.Contains(out, "deleted    InferencePool glm-5") {
+		t.Fatalf("prune: exit %d\n%s%s", code, out, stderr)
+	}
+	if i, j := strings.Index(out, "AIGatewayRoute"), strings.Index(out, "InferencePool"); i > j {
+		t.Errorf("prune removed the pool before the rule sending to it:\n%s", out)
+	}
+	if code, out, stderr := run(append([]string{"diff"}, target...)...); code != 0 {
+		t.Errorf("diff after prune: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
