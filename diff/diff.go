@@ -183,7 +183,7 @@ func changeOf(a Action, u *unstructured.Unstructured) Change {
 	return Change{Action: a, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 }
 
-var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, PruneItem: 5, Prune: 6, Terminating: 7, Unchanged: 8}
+var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, PruneItem: 5, Replace: 6, Prune: 7, Terminating: 8, Unchanged: 9}
 
 func sortChanges(cs []Change) {
 	sort.SliceStable(cs, func(i, j int) bool {
@@ -240,6 +240,9 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 		}
 	}
 	predicted, conflicts, err := d.dryRun(ctx, p.Applied, adopting)
+	if fields := immutable(err, p.Applied, p.Live); fields != nil && !adopting {
+		return replace(p, fields), nil
+	}
 	if err != nil {
 		return d.failed(p, err)
 	}

@@ -29,6 +29,10 @@ const (
 	Conflict Action = "conflict"
 	// Error is an object the API server refused in the dry run.
 	Error Action = "error"
+	// Replace is a change the API server forbids in place (an immutable
+	// field, an API group move): a removal, which sync never does; the
+	// approved prune deletes the object and creates it again.
+	Replace Action = "replace"
 	// Terminating is an object being deleted, held by finalizers: sync does
 	// not write it, prune has nothing left to do with it.
 	Terminating Action = "terminating"
@@ -68,6 +72,11 @@ type Change struct {
 	// Conflicts are the fields of a conflict that other field managers own,
 	// and who owns them: a sync takes them over.
 	Conflicts []string `json:"conflicts,omitempty"`
+	// Immutable names what a replace changes that cannot change in place.
+	Immutable []string `json:"immutable,omitempty"`
+	// ReplacesAPIVersion is the apiVersion of the object a replace deletes,
+	// when the object moves to another API group.
+	ReplacesAPIVersion string `json:"replacesAPIVersion,omitempty"`
 	// Owners are the field managers holding an object to adopt.
 	Owners []string `json:"owners,omitempty"`
 	// Message explains an error, a conflict or a kept object.
@@ -149,7 +158,7 @@ type Report struct {
 // which is a write of the object that holds it) and object deletions.
 func (p *Plan) Report() Report {
 	n := p.Counts()
-	return Report{Create: n[Create], Update: n[Update] + n[Conflict] + n[Adopt] + n[PruneItem], Delete: n[Prune]}
+	return Report{Create: n[Create] + n[Replace], Update: n[Update] + n[Conflict] + n[Adopt] + n[PruneItem], Delete: n[Prune] + n[Replace]}
 }
 
 // WriteDotenv writes the report's counts and the number of removals awaiting
@@ -182,11 +191,12 @@ func (p *Plan) HasChanges() bool {
 // HasErrors reports whether any object failed its dry run.
 func (p *Plan) HasErrors() bool { return p.Counts()[Error] > 0 }
 
-// Removals are the prunes and prune-items, the part of a plan a person approves.
+// Removals are the prunes, prune-items and replacements, the part of a plan
+// a person approves.
 func (p *Plan) Removals() []Change {
 	var out []Change
 	for _, ch := range p.Changes {
-		if ch.Action == Prune || ch.Action == PruneItem {
+		if ch.Action == Prune || ch.Action == PruneItem || ch.Action == Replace {
 			out = append(out, ch)
 		}
 	}

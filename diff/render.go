@@ -47,6 +47,9 @@ func (p *Plan) summary() string {
 	if n[Adopt] > 0 {
 		s += fmt.Sprintf(", %d to adopt", n[Adopt])
 	}
+	if n[Replace] > 0 {
+		s += fmt.Sprintf(", %d to replace (after approval)", n[Replace])
+	}
 	if n[Error] > 0 {
 		s += fmt.Sprintf(", %d refused", n[Error])
 	}

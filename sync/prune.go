@@ -50,6 +50,8 @@ type State string
 const (
 	// Removed: this run deleted the object or removed the entries.
 	Removed State = "removed"
+	// Replaced: this run deleted the object and created it again, ready.
+	Replaced State = "replaced"
 	// AlreadyGone: removed before this run (an interrupted prune of the same
 	// plan, or by hand).
 	AlreadyGone State = "already gone"
@@ -131,13 +133,15 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 		return PruneReport{}, err
 	}
 	var rep PruneReport
+	var reps []replacement
+	reps, ap.done = replacements(ap, res)
 	for _, ch := range ap.done {
 		p := Pruned{Change: ch, State: AlreadyGone}
 		progress.Pruned(p)
 		rep.Pruned = append(rep.Pruned, p)
 	}
 	deps := newDependencies(res.Members)
-	for _, batch := range slices.Backward(byRank(steps(ap.todo, res), orderOf(res).stepRank)) {
+	for _, batch := range slices.Backward(byRank(steps(ap.todo, reps, res), orderOf(res).stepRank)) {
 		if err := opts.Fence.Confirm(ctx); err != nil {
 			return rep, err
 		}
@@ -146,13 +150,19 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 				// The run lost its Lease: this step writes nothing, and the
 				// next batch's Confirm stops the run.
 				ch := s.delete
-				if s.write != nil {
+				switch {
+				case s.write != nil:
 					ch = s.write.owner
+				case s.replace != nil:
+					ch = s.replace.change
 				}
 				return Pruned{Change: ch, State: Failed, Err: err}
 			}
 			if s.write != nil {
 				return m.writeStep(ctx, deps, *s.write)
+			}
+			if s.replace != nil {
+				return m.replaceStep(ctx, *s.replace, opts)
 			}
 			return m.deleteStep(ctx, deps, s.delete, opts)
 		}, progress.Pruned)
@@ -167,7 +177,7 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 	if n := rep.Count(); n[Failed]+n[NotAttempted] > 0 {
 		errs = append(errs, fmt.Errorf("%w: %d removal(s) done, %d failed, %d not attempted because something that stays still needs them. "+
 			"Everything not deleted stays in the inventory; fix the failures and run prune again with the same plan",
-			ErrPartial, n[Removed]+n[AlreadyGone]+n[StillTerminating], n[Failed], n[NotAttempted]))
+			ErrPartial, n[Removed]+n[Replaced]+n[AlreadyGone]+n[StillTerminating], n[Failed], n[NotAttempted]))
 	}
 	return rep, errors.Join(errs...)
 }
@@ -175,12 +185,13 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 // step is one removal request: the entries of one shared object, or one
 // object's deletion.
 type step struct {
-	write  *entryWrite
-	delete diff.Change
+	write   *entryWrite
+	delete  diff.Change
+	replace *replacement
 }
 
 // steps are the approved removals still to do.
-func steps(todo []diff.Change, res *diff.Result) []step {
+func steps(todo []diff.Change, reps []replacement, res *diff.Result) []step {
 	var out []step
 	for _, w := range entryWrites(todo, res) {
 		out = append(out, step{write: &w})
@@ -190,6 +201,9 @@ func steps(todo []diff.Change, res *diff.Result) []step {
 			out = append(out, step{delete: ch})
 		}
 	}
+	for _, r := range reps {
+		out = append(out, step{replace: &r})
+	}
 	return out
 }
 
@@ -198,6 +212,9 @@ func steps(todo []diff.Change, res *diff.Result) []step {
 // the entries come before the deletions (a shard takes the rules of the
 // shard being deleted first).
 func (o order) stepRank(s step) int {
+	if s.replace != nil {
+		return 2 * o.rank(s.replace.change.Kind)
+	}
 	if s.write != nil {
 		return 2*o.rank(s.write.owner.Kind) + 1
 	}

@@ -82,7 +82,7 @@ func (o *pruneOptions) run(ctx context.Context, clients *cluster.Clients, ns str
 	}
 	n := rep.Count()
 	if len(rep.Pruned) > 0 {
-		fmt.Fprintf(out, "prune of namespace %s: %d done, %d failed, %d not attempted", ns, n[sync.Removed]+n[sync.AlreadyGone], n[sync.Failed], n[sync.NotAttempted])
+		fmt.Fprintf(out, "prune of namespace %s: %d done, %d failed, %d not attempted", ns, n[sync.Removed]+n[sync.Replaced]+n[sync.AlreadyGone], n[sync.Failed], n[sync.NotAttempted])
 		if n[sync.StillTerminating] > 0 {
 			fmt.Fprintf(out, ", %d still terminating (they stay in the inventory)", n[sync.StillTerminating])
 		}

@@ -74,8 +74,11 @@ func (o *syncOptions) run(ctx context.Context, clients *cluster.Clients, ns stri
 	}
 	fmt.Fprintf(out, "synced namespace %s: %d applied, %d unchanged\n", ns, len(rep.Applied), rep.Unchanged)
 	for _, c := range p.res.Plan.Changes {
-		if c.Action == diff.Terminating {
+		switch c.Action {
+		case diff.Terminating:
 			fmt.Fprintf(out, "not written: %s %s is %s\n", c.Kind, c.Name, c.Message)
+		case diff.Replace:
+			fmt.Fprintf(out, "not written: %s %s %s\n", c.Kind, c.Name, c.Message)
 		}
 	}
 	if pending := p.res.Plan.Removals(); len(pending) > 0 {
@@ -186,6 +189,8 @@ func (p *lineProgress) Pruned(r sync.Pruned) {
 		p.printf("stuck      %s: terminating, held by finalizers %v\n", changeLine(r.Change), r.Finalizers)
 	case sync.AlreadyGone:
 		p.printf("%-10s %s %s: already done (an earlier prune, or by hand)\n", "done", r.Change.Kind, r.Change.Name)
+	case sync.Replaced:
+		p.printf("%-10s %s %s: deleted, created again and ready\n", "replaced", r.Change.Kind, r.Change.Name)
 	default:
 		if r.Change.Action == diff.PruneItem {
 			p.printf("%-10s %s %s: %s\n", r.Change.Action, r.Change.Kind, r.Change.Name, r.Change.Message)

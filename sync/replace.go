@@ -1,0 +1,77 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/manifest"
+)
+
+// replacement is an approved replace: the object to delete (unless an
+// interrupted prune of the same plan deleted it already) and the desired
+// object to create in its place.
+type replacement struct {
+	change     diff.Change
+	desired    diff.Prediction
+	deleteLive bool
+}
+
+// replacements pairs the approved replaces with their desired objects: the
+// pending ones, and those whose object an earlier run deleted but did not
+// create again (the plan now shows it as a create).
+func replacements(ap approval, res *diff.Result) ([]replacement, []diff.Change) {
+	byID := map[manifest.ID]diff.Prediction{}
+	for _, p := range res.Predictions {
+		byID[p.Object.ID()] = p
+	}
+	var out []replacement
+	var done []diff.Change
+	for _, ch := range ap.todo {
+		if ch.Action == diff.Replace {
+			out = append(out, replacement{change: ch, desired: byID[ch.ID()], deleteLive: true})
+		}
+	}
+	for _, ch := range ap.done {
+		if p, ok := byID[ch.ID()]; ch.Action == diff.Replace && ok && p.Change.Action == diff.Create {
+			out = append(out, replacement{change: ch, desired: p})
+			continue
+		}
+		done = append(done, ch)
+	}
+	return out, done
+}
+
+// replaceStep deletes the approved object with the preconditions of any
+// removal, creates the desired one and waits until it is ready. Claims of a
+// StatefulSet are not touched: the new pods mount them again.
+func (m *Manager) replaceStep(ctx context.Context, r replacement, opts PruneOptions) Pruned {
+	done := Pruned{Change: r.change, State: Replaced}
+	if r.deleteLive {
+		old := r.change
+		if old.ReplacesAPIVersion != "" {
+			old.APIVersion = old.ReplacesAPIVersion
+		}
+		if p := m.deleteObject(ctx, old, opts); p.State != Removed && p.State != AlreadyGone {
+			p.Change = r.change
+			return p
+		}
+	}
+	if err := opts.Fence.Hold(ctx); err != nil {
+		return failed(done, err)
+	}
+	p := r.desired
+	p.Change.Action = diff.Create
+	if a := m.applyOne(ctx, p); a.Err != nil {
+		return failed(done, fmt.Errorf("deleted, but not created again: %w; run prune again with the same plan", a.Err))
+	}
+	objs := []*unstructured.Unstructured{p.Applied}
+	wopts := DefaultWaitOptions()
+	wopts.Timeout = RolloutBudget(objs, wopts.Timeout).Timeout
+	if err := m.Wait(ctx, objs, wopts, NoProgress{}); err != nil {
+		return failed(done, fmt.Errorf("created again, but not ready: %w", err))
+	}
+	return done
+}
