@@ -127,6 +127,9 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	desiredIDs := map[manifest.ID]bool{}
 	for _, p := range preds {
 		desiredIDs[p.Object.ID()] = true
+	}
+	moved := groupMoves(preds, members, desiredIDs)
+	for _, p := range preds {
 		if p.Recorded {
 			plan.Verified++
 		}
@@ -136,7 +139,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 		}
 	}
 	for _, m := range members {
-		if !desiredIDs[manifest.IDOf(&m)] {
+		if id := manifest.IDOf(&m); !desiredIDs[id] && !moved[id] {
 			plan.Changes = append(plan.Changes, prune(&m))
 		}
 	}

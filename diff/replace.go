@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"modelsync.dev/modelsync/manifest"
 )
 
 // statefulSetMutable are the spec fields the API server lets a StatefulSet
@@ -160,4 +162,40 @@ func fieldsDiff(live, applied *unstructured.Unstructured, fields []string) strin
 		return ""
 	}
 	return d
+}
+
+// groupMoves finds the objects the tree moved to another API group (an
+// InferencePool from inference.networking.x-k8s.io to
+// inference.networking.k8s.io): the member of the old group and the object
+// to create in the new one share kind and name. The API server cannot move
+// an object, so each is a replace of the old member, not a create beside a
+// prune. It returns the old members it consumed.
+func groupMoves(preds []Prediction, members []unstructured.Unstructured, desired map[manifest.ID]bool) map[manifest.ID]bool {
+	type kindName struct{ kind, name string }
+	creates := map[kindName]int{}
+	for i, p := range preds {
+		if p.Change.Action == Create {
+			creates[kindName{p.Object.GetKind(), p.Object.GetName()}] = i
+		}
+	}
+	moved := map[manifest.ID]bool{}
+	for i := range members {
+		m := &members[i]
+		id := manifest.IDOf(m)
+		j, ok := creates[kindName{m.GetKind(), m.GetName()}]
+		if desired[id] || !ok || m.GetDeletionTimestamp() != nil {
+			continue
+		}
+		p := &preds[j]
+		p.Live = m
+		from, to := m.GroupVersionKind().Group, p.Object.GroupVersionKind().Group
+		*p = replace(*p, []string{"apiVersion"})
+		p.Change.ReplacesAPIVersion = m.GetAPIVersion()
+		p.Change.Diff = ""
+		p.Change.Message = fmt.Sprintf("moves from API group %s to %s, which the API server cannot do in place: sync leaves it; the approved prune deletes the %s one and creates the %s one (%s)",
+			from, to, from, to, consequence(m, p.Applied))
+		p.Live = nil
+		moved[id] = true
+	}
+	return moved
 }

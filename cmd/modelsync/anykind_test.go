@@ -216,3 +216,56 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestAPIGroupMoveIsAReplace: an InferencePool moved from the experimental
+// group to inference.networking.k8s.io/v1 is one replace, not a create beside
+// a prune; sync leaves the old pool serving, the approved prune swaps them.
+func TestAPIGroupMoveIsAReplace(t *testing.T) {
+	ns := kubetest.Namespace(t)
+	files := anyKindTree(ns)
+	delete(files, "models-config/glm/lws.yaml")
+	delete(files, "models-config/gatewayroute/nrp.yaml")
+	v1 := files["models-config/glm/pool.yaml"].Data
+	files["models-config/glm/pool.yaml"] = &fstest.MapFile{Data: []byte(`apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferencePool
+metadata:
+  name: glm-5
+  namespace: ` + ns + `
+spec:
+  selector:
+    app: glm-5
+  targetPortNumber: 5000
+  extensionRef:
+    name: glm-5-epp
+`)}
+	dir := kubetest.WriteTree(t, files)
+	target := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "--path", dir}
+	if code, out, stderr := run(append([]string{"sync"}, target...)...); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "glm", "pool.yaml"), v1, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	code, out, stderr := run(append([]string{"diff", "--plan-out", plan}, target...)...)
+	if code != 1 || !strings.Contains(out, "0 to create, 0 to update, 0 to prune") || !strings.Contains(out, "1 to replace") ||
+		!strings.Contains(out, "replace    InferencePool glm-5") || !strings.Contains(out, "moves from API group inference.networking.x-k8s.io to inference.networking.k8s.io") {
+		t.Fatalf("diff: exit %d\n%s%s", code, out, stderr)
+	}
+	pools := func(group string) string {
+		return kubetest.Kubectl(t, ns, "", "get", "inferencepools."+group, "-o", "name")
+	}
+	if code, out, stderr := run(append([]string{"sync"}, target...)...); code != 0 || pools("inference.networking.k8s.io") != "" || pools("inference.networking.x-k8s.io") == "" {
+		t.Fatalf("sync moved the pool itself: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = run(append([]string{"prune", "--plan", plan}, target...)...)
+	if code != 0 || !strings.Contains(out, "replaced   InferencePool glm-5") {
+		t.Fatalf("prune: exit %d\n%s%s", code, out, stderr)
+	}
+	if pools("inference.networking.k8s.io") == "" || pools("inference.networking.x-k8s.io") != "" {
+		t.Errorf("after the prune: v1 pools %q, experimental pools %q", pools("inference.networking.k8s.io"), pools("inference.networking.x-k8s.io"))
+	}
+	if code, out, stderr := run(append([]string{"diff"}, target...)...); code != 0 {
+		t.Errorf("diff after the replace: exit %d\n%s%s", code, out, stderr)
+	}
+}
