@@ -166,6 +166,15 @@ func TestAnyKindValidatedPlannedSyncedPruned(t *testing.T) {
 		t.Errorf("validate --crds: exit %d\n%s", code, out)
 	}
 
+	// Asked, the cluster says which kinds it serves: a misspelt kind is an error.
+	if code, out, _ := run("validate", "--path", dir, "--kubeconfig", kubetest.KubeconfigFile(t)); code != 0 || !strings.Contains(out, "no problems found") {
+		t.Errorf("validate against the cluster: exit %d\n%s", code, out)
+	}
+	typo := kubetest.WriteTree(t, fstest.MapFS{"models-config/lws.yaml": &fstest.MapFile{Data: []byte(strings.Replace(string(anyKindTree(ns)["models-config/glm/lws.yaml"].Data), "kind: LeaderWorkerSet", "kind: LeaderWorkerSett", 1))}})
+	if code, out, _ := run("validate", "--path", typo, "--kubeconfig", kubetest.KubeconfigFile(t)); code != 1 || !strings.Contains(out, "the cluster does not serve kind LeaderWorkerSett") {
+		t.Errorf("validate of a misspelt kind against the cluster: exit %d\n%s", code, out)
+	}
+
 	target := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "--path", dir}
 	if code, out, stderr := run(append([]string{"diff"}, target...)...); code != 1 || !strings.Contains(out, "9 to create") {
 		t.Fatalf("diff: exit %d\n%s%s", code, out, stderr)

@@ -222,12 +222,18 @@ func (o *diffOptions) plan(ctx context.Context, clients *cluster.Clients, ns str
 	return p.res.Plan, nil
 }
 
-// compute loads the tree and plans it against the target.
-func (o *diffOptions) compute(ctx context.Context, clients *cluster.Clients, ns string, stderr io.Writer) (*planned, error) {
-	o.source.served = func(gk schema.GroupKind) bool {
+// servedBy asks the cluster's discovery (cached by the REST mapper) whether
+// it serves a kind.
+func servedBy(clients *cluster.Clients) func(schema.GroupKind) bool {
+	return func(gk schema.GroupKind) bool {
 		_, err := clients.Mapper.RESTMapping(gk)
 		return err == nil
 	}
+}
+
+// compute loads the tree and plans it against the target.
+func (o *diffOptions) compute(ctx context.Context, clients *cluster.Clients, ns string, stderr io.Writer) (*planned, error) {
+	o.source.served = servedBy(clients)
 	set, err := o.source.load(ctx, ns)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 
 type validateOptions struct {
 	source   sourceFlags
+	cluster  clusterFlags
 	output   string
 	junitOut string
 }
@@ -31,6 +32,13 @@ func newValidateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.cluster.kubeconfig != "" || o.cluster.context != "" {
+				clients, _, err := o.cluster.connect(ns)
+				if err != nil {
+					return err
+				}
+				o.source.served = servedBy(clients)
+			}
 			set, err := o.source.load(cmd.Context(), ns)
 			if err != nil {
 				return err
@@ -48,6 +56,8 @@ func newValidateCommand() *cobra.Command {
 		},
 	}
 	o.source.register(cmd.Flags())
+	cmd.Flags().StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "also ask this cluster which kinds it serves (a kind it does not serve is then an error)")
+	cmd.Flags().StringVar(&o.cluster.context, "context", "", "kubeconfig context to ask, as --kubeconfig")
 	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "text, json or junit (for GitLab's test report)")
 	cmd.Flags().StringVar(&o.junitOut, "junit-out", "", "also write the findings as JUnit XML to this file (GitLab's test report), while the log shows them")
 	return cmd
