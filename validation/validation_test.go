@@ -75,9 +75,9 @@ func TestRules(t *testing.T) {
 			rule:  "yaml", severity: validation.Error, origin: "models-config/a.yaml:9", message: "invalid YAML",
 		},
 		{
-			name:  "unknown kind",
+			name:  "unknown kind offline: a warning saying how to declare it",
 			files: map[string]string{"a.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"},
-			rule:  "unknown-kind", severity: validation.Error, origin: "models-config/a.yaml:1", message: "unknown kind Widget in example.com/v1",
+			rule:  "unknown-kind", severity: validation.Warning, origin: "models-config/a.yaml:1", message: "kind Widget in example.com/v1 is not known offline",
 		},
 		{
 			name: "duplicate identity across files",
