@@ -250,6 +250,11 @@ func TestRules(t *testing.T) {
 			files: map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: other\n"},
 			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/a.yaml:1", message: "object is in namespace other, but the target is nrp-llm",
 		},
+		{
+			name:  "Model in another namespace",
+			files: map[string]string{"m.yaml": "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: m\n  namespace: other\nspec:\n  external: {hostname: h, port: 80}\n"},
+			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/m.yaml:5", message: "Model is in namespace other, but the target is nrp-llm",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

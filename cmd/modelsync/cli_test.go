@@ -15,6 +15,27 @@ func run(args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
+// TestNamespaceFromTheTree: the runbook's raw files name nrp-llm, so
+// validate targets it without -n; a tree naming two namespaces asks for -n.
+func TestNamespaceFromTheTree(t *testing.T) {
+	if code, out, stderr := run("validate", "--path", "../../testdata/runbook"); code != 0 || !strings.Contains(out, "0 error(s)") {
+		t.Errorf("validate of the runbook's files without -n: exit %d\n%s%s", code, out, stderr)
+	}
+	dir := filepath.Join(t.TempDir(), "models-config")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, ns := range []string{"nrp-llm", "sdsc-llm"} {
+		cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c" + string(rune('0'+i)) + "\n  namespace: " + ns + "\n"
+		if err := os.WriteFile(filepath.Join(dir, ns+".yaml"), []byte(cm), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, stderr := run("validate", "--path", dir); code != 2 || !strings.Contains(stderr, "the tree names several namespaces (nrp-llm, sdsc-llm); pass -n") {
+		t.Errorf("two namespaces without -n: exit %d %s", code, stderr)
+	}
+}
+
 func TestValidateExitCodes(t *testing.T) {
 	if code, out, _ := run("validate", "--path", "../../models-config", "-n", "nrp-llm"); code != 0 || !strings.Contains(out, "no problems found") {
 		t.Errorf("clean tree: exit %d, %q", code, out)
