@@ -65,6 +65,10 @@ type Options struct {
 	Kinds []schema.GroupVersionKind
 	// Subjects, when any, get a RoleBinding.
 	Subjects []rbacv1.Subject
+	// Roles are the Roles the tree holds. Writing a Role or a RoleBinding
+	// to it needs escalate and bind on it (the API server's escalation
+	// check), granted for these names only.
+	Roles []string
 }
 
 // Role returns the Role for opts, and the RoleBinding when opts names
@@ -92,6 +96,10 @@ func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
 			sort.Strings(res)
 			rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: res, Verbs: verbs[schema.GroupResource{Group: g, Resource: res[0]}]})
 		}
+	}
+	if len(opts.Roles) > 0 {
+		names := slices.Sorted(slices.Values(opts.Roles))
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles"}, Verbs: []string{"bind", "escalate"}, ResourceNames: slices.Compact(names)})
 	}
 	meta := metav1.ObjectMeta{Name: opts.Name, Namespace: opts.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "modelsync"}}
 	role := &rbacv1.Role{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"}, ObjectMeta: meta, Rules: rules}

@@ -175,7 +175,11 @@ func TestAnyKindValidatedPlannedSyncedPruned(t *testing.T) {
 		t.Errorf("validate of a misspelt kind against the cluster: exit %d\n%s", code, out)
 	}
 
-	target := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "--path", dir}
+	// Everything runs as the identity bound to exactly the Role that
+	// `modelsync rbac` prints for this tree: it may write the picker's Role
+	// (bind and escalate on that Role alone), the CRD kinds and the rest.
+	kc, _ := asGeneratedRole(t, ns, dir, "ci-apply-"+ns)
+	target := []string{"--kubeconfig", kc, "--path", dir}
 	if code, out, stderr := run(append([]string{"diff"}, target...)...); code != 1 || !strings.Contains(out, "9 to create") {
 		t.Fatalf("diff: exit %d\n%s%s", code, out, stderr)
 	}

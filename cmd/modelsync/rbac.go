@@ -58,6 +58,9 @@ func newRBACCommand() *cobra.Command {
 				opts.Namespace = set.Objects[0].GetNamespace()
 			}
 			for _, obj := range set.Objects {
+				if obj.GetKind() == "Role" && obj.GroupVersionKind().Group == rbacv1.GroupName {
+					opts.Roles = append(opts.Roles, obj.GetName())
+				}
 				opts.Kinds = append(opts.Kinds, obj.GroupVersionKind())
 			}
 			for _, k := range o.extraKinds {

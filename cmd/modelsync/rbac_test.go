@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/internal/kubetest"
@@ -27,38 +28,8 @@ func TestGeneratedRoleRunsEveryCommand(t *testing.T) {
 	ns := kubetest.Namespace(t)
 	dir := kubetest.WriteTree(t, kubetest.RepoTree(t))
 	user := "ci-apply-" + ns
-	code, out, stderr := run("rbac", "--path", dir, "-n", ns, "--user", user)
-	if code != 0 {
-		t.Fatalf("rbac: exit %d %s", code, stderr)
-	}
-	admin := kubernetes.NewForConfigOrDie(kubetest.Config(t))
-	docs := strings.Split(out, "\n---\n")
-	if len(docs) != 2 {
-		t.Fatalf("rbac printed %d documents, want a Role and a RoleBinding:\n%s", len(docs), out)
-	}
-	var role rbacv1.Role
-	var binding rbacv1.RoleBinding
-	if err := yaml.UnmarshalStrict([]byte(docs[0]), &role); err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.UnmarshalStrict([]byte(docs[1]), &binding); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.RbacV1().Roles(ns).Create(t.Context(), &role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.RbacV1().RoleBindings(ns).Create(t.Context(), &binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	kc, cfg := kubetest.UserKubeconfig(t, user)
+	kc, cfg := asGeneratedRole(t, ns, dir, user)
 	self := kubernetes.NewForConfigOrDie(cfg)
-	if err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
-		r, err := self.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}}}, metav1.CreateOptions{})
-		return err == nil && r.Status.Allowed, nil
-	}); err != nil {
-		t.Fatalf("the binding never took effect: %v", err)
-	}
 	if _, err := self.CoreV1().ConfigMaps(ns).List(t.Context(), metav1.ListOptions{}); err == nil {
 		t.Fatal("the identity can list ConfigMaps: it is not restricted to the Role")
 	}
@@ -74,7 +45,7 @@ func TestGeneratedRoleRunsEveryCommand(t *testing.T) {
 	}
 	step(0, "sync")
 	step(0, "diff")
-	claim := createClaim(t, admin, ns, "qwen3-embedding-8b-vllm-inference")
+	claim := createClaim(t, kubernetes.NewForConfigOrDie(kubetest.Config(t)), ns, "qwen3-embedding-8b-vllm-inference")
 	if err := os.Remove(filepath.Join(dir, "models", "qwen3-embedding-8b.yaml")); err != nil {
 		t.Fatal(err)
 	}
@@ -108,4 +79,44 @@ func createClaim(t *testing.T, cs kubernetes.Interface, ns, sts string) string {
 		t.Fatal(err)
 	}
 	return name
+}
+
+// asGeneratedRole binds user to the Role and RoleBinding that `modelsync
+// rbac --user` prints for the tree at dir, as an admin would apply them, and
+// returns the user's kubeconfig once the binding takes effect.
+func asGeneratedRole(t *testing.T, ns, dir, user string) (string, *rest.Config) {
+	t.Helper()
+	code, out, stderr := run("rbac", "--path", dir, "-n", ns, "--user", user)
+	if code != 0 {
+		t.Fatalf("rbac: exit %d %s", code, stderr)
+	}
+	admin := kubernetes.NewForConfigOrDie(kubetest.Config(t))
+	docs := strings.Split(out, "\n---\n")
+	if len(docs) != 2 {
+		t.Fatalf("rbac printed %d documents, want a Role and a RoleBinding:\n%s", len(docs), out)
+	}
+	var role rbacv1.Role
+	var binding rbacv1.RoleBinding
+	if err := yaml.UnmarshalStrict([]byte(docs[0]), &role); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict([]byte(docs[1]), &binding); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().Roles(ns).Create(t.Context(), &role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().RoleBindings(ns).Create(t.Context(), &binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kc, cfg := kubetest.UserKubeconfig(t, user)
+	self := kubernetes.NewForConfigOrDie(cfg)
+	if err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		r, err := self.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}}}, metav1.CreateOptions{})
+		return err == nil && r.Status.Allowed, nil
+	}); err != nil {
+		t.Fatalf("the binding never took effect: %v", err)
+	}
+	return kc, cfg
 }
