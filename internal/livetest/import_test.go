@@ -1,15 +1,18 @@
 package livetest_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/internal/kubetest"
@@ -29,7 +32,7 @@ func TestImportTakesOverTheRunbooksDeployment(t *testing.T) {
 	useNamespace(t, c.Core, ns)
 	runbook := filepath.Join(repoRoot(t), "testdata", "runbook")
 	kubetest.Kubectl(t, ns, "", "apply", "-f", runbook)
-	before := workloadState(t, c, ns)
+	before := settled(t, c, ns)
 
 	bin := buildModelsync(t)
 	kubeconfig := kubetest.KubeconfigFile(t)
@@ -58,7 +61,7 @@ func TestImportTakesOverTheRunbooksDeployment(t *testing.T) {
 
 	run(t, 0, bin, "validate", "--path", live)
 	run(t, 0, bin, "sync", "--adopt", "--kubeconfig", kubeconfig, "--path", live)
-	if d := cmp.Diff(before, workloadState(t, c, ns)); d != "" {
+	if d := cmp.Diff(before, settled(t, c, ns)); d != "" {
 		t.Errorf("sync --adopt changed a pod template or a claim (-before +after):\n%s", d)
 	}
 	if out := run(t, 0, bin, "diff", "--kubeconfig", kubeconfig, "--path", live); !strings.Contains(out, "0 to create, 0 to update, 0 to prune") {
@@ -66,17 +69,35 @@ func TestImportTakesOverTheRunbooksDeployment(t *testing.T) {
 	}
 }
 
+// settled is workloadState once the StatefulSet controller has observed
+// every StatefulSet and made its claims, so that a change made later shows.
+func settled(t *testing.T, c *cluster.Clients, ns string) map[string]string {
+	t.Helper()
+	var state map[string]string
+	if err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		var done bool
+		state, done = workloadState(t, c, ns)
+		return done, nil
+	}); err != nil {
+		t.Fatalf("the StatefulSets never settled: %v (%v)", err, state)
+	}
+	return state
+}
+
 // workloadState is what a rollout or a new claim would change: each
-// StatefulSet's generation and template revision, and the claims' UIDs.
-func workloadState(t *testing.T, c *cluster.Clients, ns string) map[string]string {
+// StatefulSet's generation and template revision, and the claims' UIDs; and
+// whether the controller has caught up with every StatefulSet.
+func workloadState(t *testing.T, c *cluster.Clients, ns string) (map[string]string, bool) {
 	t.Helper()
 	state := map[string]string{}
+	settled := true
 	stss, err := c.Core.AppsV1().StatefulSets(ns).List(t.Context(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range stss.Items {
 		state["sts/"+s.Name] = fmt.Sprintf("generation %d, revision %s", s.Generation, s.Status.UpdateRevision)
+		settled = settled && s.Status.ObservedGeneration == s.Generation && s.Status.UpdateRevision != ""
 	}
 	claims, err := c.Core.CoreV1().PersistentVolumeClaims(ns).List(t.Context(), metav1.ListOptions{})
 	if err != nil {
@@ -85,7 +106,7 @@ func workloadState(t *testing.T, c *cluster.Clients, ns string) map[string]strin
 	for _, p := range claims.Items {
 		state["pvc/"+p.Name] = string(p.UID)
 	}
-	return state
+	return state, settled && len(claims.Items) == len(stss.Items)
 }
 
 // run runs the CLI and wants exit code want.
