@@ -111,7 +111,15 @@ func (g *generator) model(m *Model) {
 	if len(m.Spec.Combine) > 0 {
 		return // a combined model only has its rule
 	}
-	if m.Spec.Server != nil {
+	if s := m.Spec.Server; s != nil && s.MultiNode() {
+		lws, err := m.leaderWorkerSet(g.ns, s.ResolvedVariants()[0])
+		if err != nil {
+			g.fail(m, err.Error(), "give a Kubernetes quantity such as 64Gi or 8")
+		} else {
+			g.emit(m, lws)
+		}
+		g.emit(m, m.service(g.ns))
+	} else if m.Spec.Server != nil {
 		for _, r := range m.Spec.Server.ResolvedVariants() {
 			sts, err := m.statefulSet(g.ns, r)
 			if err != nil {

@@ -52,7 +52,7 @@ func (s *Server) Resolve(v Variant) Resolved {
 	r.APIServers = max(1, pick(h.APIServers, b.APIServers))
 	r.TensorParallel = pick(h.TensorParallel, b.TensorParallel)
 	if r.TensorParallel == 0 {
-		r.TensorParallel = max(1, r.GPUs/(r.PipelineParallel*r.DataParallel))
+		r.TensorParallel = max(1, r.GPUs*max(1, s.Nodes)/(r.PipelineParallel*r.DataParallel))
 	}
 	r.Replicas = 1
 	if h.Replicas != nil {
@@ -89,13 +89,14 @@ func CPURequest(r Resolved) int {
 func CPULimit(r Resolved) int { return 2 * CPURequest(r) }
 
 // MemoryGi returns the request and limit: slightly over half the weights and
-// slightly over the weights, plus the multimodal processor cache of every API server.
+// slightly over the weights a pod holds (its share over nodes), plus the multimodal processor cache of every API server.
 func (s *Server) MemoryGi(r Resolved) (request, limit int64) {
 	extra := 0.0
 	if s.Multimodal {
 		extra = float64(s.mmCacheGB() * r.APIServers)
 	}
-	return ceilGi(s.WeightsGi*0.55 + extra), ceilGi(s.WeightsGi*1.1 + extra)
+	share := s.WeightsGi / float64(max(1, s.Nodes)) // each pod of a multi-node model holds its part
+	return ceilGi(share*0.55 + extra), ceilGi(share*1.1 + extra)
 }
 
 // StorageGi is 15 % over the weights, inside the runbook's 10–20 %.

@@ -148,6 +148,11 @@ type Server struct {
 	KVHeads        int  `json:"kvHeads,omitempty"`
 	MLA            bool `json:"mla,omitempty"`
 
+	// Nodes is the pods one instance of the model spans (GPUs is per pod).
+	// Above 1 the model runs as a LeaderWorkerSet: per replica a leader,
+	// which serves the API, and Nodes-1 workers; tensor × pipeline × data
+	// parallel sizes then multiply to GPUs × Nodes.
+	Nodes int `json:"nodes,omitempty"`
 	// Hardware for the single StatefulSet, and the defaults of every variant.
 	Hardware `json:",inline"`
 	// Variants are StatefulSets on different hardware behind the one Service.

@@ -38,7 +38,10 @@ func (m *Model) volumeName() string {
 // runbook's service-group label for several variants.
 func (m *Model) service(ns string) *corev1.Service {
 	selector := map[string]string{"app": m.WorkloadName()}
-	if len(m.Spec.Server.Variants) > 0 {
+	switch {
+	case m.Spec.Server.MultiNode():
+		selector = leaderSelector(m.WorkloadName())
+	case len(m.Spec.Server.Variants) > 0:
 		selector = map[string]string{LabelServiceGroup: m.WorkloadName()}
 	}
 	return &corev1.Service{
@@ -76,12 +79,42 @@ func (m *Model) labels(extra map[string]string) map[string]string {
 }
 
 func (m *Model) statefulSet(ns string, r Resolved) (*appsv1.StatefulSet, error) {
-	s := m.Spec.Server
 	name := m.statefulSetName(r)
 	podLabels := map[string]string{"app": name, "component": "llm"}
 	if r.Name != "" {
 		podLabels[LabelServiceGroup] = m.WorkloadName()
 	}
+	tmpl, err := m.podTemplate(ns, r, name, podLabels, m.commandLine(r), true)
+	if err != nil {
+		return nil, err
+	}
+	claim, err := m.claimTemplate()
+	if err != nil {
+		return nil, err
+	}
+	retain := appsv1.RetainPersistentVolumeClaimRetentionPolicyType
+	return &appsv1.StatefulSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: m.labels(podLabels), Annotations: m.Metadata.Annotations},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:            &r.Replicas,
+			ServiceName:         m.WorkloadName(),
+			PodManagementPolicy: appsv1.OrderedReadyPodManagement,
+			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+				WhenDeleted: retain, WhenScaled: retain,
+			},
+			Selector:             &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template:             tmpl,
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{claim},
+		},
+	}, nil
+}
+
+// podTemplate is the pod of one engine process: the container named name
+// running line under bash -c, sized for r, with /dev/shm and the cache
+// claim mounted; probed on /health when serves (a multi-node worker is not).
+func (m *Model) podTemplate(ns string, r Resolved, name string, podLabels map[string]string, line string, serves bool) (corev1.PodTemplateSpec, error) {
+	s := m.Spec.Server
 	templateLabels := maps.Clone(s.PodLabels)
 	if templateLabels == nil {
 		templateLabels = map[string]string{}
@@ -89,13 +122,8 @@ func (m *Model) statefulSet(ns string, r Resolved) (*appsv1.StatefulSet, error) 
 	maps.Copy(templateLabels, podLabels)
 	res, err := m.resources(r)
 	if err != nil {
-		return nil, err
+		return corev1.PodTemplateSpec{}, err
 	}
-	storage, err := quantity(s.Overrides.Storage, fmt.Sprintf("%dGi", s.StorageGi()))
-	if err != nil {
-		return nil, fmt.Errorf("storage %w", err)
-	}
-	retain := appsv1.RetainPersistentVolumeClaimRetentionPolicyType
 	probe := func(period, failure int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(ServerPort)}},
@@ -108,62 +136,60 @@ func (m *Model) statefulSet(ns string, r Resolved) (*appsv1.StatefulSet, error) 
 		Image:           s.Image,
 		ImagePullPolicy: corev1.PullAlways,
 		Command:         []string{"bash", "-c"},
-		Args:            []string{m.commandLine(r)},
+		Args:            []string{line},
 		Env:             m.env(r),
-		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: ServerPort, Protocol: corev1.ProtocolTCP}},
 		Resources:       res,
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: ptr(false),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 			RunAsNonRoot:             ptr(false),
 		},
-		VolumeMounts:   m.volumeMounts(),
-		StartupProbe:   probe(10, s.StartupFailureThreshold()),
-		ReadinessProbe: probe(10, 6),
-		LivenessProbe:  probe(30, 8),
+		VolumeMounts: m.volumeMounts(),
+	}
+	if serves {
+		container.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: ServerPort, Protocol: corev1.ProtocolTCP}}
+		container.StartupProbe = probe(10, s.StartupFailureThreshold())
+		container.ReadinessProbe = probe(10, 6)
+		container.LivenessProbe = probe(30, 8)
 	}
 	if s.ConfigMap != "" {
 		container.EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s.ConfigMap}}}}
 	}
 	shm, err := quantity(s.ShmSize, "10Gi")
 	if err != nil {
-		return nil, fmt.Errorf("shmSize %w", err)
+		return corev1.PodTemplateSpec{}, fmt.Errorf("shmSize %w", err)
 	}
-	return &appsv1.StatefulSet{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: m.labels(podLabels), Annotations: m.Metadata.Annotations},
-		Spec: appsv1.StatefulSetSpec{
-			Replicas:            &r.Replicas,
-			ServiceName:         m.WorkloadName(),
-			PodManagementPolicy: appsv1.OrderedReadyPodManagement,
-			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
-				WhenDeleted: retain, WhenScaled: retain,
-			},
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: templateLabels, Annotations: s.PodAnnotations},
-				Spec: corev1.PodSpec{
-					Affinity:          m.affinity(r),
-					Containers:        []corev1.Container{container},
-					PriorityClassName: firstNonEmpty(s.PriorityClass, DefaultPriorityClass),
-					SecurityContext:   &corev1.PodSecurityContext{RunAsGroup: ptr(int64(0)), RunAsNonRoot: ptr(false), RunAsUser: ptr(int64(0))},
-					Tolerations:       m.tolerations(ns, r),
-					Volumes: []corev1.Volume{{
-						Name:         "shm",
-						VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &shm}},
-					}},
-				},
-			},
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
-				ObjectMeta: metav1.ObjectMeta{Name: m.volumeName()},
-				Spec: corev1.PersistentVolumeClaimSpec{
-					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-					Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: storage}},
-					StorageClassName: ptr(firstNonEmpty(s.StorageClass, DefaultStorageClass)),
-					VolumeMode:       ptr(corev1.PersistentVolumeFilesystem),
-				},
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: templateLabels, Annotations: s.PodAnnotations},
+		Spec: corev1.PodSpec{
+			Affinity:          m.affinity(r),
+			Containers:        []corev1.Container{container},
+			PriorityClassName: firstNonEmpty(s.PriorityClass, DefaultPriorityClass),
+			SecurityContext:   &corev1.PodSecurityContext{RunAsGroup: ptr(int64(0)), RunAsNonRoot: ptr(false), RunAsUser: ptr(int64(0))},
+			Tolerations:       m.tolerations(ns, r),
+			Volumes: []corev1.Volume{{
+				Name:         "shm",
+				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &shm}},
 			}},
+		},
+	}, nil
+}
+
+// claimTemplate is the cache claim each pod gets.
+func (m *Model) claimTemplate() (corev1.PersistentVolumeClaim, error) {
+	s := m.Spec.Server
+	storage, err := quantity(s.Overrides.Storage, fmt.Sprintf("%dGi", s.StorageGi()))
+	if err != nil {
+		return corev1.PersistentVolumeClaim{}, fmt.Errorf("storage %w", err)
+	}
+	return corev1.PersistentVolumeClaim{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: metav1.ObjectMeta{Name: m.volumeName()},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: storage}},
+			StorageClassName: ptr(firstNonEmpty(s.StorageClass, DefaultStorageClass)),
+			VolumeMode:       ptr(corev1.PersistentVolumeFilesystem),
 		},
 	}, nil
 }

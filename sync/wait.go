@@ -152,6 +152,8 @@ func Ready(u *unstructured.Unstructured) (bool, string) {
 		return statefulSetReady(u)
 	case "Deployment":
 		return deploymentReady(u)
+	case "LeaderWorkerSet":
+		return leaderWorkerSetReady(u)
 	}
 	return conditionsReady(u)
 }
@@ -179,6 +181,31 @@ func statefulSetReady(u *unstructured.Unstructured) (bool, string) {
 		return false, fmt.Sprintf("rolling update: %d pods at revision %s", updated, update)
 	}
 	return true, fmt.Sprintf("%d of %d pods ready", ready, replicas)
+}
+
+// leaderWorkerSetReady: every group (leader and workers) ready and the
+// controller reporting Available. A LeaderWorkerSet nobody reports on has no
+// pods: without its controller it never becomes ready.
+func leaderWorkerSetReady(u *unstructured.Unstructured) (bool, string) {
+	replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+	if !found {
+		replicas = 1
+	}
+	ready, _, _ := unstructured.NestedInt64(u.Object, "status", "readyReplicas")
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	available := false
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Available" && m["status"] == "True" {
+			available = true
+		}
+	}
+	switch {
+	case len(conds) == 0:
+		return false, "no status yet: is the LeaderWorkerSet controller installed?"
+	case ready < replicas || !available:
+		return false, fmt.Sprintf("%d of %d groups ready", ready, replicas)
+	}
+	return true, fmt.Sprintf("%d of %d groups ready", ready, replicas)
 }
 
 func deploymentReady(u *unstructured.Unstructured) (bool, string) {

@@ -87,6 +87,9 @@ func TestReady(t *testing.T) {
 		{"route not accepted", "kind: AIGatewayRoute\nmetadata: {generation: 3}\nstatus: {conditions: [{type: Accepted, status: 'False', reason: Invalid, message: no such backend}]}", false, "Accepted=False Invalid no such backend"},
 		{"route stale condition", "kind: AIGatewayRoute\nmetadata: {generation: 3}\nstatus: {conditions: [{type: Accepted, status: 'True', observedGeneration: 2}]}", false, "Accepted: waiting for the controller to observe generation 3"},
 		{"policy ancestor not accepted", "kind: BackendTrafficPolicy\nmetadata: {generation: 1}\nstatus: {ancestors: [{conditions: [{type: Accepted, status: 'False', reason: TargetNotFound}]}]}", false, "Accepted=False TargetNotFound"},
+		{"leaderworkerset without a controller", "kind: LeaderWorkerSet\nmetadata: {generation: 1}\nspec: {replicas: 1}", false, "no status yet: is the LeaderWorkerSet controller installed?"},
+		{"leaderworkerset group not ready", "kind: LeaderWorkerSet\nspec: {replicas: 2}\nstatus: {readyReplicas: 1, conditions: [{type: Available, status: 'True'}]}", false, "1 of 2 groups ready"},
+		{"leaderworkerset available", "kind: LeaderWorkerSet\nspec: {replicas: 1}\nstatus: {readyReplicas: 1, conditions: [{type: Available, status: 'True'}]}", true, "1 of 1 groups ready"},
 		{"no conditions", "kind: Backend\nmetadata: {generation: 1}", true, "exists"},
 		{"other conditions only", "kind: Backend\nstatus: {conditions: [{type: Programmed, status: 'False'}]}", true, "exists"},
 	}

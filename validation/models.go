@@ -34,6 +34,16 @@ func checkModels(c *checker) {
 			c.add(Error, "command-line-conflict", m.Origin.At("spec", "server", "commandLine"), obj, d,
 				"make the Model's fields (tensorParallel, maxModelLen, …) say what the line runs, or drop commandLine to generate it")
 		}
+		switch {
+		case s.Nodes < 0:
+			c.add(Error, "model-range", m.Origin.At("spec", "server", "nodes"), obj, fmt.Sprintf("server.nodes %d is negative", s.Nodes), "set nodes to the pods one instance spans, or leave it out for one")
+		case s.MultiNode() && len(s.Variants) > 0:
+			c.add(Error, "multi-node-variants", m.Origin.At("spec", "server", "nodes"), obj, "a multi-node model cannot have variants",
+				"give the multi-node model one hardware shape, or make the variants separate Models combined with combine")
+		case s.MultiNode() && s.CommandLine != "":
+			c.add(Error, "command-line-conflict", m.Origin.At("spec", "server", "commandLine"), obj, "commandLine cannot be combined with nodes: the leader and workers get generated lines",
+				"drop commandLine and express the flags as fields and args")
+		}
 		if m := s.Mounts; m != nil && !slices.Equal(m, []string{"shm", "cache"}) && !slices.Equal(m, []string{"cache", "shm"}) {
 			c.add(Error, "model-range", c.in.Models[i].Origin.At("spec", "server", "mounts"), obj, fmt.Sprintf("mounts %v is not an order of the two mounts", m),
 				"write [shm, cache] or [cache, shm]")
@@ -60,10 +70,15 @@ func (c *checker) checkParallelism(m *model.Model, r model.Resolved, obj string)
 		where = " (variant " + r.Name + ")"
 	}
 	tp, pp, dp := r.TensorParallel, r.PipelineParallel, r.DataParallel
-	if tp*pp*dp != r.GPUs {
+	switch nodes := max(1, s.Nodes); {
+	case nodes > 1 && tp*pp*dp != r.GPUs*nodes:
+		c.add(Error, "parallelism-gpus", m.Origin, obj,
+			fmt.Sprintf("tensor %d × pipeline %d × data %d = %d, but %d pods of %d GPUs hold %d%s", tp, pp, dp, tp*pp*dp, nodes, r.GPUs, r.GPUs*nodes, where),
+			"make the product of the parallel sizes equal GPUs per pod × nodes (the runbook: tensor parallel within a pod, pipeline parallel across pods)")
+	case nodes == 1 && tp*pp*dp != r.GPUs:
 		c.add(Error, "parallelism-gpus", m.Origin, obj,
 			fmt.Sprintf("tensor %d × pipeline %d × data %d = %d, but the pod has %d GPUs%s", tp, pp, dp, tp*pp*dp, r.GPUs, where),
-			"make the product of the parallel sizes equal the GPUs per pod")
+			"make the product of the parallel sizes equal the GPUs per pod, or set nodes to spread the model over several pods")
 	}
 	if s.AttentionHeads > 0 && s.AttentionHeads%tp != 0 {
 		c.add(Error, "parallelism-heads", m.Origin, obj,

@@ -251,6 +251,21 @@ func TestRules(t *testing.T) {
 			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/a.yaml:1", message: "object is in namespace other, but the target is nrp-llm",
 		},
 		{
+			name:  "a model across pods whose parallel sizes do not fill them",
+			files: map[string]string{"g.yaml": glm("tensorParallel: 4\n    pipelineParallel: 2")},
+			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/g.yaml:1", message: "tensor 4 × pipeline 2 × data 1 = 8, but 3 pods of 4 GPUs hold 12",
+		},
+		{
+			name:  "twelve GPUs in one pod",
+			files: map[string]string{"g.yaml": strings.Replace(glm("tensorParallel: 4\n    pipelineParallel: 3"), "nodes: 3\n    gpus: 4", "gpus: 4", 1)},
+			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/g.yaml:1", message: "tensor 4 × pipeline 3 × data 1 = 12, but the pod has 4 GPUs",
+		},
+		{
+			name:  "a multi-node model with variants",
+			files: map[string]string{"g.yaml": glm("tensorParallel: 4\n    pipelineParallel: 3\n    variants: [{name: a}]")},
+			rule:  "multi-node-variants", severity: validation.Error, origin: "models-config/g.yaml:11", message: "a multi-node model cannot have variants",
+		},
+		{
 			name:  "Model in another namespace",
 			files: map[string]string{"m.yaml": "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: m\n  namespace: other\nspec:\n  external: {hostname: h, port: 80}\n"},
 			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/m.yaml:5", message: "Model is in namespace other, but the target is nrp-llm",
@@ -323,4 +338,9 @@ spec:
   accessModes: [ReadWriteOnce]
   resources: {requests: {storage: 10Gi}}
 `
+}
+
+// glm is the runbook's GLM-5 across three 4-GPU pods, with parallel sizes.
+func glm(parallel string) string {
+	return "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: glm-5\nspec:\n  upstream: zai-org/GLM-5-FP8\n  route: r\n  server:\n    image: i\n    weightsGi: 705\n    nodes: 3\n    gpus: 4\n    paramsB: 744\n    " + parallel + "\n"
 }

@@ -282,3 +282,18 @@ spec:
 		t.Errorf("diff after the replace: exit %d\n%s%s", code, out, stderr)
 	}
 }
+
+// TestExamplesApplyStrictly: the serving shapes of testdata/examples (a
+// LeaderWorkerSet across pods, …) apply to the real API server with the
+// upstream CRDs and strict field validation, and plan clean afterwards.
+func TestExamplesApplyStrictly(t *testing.T) {
+	ns := kubetest.Namespace(t)
+	target := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "-n", ns, "--path", "../../testdata/examples/models-config"}
+	code, out, stderr := run(append([]string{"sync"}, target...)...)
+	if code != 0 || !strings.Contains(out, "create     LeaderWorkerSet glm-5-vllm-inference") {
+		t.Fatalf("sync of the examples: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, out, stderr := run(append([]string{"diff"}, target...)...); code != 0 {
+		t.Errorf("diff after syncing the examples: exit %d\n%s%s", code, out, stderr)
+	}
+}
