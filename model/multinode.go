@@ -93,4 +93,3 @@ func (m *Model) multiNodeLines(r Resolved) (leader, worker string) {
 func leaderSelector(name string) map[string]string {
 	return map[string]string{"app": name, "role": "leader"}
 }
-
