@@ -13,6 +13,10 @@ const (
 	EnvoyGatewayGroup   = "gateway.envoyproxy.io"
 	EnvoyGatewayVersion = EnvoyGatewayGroup + "/v1alpha1"
 	GatewayAPIGroup     = "gateway.networking.k8s.io"
+	// PoolGroup is the Gateway API Inference Extension's v1 group, the only
+	// one an AIGatewayRoute rule may send to.
+	PoolGroup      = "inference.networking.k8s.io"
+	PoolAPIVersion = PoolGroup + "/v1"
 )
 
 // ModelHeader is the header the AI Gateway routes on; a rule matches it on
@@ -49,6 +53,6 @@ var Kinds = map[string][]string{
 	AIGatewayGroup:                  {"AIGatewayRoute", "AIServiceBackend", "BackendSecurityPolicy", "GatewayConfig", "MCPRoute", "QuotaPolicy"},
 	EnvoyGatewayGroup:               {"Backend", "BackendTrafficPolicy", "SecurityPolicy", "ClientTrafficPolicy", "EnvoyProxy", "HTTPRouteFilter", "EnvoyExtensionPolicy", "EnvoyPatchPolicy"},
 	GatewayAPIGroup:                 {"Gateway", "GatewayClass", "HTTPRoute", "GRPCRoute", "ReferenceGrant"},
-	"inference.networking.k8s.io":   {"InferencePool"},
+	PoolGroup:                       {"InferencePool"},
 	"inference.networking.x-k8s.io": {"InferencePool", "InferenceObjective"},
 }

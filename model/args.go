@@ -99,6 +99,11 @@ func vllmArgs(m *Model, r Resolved) args {
 	s := m.Spec.Server
 	a := args{"python3", "-m", "vllm.entrypoints.openai.api_server", "--port", strconv.Itoa(ServerPort), "--host", "0.0.0.0",
 		"--download-dir", "/workspace/.cache/huggingface/hub", "--model", m.Spec.Upstream}
+	if m.Spec.Pool != nil && m.ServedName() != m.Spec.Upstream {
+		// The pool passes the request's model name through: the engine
+		// must answer to the served name.
+		a.add("--served-model-name", m.ServedName())
+	}
 	a.num("--api-server-count", r.APIServers)
 	a.num("--tensor-parallel-size", r.TensorParallel)
 	if r.PipelineParallel > 1 {
@@ -146,6 +151,9 @@ func sglangArgs(m *Model, r Resolved) args {
 	s := m.Spec.Server
 	a := args{"python3", "-m", "sglang.launch_server", "--port", strconv.Itoa(ServerPort), "--host", "0.0.0.0",
 		"--download-dir", "/workspace/.cache/huggingface/hub", "--model-path", m.Spec.Upstream}
+	if m.Spec.Pool != nil && m.ServedName() != m.Spec.Upstream {
+		a.add("--served-model-name", m.ServedName())
+	}
 	a.num("--tp-size", r.TensorParallel)
 	if r.PipelineParallel > 1 {
 		a.num("--pp-size", r.PipelineParallel)

@@ -130,6 +130,16 @@ func (g *generator) model(m *Model) {
 		}
 		g.emit(m, m.service(g.ns))
 	}
+	if m.Spec.Pool != nil {
+		if m.Spec.Server == nil || m.Spec.APIKey != "" {
+			g.fail(m, "a pool routes to pods served here, with no AIServiceBackend for an API key to target", "use pool with server and without apiKey")
+			return
+		}
+		for _, o := range m.pool(g.ns) {
+			g.emit(m, o.(runtime.Object))
+		}
+		return
+	}
 	g.emit(m, m.backend(g.ns))
 	g.emit(m, m.serviceBackend(g.ns))
 	if m.Spec.APIKey != "" {
@@ -142,6 +152,9 @@ func (g *generator) model(m *Model) {
 // backendRefs of m's rule: its own backend, or the backends it combines.
 func (g *generator) backendRefs(m *Model) []any {
 	if len(m.Spec.Combine) == 0 {
+		if m.Spec.Pool != nil {
+			return []any{m.poolRef()}
+		}
 		return []any{m.backendRef()}
 	}
 	var refs []any
@@ -152,6 +165,9 @@ func (g *generator) backendRefs(m *Model) []any {
 			g.fail(m, fmt.Sprintf("combines %q, which is not a Model in the tree", name), "name a Model by its metadata.name")
 		case len(other.Spec.Combine) > 0:
 			g.fail(m, fmt.Sprintf("combines %q, which is itself a combined model", name), "combine the models it combines instead")
+		case other.Spec.Pool != nil:
+			g.fail(m, fmt.Sprintf("combines %q, which is served through an InferencePool", name),
+				"a rule cannot mix an InferencePool with AIServiceBackends, and holds one pool: its endpoint picker already balances the pool's pods")
 		default:
 			refs = append(refs, other.backendRef())
 		}

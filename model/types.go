@@ -89,9 +89,23 @@ type Spec struct {
 	External *External `json:"external,omitempty"`
 	// Server is a model served in this namespace by vLLM or SGLang.
 	Server *Server `json:"server,omitempty"`
+	// Pool routes a served model through an InferencePool and its endpoint
+	// picker instead of a Backend and AIServiceBackend.
+	Pool *Pool `json:"pool,omitempty"`
+
 	// Combine round-robins over the backends of other Models, named by
 	// metadata.name; their route needs a BackendTrafficPolicy with a retry policy.
 	Combine []string `json:"combine,omitempty"`
+}
+
+// Pool is a served model's InferencePool (inference.networking.k8s.io/v1)
+// and endpoint picker: the picker chooses the pod for each request from the
+// engines' metrics (queue, KV-cache use, prefix cache).
+type Pool struct {
+	// PickerImage is the endpoint picker's image. Default DefaultPickerImage.
+	PickerImage string `json:"pickerImage,omitempty"`
+	// PickerReplicas is the picker Deployment's replicas. Default 1.
+	PickerReplicas *int32 `json:"pickerReplicas,omitempty"`
 }
 
 // External is an endpoint outside this namespace.

@@ -69,10 +69,12 @@ func checkModelHeaders(c *checker) {
 func checkReferences(c *checker) {
 	for _, o := range c.ofKind("AIGatewayRoute") {
 		for _, it := range gateway.Items(o.Unstructured) {
-			for _, ref := range backendRefsOf(it.Value) {
+			refs := backendRefsOf(it.Value)
+			c.checkPoolRefs(o, it.Key, refs)
+			for _, ref := range refs {
 				kind, _ := ref["kind"].(string)
 				name, _ := ref["name"].(string)
-				if kind == "InferencePool" || c.has(gateway.AIGatewayGroup, "AIServiceBackend", name) {
+				if kind != "" || c.has(gateway.AIGatewayGroup, "AIServiceBackend", name) {
 					continue
 				}
 				c.add(Error, "dangling-reference", c.originOf(o, it.Key), objectName(o),
@@ -159,5 +161,43 @@ func checkSecurityPolicies(c *checker) {
 				fmt.Sprintf("%s is targeted by BackendSecurityPolicies %s; a backend may have only one", k[strings.LastIndex(k, "/")+1:], strings.Join(pols, " and ")),
 				"remove the targetRef from all but one policy")
 		}
+	}
+}
+
+// checkPoolRefs applies the AIGatewayRoute CRD's rules for InferencePool
+// backendRefs, and that the pool is in the tree: a rule holds one pool and
+// nothing else, named with group inference.networking.k8s.io and kind
+// InferencePool together.
+func (c *checker) checkPoolRefs(o manifest.Object, rule string, refs []map[string]any) {
+	where := c.originOf(o, rule)
+	pools := 0
+	for _, ref := range refs {
+		group, hasGroup := ref["group"].(string)
+		kind, hasKind := ref["kind"].(string)
+		name, _ := ref["name"].(string)
+		switch {
+		case hasGroup != hasKind:
+			c.add(Error, "pool-reference", where, objectName(o), fmt.Sprintf("rule %s: backendRef %s sets only one of group and kind", rule, name),
+				"set both (group: inference.networking.k8s.io, kind: InferencePool) for a pool, or neither for an AIServiceBackend")
+		case !hasKind:
+			continue
+		case group != gateway.PoolGroup || kind != "InferencePool":
+			c.add(Error, "pool-reference", where, objectName(o), fmt.Sprintf("rule %s: backendRef %s is %s %s; a rule can only name an InferencePool of %s", rule, name, group, kind, gateway.PoolGroup),
+				"write group: inference.networking.k8s.io and kind: InferencePool (the v1 API)")
+		case !c.has(gateway.PoolGroup, "InferencePool", name):
+			c.add(Error, "dangling-reference", where, objectName(o), fmt.Sprintf("rule %s points at InferencePool %s, which is not in the tree", rule, name),
+				"add the InferencePool (or a Model with pool:), or fix the backendRef name")
+		}
+		if hasKind {
+			pools++
+		}
+	}
+	switch {
+	case pools > 1:
+		c.add(Error, "pool-reference", where, objectName(o), fmt.Sprintf("rule %s sends to %d InferencePools; a rule holds one", rule, pools),
+			"give each pool its own rule; the pool's endpoint picker balances its pods")
+	case pools > 0 && pools < len(refs):
+		c.add(Error, "pool-reference", where, objectName(o), fmt.Sprintf("rule %s mixes an InferencePool with AIServiceBackends", rule),
+			"send the rule to the pool alone, or to AIServiceBackends alone")
 	}
 }

@@ -251,6 +251,37 @@ func TestRules(t *testing.T) {
 			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/a.yaml:1", message: "object is in namespace other, but the target is nrp-llm",
 		},
 		{
+			name:  "a rule sending to two pools",
+			files: map[string]string{"p.yaml": pools, "r.yaml": route + "  rules:\n" + poolRule("m", "p1", "p2")},
+			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "rule m sends to 2 InferencePools; a rule holds one",
+		},
+		{
+			name:  "a rule mixing a pool with an AIServiceBackend",
+			files: map[string]string{"p.yaml": pools, "b.yaml": backends, "r.yaml": route + "  rules:\n" + poolRule("m", "p1") + "    - name: b\n"},
+			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "rule m mixes an InferencePool with AIServiceBackends",
+		},
+		{
+			name:  "a rule naming the experimental pool group",
+			files: map[string]string{"r.yaml": route + "  rules:\n" + strings.Replace(poolRule("m", "p1"), "inference.networking.k8s.io", "inference.networking.x-k8s.io", 1)},
+			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "a rule can only name an InferencePool of inference.networking.k8s.io",
+		},
+		{
+			name:  "a rule naming a pool that is not in the tree",
+			files: map[string]string{"r.yaml": route + "  rules:\n" + poolRule("m", "nope")},
+			rule:  "dangling-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "rule m points at InferencePool nope, which is not in the tree",
+		},
+		{
+			name:  "a rule with group but no kind",
+			files: map[string]string{"r.yaml": route + "  rules:\n" + rule("m") + "    - {name: p1, group: inference.networking.k8s.io}\n"},
+			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "sets only one of group and kind",
+		},
+		{
+			name: "a combined model over a pooled one",
+			files: map[string]string{"r.yaml": route, "a.yaml": served("a", "    gpus: 1\n") + "  pool: {}\n",
+				"c.yaml": "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: c\nspec:\n  combine: [a]\n"},
+			rule: "model", severity: validation.Error, origin: "models-config/c.yaml:1", message: `combines "a", which is served through an InferencePool`,
+		},
+		{
 			name:  "a model across pods whose parallel sizes do not fill them",
 			files: map[string]string{"g.yaml": glm("tensorParallel: 4\n    pipelineParallel: 2")},
 			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/g.yaml:1", message: "tensor 4 × pipeline 2 × data 1 = 8, but 3 pods of 4 GPUs hold 12",
@@ -343,4 +374,25 @@ spec:
 // glm is the runbook's GLM-5 across three 4-GPU pods, with parallel sizes.
 func glm(parallel string) string {
 	return "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: glm-5\nspec:\n  upstream: zai-org/GLM-5-FP8\n  route: r\n  server:\n    image: i\n    weightsGi: 705\n    nodes: 3\n    gpus: 4\n    paramsB: 744\n    " + parallel + "\n"
+}
+
+// pools are two InferencePools, p1 and p2.
+const pools = `apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: p1}
+spec: {selector: {matchLabels: {app: a}}, targetPorts: [{number: 5000}], endpointPickerRef: {name: e, port: {number: 9002}}}
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: p2}
+spec: {selector: {matchLabels: {app: b}}, targetPorts: [{number: 5000}], endpointPickerRef: {name: e, port: {number: 9002}}}
+`
+
+// poolRule is a rule sending to the named pools.
+func poolRule(value string, pools ...string) string {
+	s := rule(value)
+	for _, p := range pools {
+		s += "    - {name: " + p + ", group: inference.networking.k8s.io, kind: InferencePool}\n"
+	}
+	return s
 }
