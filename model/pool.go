@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"modelsync.dev/modelsync/gateway"
-
 )
 
 // The Gateway API Inference Extension's pool and endpoint picker, laid out as
@@ -110,8 +109,8 @@ func (m *Model) pool(ns string) []any {
 						},
 						LivenessProbe:  grpcProbe("inference-extension"),
 						ReadinessProbe: grpcProbe("inference-extension"),
-						Env: []corev1.EnvVar{{Name: "NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}},
-						VolumeMounts: []corev1.VolumeMount{{Name: "plugins-config-volume", MountPath: "/config"}},
+						Env:            []corev1.EnvVar{{Name: "NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}},
+						VolumeMounts:   []corev1.VolumeMount{{Name: "plugins-config-volume", MountPath: "/config"}},
 					}},
 					Volumes: []corev1.Volume{{Name: "plugins-config-volume", VolumeSource: corev1.VolumeSource{
 						ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: picker}},
@@ -162,4 +161,3 @@ func toAny(m map[string]string) map[string]any {
 	}
 	return out
 }
-
