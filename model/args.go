@@ -137,6 +137,7 @@ func vllmArgs(m *Model, r Resolved) args {
 	if s.HFOverrides != "" {
 		a.add("--hf-overrides", shellQuote(s.HFOverrides))
 	}
+	a.offload(s)
 	if !s.Embedding && s.ToolCallParser != "" {
 		a.add("--enable-auto-tool-choice")
 		a.add("--tool-call-parser", s.ToolCallParser)

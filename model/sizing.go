@@ -89,12 +89,14 @@ func CPURequest(r Resolved) int {
 func CPULimit(r Resolved) int { return 2 * CPURequest(r) }
 
 // MemoryGi returns the request and limit: slightly over half the weights and
-// slightly over the weights a pod holds (its share over nodes), plus the multimodal processor cache of every API server.
+// slightly over the weights a pod holds (its share over nodes), plus what is
+// offloaded to CPU RAM, plus the multimodal processor cache of every API server.
 func (s *Server) MemoryGi(r Resolved) (request, limit int64) {
 	extra := 0.0
 	if s.Multimodal {
 		extra = float64(s.mmCacheGB() * r.APIServers)
 	}
+	extra += s.OffloadedGi() // CPU RAM holding offloaded weights and KV cache
 	share := s.WeightsGi / float64(max(1, s.Nodes)) // each pod of a multi-node model holds its part
 	return ceilGi(share*0.55 + extra), ceilGi(share*1.1 + extra)
 }

@@ -162,6 +162,8 @@ type Server struct {
 	KVHeads        int  `json:"kvHeads,omitempty"`
 	MLA            bool `json:"mla,omitempty"`
 
+	// Offload moves weights or KV cache to CPU RAM.
+	Offload *Offload `json:"offload,omitempty"`
 	// Nodes is the pods one instance of the model spans (GPUs is per pod).
 	// Above 1 the model runs as a LeaderWorkerSet: per replica a leader,
 	// which serves the API, and Nodes-1 workers; tensor × pipeline × data

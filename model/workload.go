@@ -216,10 +216,16 @@ func (m *Model) resources(r Resolved) (corev1.ResourceRequirements, error) {
 	}
 	gpu := resource.MustParse(strconv.Itoa(r.GPUs))
 	gpuName := corev1.ResourceName(r.GPUResource)
-	return corev1.ResourceRequirements{
+	res := corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: q[0], corev1.ResourceMemory: q[2], gpuName: gpu},
 		Limits:   corev1.ResourceList{corev1.ResourceCPU: q[1], corev1.ResourceMemory: q[3], gpuName: gpu},
-	}, nil
+	}
+	if s.Offloading() && s.Overrides.CPULimit == "" {
+		// The runbook: offloading to CPU RAM takes the most threads
+		// possible, so the pod may use every thread of its node.
+		delete(res.Limits, corev1.ResourceCPU)
+	}
+	return res, nil
 }
 
 func (m *Model) affinity(r Resolved) *corev1.Affinity {
@@ -269,6 +275,7 @@ func (m *Model) env(r Resolved) []corev1.EnvVar {
 	if raisesContext(s.HFOverrides) {
 		env = append(env, corev1.EnvVar{Name: "VLLM_ALLOW_LONG_MAX_MODEL_LEN", Value: "1"})
 	}
+	env = append(env, offloadEnv(s)...)
 	return append(env, s.Env...)
 }
 

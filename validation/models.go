@@ -30,6 +30,7 @@ func checkModels(c *checker) {
 			c.add(Error, "doubled-setting", m.Origin, obj, fmt.Sprintf("spec.server sets %s, which modelsync generates from the Model's fields", d),
 				"remove it from args/env and set the Model field instead (tensorParallel, maxModelLen, …), so the engine gets one value")
 		}
+		c.checkOffload(m, obj)
 		for _, d := range m.CommandLineConflicts() {
 			c.add(Error, "command-line-conflict", m.Origin.At("spec", "server", "commandLine"), obj, d,
 				"make the Model's fields (tensorParallel, maxModelLen, …) say what the line runs, or drop commandLine to generate it")
@@ -161,8 +162,35 @@ func (c *checker) checkSGLang(m *model.Model, obj string) {
 	if s.Mamba {
 		unsupported = append(unsupported, "mamba")
 	}
+	if s.Offload != nil {
+		unsupported = append(unsupported, "offload")
+	}
 	for _, f := range unsupported {
 		c.add(Error, "sglang-unsupported", m.Origin, obj, fmt.Sprintf("spec.server.%s has no SGLang equivalent; SGLang would ignore it while the pod is sized for it", f),
 			"remove it, or serve the model with engine: vllm")
+	}
+}
+
+// checkOffload: a weight backend vLLM knows, a size for uva, sizes that fit
+// the weights.
+func (c *checker) checkOffload(m *model.Model, obj string) {
+	o := m.Spec.Server.Offload
+	if o == nil {
+		return
+	}
+	at := m.Origin.At("spec", "server", "offload")
+	switch {
+	case o.Weights != "" && o.Weights != "uva" && o.Weights != "prefetch":
+		c.add(Error, "offload", at, obj, fmt.Sprintf("offload.weights %q is not a weight offload backend", o.Weights), "write uva (part of the weights, with weightsGB) or prefetch (every layer)")
+	case o.Weights == "uva" && o.WeightsGB == nil:
+		c.add(Error, "offload", at, obj, "offload.weights uva needs weightsGB, the GiB of weights to move to CPU RAM (--cpu-offload-gb)", "set offload.weightsGB")
+	case o.WeightsGB != nil && o.Weights == "":
+		c.add(Error, "offload", at, obj, "offload.weightsGB is set without offload.weights", "set offload.weights to uva or prefetch")
+	case o.WeightsGB != nil && (*o.WeightsGB <= 0 || *o.WeightsGB > m.Spec.Server.WeightsGi):
+		c.add(Error, "offload", at, obj, fmt.Sprintf("offload.weightsGB %g is outside (0, weightsGi %g]", *o.WeightsGB, m.Spec.Server.WeightsGi), "offload at most the model's weights")
+	case o.KVGB < 0:
+		c.add(Error, "offload", at, obj, fmt.Sprintf("offload.kvGB %d is negative", o.KVGB), "give the GiB of KV cache to keep in CPU RAM")
+	case !m.Spec.Server.Offloading():
+		c.add(Warning, "offload", at, obj, "offload sets neither weights nor kvGB, so nothing is offloaded", "remove offload, or set weights or kvGB")
 	}
 }

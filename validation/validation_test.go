@@ -251,6 +251,26 @@ func TestRules(t *testing.T) {
 			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/a.yaml:1", message: "object is in namespace other, but the target is nrp-llm",
 		},
 		{
+			name:  "uva weight offload without a size",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    offload: {weights: uva}\n")},
+			rule:  "offload", severity: validation.Error, origin: "models-config/m.yaml:12", message: "offload.weights uva needs weightsGB",
+		},
+		{
+			name:  "an unknown weight offload backend",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    offload: {weights: disk}\n")},
+			rule:  "offload", severity: validation.Error, origin: "models-config/m.yaml:12", message: `offload.weights "disk" is not a weight offload backend`,
+		},
+		{
+			name:  "offloading more than the weights",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    offload: {weights: uva, weightsGB: 40}\n")},
+			rule:  "offload", severity: validation.Error, origin: "models-config/m.yaml:12", message: "offload.weightsGB 40 is outside (0, weightsGi 16]",
+		},
+		{
+			name:  "offload on SGLang",
+			files: map[string]string{"m.yaml": served("m", "    engine: sglang\n    gpus: 1\n    offload: {kvGB: 8}\n")},
+			rule:  "sglang-unsupported", severity: validation.Error, origin: "models-config/m.yaml:1", message: "spec.server.offload has no SGLang equivalent",
+		},
+		{
 			name:  "a rule sending to two pools",
 			files: map[string]string{"p.yaml": pools, "r.yaml": route + "  rules:\n" + poolRule("m", "p1", "p2")},
 			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "rule m sends to 2 InferencePools; a rule holds one",
