@@ -96,7 +96,7 @@ func (s *Server) MemoryGi(r Resolved) (request, limit int64) {
 	if s.Multimodal {
 		extra = float64(s.mmCacheGB() * r.APIServers)
 	}
-	extra += s.OffloadedGi() // CPU RAM holding offloaded weights and KV cache
+	extra += s.OffloadedGi()                        // CPU RAM holding offloaded weights and KV cache
 	share := s.WeightsGi / float64(max(1, s.Nodes)) // each pod of a multi-node model holds its part
 	return ceilGi(share*0.55 + extra), ceilGi(share*1.1 + extra)
 }
