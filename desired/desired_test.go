@@ -12,6 +12,7 @@ import (
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/desired"
@@ -225,5 +226,39 @@ func TestExamplesGolden(t *testing.T) {
 		t.Run(m.Name(), func(t *testing.T) {
 			golden(t, path.Join("examples", m.Name()+".yaml"), marshal(t, byFile[m.Origin.File]))
 		})
+	}
+	golden(t, "examples/chatbox.yaml", marshal(t, byFile["models-config/chatbox.yaml"]))
+}
+
+// TestCatalogueFollowsTheRoutes: the chat UI's catalogue lists every model
+// the routes serve (external ones too), with owner and kind, and
+// loses a model when its file goes.
+func TestCatalogueFollowsTheRoutes(t *testing.T) {
+	files := repoTree(t)
+	files["models-config/chatbox.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chatbox-models\n  annotations:\n    modelsync.dev/catalogue: models.json\n")}
+	catalogue := func(files fstest.MapFS) string {
+		set := load(t, files)
+		for _, o := range set.Objects {
+			if o.GetName() == "chatbox-models" {
+				data, _, _ := unstructured.NestedString(o.Object, "data", "models.json")
+				return data
+			}
+		}
+		t.Fatal("no catalogue ConfigMap in the desired set")
+		return ""
+	}
+	got := catalogue(files)
+	for _, want := range []string{
+		`"name": "qwen3-embedding-8b",` + "\n    \"owner\": \"NRP\",\n    \"kind\": \"embedding\"",
+		`"name": "minimax-m2.5",` + "\n    \"owner\": \"NRP\",\n    \"kind\": \"chat\"",
+		`"name": "qwen3-nairr"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("catalogue lacks %s:\n%s", want, got)
+		}
+	}
+	delete(files, "models-config/models/qwen3-embedding-8b.yaml")
+	if got := catalogue(files); strings.Contains(got, "qwen3-embedding-8b") {
+		t.Errorf("a removed model stays in the catalogue:\n%s", got)
 	}
 }

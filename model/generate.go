@@ -70,6 +70,7 @@ func Generate(models []Model, raw []manifest.Object, ns string) (Output, error) 
 		g.model(m)
 	}
 	g.routes(sorted)
+	g.catalogues()
 	return g.out, errors.Join(g.errs...)
 }
 
