@@ -40,6 +40,9 @@ type Applied struct {
 type Report struct {
 	Applied   []Applied
 	Unchanged int
+	// Moved are the Services written only once the pods their new
+	// selector picks were ready.
+	Moved []string
 }
 
 // Progress receives one call per object as it is applied.
@@ -78,6 +81,7 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 			rep.Unchanged++
 		}
 	}
+	writes, moves := holdSelectors(writes)
 	for _, batch := range byRank(writes, orderOf(res).applyRank) {
 		if err := opts.Fence.Confirm(ctx); err != nil {
 			return rep, err
@@ -92,6 +96,15 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 		if err != nil {
 			return rep, interrupted(rep, err, m.clients.Config.Host, len(writes))
 		}
+	}
+	for _, h := range moves {
+		a := m.moveSelector(ctx, h, opts)
+		progress.Applied(a)
+		rep.Applied = append(rep.Applied, a)
+		if a.Err != nil {
+			return rep, a.Err
+		}
+		rep.Moved = append(rep.Moved, fmt.Sprintf("%s %s once %d workload(s) it selects were ready", h.service.Object.GetKind(), h.service.Object.GetName(), len(h.workloads)))
 	}
 	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep)}
 	if err := opts.Fence.Confirm(ctx); err != nil {

@@ -72,6 +72,9 @@ func (o *syncOptions) run(ctx context.Context, clients *cluster.Clients, ns stri
 	if err != nil {
 		return err
 	}
+	for _, m := range rep.Moved {
+		fmt.Fprintf(out, "moved      %s\n", m)
+	}
 	fmt.Fprintf(out, "synced namespace %s: %d applied, %d unchanged\n", ns, len(rep.Applied), rep.Unchanged)
 	for _, c := range p.res.Plan.Changes {
 		switch c.Action {
