@@ -6,6 +6,7 @@ package manifest
 import (
 	"cmp"
 	"fmt"
+	"strconv"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 
@@ -26,36 +27,50 @@ type Origin struct {
 }
 
 // At is where the field at path (spec, server, gpus) was written in the
-// object's document, or the object's own origin when that is unknown.
+// object's document: the deepest part of path that is there, or the
+// object's own origin when none is. A number in path indexes a list.
 func (o Origin) At(path ...string) Origin {
+	at, _ := o.Find(path...)
+	return at
+}
+
+// Find is At, and whether the whole path was written.
+func (o Origin) Find(path ...string) (Origin, bool) {
+	own := Origin{File: o.File, Line: o.Line}
 	if len(o.doc) == 0 {
-		return Origin{File: o.File, Line: o.Line}
+		return own, false
 	}
 	var root yamlv3.Node
 	if yamlv3.Unmarshal(o.doc, &root) != nil || len(root.Content) == 0 {
-		return Origin{File: o.File, Line: o.Line}
+		return own, false
 	}
-	node, line := root.Content[0], 0
+	node, line, found := root.Content[0], 0, 0
 	for _, key := range path {
-		if node.Kind != yamlv3.MappingNode {
-			break
-		}
 		var next *yamlv3.Node
-		for i := 0; i+1 < len(node.Content); i += 2 {
-			if node.Content[i].Value == key {
-				line, next = node.Content[i].Line, node.Content[i+1]
-				break
+		switch node.Kind {
+		case yamlv3.MappingNode:
+			for i := 0; i+1 < len(node.Content); i += 2 {
+				if node.Content[i].Value == key {
+					line, next = node.Content[i].Line, node.Content[i+1]
+					break
+				}
+			}
+		case yamlv3.SequenceNode:
+			if i, err := strconv.Atoi(key); err == nil && i >= 0 && i < len(node.Content) {
+				next = node.Content[i]
+				line = next.Line
 			}
 		}
 		if next == nil {
 			break
 		}
 		node = next
+		found++
 	}
 	if line == 0 {
-		return Origin{File: o.File, Line: o.Line}
+		return own, false
 	}
-	return Origin{File: o.File, Line: o.docLine + line - 1}
+	return Origin{File: o.File, Line: o.docLine + line - 1}, found == len(path)
 }
 
 func (o Origin) String() string {

@@ -1,6 +1,11 @@
 package validation
 
 import (
+	"strconv"
+	"strings"
+
+	"modelsync.dev/modelsync/manifest"
+
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -22,12 +27,12 @@ func checkModels(c *checker) {
 			c.checkParallelism(m, r, obj)
 		}
 		if m.HasArg("--enforce-eager") {
-			c.add(Warning, "enforce-eager", m.Origin, obj, "--enforce-eager disables CUDA graphs and cuts token throughput to 1/4–1/6",
+			c.add(Warning, "enforce-eager", serverField(m, "", "args"), obj, "--enforce-eager disables CUDA graphs and cuts token throughput to 1/4–1/6",
 				`use only as a last resort; try --compilation-config '{"cudagraph_mode": "PIECEWISE"}' or a lower --max-num-seqs first`)
 		}
 		c.checkSGLang(m, obj)
 		for _, d := range m.Doubled() {
-			c.add(Error, "doubled-setting", m.Origin, obj, fmt.Sprintf("spec.server sets %s, which modelsync generates from the Model's fields", d),
+			c.add(Error, "doubled-setting", serverField(m, "", doubledField(d)), obj, fmt.Sprintf("spec.server sets %s, which modelsync generates from the Model's fields", d),
 				"remove it from args/env and set the Model field instead (tensorParallel, maxModelLen, …), so the engine gets one value")
 		}
 		c.checkOffload(m, obj)
@@ -54,11 +59,11 @@ func checkModels(c *checker) {
 				"put the args and the preStart command into commandLine, or drop commandLine")
 		}
 		if s.HFOverrides != "" && !json.Valid([]byte(s.HFOverrides)) {
-			c.add(Error, "hf-overrides-json", m.Origin, obj, "hfOverrides is not valid JSON; the engine would refuse to start",
+			c.add(Error, "hf-overrides-json", serverField(m, "", "hfOverrides"), obj, "hfOverrides is not valid JSON; the engine would refuse to start",
 				`write it as one JSON object, for example hfOverrides: '{"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}'`)
 		}
 		if s.Embedding && (s.ToolCallParser != "" || s.ReasoningParser != "" || m.HasArg("--tool-call-parser") || m.HasArg("--reasoning-parser")) {
-			c.add(Error, "embedding-parsers", m.Origin, obj, "an embedding model takes no tool-call or reasoning parser",
+			c.add(Error, "embedding-parsers", serverField(m, "", "toolCallParser", "reasoningParser", "args"), obj, "an embedding model takes no tool-call or reasoning parser",
 				"remove toolCallParser/reasoningParser; embedding models run with --runner pooling --convert embed")
 		}
 	}
@@ -73,16 +78,16 @@ func (c *checker) checkParallelism(m *model.Model, r model.Resolved, obj string)
 	tp, pp, dp := r.TensorParallel, r.PipelineParallel, r.DataParallel
 	switch nodes := max(1, s.Nodes); {
 	case nodes > 1 && tp*pp*dp != r.GPUs*nodes:
-		c.add(Error, "parallelism-gpus", m.Origin, obj,
+		c.add(Error, "parallelism-gpus", serverField(m, r.Name, "tensorParallel", "pipelineParallel", "nodes", "gpus"), obj,
 			fmt.Sprintf("tensor %d × pipeline %d × data %d = %d, but %d pods of %d GPUs hold %d%s", tp, pp, dp, tp*pp*dp, nodes, r.GPUs, r.GPUs*nodes, where),
 			"make the product of the parallel sizes equal GPUs per pod × nodes (the runbook: tensor parallel within a pod, pipeline parallel across pods)")
 	case nodes == 1 && tp*pp*dp != r.GPUs:
-		c.add(Error, "parallelism-gpus", m.Origin, obj,
+		c.add(Error, "parallelism-gpus", serverField(m, r.Name, "tensorParallel", "pipelineParallel", "dataParallel", "gpus"), obj,
 			fmt.Sprintf("tensor %d × pipeline %d × data %d = %d, but the pod has %d GPUs%s", tp, pp, dp, tp*pp*dp, r.GPUs, where),
 			"make the product of the parallel sizes equal the GPUs per pod, or set nodes to spread the model over several pods")
 	}
 	if s.AttentionHeads > 0 && s.AttentionHeads%tp != 0 {
-		c.add(Error, "parallelism-heads", m.Origin, obj,
+		c.add(Error, "parallelism-heads", serverField(m, r.Name, "tensorParallel", "gpus"), obj,
 			fmt.Sprintf("tensor-parallel %d does not divide the %d attention heads%s", tp, s.AttentionHeads, where),
 			"choose a tensor-parallel size that divides num_attention_heads, and use pipeline parallelism for the remaining GPUs")
 	}
@@ -94,7 +99,7 @@ func (c *checker) checkParallelism(m *model.Model, r model.Resolved, obj string)
 		return
 	}
 	if !s.MLA && ((tp <= kv && kv%tp != 0) || (tp > kv && tp%kv != 0)) {
-		c.add(Error, "parallelism-kv-heads", m.Origin, obj,
+		c.add(Error, "parallelism-kv-heads", serverField(m, r.Name, "tensorParallel", "gpus"), obj,
 			fmt.Sprintf("tensor-parallel %d does not fit the %d KV heads%s: one must divide the other", tp, kv, where),
 			"choose a tensor-parallel size that divides num_key_value_heads or is a multiple of it")
 		return
@@ -104,7 +109,7 @@ func (c *checker) checkParallelism(m *model.Model, r model.Resolved, obj string)
 		if s.MLA {
 			heads = "1 KV head (MLA)"
 		}
-		c.add(Warning, "kv-cache-duplication", m.Origin, obj,
+		c.add(Warning, "kv-cache-duplication", serverField(m, r.Name, "decodeContextParallel", "tensorParallel", "gpus"), obj,
 			fmt.Sprintf("tensor-parallel %d exceeds the model's %s%s: the KV cache is duplicated %d times", tp, heads, where, tp/kv),
 			fmt.Sprintf("set decodeContextParallel: %d (--decode-context-parallel-size), or tensor-parallel %d with pipeline-parallel for the rest", tp/kv, kv))
 	}
@@ -122,18 +127,18 @@ const (
 func (c *checker) checkRanges(m *model.Model) {
 	obj := "Model " + m.Name()
 	if e := m.Spec.External; e != nil && (e.Port < 1 || e.Port > 65535) {
-		c.add(Error, "model-range", m.Origin, obj, fmt.Sprintf("external.port %d is not a TCP port", e.Port), "use a port from 1 to 65535")
+		c.add(Error, "model-range", m.Origin.At("spec", "external", "port"), obj, fmt.Sprintf("external.port %d is not a TCP port", e.Port), "use a port from 1 to 65535")
 	}
 	s := m.Spec.Server
 	if s == nil {
 		return
 	}
 	if !(s.WeightsGi > 0 && s.WeightsGi <= maxWeightsGi) {
-		c.add(Error, "model-range", m.Origin, obj, fmt.Sprintf("server.weightsGi %g is out of range (0, %d]", s.WeightsGi, maxWeightsGi),
+		c.add(Error, "model-range", serverField(m, "", "weightsGi"), obj, fmt.Sprintf("server.weightsGi %g is out of range (0, %d]", s.WeightsGi, maxWeightsGi),
 			"give the weight size hf-mem reports, in GiB")
 	}
 	if !(s.ParamsB >= 0 && s.ParamsB <= maxParamsB) {
-		c.add(Error, "model-range", m.Origin, obj, fmt.Sprintf("server.paramsB %g is out of range [0, %d]", s.ParamsB, maxParamsB),
+		c.add(Error, "model-range", serverField(m, "", "paramsB"), obj, fmt.Sprintf("server.paramsB %g is out of range [0, %d]", s.ParamsB, maxParamsB),
 			"give the parameter count in billions")
 	}
 }
@@ -166,7 +171,7 @@ func (c *checker) checkSGLang(m *model.Model, obj string) {
 		unsupported = append(unsupported, "offload")
 	}
 	for _, f := range unsupported {
-		c.add(Error, "sglang-unsupported", m.Origin, obj, fmt.Sprintf("spec.server.%s has no SGLang equivalent; SGLang would ignore it while the pod is sized for it", f),
+		c.add(Error, "sglang-unsupported", serverField(m, "", f), obj, fmt.Sprintf("spec.server.%s has no SGLang equivalent; SGLang would ignore it while the pod is sized for it", f),
 			"remove it, or serve the model with engine: vllm")
 	}
 }
@@ -193,4 +198,36 @@ func (c *checker) checkOffload(m *model.Model, obj string) {
 	case !m.Spec.Server.Offloading():
 		c.add(Warning, "offload", at, obj, "offload sets neither weights nor kvGB, so nothing is offloaded", "remove offload, or set weights or kvGB")
 	}
+}
+
+// serverField is where the first of fields that is written stands: in the
+// named variant when it sets it, else in spec.server; the Model's own line
+// when none is written (a derived value).
+func serverField(m *model.Model, variant string, fields ...string) manifest.Origin {
+	if s := m.Spec.Server; s != nil && variant != "" {
+		for i, v := range s.Variants {
+			if v.Name != variant {
+				continue
+			}
+			for _, f := range fields {
+				if at, ok := m.Origin.Find("spec", "server", "variants", strconv.Itoa(i), f); ok {
+					return at
+				}
+			}
+		}
+	}
+	for _, f := range fields {
+		if at, ok := m.Origin.Find("spec", "server", f); ok {
+			return at
+		}
+	}
+	return m.Origin.At()
+}
+
+// doubledField is the field a doubled setting was written in.
+func doubledField(d string) string {
+	if strings.HasPrefix(d, "environment variable") {
+		return "env"
+	}
+	return "args"
 }

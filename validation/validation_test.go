@@ -158,72 +158,72 @@ func TestRules(t *testing.T) {
 		{
 			name:  "args repeat a generated flag",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 4\n    args: [--tensor-parallel-size, \"8\"]\n")},
-			rule:  "doubled-setting", severity: validation.Error, origin: "models-config/m.yaml:1",
+			rule:  "doubled-setting", severity: validation.Error, origin: "models-config/m.yaml:12",
 			message: "spec.server sets flag --tensor-parallel-size, which modelsync generates from the Model's fields",
 		},
 		{
 			name:  "env repeats a generated variable",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    hfOverrides: '{\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}}'\n    env: [{name: VLLM_ALLOW_LONG_MAX_MODEL_LEN, value: \"0\"}]\n")},
-			rule:  "doubled-setting", severity: validation.Error, origin: "models-config/m.yaml:1",
+			rule:  "doubled-setting", severity: validation.Error, origin: "models-config/m.yaml:13",
 			message: "spec.server sets environment variable VLLM_ALLOW_LONG_MAX_MODEL_LEN, which modelsync generates from the Model's fields",
 		},
 		{
 			name:  "weights that would overflow the memory quantities",
 			files: map[string]string{"m.yaml": strings.Replace(served("m", "    gpus: 1\n"), "weightsGi: ", "weightsGi: 1e308 #", 1)},
-			rule:  "model-range", severity: validation.Error, origin: "models-config/m.yaml:1",
+			rule:  "model-range", severity: validation.Error, origin: "models-config/m.yaml:9",
 			message: "server.weightsGi 1e+308 is out of range (0, 65536]",
 		},
 		{
 			name:  "SGLang with a vLLM-only field",
 			files: map[string]string{"m.yaml": served("m", "    engine: sglang\n    gpus: 1\n    apiServers: 4\n")},
-			rule:  "sglang-unsupported", severity: validation.Error, origin: "models-config/m.yaml:1",
+			rule:  "sglang-unsupported", severity: validation.Error, origin: "models-config/m.yaml:13",
 			message: "spec.server.apiServers has no SGLang equivalent; SGLang would ignore it while the pod is sized for it",
 		},
 		{
 			name:  "hfOverrides that is not JSON",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    hfOverrides: '{rope_scaling: yarn'\n")},
-			rule:  "hf-overrides-json", severity: validation.Error, origin: "models-config/m.yaml:1",
+			rule:  "hf-overrides-json", severity: validation.Error, origin: "models-config/m.yaml:12",
 			message: "hfOverrides is not valid JSON; the engine would refuse to start",
 		},
 		{
 			name:  "parallel sizes do not multiply to the GPUs",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 4\n    tensorParallel: 2\n")},
-			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/m.yaml:1",
+			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/m.yaml:12",
 			message: "tensor 2 × pipeline 1 × data 1 = 2, but the pod has 4 GPUs",
 		},
 		{
 			name:  "tensor parallel does not divide the attention heads",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 3\n    attentionHeads: 32\n")},
-			rule:  "parallelism-heads", severity: validation.Error, origin: "models-config/m.yaml:1",
+			rule:  "parallelism-heads", severity: validation.Error, origin: "models-config/m.yaml:11",
 			message: "tensor-parallel 3 does not divide the 32 attention heads",
 		},
 		{
 			name:  "tensor parallel does not fit the KV heads",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 4\n    kvHeads: 6\n")},
-			rule:  "parallelism-kv-heads", severity: validation.Error, origin: "models-config/m.yaml:1",
+			rule:  "parallelism-kv-heads", severity: validation.Error, origin: "models-config/m.yaml:11",
 			message: "tensor-parallel 4 does not fit the 6 KV heads",
 		},
 		{
 			name:  "KV cache duplication",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 8\n    kvHeads: 2\n")},
-			rule:  "kv-cache-duplication", severity: validation.Warning, origin: "models-config/m.yaml:1",
+			rule:  "kv-cache-duplication", severity: validation.Warning, origin: "models-config/m.yaml:11",
 			message: "tensor-parallel 8 exceeds the model's 2 KV heads: the KV cache is duplicated 4 times",
 		},
 		{
 			name:  "KV cache duplication in an MLA model",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 4\n    kvHeads: 128\n    mla: true\n")},
-			rule:  "kv-cache-duplication", severity: validation.Warning, origin: "models-config/m.yaml:1",
+			rule:  "kv-cache-duplication", severity: validation.Warning, origin: "models-config/m.yaml:11",
 			message: "exceeds the model's 1 KV head (MLA): the KV cache is duplicated 4 times",
 		},
 		{
 			name:  "enforce eager",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    args: [--enforce-eager]\n")},
-			rule:  "enforce-eager", severity: validation.Warning, origin: "models-config/m.yaml:1", message: "--enforce-eager disables CUDA graphs",
+			rule:  "enforce-eager", severity: validation.Warning, origin: "models-config/m.yaml:12", message: "--enforce-eager disables CUDA graphs",
 		},
 		{
 			name:  "parsers on an embedding model",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    embedding: true\n    toolCallParser: hermes\n")},
-			rule:  "embedding-parsers", severity: validation.Error, origin: "models-config/m.yaml:1", message: "an embedding model takes no tool-call or reasoning parser",
+			rule:  "embedding-parsers", severity: validation.Error, origin: "models-config/m.yaml:13", message: "an embedding model takes no tool-call or reasoning parser",
 		},
 		{
 			name:  "misspelt Model field",
@@ -268,7 +268,12 @@ func TestRules(t *testing.T) {
 		{
 			name:  "offload on SGLang",
 			files: map[string]string{"m.yaml": served("m", "    engine: sglang\n    gpus: 1\n    offload: {kvGB: 8}\n")},
-			rule:  "sglang-unsupported", severity: validation.Error, origin: "models-config/m.yaml:1", message: "spec.server.offload has no SGLang equivalent",
+			rule:  "sglang-unsupported", severity: validation.Error, origin: "models-config/m.yaml:13", message: "spec.server.offload has no SGLang equivalent",
+		},
+		{
+			name:  "a variant whose parallel sizes do not fill its GPUs points at the variant's field",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 2\n    variants:\n    - name: a\n    - name: b\n      gpus: 4\n      tensorParallel: 2\n")},
+			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/m.yaml:16", message: "but the pod has 4 GPUs (variant b)",
 		},
 		{
 			name:  "a rule sending to two pools",
@@ -304,12 +309,12 @@ func TestRules(t *testing.T) {
 		{
 			name:  "a model across pods whose parallel sizes do not fill them",
 			files: map[string]string{"g.yaml": glm("tensorParallel: 4\n    pipelineParallel: 2")},
-			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/g.yaml:1", message: "tensor 4 × pipeline 2 × data 1 = 8, but 3 pods of 4 GPUs hold 12",
+			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/g.yaml:14", message: "tensor 4 × pipeline 2 × data 1 = 8, but 3 pods of 4 GPUs hold 12",
 		},
 		{
 			name:  "twelve GPUs in one pod",
 			files: map[string]string{"g.yaml": strings.Replace(glm("tensorParallel: 4\n    pipelineParallel: 3"), "nodes: 3\n    gpus: 4", "gpus: 4", 1)},
-			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/g.yaml:1", message: "tensor 4 × pipeline 3 × data 1 = 12, but the pod has 4 GPUs",
+			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/g.yaml:13", message: "tensor 4 × pipeline 3 × data 1 = 12, but the pod has 4 GPUs",
 		},
 		{
 			name:  "a multi-node model with variants",
