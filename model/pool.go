@@ -94,6 +94,9 @@ func (m *Model) pool(ns string) []any {
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": picker}},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: picker,
+					// The namespace's reserved nodes, as the model's own pods.
+					Tolerations: []corev1.Toleration{{Key: "nautilus.io/reservation", Operator: corev1.TolerationOpEqual,
+						Value: firstNonEmpty(m.Spec.Server.Reservation, ns), Effect: corev1.TaintEffectNoSchedule}},
 					// As long as the longest grace period of the pool's pods.
 					TerminationGracePeriodSeconds: ptr(int64(130)),
 					Containers: []corev1.Container{{
