@@ -26,7 +26,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 const ns = "nrp-llm"
 
-// repoTree copies models-config/ into memory so tests can change it.
+// repoTree copies the engine tests' tree (a frozen copy of models-config/)
+// into memory so tests can change it.
 func repoTree(t testing.TB) fstest.MapFS { return kubetest.RepoTree(t) }
 
 func load(t testing.TB, files fstest.MapFS) *desired.Set {
@@ -74,7 +75,7 @@ func marshal(t *testing.T, objs []manifest.Object) []byte {
 // TestRunbookExamplesGolden renders every runbook example: per Model file, the
 // objects it generates; plus the shared objects holding their rules and targetRefs.
 func TestRunbookExamplesGolden(t *testing.T) {
-	set := load(t, repoTree(t))
+	set := load(t, kubetest.ModelsConfig(t))
 	for _, d := range set.Diagnostics {
 		t.Errorf("models-config is not clean: %s", d)
 	}
@@ -234,15 +235,13 @@ func TestExamplesGolden(t *testing.T) {
 			golden(t, path.Join("examples", m.Name()+".yaml"), marshal(t, byFile[m.Origin.File]))
 		})
 	}
-	golden(t, "examples/chatbox.yaml", marshal(t, byFile["models-config/chatbox.yaml"]))
 }
 
 // TestCatalogueFollowsTheRoutes: the chat UI's catalogue lists every model
 // the routes serve (external ones too), with owner and kind, and
 // loses a model when its file goes.
 func TestCatalogueFollowsTheRoutes(t *testing.T) {
-	files := repoTree(t)
-	files["models-config/chatbox.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chatbox-models\n  annotations:\n    modelsync.dev/catalogue: models.json\n")}
+	files := kubetest.ModelsConfig(t) // models-config/chatbox.yaml is the catalogue
 	catalogue := func(files fstest.MapFS) string {
 		set := load(t, files)
 		for _, o := range set.Objects {

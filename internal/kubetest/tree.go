@@ -38,18 +38,33 @@ spec:
 	return files
 }
 
-// RepoTree copies the repository's models-config/ into memory, so a test can
-// change it without touching the work tree. Paths start with models-config/.
+// RepoTree copies the engine tests' tree (testdata/fixture/models-config,
+// a frozen copy of models-config/) into memory, so a test can change it
+// without touching the work tree. Paths start with models-config/.
 func RepoTree(t testing.TB) fstest.MapFS {
+	t.Helper()
+	return treeAt(t, filepath.Join("testdata", "fixture"))
+}
+
+// ModelsConfig copies the repository's own models-config/ (the examples
+// make run syncs) into memory. Paths start with models-config/.
+func ModelsConfig(t testing.TB) fstest.MapFS {
+	t.Helper()
+	return treeAt(t, ".")
+}
+
+// treeAt copies <repository>/<dir>/models-config into memory.
+func treeAt(t testing.TB, dir string) fstest.MapFS {
 	t.Helper()
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := controlplane.RepoRoot(wd)
+	repo, err := controlplane.RepoRoot(wd)
 	if err != nil {
 		t.Fatal(err)
 	}
+	root := filepath.Join(repo, dir)
 	files := fstest.MapFS{}
 	err = filepath.WalkDir(filepath.Join(root, "models-config"), func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
