@@ -50,6 +50,12 @@ func (s *stopWriter) Write(p []byte) (int, error) {
 	if s.at != "" && !s.stopped && bytes.Contains(p, []byte(s.at)) {
 		s.stopped = true
 		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		// The kernel stops a multi-threaded process soon, not at once: kill
+		// returned here and the run went on into its next batch a few
+		// milliseconds before it stopped, which made the stop point (and the
+		// test) a race. Not returning before the stop lands keeps the run
+		// where the line says it is.
+		time.Sleep(500 * time.Millisecond)
 	}
 	return n, err
 }
