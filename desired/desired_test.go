@@ -211,32 +211,6 @@ func generatedBy(set *desired.Set, file string) []string {
 	return out
 }
 
-// TestExamplesGolden renders the serving shapes of testdata/examples (a
-// model across pods, …) that make run's cluster cannot run, with the kinds
-// of the test CRDs declared as validate --crds declares them.
-func TestExamplesGolden(t *testing.T) {
-	kinds, err := desired.CRDKinds(t.Context(), os.DirFS("../testdata"), "crds")
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := desired.Load(t.Context(), manifest.Tree{FS: os.DirFS("../testdata/examples"), Root: "models-config"}, desired.Options{Namespace: ns, Kinds: kinds})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range set.Diagnostics {
-		t.Errorf("testdata/examples is not clean: %s", d)
-	}
-	byFile := map[string][]manifest.Object{}
-	for _, o := range set.Objects {
-		byFile[o.Origin.File] = append(byFile[o.Origin.File], o)
-	}
-	for _, m := range set.Models {
-		t.Run(m.Name(), func(t *testing.T) {
-			golden(t, path.Join("examples", m.Name()+".yaml"), marshal(t, byFile[m.Origin.File]))
-		})
-	}
-}
-
 // TestCatalogueFollowsTheRoutes: the chat UI's catalogue lists every model
 // the routes serve (external ones too), with owner and kind, and
 // loses a model when its file goes.

@@ -33,6 +33,11 @@ func knownKinds(extra []string) map[string]bool {
 
 func checkKinds(c *checker) {
 	extra := append([]string(nil), c.in.ExtraKinds...)
+	for _, m := range c.in.Models {
+		if m.Spec.Server != nil && m.Spec.Server.MultiNode() {
+			extra = append(extra, "leaderworkerset.x-k8s.io/LeaderWorkerSet") // the kind a multi-node Model generates
+		}
+	}
 	for _, o := range c.in.Objects {
 		if o.GetKind() == "CustomResourceDefinition" {
 			g, _, _ := unstructured.NestedString(o.Object, "spec", "group")

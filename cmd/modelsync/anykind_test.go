@@ -283,17 +283,21 @@ spec:
 	}
 }
 
-// TestExamplesApplyStrictly: the serving shapes of testdata/examples (a
-// LeaderWorkerSet across pods, …) apply to the real API server with the
-// upstream CRDs and strict field validation, and plan clean afterwards.
+// TestExamplesApplyStrictly: every serving shape of models-config/ (a
+// LeaderWorkerSet across pods, an InferencePool with its endpoint picker, an
+// offloaded model, the catalogue) applies to the real API server with the
+// upstream CRDs and strict field validation, and plans clean afterwards.
 func TestExamplesApplyStrictly(t *testing.T) {
 	ns := kubetest.Namespace(t)
-	target := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "-n", ns, "--path", "../../testdata/examples/models-config"}
+	target := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "-n", ns, "--path", "../../models-config"}
 	code, out, stderr := run(append([]string{"sync"}, target...)...)
-	if code != 0 || !strings.Contains(out, "create     LeaderWorkerSet glm-5-vllm-inference") {
-		t.Fatalf("sync of the examples: exit %d\n%s%s", code, out, stderr)
+	for _, want := range []string{"create     LeaderWorkerSet glm-5-vllm-inference", "create     InferencePool qwen3-32b-vllm-inference",
+		"create     Deployment qwen3-32b-vllm-inference-epp", "create     StatefulSet qwen3-8b-offload-vllm-inference", "create     ConfigMap chatbox-models"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("sync of models-config: exit %d, want %q\n%s%s", code, want, out, stderr)
+		}
 	}
 	if code, out, stderr := run(append([]string{"diff"}, target...)...); code != 0 {
-		t.Errorf("diff after syncing the examples: exit %d\n%s%s", code, out, stderr)
+		t.Errorf("diff after syncing models-config: exit %d\n%s%s", code, out, stderr)
 	}
 }

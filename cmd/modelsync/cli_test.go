@@ -72,7 +72,7 @@ func TestRenderJSONIsAList(t *testing.T) {
 		Kind  string           `json:"kind"`
 		Items []map[string]any `json:"items"`
 	}
-	if err := json.Unmarshal([]byte(out), &list); err != nil || list.Kind != "List" || len(list.Items) != 42 {
+	if err := json.Unmarshal([]byte(out), &list); err != nil || list.Kind != "List" || len(list.Items) != 46 {
 		t.Errorf("render -o json: %v kind %q with %d items", err, list.Kind, len(list.Items))
 	}
 }

@@ -39,8 +39,8 @@ const Provisioner = "modelsync.dev/local"
 const KwokStages = "kwok-stages.yaml"
 
 // cluster is what makes the control plane behave like a real cluster: the
-// controller-manager and scheduler, kwok simulating the nodes' kubelets, and
-// the claim provisioner.
+// controller-manager and scheduler, kwok simulating the nodes' kubelets, the
+// claim provisioner, and a stand-in for the LeaderWorkerSet controller.
 type cluster struct {
 	procs  []*exec.Cmd
 	cancel context.CancelFunc
@@ -103,8 +103,14 @@ func (c *ControlPlane) startCluster(ctx context.Context, opts Options) error {
 	}
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cluster.cancel = cancel
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		cancel()
+		return err
+	}
 	go func() {
 		defer close(c.cluster.done)
+		go runLeaderWorkerSets(pctx, dyn, cs)
 		provision(pctx, cs, classes)
 	}()
 	return nil
