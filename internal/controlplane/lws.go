@@ -58,9 +58,9 @@ func reconcileLWS(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Inte
 		size = 1
 	}
 	var spec struct {
-		LeaderTemplate       *corev1.PodTemplateSpec                                  `json:"leaderTemplate"`
-		WorkerTemplate       corev1.PodTemplateSpec                                   `json:"workerTemplate"`
-		VolumeClaimTemplates []corev1.PersistentVolumeClaim                           `json:"volumeClaimTemplates"`
+		LeaderTemplate       *corev1.PodTemplateSpec                                 `json:"leaderTemplate"`
+		WorkerTemplate       corev1.PodTemplateSpec                                  `json:"workerTemplate"`
+		VolumeClaimTemplates []corev1.PersistentVolumeClaim                          `json:"volumeClaimTemplates"`
 		Retention            *appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy `json:"persistentVolumeClaimRetentionPolicy"`
 	}
 	tmpl, _, _ := unstructured.NestedMap(u.Object, "spec", "leaderWorkerTemplate")
@@ -90,9 +90,9 @@ func reconcileLWS(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Inte
 			ObjectMeta: metav1.ObjectMeta{Name: stsName, Namespace: ns, OwnerReferences: []metav1.OwnerReference{owner}, Labels: map[string]string{lwsNameLabel: name}},
 			Spec: appsv1.StatefulSetSpec{
 				Replicas: ptrTo(int32(n)), ServiceName: name, PodManagementPolicy: appsv1.ParallelPodManagement,
-				Selector:             &metav1.LabelSelector{MatchLabels: labels},
-				Template:             t,
-				VolumeClaimTemplates: spec.VolumeClaimTemplates,
+				Selector:                             &metav1.LabelSelector{MatchLabels: labels},
+				Template:                             t,
+				VolumeClaimTemplates:                 spec.VolumeClaimTemplates,
 				PersistentVolumeClaimRetentionPolicy: spec.Retention,
 			},
 		}
