@@ -7,12 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"slices"
 	"sort"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/manifest"
@@ -174,19 +172,17 @@ func Namespaces(ctx context.Context, tree manifest.Tree) ([]string, error) {
 
 // CRDKinds reads the group/Kind pairs the CustomResourceDefinitions under
 // dir declare, as validate --crds takes them.
-func CRDKinds(ctx context.Context, fsys fs.FS, dir string) ([]string, error) {
-	objs, err := manifest.Load(ctx, fsys, dir)
+func CRDKinds(ctx context.Context, dir string) ([]string, error) {
+	t := manifest.Dir(dir)
+	objs, err := manifest.Load(ctx, t.FS, t.Root)
 	if err != nil {
 		return nil, err
 	}
 	var kinds []string
 	for _, o := range objs {
-		if o.GetKind() != "CustomResourceDefinition" {
-			continue
+		if k, ok := validation.DeclaredKind(o.Unstructured); ok {
+			kinds = append(kinds, k)
 		}
-		g, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-		k, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
-		kinds = append(kinds, g+"/"+k)
 	}
 	if len(kinds) == 0 {
 		return nil, fmt.Errorf("%s holds no CustomResourceDefinition", dir)

@@ -3,11 +3,11 @@ package diff
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -55,7 +55,9 @@ func changedOutside(applied, live *unstructured.Unstructured, mutable []string) 
 		if slices.Contains(mutable, k) {
 			continue
 		}
-		if !subset(v, have[k]) {
+		// Semantic.DeepDerivative ignores what want leaves unset: have
+		// may carry the server's defaults.
+		if !equality.Semantic.DeepDerivative(v, have[k]) {
 			out = append(out, "spec."+k)
 		}
 	}
@@ -63,36 +65,6 @@ func changedOutside(applied, live *unstructured.Unstructured, mutable []string) 
 		out = []string{"spec"}
 	}
 	return out
-}
-
-// subset reports whether every field want sets has the same value in have
-// (have may carry defaults want leaves out).
-func subset(want, have any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		h, ok := have.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k, v := range w {
-			if !subset(v, h[k]) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		h, ok := have.([]any)
-		if !ok || len(h) != len(w) {
-			return false
-		}
-		for i := range w {
-			if !subset(w[i], h[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return reflect.DeepEqual(want, have) || fmt.Sprint(want) == fmt.Sprint(have)
 }
 
 // replace turns p into a replacement of its live object: bound, like a

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -12,9 +14,6 @@ import (
 
 	"modelsync.dev/modelsync/model"
 )
-
-// lastApplied is where client-side `kubectl apply` keeps what it applied.
-const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // leaveOut says why an object of the namespace is not part of the tree: "" to
 // keep it, a reason to report, or "-" for what Kubernetes itself makes.
@@ -45,7 +44,7 @@ var made = map[string]bool{
 // last applied when it was applied that way, else the object without what
 // the API server set (status, identity, clusterIP).
 func clean(u *unstructured.Unstructured, ns string) *unstructured.Unstructured {
-	if s, ok := u.GetAnnotations()[lastApplied]; ok {
+	if s, ok := u.GetAnnotations()[corev1.LastAppliedConfigAnnotation]; ok {
 		var obj map[string]any
 		if utiljson.Unmarshal([]byte(s), &obj) == nil { // numbers stay int64
 			c := &unstructured.Unstructured{Object: obj}
@@ -54,14 +53,13 @@ func clean(u *unstructured.Unstructured, ns string) *unstructured.Unstructured {
 		}
 	}
 	c := u.DeepCopy()
-	meta := map[string]any{"name": u.GetName(), "namespace": ns}
-	if l := u.GetLabels(); len(l) > 0 {
-		meta["labels"] = toAny(l)
-	}
+	c.Object["metadata"] = map[string]any{}
+	c.SetName(u.GetName())
+	c.SetNamespace(ns)
+	c.SetLabels(u.GetLabels())
 	if a := userAnnotations(u.GetAnnotations()); len(a) > 0 {
-		meta["annotations"] = toAny(a)
+		c.SetAnnotations(a)
 	}
-	c.Object["metadata"] = meta
 	delete(c.Object, "status")
 	if u.GetKind() == "Service" {
 		unstructured.RemoveNestedField(c.Object, "spec", "clusterIP")
@@ -74,17 +72,9 @@ func clean(u *unstructured.Unstructured, ns string) *unstructured.Unstructured {
 func userAnnotations(a map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range a {
-		if k == lastApplied || strings.HasPrefix(k, "deployment.kubernetes.io/") || strings.HasPrefix(k, "applyset.kubernetes.io/") {
+		if k == corev1.LastAppliedConfigAnnotation || strings.HasPrefix(k, "deployment.kubernetes.io/") || strings.HasPrefix(k, "applyset.kubernetes.io/") {
 			continue
 		}
-		out[k] = v
-	}
-	return out
-}
-
-func toAny(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
 		out[k] = v
 	}
 	return out

@@ -104,7 +104,7 @@ func (im *importer) fit(ctx context.Context, u *unstructured.Unstructured) (*mod
 	}
 	removeItem(srv.route, gateway.RuleKey(srv.rule))
 	if srv.policy != nil {
-		removeItem(srv.policy, gateway.TargetRefKey(map[string]any{"group": gateway.AIGatewayGroup, "kind": "AIServiceBackend", "name": srv.serviceBackend.GetName()}))
+		removeItem(srv.policy, targetKey(srv.serviceBackend.GetName()))
 	}
 	return m, nil
 }
@@ -168,7 +168,7 @@ func (im *importer) find(u *unstructured.Unstructured) (*server, error) {
 	if srv.rule == nil {
 		return nil, fmt.Errorf("no AIGatewayRoute rule sends to AIServiceBackend %s alone", srv.serviceBackend.GetName())
 	}
-	key := gateway.TargetRefKey(map[string]any{"group": gateway.AIGatewayGroup, "kind": "AIServiceBackend", "name": srv.serviceBackend.GetName()})
+	key := targetKey(srv.serviceBackend.GetName())
 	for _, p := range im.objectsOf("BackendSecurityPolicy") {
 		for _, it := range gateway.Items(p) {
 			if it.Key == key {
@@ -422,7 +422,7 @@ func (im *importer) render(m *model.Model, srv *server) (model.Output, error) {
 	raw := []manifest.Object{{Unstructured: route}}
 	if srv.policy != nil {
 		p := srv.policy.DeepCopy()
-		removeItem(p, gateway.TargetRefKey(map[string]any{"group": gateway.AIGatewayGroup, "kind": "AIServiceBackend", "name": srv.serviceBackend.GetName()}))
+		removeItem(p, targetKey(srv.serviceBackend.GetName()))
 		raw = append(raw, manifest.Object{Unstructured: p})
 	}
 	return model.Generate([]model.Model{*m}, raw, im.ns)
@@ -498,12 +498,10 @@ func sameRule(route *unstructured.Unstructured, want map[string]any) error {
 
 // removeItem drops the keyed entry from a shared object.
 func removeItem(u *unstructured.Unstructured, key string) {
-	items := gateway.Items(u)
-	kept := items[:0]
-	for _, it := range items {
-		if it.Key != key {
-			kept = append(kept, it)
-		}
-	}
-	_ = gateway.SetItems(u, kept)
+	_ = gateway.SetItems(u, slices.DeleteFunc(gateway.Items(u), func(it gateway.Item) bool { return it.Key == key }))
+}
+
+// targetKey is a policy's targetRef key for the AIServiceBackend name.
+func targetKey(name string) string {
+	return gateway.TargetRefKey(map[string]any{"group": gateway.AIGatewayGroup, "kind": "AIServiceBackend", "name": name})
 }

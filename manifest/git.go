@@ -27,13 +27,20 @@ type Tree struct {
 }
 
 // WorkTree opens dir on disk. Origins are reported relative to dir's parent,
+// Dir is the directory dir as a Tree, without git: its parent as the file
+// system and its name as the root, so origins read <name>/<file>:<line>.
+func Dir(dir string) Tree {
+	dir = filepath.Clean(dir)
+	return Tree{FS: os.DirFS(filepath.Dir(dir)), Root: filepath.Base(dir)}
+}
+
 // so files show as models-config/backend/qwen.yaml.
 func WorkTree(dir string) (Tree, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return Tree{}, err
 	}
-	t := Tree{FS: os.DirFS(filepath.Dir(abs)), Root: filepath.Base(abs)}
+	t := Dir(abs)
 	repo, rel, err := openRepo(abs)
 	if err != nil {
 		return t, nil // not in a git repository: no revision to record

@@ -5,6 +5,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"modelsync.dev/modelsync/gateway"
@@ -50,17 +51,6 @@ func (m *Model) poolRef() map[string]any {
 	return map[string]any{"group": gateway.PoolGroup, "kind": "InferencePool", "name": m.PoolName()}
 }
 
-// podSelector selects the pods that serve the model's API.
-func (m *Model) podSelector() map[string]string {
-	if m.Spec.Server.MultiNode() {
-		return leaderSelector(m.WorkloadName())
-	}
-	if len(m.Spec.Server.Variants) > 0 {
-		return map[string]string{LabelServiceGroup: m.WorkloadName()}
-	}
-	return map[string]string{"app": m.WorkloadName()}
-}
-
 // pool is the InferencePool over the model's serving pods and the endpoint
 // picker that schedules requests onto them: Deployment, Service,
 // ServiceAccount, Role and RoleBinding, and its ConfigMap.
@@ -69,10 +59,10 @@ func (m *Model) pool(ns string) []any {
 	name, picker := m.PoolName(), m.pickerName()
 	labels := m.labels(map[string]string{"app": picker})
 	inferencePool := newObject(gateway.PoolAPIVersion, "InferencePool", ns, name, m.labels(nil), m.Metadata.Annotations, map[string]any{
-		"selector":          map[string]any{"matchLabels": toAny(m.podSelector())},
 		"targetPorts":       []any{map[string]any{"number": int64(ServerPort)}},
 		"endpointPickerRef": map[string]any{"name": picker, "port": map[string]any{"number": int64(pickerPort)}},
 	})
+	_ = unstructured.SetNestedStringMap(inferencePool.Object, m.podSelector(), "spec", "selector", "matchLabels")
 	meta := metav1.ObjectMeta{Name: picker, Namespace: ns, Labels: labels, Annotations: m.Metadata.Annotations}
 	replicas := int32(1)
 	if p.PickerReplicas != nil {
@@ -155,12 +145,4 @@ func (m *Model) pool(ns string) []any {
 		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta},
 		&corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta, Data: map[string]string{pickerConfigFile: pickerConfig}},
 	}
-}
-
-func toAny(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -34,16 +34,22 @@ func (m *Model) volumeName() string {
 	return firstNonEmpty(m.Spec.Server.VolumeName, m.WorkloadName()+"-volume")
 }
 
-// Service selects every StatefulSet of the model: by app for one, by the
-// runbook's service-group label for several variants.
-func (m *Model) service(ns string) *corev1.Service {
-	selector := map[string]string{"app": m.WorkloadName()}
-	switch {
-	case m.Spec.Server.MultiNode():
-		selector = leaderSelector(m.WorkloadName())
-	case len(m.Spec.Server.Variants) > 0:
-		selector = map[string]string{LabelServiceGroup: m.WorkloadName()}
+// podSelector selects the pods that serve the model's API, for its Service
+// and its InferencePool: by app for one StatefulSet, by the runbook's
+// service-group label for variants, the leaders of a multi-node model.
+func (m *Model) podSelector() map[string]string {
+	if m.Spec.Server.MultiNode() {
+		return leaderSelector(m.WorkloadName())
 	}
+	if len(m.Spec.Server.Variants) > 0 {
+		return map[string]string{LabelServiceGroup: m.WorkloadName()}
+	}
+	return map[string]string{"app": m.WorkloadName()}
+}
+
+// service selects the model's serving pods (podSelector).
+func (m *Model) service(ns string) *corev1.Service {
+	selector := m.podSelector()
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{Name: m.WorkloadName(), Namespace: ns, Labels: m.labels(map[string]string{"component": "llm"}), Annotations: m.Metadata.Annotations},

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,7 +19,7 @@ import (
 
 // LastAppliedAnnotation is where client-side `kubectl apply` keeps the
 // configuration it last applied.
-const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+const LastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 
 // isKubectlUpdate tells the field managers of kubectl's client-side writes:
 // `kubectl apply` (kubectl-client-side-apply), fields that predate managed

@@ -67,10 +67,7 @@ func (m *Manager) replaceStep(ctx context.Context, r replacement, opts PruneOpti
 	if a := m.applyOne(ctx, p); a.Err != nil {
 		return failed(done, fmt.Errorf("deleted, but not created again: %w; run prune again with the same plan", a.Err))
 	}
-	objs := []*unstructured.Unstructured{p.Applied}
-	wopts := DefaultWaitOptions()
-	wopts.Timeout = RolloutBudget(objs, wopts.Timeout).Timeout
-	if err := m.Wait(ctx, objs, wopts, NoProgress{}); err != nil {
+	if err := m.waitReady(ctx, []*unstructured.Unstructured{p.Applied}); err != nil {
 		return failed(done, fmt.Errorf("created again, but not ready: %w", err))
 	}
 	return done

@@ -71,9 +71,7 @@ func templateLabels(u *unstructured.Unstructured) (map[string]string, bool) {
 // moveSelector waits until the workloads a held Service will select are
 // ready, then writes it.
 func (m *Manager) moveSelector(ctx context.Context, h held, opts Options) Applied {
-	wopts := DefaultWaitOptions()
-	wopts.Timeout = RolloutBudget(h.workloads, wopts.Timeout).Timeout
-	if err := m.Wait(ctx, h.workloads, wopts, NoProgress{}); err != nil {
+	if err := m.waitReady(ctx, h.workloads); err != nil {
 		return Applied{Change: h.service.Change, Err: fmt.Errorf("%s: not moved to pods that are not ready, the old pods keep serving: %w", h.service.Object.ID(), err)}
 	}
 	if err := opts.Fence.Hold(ctx); err != nil {

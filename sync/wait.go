@@ -141,6 +141,14 @@ func (m *Manager) healthOf(ctx context.Context, obj *unstructured.Unstructured, 
 	return h, nil
 }
 
+// waitReady waits, within their rollout budget, until objs are ready: the
+// step a sync or prune takes before it relies on what it just created.
+func (m *Manager) waitReady(ctx context.Context, objs []*unstructured.Unstructured) error {
+	opts := DefaultWaitOptions()
+	opts.Timeout = RolloutBudget(objs, opts.Timeout).Timeout
+	return m.Wait(ctx, objs, opts, NoProgress{})
+}
+
 // Ready tells whether a live object is healthy, and why not: a StatefulSet
 // or Deployment whose rollout finished; a custom resource whose Accepted and
 // Ready conditions (its own, or per parent or ancestor as Gateway API

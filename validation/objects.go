@@ -14,6 +14,17 @@ import (
 	"modelsync.dev/modelsync/manifest"
 )
 
+// DeclaredKind is the group/Kind a CustomResourceDefinition declares, as
+// Input.ExtraKinds takes it.
+func DeclaredKind(u *unstructured.Unstructured) (string, bool) {
+	if u.GetKind() != "CustomResourceDefinition" {
+		return "", false
+	}
+	g, _, _ := unstructured.NestedString(u.Object, "spec", "group")
+	k, _, _ := unstructured.NestedString(u.Object, "spec", "names", "kind")
+	return g + "/" + k, true
+}
+
 func knownKinds(extra []string) map[string]bool {
 	known := map[string]bool{}
 	for gvk := range scheme.Scheme.AllKnownTypes() {
@@ -39,10 +50,8 @@ func checkKinds(c *checker) {
 		}
 	}
 	for _, o := range c.in.Objects {
-		if o.GetKind() == "CustomResourceDefinition" {
-			g, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-			k, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
-			extra = append(extra, g+"/"+k)
+		if k, ok := DeclaredKind(o.Unstructured); ok {
+			extra = append(extra, k)
 		}
 	}
 	known := knownKinds(extra)

@@ -79,7 +79,8 @@ func (o *importOptions) run(ctx context.Context, cmd *cobra.Command) error {
 // objects of every kind that can be listed and patched.
 func (o *importOptions) source(ctx context.Context) ([]*unstructured.Unstructured, string, importer.Applied, error) {
 	if o.from != "" {
-		loaded, err := manifest.Load(ctx, os.DirFS(filepath.Dir(filepath.Clean(o.from))), filepath.Base(filepath.Clean(o.from)))
+		dir := manifest.Dir(o.from)
+		loaded, err := manifest.Load(ctx, dir.FS, dir.Root)
 		if err != nil {
 			return nil, "", nil, err
 		}

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
-
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"cmp"
@@ -59,7 +56,7 @@ func (f *sourceFlags) load(ctx context.Context, ns string) (*desired.Set, error)
 		opts.Namespace = ns
 	}
 	for _, dir := range f.crds {
-		kinds, err := desired.CRDKinds(ctx, os.DirFS(filepath.Dir(filepath.Clean(dir))), filepath.Base(filepath.Clean(dir)))
+		kinds, err := desired.CRDKinds(ctx, dir)
 		if err != nil {
 			return nil, fmt.Errorf("--crds: %w", err)
 		}

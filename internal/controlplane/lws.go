@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/utils/ptr"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -72,7 +74,7 @@ func reconcileLWS(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Inte
 		leader = *spec.LeaderTemplate
 	}
 	name, ns := u.GetName(), u.GetNamespace()
-	owner := metav1.OwnerReference{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Name: name, UID: u.GetUID(), Controller: ptrTo(true), BlockOwnerDeletion: ptrTo(true)}
+	owner := metav1.OwnerReference{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Name: name, UID: u.GetUID(), Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}
 	statefulSet := func(stsName string, n int64, t corev1.PodTemplateSpec, labels map[string]string) *appsv1.StatefulSet {
 		t = *t.DeepCopy()
 		if t.Labels == nil {
@@ -89,7 +91,7 @@ func reconcileLWS(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Inte
 		return &appsv1.StatefulSet{
 			ObjectMeta: metav1.ObjectMeta{Name: stsName, Namespace: ns, OwnerReferences: []metav1.OwnerReference{owner}, Labels: map[string]string{lwsNameLabel: name}},
 			Spec: appsv1.StatefulSetSpec{
-				Replicas: ptrTo(int32(n)), ServiceName: name, PodManagementPolicy: appsv1.ParallelPodManagement,
+				Replicas: ptr.To(int32(n)), ServiceName: name, PodManagementPolicy: appsv1.ParallelPodManagement,
 				Selector:                             &metav1.LabelSelector{MatchLabels: labels},
 				Template:                             t,
 				VolumeClaimTemplates:                 spec.VolumeClaimTemplates,
@@ -151,5 +153,3 @@ func conditionStatus(status map[string]any) string {
 	}
 	return ""
 }
-
-func ptrTo[T any](v T) *T { return &v }
