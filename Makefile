@@ -74,17 +74,10 @@ $(CP_BIN)/kube-apiserver:
 		for f in $(KWOK_STAGES); do cat $$dir/kustomize/stage/$$f; echo "---"; done > $(CP_BIN).tmp/kwok-stages.yaml
 	@rm -rf $(CP_BIN) && mv $(CP_BIN).tmp $(CP_BIN)
 
-# The pipeline test runs gitlab-ci-local (npm, pinned in the test), which
-# copies the repository with rsync: Debian packages, installed when missing.
-TEST_PACKAGES := rsync nodejs npm
+# The pipeline test runs gitlab-ci-local, an npm package: node and npm are
+# installed when missing (scripts/testtools.sh says what it does and why).
 testtools:
-	@missing=""; for c in rsync node npm; do command -v $$c >/dev/null || missing=1; done; \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			echo "installing $(TEST_PACKAGES) for the pipeline test"; \
-			apt-get install -y -qq $(TEST_PACKAGES) >/dev/null || { apt-get update -qq && apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; }; \
-		else echo "the pipeline test needs rsync, node and npm: apt-get install $(TEST_PACKAGES)"; exit 1; fi; \
-	fi
+	@./scripts/testtools.sh
 
 test: controlplane testtools
 	$(GO) vet ./...

@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/yaml"
 )
 
 // Provisioner is the storage class provisioner the harness serves: claims of
@@ -67,6 +68,10 @@ func (c *ControlPlane) startCluster(ctx context.Context, opts Options) error {
 	}
 	certs := c.env.ControlPlane.APIServer.CertDir
 	bin := func(name string) string { return filepath.Join(opts.AssetsDir, name) }
+	scheduler, err := schedulerConfig(opts.Cluster, kubeconfig, dir)
+	if err != nil {
+		return err
+	}
 	for _, p := range []struct {
 		name string
 		args []string
@@ -75,7 +80,7 @@ func (c *ControlPlane) startCluster(ctx context.Context, opts Options) error {
 			"--service-account-private-key-file=" + filepath.Join(certs, "sa-signer.key"), "--use-service-account-credentials=false",
 			"--controllers=*,-nodeipam,-kube-apiserver-serving-clustertrustbundle-publisher-controller",
 			"--node-monitor-grace-period=60s"}},
-		{"kube-scheduler", []string{"--kubeconfig=" + kubeconfig, "--leader-elect=false", "--secure-port=0"}},
+		{"kube-scheduler", []string{"--config=" + scheduler, "--secure-port=0"}},
 	} {
 		if err := c.cluster.start(bin(p.name), p.args); err != nil {
 			return err
@@ -246,6 +251,33 @@ func kwokStages(path string, delay time.Duration, dir string) (string, error) {
 	}
 	out := filepath.Join(dir, "kwok-stages.yaml")
 	return out, os.WriteFile(out, []byte(strings.Join(docs, "\n---\n")), 0o644)
+}
+
+// SchedulerFile, beside the cluster file, is the simulated cluster's
+// KubeSchedulerConfiguration (how it places GPU pods); without it the
+// scheduler runs its default profile.
+const SchedulerFile = "scheduler.yaml"
+
+// schedulerConfig writes the scheduler's configuration: the cluster's own
+// profiles, with this control plane's kubeconfig and no leader election.
+func schedulerConfig(clusterFile, kubeconfig, dir string) (string, error) {
+	cfg := map[string]any{"apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration"}
+	path := filepath.Join(filepath.Dir(clusterFile), SchedulerFile)
+	if data, err := os.ReadFile(path); err == nil {
+		if err := yaml.Unmarshal(data, &cfg); err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	cfg["clientConnection"] = map[string]any{"kubeconfig": kubeconfig}
+	cfg["leaderElection"] = map[string]any{"leaderElect": false}
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "kube-scheduler.yaml")
+	return out, os.WriteFile(out, data, 0o644)
 }
 
 // nodesReady waits until kwok has made every simulated node Ready and the

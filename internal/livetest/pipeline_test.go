@@ -3,6 +3,7 @@ package livetest_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -73,7 +74,8 @@ func TestPipelineFromAModelsConfigRepository(t *testing.T) {
 		}
 		cmd := exec.CommandContext(t.Context(), gcl.node, append([]string{gcl.script}, args...)...)
 		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "NODE_OPTIONS=--require="+gcl.polyfill, "HOME="+gcl.home)
+		cmd.Env = append(os.Environ(), "NODE_OPTIONS=--require="+gcl.polyfill, "HOME="+gcl.home,
+			"PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
 		t.Logf("gitlab-ci-local %s: %s", strings.Join(vars, " "), time.Since(start).Round(100*time.Millisecond))
@@ -241,14 +243,22 @@ func installGitLabCILocal(t *testing.T, root string) gitlabCILocal {
 	return gitlabCILocal{node: node, script: script, polyfill: polyfill, home: dir}
 }
 
-// buildModelsync builds the binary the image holds, stamped as the release.
+// buildModelsync builds the binary the image holds, stamped as the release,
+// and beside it the copy step gitlab-ci-local runs as rsync
+// (internal/rsync), so the test needs no rsync on the machine.
 func buildModelsync(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "modelsync")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "-ldflags", "-X modelsync.dev/modelsync/internal/buildinfo.version=v"+componentTag, "modelsync.dev/modelsync/cmd/modelsync")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "modelsync")
+	for _, b := range []struct{ out, pkg string }{
+		{bin, "modelsync.dev/modelsync/cmd/modelsync"},
+		{filepath.Join(dir, "rsync"), "modelsync.dev/modelsync/internal/rsync"},
+	} {
+		cmd := exec.CommandContext(t.Context(), "go", "build", "-o", b.out, "-ldflags", "-X modelsync.dev/modelsync/internal/buildinfo.version=v"+componentTag, b.pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
+		}
 	}
 	return bin
 }
@@ -409,6 +419,7 @@ func identities(t *testing.T, repo, bin string) string {
 // it is gone so that the next test finds the GPUs free.
 func useNamespace(t *testing.T, cs kubernetes.Interface, ns string) {
 	t.Helper()
+	gpusFree(t, cs)
 	if _, err := cs.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -422,6 +433,38 @@ func useNamespace(t *testing.T, cs kubernetes.Interface, ns string) {
 			t.Errorf("namespace %s was not deleted after the test: %v", ns, err)
 		}
 	})
+}
+
+// gpusFree waits until no pod on the simulated cluster holds a GPU: the
+// tests that roll models out share its nodes, and each needs them to
+// itself. A previous test's pods still there after the wait fail the test
+// with their names.
+func gpusFree(t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	var held []string
+	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		held = held[:0]
+		for _, p := range pods.Items {
+			if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
+			}
+			for _, c := range p.Spec.Containers {
+				for r, q := range c.Resources.Requests {
+					if strings.HasPrefix(string(r), "nvidia.com/") {
+						held = append(held, fmt.Sprintf("%s/%s (%s %s on %s)", p.Namespace, p.Name, q.String(), r, p.Spec.NodeName))
+					}
+				}
+			}
+		}
+		return len(held) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("the simulated cluster's GPUs are still held, %v: %s", err, strings.Join(held, ", "))
+	}
 }
 
 // modelsyncDiff is an operator's diff of a target, as the cluster admin.
