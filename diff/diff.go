@@ -340,7 +340,7 @@ func (d *Differ) failed(p Prediction, err error) (Prediction, error) {
 	if meta.IsNoMatchError(err) {
 		return refused(p, fmt.Sprintf("the API server does not serve %s/%s: install its CRD first", o.GetAPIVersion(), o.GetKind())), nil
 	}
-	err = RedactSecret(o.Unstructured, err)
+	err = RedactSecret(o.GroupVersionKind().GroupKind(), err)
 	if cluster.IsUnreachable(err) {
 		return p, fmt.Errorf("%s: %w", o.ID(), err)
 	}

@@ -113,7 +113,8 @@ func claimNames(u *unstructured.Unstructured) []string {
 // replacement is the whole object again.
 func fieldsDiff(live, applied *unstructured.Unstructured, fields []string) string {
 	pick := func(u *unstructured.Unstructured) *unstructured.Unstructured {
-		out := &unstructured.Unstructured{Object: map[string]any{}}
+		// kind stays, so that a Secret's values are masked as in any diff
+		out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}}
 		for _, f := range fields {
 			path := strings.Split(f, ".")
 			if v, ok, _ := unstructured.NestedFieldCopy(u.Object, path...); ok {

@@ -183,7 +183,7 @@ func (m *Manager) applyOne(ctx context.Context, p diff.Prediction) Applied {
 	}
 	stored, err := m.apply(ctx, p.Applied)
 	if err != nil {
-		err = diff.RedactSecret(p.Applied, err)
+		err = diff.RedactSecret(p.Applied.GroupVersionKind().GroupKind(), err)
 		done.Err = fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)
 		return done
 	}

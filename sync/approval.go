@@ -46,7 +46,10 @@ type approval struct {
 	done []diff.Change
 }
 
-// matchApproval binds the approved plan to what it removes. A removal is
+// matchApproval binds the approved plan to what it removes. A plan made at
+// one revision is stale once the target was synced at another: the tree the
+// prune reads is then no longer what the target is meant to be (a revert
+// synced since would have its model deleted). A removal is
 // stale only when what it would remove is not what was approved: an object
 // recreated (another uid) or changed outside its status (another content
 // digest), an entry changed, a removal that is no longer one (back in the
@@ -59,6 +62,11 @@ func matchApproval(approved *diff.Plan, res *diff.Result) (approval, error) {
 	if approved.Namespace != current.Namespace || approved.Inventory != current.Inventory {
 		return approval{}, fmt.Errorf("%w: it was made for namespace %s, inventory %s; this prune targets namespace %s, inventory %s",
 			ErrStalePlan, approved.Namespace, approved.Inventory, current.Namespace, current.Inventory)
+	}
+	if synced := res.Parent.Revision; approved.Revision != "" && synced != "" && synced != approved.Revision {
+		return approval{}, fmt.Errorf("%w, nothing was changed: it was made at revision %s, and namespace %s has since been synced at revision %s, "+
+			"which is what the target is meant to be now; approve the prune of the pipeline that synced %s (its plan lists what is still to remove)",
+			ErrStalePlan, approved.Revision, current.Namespace, synced, synced)
 	}
 	pending := map[removalKey]diff.Change{}
 	for _, ch := range current.Removals() {

@@ -90,7 +90,10 @@ func (m *Manager) deleteObject(ctx context.Context, ch diff.Change, opts PruneOp
 	return done
 }
 
+// failed marks the removal failed with err; the API server's message about
+// a Secret is withheld, as in diff and sync.
 func failed(p Pruned, err error) Pruned {
-	p.State, p.Err = Failed, err
+	gk := schema.FromAPIVersionAndKind(p.Change.APIVersion, p.Change.Kind).GroupKind()
+	p.State, p.Err = Failed, diff.RedactSecret(gk, err)
 	return p
 }

@@ -43,7 +43,7 @@ func (e *env) trySync(ctx context.Context, files fstest.MapFS, opts sync.Options
 }
 
 // approve is the plan as the prune job reads it: through its JSON form.
-func approve(t *testing.T, p *diff.Plan) *diff.Plan {
+func approve(t testing.TB, p *diff.Plan) *diff.Plan {
 	t.Helper()
 	data, err := json.Marshal(p)
 	if err != nil {

@@ -1,9 +1,17 @@
 package main
 
 import (
+	"context"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"modelsync.dev/modelsync/internal/kubetest"
 )
@@ -61,5 +69,86 @@ func TestRefusalsNameTheFlag(t *testing.T) {
 	}
 	if code, out, stderr := run("sync", "--kubeconfig", kc, "-n", ns, "--path", dir, "--adopt"); code != 0 {
 		t.Errorf("sync --adopt: exit %d %s%s", code, out, stderr)
+	}
+}
+
+// An immutable Secret whose value changes is a replace, shown masked like
+// any Secret change, in every output the plan has; a prune refused by an
+// admission policy that quotes the Secret's data says who refused, without
+// the data.
+func TestSecretReplaceAndRefusalStayMasked(t *testing.T) {
+	const before, after = "c4n4ry-before-31f7", "c4n4ry-after-8b02"
+	leaks := func(s string) bool {
+		for _, v := range []string{before, after} {
+			if strings.Contains(s, v) || strings.Contains(s, base64.StdEncoding.EncodeToString([]byte(v))) {
+				return true
+			}
+		}
+		return false
+	}
+	secret := func(v string) fstest.MapFS {
+		return fstest.MapFS{"models-config/key.yaml": &fstest.MapFile{Data: []byte(
+			"apiVersion: v1\nkind: Secret\nmetadata:\n  name: key\nimmutable: true\nstringData:\n  token: " + v + "\n")}}
+	}
+	ns := kubetest.Namespace(t)
+	kc := kubetest.KubeconfigFile(t)
+	if code, out, stderr := run("sync", "--kubeconfig", kc, "-n", ns, "--path", kubetest.WriteTree(t, secret(before))); code != 0 {
+		t.Fatalf("sync: exit %d %s%s", code, out, stderr)
+	}
+	dir := kubetest.WriteTree(t, secret(after))
+	outDir := t.TempDir()
+	plan := filepath.Join(outDir, "plan.json")
+	for _, o := range []string{"text", "markdown", "json"} {
+		code, out, stderr := run("diff", "--kubeconfig", kc, "-n", ns, "--path", dir, "-o", o,
+			"--plan-out", plan, "--markdown-out", filepath.Join(outDir, "plan.md"), "--report-out", filepath.Join(outDir, "report.json"))
+		if code != 1 || !strings.Contains(out, "replace") || !strings.Contains(out, "***") || leaks(out+stderr) {
+			t.Errorf("diff -o %s: exit %d, want a masked replace:\n%s%s", o, code, out, stderr)
+		}
+	}
+	for _, f := range []string{"plan.json", "plan.md", "report.json"} {
+		b, err := os.ReadFile(filepath.Join(outDir, f))
+		if err != nil || leaks(string(b)) {
+			t.Errorf("%s shows the Secret's value (or is missing: %v):\n%s", f, err, b)
+		}
+	}
+
+	// An admission policy refuses deleting the Secret and quotes its data.
+	policy := `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: keep-key-` + ns + `
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [DELETE], resources: [secrets]}
+  validations:
+  - expression: oldObject.metadata.name != 'key'
+    messageExpression: "'keys stay: data=' + string(oldObject.data)"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: keep-key-` + ns + `
+spec:
+  policyName: keep-key-` + ns + `
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels: {kubernetes.io/metadata.name: ` + ns + `}
+`
+	kubetest.Kubectl(t, "", policy, "apply", "-f", "-")
+	t.Cleanup(func() { kubetest.Kubectl(t, "", policy, "delete", "-f", "-") })
+	// The API server reads policies from an informer; a server-side dry
+	// run goes through admission too, so it shows when the policy holds.
+	if err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		out, _ := exec.CommandContext(ctx, "kubectl", "--kubeconfig", kc, "-n", ns, "delete", "secret", "key", "--dry-run=server").CombinedOutput()
+		return strings.Contains(string(out), "denied"), nil
+	}); err != nil {
+		t.Fatal("the admission policy never took effect")
+	}
+	code, out, stderr := run("prune", "--kubeconfig", kc, "-n", ns, "--path", dir, "--plan", plan)
+	if code == 0 || leaks(out+stderr) || !strings.Contains(out+stderr, "denied by ValidatingAdmissionPolicy 'keep-key-"+ns+"'") || strings.Contains(out+stderr, "must be a string") {
+		t.Errorf("prune refused by the policy: exit %d, want the policy named and no value:\n%s%s", code, out, stderr)
 	}
 }
