@@ -54,7 +54,7 @@ func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
 		return nil, errors.New("no target namespace")
 	}
 	set := &Set{Revision: tree.Revision, Dirty: tree.Dirty}
-	objs, err := manifest.Load(ctx, tree.FS, tree.Root)
+	objs, err := manifest.Load(ctx, tree)
 	if err != nil {
 		var located *manifest.Error
 		if !errors.As(err, &located) {
@@ -156,7 +156,7 @@ func flatten(err error) []error {
 // Namespaces lists the distinct metadata.namespace values the tree's objects
 // and Models name, sorted. Broken files are skipped: Load reports them.
 func Namespaces(ctx context.Context, tree manifest.Tree) ([]string, error) {
-	objs, err := manifest.Load(ctx, tree.FS, tree.Root)
+	objs, err := manifest.Load(ctx, tree)
 	var located *manifest.Error
 	if err != nil && !errors.As(err, &located) {
 		return nil, err
@@ -174,7 +174,7 @@ func Namespaces(ctx context.Context, tree manifest.Tree) ([]string, error) {
 // dir declare, as validate --crds takes them.
 func CRDKinds(ctx context.Context, dir string) ([]string, error) {
 	t := manifest.Dir(dir)
-	objs, err := manifest.Load(ctx, t.FS, t.Root)
+	objs, err := manifest.Load(ctx, t)
 	if err != nil {
 		return nil, err
 	}

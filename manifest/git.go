@@ -24,6 +24,9 @@ type Tree struct {
 	Revision string
 	// Dirty is true when the tree was read from a work tree with uncommitted changes under Root.
 	Dirty bool
+	// RemoteBases lets a kustomization name remote resources (URLs, git
+	// repositories), which kustomize then fetches; off, they are refused.
+	RemoteBases bool
 }
 
 // WorkTree opens dir on disk. Origins are reported relative to dir's parent,

@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // kustomizationNames are the file names kustomize recognises, in its order.
@@ -20,7 +18,8 @@ var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Ku
 // A directory holding a kustomization is built with kustomize instead, and the
 // files below it are not read one by one. Errors from every file are joined, so
 // one run reports every broken file.
-func Load(ctx context.Context, fsys fs.FS, root string) ([]Object, error) {
+func Load(ctx context.Context, tree Tree) ([]Object, error) {
+	fsys, root := tree.FS, tree.Root
 	info, err := fs.Stat(fsys, root)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", root, err)
@@ -51,9 +50,10 @@ func Load(ctx context.Context, fsys fs.FS, root string) ([]Object, error) {
 		if ext := path.Ext(p); ext != ".yaml" && ext != ".yml" {
 			return nil
 		}
-		data, err := fs.ReadFile(fsys, p)
+		data, err := readTreeFile(fsys, root, p)
 		if err != nil {
-			return err
+			errs = append(errs, locate(p, err))
+			return nil
 		}
 		got, err := Decode(p, data)
 		objs = append(objs, got...)
@@ -66,7 +66,7 @@ func Load(ctx context.Context, fsys fs.FS, root string) ([]Object, error) {
 		return nil, fmt.Errorf("read %s: %w", root, walkErr)
 	}
 	for _, dir := range kustomized {
-		got, err := buildKustomization(fsys, root, dir)
+		got, err := buildKustomization(tree, dir)
 		objs = append(objs, got...)
 		if err != nil {
 			errs = append(errs, err)
@@ -85,36 +85,11 @@ func kustomizationIn(fsys fs.FS, dir string) string {
 	return ""
 }
 
-// buildKustomization runs kustomize on dir. kustomize reads through its own
-// file system interface, so the tree (which may be a git revision) is copied
-// into memory first; a kustomization may refer to files anywhere under root.
-func buildKustomization(fsys fs.FS, root, dir string) ([]Object, error) {
-	origin := Origin{File: kustomizationIn(fsys, dir)}
-	mem := filesys.MakeFsInMemory()
-	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		return mem.WriteFile("/"+p, data)
-	})
-	if err != nil {
-		return nil, &Error{origin, "read kustomization inputs: " + err.Error()}
+// locate places a file's read error at the file.
+func locate(p string, err error) error {
+	var located *Error
+	if errors.As(err, &located) {
+		return err
 	}
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/"+dir)
-	if err != nil {
-		return nil, &Error{origin, "kustomize build: " + err.Error()}
-	}
-	out, err := res.AsYaml()
-	if err != nil {
-		return nil, &Error{origin, "kustomize output: " + err.Error()}
-	}
-	objs, err := Decode(origin.File, out)
-	for i := range objs {
-		objs[i].Origin = origin
-	}
-	return objs, err
+	return &Error{Origin{File: p}, err.Error()}
 }

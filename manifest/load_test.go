@@ -27,7 +27,7 @@ func write(t *testing.T, dir string, files map[string]string) {
 
 func names(t *testing.T, tree manifest.Tree) []string {
 	t.Helper()
-	objs, err := manifest.Load(t.Context(), tree.FS, tree.Root)
+	objs, err := manifest.Load(t.Context(), tree)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func (o *importOptions) run(ctx context.Context, cmd *cobra.Command) error {
 func (o *importOptions) source(ctx context.Context) ([]*unstructured.Unstructured, string, importer.Applied, error) {
 	if o.from != "" {
 		dir := manifest.Dir(o.from)
-		loaded, err := manifest.Load(ctx, dir.FS, dir.Root)
+		loaded, err := manifest.Load(ctx, dir)
 		if err != nil {
 			return nil, "", nil, err
 		}
