@@ -8,7 +8,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-
 )
 
 // kustomizationNames are the file names kustomize recognises, in its order.
