@@ -15,7 +15,7 @@ import (
 
 func runbook(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	objs, err := manifest.Load(t.Context(), os.DirFS("../testdata"), "runbook")
+	objs, err := manifest.Load(t.Context(), manifest.Tree{FS: os.DirFS("../testdata"), Root: "runbook"})
 	if err != nil {
 		t.Fatal(err)
 	}
