@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -25,6 +27,9 @@ const (
 	// exitPartial: a prune did part of the approved removals; rerunning the
 	// same plan after fixing the failures finishes it.
 	exitPartial = 3
+	// exitInterrupted: SIGINT or SIGTERM, and the command did not stop
+	// within the grace period (128 + SIGTERM, as a shell reports it).
+	exitInterrupted = 143
 )
 
 // exitCode is returned by a command whose outcome is not a failure but still
@@ -41,6 +46,9 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	root := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
+	done := make(chan struct{})
+	defer close(done)
+	go stopPromptly(ctx, done, stderr)
 	err := root.ExecuteContext(ctx)
 	var code exitCode
 	switch {
@@ -59,6 +67,26 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		return exitError
+	}
+}
+
+// gracePeriod is how long a command has after SIGINT or SIGTERM to stop by
+// itself (every request carries the context, so it normally stops at once)
+// before the process exits anyway: GitLab cancels a job with SIGTERM and
+// kills it soon after, and a job must never outlive its cancellation.
+const gracePeriod = 10 * time.Second
+
+func stopPromptly(ctx context.Context, done <-chan struct{}, stderr io.Writer) {
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	select {
+	case <-done:
+	case <-time.After(gracePeriod):
+		fmt.Fprintf(stderr, "error: interrupted, and the command did not stop within %s; exiting\n", gracePeriod)
+		os.Exit(exitInterrupted)
 	}
 }
 

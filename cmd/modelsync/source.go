@@ -22,6 +22,8 @@ type sourceFlags struct {
 	revision  string
 	namespace string
 	crds      []string
+	// remoteBases lets kustomizations fetch remote resources.
+	remoteBases bool
 	// served asks the cluster about kinds, for the commands that have one.
 	served func(schema.GroupKind) bool
 }
@@ -30,6 +32,7 @@ func (f *sourceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.path, "path", "./models-config", "the models-config directory")
 	fs.StringVar(&f.revision, "revision", "", "read the tree as it was at this git revision (branch, tag, commit) instead of the work tree")
 	namespaceFlag(fs, &f.namespace)
+	fs.BoolVar(&f.remoteBases, "allow-remote-bases", false, "let kustomizations in the tree name remote resources (URLs, git repositories), which are then fetched; off, they are refused, since a merge request's tree could make modelsync fetch any URL")
 	fs.StringArrayVar(&f.crds, "crds", nil, "a folder of CustomResourceDefinitions whose kinds the tree may use (repeatable); without it, and offline, kinds modelsync does not know are warnings")
 }
 
@@ -39,10 +42,15 @@ func namespaceFlag(fs *pflag.FlagSet, ns *string) {
 }
 
 func (f *sourceFlags) tree() (manifest.Tree, error) {
+	var t manifest.Tree
+	var err error
 	if f.revision != "" {
-		return manifest.AtRevision(f.path, f.revision)
+		t, err = manifest.AtRevision(f.path, f.revision)
+	} else {
+		t, err = manifest.WorkTree(f.path)
 	}
-	return manifest.WorkTree(f.path)
+	t.RemoteBases = f.remoteBases
+	return t, err
 }
 
 // load reads and validates the tree for namespace ns.
