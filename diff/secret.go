@@ -49,9 +49,9 @@ func RedactSecret(gk schema.GroupKind, err error) error {
 
 var (
 	// "ValidatingAdmissionPolicy 'p' with binding 'b' denied request: …"
-	policyDenial = regexp.MustCompile(`^(ValidatingAdmissionPolicy '[^']*'(?: with binding '[^']*')?) denied request`)
+	policyDenial = regexp.MustCompile(`(ValidatingAdmissionPolicy '[^']*'(?: with binding '[^']*')?) denied request`)
 	// `admission webhook "w" denied the request: …`
-	webhookDenial = regexp.MustCompile(`^(admission webhook "[^"]*") denied the request`)
+	webhookDenial = regexp.MustCompile(`(admission webhook "[^"]*") denied the request`)
 )
 
 // refusal says why the API server refused, from the parts of its status

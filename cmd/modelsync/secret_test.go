@@ -138,7 +138,13 @@ spec:
       matchLabels: {kubernetes.io/metadata.name: ` + ns + `}
 `
 	kubetest.Kubectl(t, "", policy, "apply", "-f", "-")
-	t.Cleanup(func() { kubetest.Kubectl(t, "", policy, "delete", "-f", "-") })
+	t.Cleanup(func() {
+		del := exec.Command("kubectl", "--kubeconfig", kc, "delete", "-f", "-")
+		del.Stdin = strings.NewReader(policy)
+		if out, err := del.CombinedOutput(); err != nil {
+			t.Errorf("delete the policy: %v\n%s", err, out)
+		}
+	})
 	// The API server reads policies from an informer; a server-side dry
 	// run goes through admission too, so it shows when the policy holds.
 	if err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
