@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
@@ -81,7 +82,10 @@ func isSeparator(rest []byte) bool {
 
 func decodeDocument(file string, doc document) ([]Object, error) {
 	origin := Origin{File: file, Line: firstContentLine(doc), doc: doc.data, docLine: doc.line}
-	js, err := yaml.YAMLToJSON(doc.data)
+	js, err := yaml.YAMLToJSONStrict(doc.data)
+	if err != nil && strings.Contains(err.Error(), "already set in map") {
+		return nil, duplicateKey(origin, doc)
+	}
 	if err != nil {
 		return nil, &Error{relocate(origin, doc.line, err), "invalid YAML: " + yamlMessage(err) + "; fix the syntax"}
 	}
@@ -141,4 +145,37 @@ func yamlMessage(err error) string {
 		msg = strings.TrimPrefix(msg, p)
 	}
 	return msg
+}
+
+// duplicateKey locates a key set twice in one mapping: YAML parsers keep the
+// last, while a reviewer reads the first, so it is an error at both lines.
+func duplicateKey(origin Origin, doc document) error {
+	var root yamlv3.Node
+	if err := yamlv3.Unmarshal(doc.data, &root); err == nil {
+		if key, first, second, ok := firstDuplicate(&root); ok {
+			origin.Line = doc.line + second - 1
+			return &Error{origin, fmt.Sprintf("key %q is set twice, at lines %d and %d: a parser keeps the second, a reviewer reads the first; keep one",
+				key, doc.line+first-1, doc.line+second-1)}
+		}
+	}
+	return &Error{origin, "a key is set twice in one mapping; keep one"}
+}
+
+func firstDuplicate(n *yamlv3.Node) (key string, first, second int, ok bool) {
+	if n.Kind == yamlv3.MappingNode {
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if line, dup := seen[k.Value]; dup && k.Kind == yamlv3.ScalarNode {
+				return k.Value, line, k.Line, true
+			}
+			seen[k.Value] = k.Line
+		}
+	}
+	for _, c := range n.Content {
+		if key, first, second, ok = firstDuplicate(c); ok {
+			return key, first, second, ok
+		}
+	}
+	return "", 0, 0, false
 }

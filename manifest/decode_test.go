@@ -31,6 +31,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"scalar document", "just text\n", "x.yaml:1: a manifest must be a YAML mapping"},
 		{"no kind", "apiVersion: v1\nmetadata: {name: a}\n", "x.yaml:1: object has no apiVersion or kind"},
 		{"bad indentation", "apiVersion: v1\nkind: ConfigMap\n metadata: x\n", "x.yaml:3: invalid YAML"},
+		{"a Model's key twice", "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: m\nspec:\n  server:\n    image: a\n    gpus: 1\n    image: b\n",
+			`x.yaml:9: key "image" is set twice, at lines 7 and 9`},
+		{"a raw object's key twice, second document", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  name: c\n",
+			`x.yaml:9: key "name" is set twice, at lines 8 and 9`},
+		{"top-level key twice", "apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata: {name: a}\n", `x.yaml:3: key "kind" is set twice, at lines 2 and 3`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
