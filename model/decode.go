@@ -31,6 +31,9 @@ func Decode(o manifest.Object) (Model, error) {
 	if o.GetAPIVersion() != APIVersion {
 		return fail(fmt.Sprintf("apiVersion %s is not served by this modelsync", o.GetAPIVersion()), "use apiVersion: "+APIVersion)
 	}
+	if err := checkNumbers(o); err != nil {
+		return Model{}, err
+	}
 	obj := o.Object
 	if v, ok, _ := unstructured.NestedFieldNoCopy(obj, "spec", "server", "gpuMemoryUtilization"); ok {
 		switch n := v.(type) {

@@ -170,8 +170,8 @@ func TestRules(t *testing.T) {
 		{
 			name:  "weights that would overflow the memory quantities",
 			files: map[string]string{"m.yaml": strings.Replace(served("m", "    gpus: 1\n"), "weightsGi: ", "weightsGi: 1e308 #", 1)},
-			rule:  "model-range", severity: validation.Error, origin: "models-config/m.yaml:9",
-			message: "server.weightsGi 1e+308 is out of range (0, 65536]",
+			rule:  "model-spec", severity: validation.Error, origin: "models-config/m.yaml:9",
+			message: "spec.server.weightsGi 1e+308 is out of range (0, 65536]",
 		},
 		{
 			name:  "SGLang with a vLLM-only field",
