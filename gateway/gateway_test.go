@@ -78,8 +78,15 @@ func TestShapeErrors(t *testing.T) {
 		{`{apiVersion: aigateway.envoyproxy.io/v1beta1, kind: AIGatewayRoute, spec: {rules: hello}}`, []string{"spec.rules is a string, not a list of rules"}},
 		{`{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: BackendTrafficPolicy, spec: {targetRefs: [{name: a}, 5]}}`, []string{"spec.targetRefs[1] is a number, not a targetRef (an object)"}},
 		{`{apiVersion: v1, kind: ConfigMap, spec: {rules: hello}}`, nil},
+		{`{apiVersion: aigateway.envoyproxy.io/v1beta1, kind: AIGatewayRoute, spec: {rules: [{name: a, backendRefs: ["name"]}]}}`, []string{"spec.rules[0].backendRefs[0] is a string, not a backendRef (an object)"}},
+		{`{apiVersion: aigateway.envoyproxy.io/v1beta1, kind: AIGatewayRoute, spec: {rules: [{name: a, backendRefs: [{name: b}]}, {name: c, backendRefs: [null]}]}}`, []string{"spec.rules[1].backendRefs[0] is null, not a backendRef (an object)"}},
+		{`{apiVersion: aigateway.envoyproxy.io/v1beta1, kind: AIGatewayRoute, spec: {rules: [{name: a, backendRefs: b, matches: [x]}]}}`, []string{"spec.rules[0].backendRefs is a string, not a list of backendRefs", "spec.rules[0].matches[0] is a string, not a match (an object)"}},
 	} {
-		if d := cmp.Diff(tc.want, gateway.ShapeErrors(object(t, tc.obj))); d != "" {
+		var got []string
+		for _, e := range gateway.ShapeErrors(object(t, tc.obj)) {
+			got = append(got, e.Msg)
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.obj, d)
 		}
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -39,10 +40,22 @@ var ItemLists = []ItemList{
 	{Group: EnvoyGatewayGroup, Kind: "BackendTrafficPolicy", Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
 }
 
-// ShapeErrors describes entries of u's tracked list that are not objects,
-// and a list value that is not a list: such entries have no key and would be
-// dropped without a word.
-func ShapeErrors(u *unstructured.Unstructured) []string {
+// ShapeError is an entry of a tracked list (or a list inside a route's
+// rule) that is not an object, or a list value that is not a list: such
+// entries have no key and would be dropped, or sent, without a word.
+type ShapeError struct {
+	// Path locates it in the object (list indexes as numbers).
+	Path []string
+	Msg  string
+}
+
+// ruleLists are the lists inside a route rule whose entries must be
+// objects, and what one entry is called.
+var ruleLists = []struct{ field, noun string }{{"backendRefs", "backendRef"}, {"matches", "match"}}
+
+// ShapeErrors describes the shape errors of u's tracked list and, for a
+// route, of the lists inside its rules.
+func ShapeErrors(u *unstructured.Unstructured) []ShapeError {
 	l, ok := ItemListFor(u)
 	if !ok {
 		return nil
@@ -51,17 +64,55 @@ func ShapeErrors(u *unstructured.Unstructured) []string {
 	if !found || v == nil {
 		return nil
 	}
-	list, isList := v.([]any)
-	if !isList {
-		return []string{fmt.Sprintf("%s is %s, not a list of %ss", strings.Join(l.Path, "."), kindOf(v), l.Noun)}
+	out := listShape(l.Path, v, l.Noun)
+	if l.Noun != NounRule {
+		return out
 	}
-	var out []string
+	list, _ := v.([]any)
 	for i, e := range list {
-		if _, ok := e.(map[string]any); !ok {
-			out = append(out, fmt.Sprintf("%s[%d] is %s, not a %s (an object)", strings.Join(l.Path, "."), i, kindOf(e), l.Noun))
+		rule, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, f := range ruleLists {
+			if v, ok := rule[f.field]; ok && v != nil {
+				path := append(append(append([]string(nil), l.Path...), strconv.Itoa(i)), f.field)
+				out = append(out, listShape(path, v, f.noun)...)
+			}
 		}
 	}
 	return out
+}
+
+func listShape(path []string, v any, noun string) []ShapeError {
+	list, isList := v.([]any)
+	if !isList {
+		return []ShapeError{{path, fmt.Sprintf("%s is %s, not a list of %s", dotted(path), kindOf(v), path[len(path)-1])}}
+	}
+	var out []ShapeError
+	for i, e := range list {
+		if _, ok := e.(map[string]any); !ok {
+			at := append(append([]string(nil), path...), strconv.Itoa(i))
+			out = append(out, ShapeError{at, fmt.Sprintf("%s[%d] is %s, not a %s (an object)", dotted(path), i, kindOf(e), noun)})
+		}
+	}
+	return out
+}
+
+// dotted writes a path as spec.rules[2].backendRefs.
+func dotted(path []string) string {
+	var b strings.Builder
+	for i, p := range path {
+		if _, err := strconv.Atoi(p); err == nil {
+			b.WriteString("[" + p + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
 }
 
 // ItemListFor returns the tracked list of u's kind, if it has one.

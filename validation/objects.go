@@ -181,8 +181,8 @@ func sortedKeys(m map[string]any) []string {
 func Shapes(raw []manifest.Object) []Diagnostic {
 	c := &checker{}
 	for _, o := range raw {
-		for _, msg := range gateway.ShapeErrors(o.Unstructured) {
-			c.add(Error, "invalid-entry", o.Origin, objectName(o), msg, "write each entry as an object (name:, kind:, … on their own lines)")
+		for _, e := range gateway.ShapeErrors(o.Unstructured) {
+			c.add(Error, "invalid-entry", o.Origin.At(e.Path...), objectName(o), e.Msg, "write each entry as an object (name:, kind:, … on their own lines)")
 		}
 	}
 	return c.diags
