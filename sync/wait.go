@@ -236,6 +236,21 @@ func deploymentReady(u *unstructured.Unstructured) (bool, string) {
 	return true, fmt.Sprintf("%d of %d replicas available", available, replicas)
 }
 
+// notCondition is how a False condition reads: a verdict of the controller,
+// which waiting does not change.
+var notCondition = map[string]string{"Accepted": "not accepted:", "Ready": "not ready:"}
+
+// Refused reports whether Ready's message is a controller's verdict against
+// the object (a condition False), not something still to come.
+func Refused(message string) bool {
+	for _, p := range notCondition {
+		if strings.HasPrefix(message, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // conditionsReady reads status.conditions, status.parents[].conditions and
 // status.ancestors[].conditions.
 func conditionsReady(u *unstructured.Unstructured) (bool, string) {
@@ -272,6 +287,13 @@ func conditionsReady(u *unstructured.Unstructured) (bool, string) {
 		if status != "True" {
 			reason, _ := c["reason"].(string)
 			message, _ := c["message"].(string)
+			if status == "False" {
+				why := strings.TrimSpace(notCondition[typ] + " " + reason)
+				if message != "" {
+					why += ": " + message
+				}
+				return false, why
+			}
 			return false, strings.TrimSpace(fmt.Sprintf("%s=%s %s %s", typ, status, reason, message))
 		}
 	}

@@ -3,8 +3,14 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"modelsync.dev/modelsync/internal/kubetest"
 )
@@ -71,8 +77,8 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, stderr := run(append([]string{"status"}, conn...)...)
-	if code != 0 {
-		t.Fatalf("status: exit %d\n%s%s", code, out, stderr)
+	if code != 1 {
+		t.Fatalf("status with unhealthy members: exit %d, want 1\n%s%s", code, out, stderr)
 	}
 	for _, want := range []string{"members:   28\n", "recorded:  28, ", "22 of 28 healthy\n"} {
 		if !strings.Contains(out, want) {
@@ -83,5 +89,24 @@ func TestStatus(t *testing.T) {
 	route := strings.Index(out, "AIGatewayRoute ")
 	if svc < 0 || sts < svc || route < sts || !strings.Contains(out, "waiting for the controller to observe generation 1") {
 		t.Errorf("status rows not in apply order, or StatefulSets not waiting:\n%s", out)
+	}
+
+	// The gateway controller refuses the route: a verdict, not a wait.
+	dyn := dynamic.NewForConfigOrDie(kubetest.Config(t))
+	routes := dyn.Resource(schema.GroupVersionResource{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Resource: "aigatewayroutes"}).Namespace(ns)
+	live, err := routes.Get(t.Context(), "envoy-ai-gateway-nrp", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond := map[string]any{"type": "Accepted", "status": "False", "reason": "BackendNotFound", "message": "no AIServiceBackend x", "lastTransitionTime": "2026-12-02T10:00:00Z"}
+	if err := unstructured.SetNestedSlice(live.Object, []any{cond}, "status", "conditions"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := routes.UpdateStatus(t.Context(), live, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = run(append([]string{"status"}, conn...)...)
+	if code != 1 || !regexp.MustCompile(`AIGatewayRoute +envoy-ai-gateway-nrp +not accepted +BackendNotFound: no AIServiceBackend x`).MatchString(out) {
+		t.Errorf("status of a refused route: exit %d\n%s", code, out)
 	}
 }

@@ -57,7 +57,7 @@ func TestGeneratedRoleRunsEveryCommand(t *testing.T) {
 	step(0, "sync")
 	step(0, "diff")
 	// status asks the pods of the StatefulSets, which no controller runs here.
-	if code, out, stderr := run("status", "--kubeconfig", kc, "-n", ns); code != 0 || !strings.Contains(out, "waiting") {
+	if code, out, stderr := run("status", "--kubeconfig", kc, "-n", ns); code != 1 || !strings.Contains(out, "waiting") {
 		t.Errorf("status as the Role's identity: exit %d\n%s%s", code, out, stderr)
 	}
 }

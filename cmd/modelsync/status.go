@@ -20,6 +20,9 @@ func newStatusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the inventory, the revision it was synced at, and the health of each member",
+		Long: "status lists the inventory's members with their health: healthy, waiting (a rollout or a controller\n" +
+			"still to act), unschedulable (the scheduler's reason), not accepted / not ready (a controller's verdict\n" +
+			"with its reason), terminating. Exit 0 when every member is healthy, 1 when any is not, 2 on errors.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			clients, ns, err := cf.connect(namespace)
@@ -61,6 +64,9 @@ func newStatusCommand() *cobra.Command {
 				health := "healthy"
 				if !ok {
 					health, unhealthy = "waiting", unhealthy+1
+					if sync.Refused(msg) {
+						health, msg, _ = strings.Cut(msg, ": ")
+					}
 					why, err := sync.Unschedulable(cmd.Context(), clients.Reader(), &members[i], 0)
 					if err != nil {
 						return err
@@ -79,6 +85,9 @@ func newStatusCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(out, "\n%d of %d healthy\n", len(members)-unhealthy, len(members))
+			if unhealthy > 0 {
+				return exitCode(exitChanges) // something is not healthy: scripts and jobs see it
+			}
 			return nil
 		},
 	}
