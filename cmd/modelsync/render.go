@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -16,6 +17,7 @@ type renderOptions struct {
 	source      sourceFlags
 	output      string
 	showSecrets bool
+	inventory   string
 }
 
 func newRenderCommand() *cobra.Command {
@@ -23,6 +25,10 @@ func newRenderCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Print the full desired set (Models expanded), sorted; offline",
+		Long: "render prints the objects sync would apply, each labeled as a member of the target's inventory\n" +
+			"(applyset.kubernetes.io/part-of), so that output applied by hand with the same field manager keeps them\n" +
+			"in the set. sync also keeps the live rules and targetRefs that await an approved prune; render, offline,\n" +
+			"cannot: use sync to apply.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.output != "yaml" && o.output != "json" {
@@ -36,9 +42,13 @@ func newRenderCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			objs := set.Objects
+			objs := labeled(set.Objects, inventory.ID(o.inventory, ns))
 			if !o.showSecrets {
-				objs = maskSecretValues(objs)
+				var masked int
+				objs, masked = maskSecretValues(objs)
+				if masked > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "render: the values of %d Secret(s) are shown as ***: this output is for reading, not for applying (sync applies the tree)\n", masked)
+				}
 			}
 			return writeObjects(cmd.OutOrStdout(), objs, o.output)
 		},
@@ -46,17 +56,38 @@ func newRenderCommand() *cobra.Command {
 	o.source.register(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "yaml or json")
 	cmd.Flags().BoolVar(&o.showSecrets, "show-secrets", false, "print Secret values instead of ***")
+	cmd.Flags().StringVar(&o.inventory, "inventory", inventory.DefaultName, "the inventory (ApplySet parent Secret) whose members the objects are labeled as")
 	return cmd
 }
 
-// maskSecretValues replaces every Secret value by "***", on copies.
-func maskSecretValues(objs []manifest.Object) []manifest.Object {
+// labeled returns copies of objs labeled as members of the set id, as sync
+// applies them.
+func labeled(objs []manifest.Object, id string) []manifest.Object {
 	out := make([]manifest.Object, len(objs))
+	for i, o := range objs {
+		out[i] = o
+		out[i].Unstructured = o.DeepCopy()
+		labels := out[i].GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[inventory.LabelPartOf] = id
+		out[i].SetLabels(labels)
+	}
+	return out
+}
+
+// maskSecretValues replaces every Secret value by "***", on copies, and
+// counts the Secrets.
+func maskSecretValues(objs []manifest.Object) ([]manifest.Object, int) {
+	out := make([]manifest.Object, len(objs))
+	masked := 0
 	for i, o := range objs {
 		out[i] = o
 		if !diff.IsSecret(o.Unstructured) {
 			continue
 		}
+		masked++
 		out[i].Unstructured = o.DeepCopy()
 		for _, field := range []string{"data", "stringData"} {
 			if values, ok := out[i].Object[field].(map[string]any); ok {
@@ -66,7 +97,7 @@ func maskSecretValues(objs []manifest.Object) []manifest.Object {
 			}
 		}
 	}
-	return out
+	return out, masked
 }
 
 // writeObjects prints objects as a YAML stream, each with its origin, or as a JSON List.

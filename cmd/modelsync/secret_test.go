@@ -158,3 +158,23 @@ spec:
 		t.Errorf("prune refused by the policy: exit %d, want the policy named and no value:\n%s%s", code, out, stderr)
 	}
 }
+
+// render prints what sync applies, labels included: its output applied by
+// hand with modelsync's field manager keeps every member in the set, and
+// the next diff is clean.
+func TestRenderOutputKeepsMembersInTheSet(t *testing.T) {
+	ns := kubetest.Namespace(t)
+	kc := kubetest.KubeconfigFile(t)
+	dir := kubetest.WriteTree(t, kubetest.RepoTree(t))
+	if code, out, stderr := run("sync", "--kubeconfig", kc, "-n", ns, "--path", dir); code != 0 {
+		t.Fatalf("sync: exit %d %s%s", code, out, stderr)
+	}
+	code, rendered, stderr := run("render", "-n", ns, "--path", dir)
+	if code != 0 || !strings.Contains(rendered, "applyset.kubernetes.io/part-of: applyset-") {
+		t.Fatalf("render: exit %d, no part-of label\n%s", code, stderr)
+	}
+	kubetest.Kubectl(t, ns, rendered, "apply", "--server-side", "--field-manager=modelsync", "--force-conflicts", "-f", "-")
+	if code, out, stderr := run("diff", "--kubeconfig", kc, "-n", ns, "--path", dir); code != 0 {
+		t.Errorf("diff after applying render's output by hand: exit %d\n%s%s", code, out, stderr)
+	}
+}
