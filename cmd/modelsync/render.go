@@ -29,7 +29,7 @@ func newRenderCommand() *cobra.Command {
 			"(applyset.kubernetes.io/part-of), so that output applied by hand with the same field manager keeps them\n" +
 			"in the set. sync also keeps the live rules and targetRefs that await an approved prune; render, offline,\n" +
 			"cannot: use sync to apply.",
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.output != "yaml" && o.output != "json" {
 				return fmt.Errorf("-o %s: use yaml or json", o.output)

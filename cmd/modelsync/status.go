@@ -23,7 +23,7 @@ func newStatusCommand() *cobra.Command {
 		Long: "status lists the inventory's members with their health: healthy, waiting (a rollout or a controller\n" +
 			"still to act), unschedulable (the scheduler's reason), not accepted / not ready (a controller's verdict\n" +
 			"with its reason), terminating. Exit 0 when every member is healthy, 1 when any is not, 2 on errors.",
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			clients, ns, err := cf.connect(namespace)
 			if err != nil {
