@@ -15,29 +15,66 @@ import (
 	"modelsync.dev/modelsync/model"
 )
 
-// leaveOut says why an object of the namespace is not part of the tree: "" to
-// keep it, a reason to report, or "-" for what Kubernetes itself makes.
-func leaveOut(u *unstructured.Unstructured) string {
+// leaveOut says why an object of the namespace is not part of the tree: ""
+// to keep it, a reason to report, or madeBy for what Kubernetes or a
+// controller makes from other objects (counted in one note). claimOf tells
+// a claim a StatefulSet made from its volumeClaimTemplates.
+func leaveOut(u *unstructured.Unstructured, claimOf func(string) bool) string {
 	switch {
 	case len(u.GetOwnerReferences()) > 0:
-		return "-" // made by a controller from its owner
+		return madeBy // made by a controller from its owner
+	case u.GetKind() == "PersistentVolumeClaim":
+		if claimOf(u.GetName()) {
+			return madeBy
+		}
+		return "" // written by hand: a workload of the tree may mount it
 	case made[u.GetKind()]:
-		return "-"
+		return madeBy
 	case u.GetKind() == "ServiceAccount" && u.GetName() == "default",
 		u.GetKind() == "ConfigMap" && u.GetName() == "kube-root-ca.crt":
-		return "-"
+		return madeBy
 	case u.GetKind() == "Secret":
 		return "Secrets stay out of git; keep creating them by hand or with the cluster's secret manager"
+	case u.GetKind() == "Job":
+		return "a Job runs once to completion and is not desired state (applying it again would not run it again); create it by hand when it is needed"
 	}
 	return ""
 }
 
+// madeBy marks what Kubernetes or a controller makes from other objects.
+const madeBy = "-"
+
 // made are kinds Kubernetes makes or that hold run-time state, never written
-// by an operator: claims belong to their StatefulSet's volumeClaimTemplates.
+// by an operator.
 var made = map[string]bool{
 	"Pod": true, "Event": true, "Endpoints": true, "EndpointSlice": true, "ControllerRevision": true,
-	"ReplicaSet": true, "Lease": true, "PersistentVolumeClaim": true, "Job": true,
-	"PodMetrics": true, "LocalSubjectAccessReview": true, "Binding": true,
+	"ReplicaSet": true, "Lease": true, "PodMetrics": true, "LocalSubjectAccessReview": true, "Binding": true,
+}
+
+// statefulSetClaims tells whether a claim name is one a StatefulSet of objs
+// makes from a claim template: <template>-<statefulset>-<ordinal>.
+func statefulSetClaims(objs []*unstructured.Unstructured) func(string) bool {
+	var prefixes []string
+	for _, u := range objs {
+		if u.GetKind() != "StatefulSet" {
+			continue
+		}
+		vcts, _, _ := unstructured.NestedSlice(u.Object, "spec", "volumeClaimTemplates")
+		for _, v := range vcts {
+			if m, ok := v.(map[string]any); ok {
+				name, _, _ := unstructured.NestedString(m, "metadata", "name")
+				prefixes = append(prefixes, name+"-"+u.GetName()+"-")
+			}
+		}
+	}
+	return func(claim string) bool {
+		for _, p := range prefixes {
+			if ordinal, ok := strings.CutPrefix(claim, p); ok && ordinal != "" && strings.Trim(ordinal, "0123456789") == "" {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // clean is the object as it is written into the tree: what `kubectl apply`

@@ -10,6 +10,8 @@ package importer
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,9 +53,13 @@ type Result struct {
 func Import(ctx context.Context, objs []*unstructured.Unstructured, ns string, applied Applied) (*Result, error) {
 	im := &importer{ns: ns, applied: applied, res: &Result{},
 		live: map[*unstructured.Unstructured]*unstructured.Unstructured{}, taken: map[*unstructured.Unstructured]bool{}}
+	claimOf := statefulSetClaims(objs)
+	derived := map[string]int{}
 	for _, u := range objs {
-		if why := leaveOut(u); why != "" {
-			if !strings.HasPrefix(why, "-") {
+		if why := leaveOut(u, claimOf); why != "" {
+			if why == madeBy {
+				derived[u.GetKind()]++
+			} else {
 				im.note("%s %s left out: %s", u.GetKind(), u.GetName(), why)
 			}
 			continue
@@ -61,6 +67,13 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, ns string, a
 		c := clean(u, ns)
 		im.objs = append(im.objs, c)
 		im.live[c] = u
+	}
+	if len(derived) > 0 {
+		var counts []string
+		for _, kind := range slices.Sorted(maps.Keys(derived)) {
+			counts = append(counts, fmt.Sprintf("%d %s", derived[kind], kind))
+		}
+		im.note("left out, as Kubernetes and its controllers make them again from the tree's objects (owned objects, StatefulSets' claims, run-time state): %s", strings.Join(counts, ", "))
 	}
 	var models []*model.Model
 	for _, u := range im.objs {

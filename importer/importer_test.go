@@ -71,6 +71,15 @@ func TestWhatStaysRaw(t *testing.T) {
 				"ownerReferences": []any{map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "x", "uid": "u"}}}}}
 			return append(objs, secret, pod)
 		}, "minimax qwen3-embedding-8b", "Secret openai-apikey left out: Secrets stay out of git"},
+		{"a hand-written claim and Job beside a StatefulSet's claim", func(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+			obj := func(kind, name string) *unstructured.Unstructured {
+				return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": kind, "metadata": map[string]any{"name": name, "namespace": "nrp-llm"},
+					"spec": map[string]any{"accessModes": []any{"ReadWriteOnce"}, "resources": map[string]any{"requests": map[string]any{"storage": "10Gi"}}}}}
+			}
+			job := obj("Job", "warmup")
+			job.SetAPIVersion("batch/v1")
+			return append(objs, obj("PersistentVolumeClaim", "shared-cache"), job, obj("PersistentVolumeClaim", "minimax-inference-volume-minimax-vllm-inference-0"))
+		}, "minimax qwen3-embedding-8b", "Job warmup left out: a Job runs once to completion"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +97,18 @@ func TestWhatStaysRaw(t *testing.T) {
 			notes := strings.Join(res.Notes, "\n")
 			if tt.note == "" && notes != "" || !strings.Contains(notes, tt.note) {
 				t.Errorf("notes:\n%s\nwant %q", notes, tt.note)
+			}
+			if strings.Contains(tt.name, "claim") {
+				var paths []string
+				for _, f := range res.Files {
+					paths = append(paths, f.Path)
+				}
+				if !slices.Contains(paths, "persistentvolumeclaim/shared-cache.yaml") || slices.Contains(paths, "persistentvolumeclaim/minimax-inference-volume-minimax-vllm-inference-0.yaml") {
+					t.Errorf("want the hand-written claim written raw and the StatefulSet's claim left out: %v", paths)
+				}
+				if !strings.Contains(notes, "1 PersistentVolumeClaim") {
+					t.Errorf("the StatefulSet's claim is not counted among the objects left out:\n%s", notes)
+				}
 			}
 			for _, f := range res.Files {
 				if strings.Contains(string(f.Data), "kind: Secret") || strings.Contains(string(f.Data), "kind: Pod\n") || filepath.Dir(f.Path) == "pod" {
