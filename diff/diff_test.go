@@ -262,6 +262,35 @@ func TestMarkdownStaysUnderBudget(t *testing.T) {
 		t.Error("cut note does not point at the full plan artifact")
 	}
 
+	// At scale the note keeps what a reviewer most needs, whatever the
+	// plan's order, and says what it left out.
+	p = &diff.Plan{Namespace: "ns", Inventory: "id"}
+	body := strings.Repeat("+ spec line\n", 30)
+	for i := range 1240 {
+		p.Changes = append(p.Changes, diff.Change{Action: diff.Create, Kind: "Service", Name: fmt.Sprintf("model-%04d", i), Diff: body})
+	}
+	for i := range 30 {
+		p.Changes = append(p.Changes, diff.Change{Action: diff.PruneItem, Kind: "AIGatewayRoute", Name: "route", Item: &diff.ItemRef{Noun: "rule", Key: fmt.Sprintf("gone-%d", i)}, Diff: body})
+		p.Changes = append(p.Changes, diff.Change{Action: diff.Update, Kind: "BackendSecurityPolicy", Name: fmt.Sprintf("policy-%d", i), Diff: body})
+	}
+	p.Changes = append(p.Changes, diff.Change{Action: diff.Replace, Kind: "StatefulSet", Name: "resized", Diff: body})
+	buf.Reset()
+	if err := p.WriteMarkdown(&buf, diff.MarkdownOptions{ArtifactURL: "https://gitlab.example/artifact"}); err != nil {
+		t.Fatal(err)
+	}
+	note := buf.String()
+	if buf.Len() > diff.MaxMarkdownBytes {
+		t.Errorf("note is %d bytes, over %d", buf.Len(), diff.MaxMarkdownBytes)
+	}
+	for _, want := range []string{"<summary>replace StatefulSet resized", "<summary>prune-item rule gone-29 removed from AIGatewayRoute route", "<summary>update BackendSecurityPolicy policy-29", "diffs left out", " create Service", "Left out, first 20: "} {
+		if !strings.Contains(note, want) {
+			t.Errorf("the cut note lacks %q", want)
+		}
+	}
+	if shown := strings.Count(note, "<summary>create Service"); shown == 0 || shown == 1240 || !strings.Contains(note, fmt.Sprintf("**%d diffs left out**", 1240-shown)) {
+		t.Errorf("%d create diffs shown; the note does not count the rest as left out", shown)
+	}
+
 	// Too many objects to even list: the counts and the artifact.
 	p = &diff.Plan{Namespace: "ns", Inventory: "id"}
 	for i := range 5000 {

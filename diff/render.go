@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -161,28 +163,59 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	if head.Len() > MaxMarkdownBytes-1024 {
 		return p.writeMarkdownSummary(w, opts)
 	}
-	budget := MaxMarkdownBytes - head.Len() - 512
-	cut := false
+	body.WriteString(p.markdownDetails(MaxMarkdownBytes-head.Len()-2048, opts))
+	_, err := io.WriteString(w, head.String()+"\n"+body.String())
+	return err
+}
+
+// reviewOrder is the order the note shows diffs in, and keeps them when it
+// must cut: what a reviewer most needs first (entries removed from shared
+// objects, replacements, changes to what runs), new objects last.
+var reviewOrder = map[Action]int{PruneItem: 0, Replace: 1, Update: 2, Conflict: 2, Prune: 3, Error: 4, Adopt: 4, Terminating: 5, Create: 6}
+
+// markdownDetails writes the diffs in review order within budget bytes; a
+// diff that does not fit is left out and the note lists what was left out.
+func (p *Plan) markdownDetails(budget int, opts MarkdownOptions) string {
+	var shown []Change
 	for _, c := range p.Changes {
-		if c.Diff == "" && c.Message == "" || c.Action == Unchanged {
-			continue
+		if (c.Diff != "" || c.Message != "") && c.Action != Unchanged {
+			shown = append(shown, c)
 		}
+	}
+	slices.SortStableFunc(shown, func(a, b Change) int { return reviewOrder[a.Action] - reviewOrder[b.Action] })
+	var body strings.Builder
+	left := map[string]int{} // "action Kind" → count
+	var leftNames []string
+	for _, c := range shown {
 		detail := fmt.Sprintf("<details><summary>%s %s</summary>\n\n%s%s</details>\n\n", c.Action, htmlEscape(c.subject()), messageBlock(c), fence(c.Diff))
 		if body.Len()+len(detail) > budget {
-			cut = true
-			break
+			left[string(c.Action)+" "+c.Kind]++
+			leftNames = append(leftNames, string(c.Action)+" "+c.subject())
+			continue
 		}
 		body.WriteString(detail)
 	}
-	if cut {
-		fmt.Fprintf(&body, "Diffs cut to keep this note under %d KB: the full plan is in the job's plan artifact", MaxMarkdownBytes>>10)
-		if opts.ArtifactURL != "" {
-			fmt.Fprintf(&body, " (%s)", opts.ArtifactURL)
-		}
-		body.WriteString(".\n")
+	if len(leftNames) == 0 {
+		return body.String()
 	}
-	_, err := io.WriteString(w, head.String()+"\n"+body.String())
-	return err
+	var counts []string
+	for _, k := range slices.Sorted(maps.Keys(left)) {
+		counts = append(counts, fmt.Sprintf("%d %s", left[k], k))
+	}
+	fmt.Fprintf(&body, "**%d diffs left out** to keep this note under %d KB (entries removed from shared objects, replacements and updates are shown first): %s. ",
+		len(leftNames), MaxMarkdownBytes>>10, strings.Join(counts, ", "))
+	body.WriteString("The full plan is in the job's plan artifact")
+	if opts.ArtifactURL != "" {
+		fmt.Fprintf(&body, " (%s)", opts.ArtifactURL)
+	}
+	body.WriteString(".\n")
+	const named = 20
+	if len(leftNames) <= named {
+		fmt.Fprintf(&body, "Left out: %s.\n", code(strings.Join(leftNames, ", ")))
+	} else {
+		fmt.Fprintf(&body, "Left out, first %d: %s, and %d more.\n", named, code(strings.Join(leftNames[:named], ", ")), len(leftNames)-named)
+	}
+	return body.String()
 }
 
 // writeMarkdownSummary is the note of a plan too large to list: the counts
