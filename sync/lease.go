@@ -79,7 +79,7 @@ type Lease struct {
 	opts     LeaseOptions
 	mu       gosync.Mutex
 	mine     *coordinationv1.Lease // as this run last wrote it
-	held     time.Time             // when this run last wrote it (monotonic)
+	held     time.Time             // when the request that last wrote it was sent (monotonic)
 	lostWith error
 }
 
@@ -121,10 +121,11 @@ func (l *Lease) acquire(ctx context.Context, namespace string, progress LeasePro
 		cur, err := l.client.Get(ctx, l.name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
+			sent := time.Now()
 			cur, err = l.client.Create(ctx, l.record(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: l.name, Namespace: namespace}}), metav1.CreateOptions{})
 			switch {
 			case err == nil:
-				l.mine, l.held = cur, time.Now()
+				l.mine, l.held = cur, sent
 				return nil
 			case apierrors.IsAlreadyExists(err):
 				continue
@@ -137,10 +138,11 @@ func (l *Lease) acquire(ctx context.Context, namespace string, progress LeasePro
 		}
 		holder, expires := holderOf(cur)
 		if holder == "" || holder == l.opts.Identity || time.Now().After(expires) {
+			sent := time.Now()
 			taken, err := l.client.Update(ctx, l.record(cur.DeepCopy()), metav1.UpdateOptions{})
 			switch {
 			case err == nil:
-				l.mine, l.held = taken, time.Now()
+				l.mine, l.held = taken, sent
 				return nil
 			case apierrors.IsConflict(err):
 				continue
@@ -228,10 +230,13 @@ func (l *Lease) confirm(ctx context.Context) error {
 	if l.lostWith != nil {
 		return l.lostWith
 	}
+	// The confirmation counts from when the request was sent: a run frozen
+	// while it was in flight resumes with an old confirmation, not a fresh one.
+	sent := time.Now()
 	renewed, err := l.client.Update(ctx, l.record(l.mine.DeepCopy()), metav1.UpdateOptions{})
 	switch {
 	case err == nil:
-		l.mine, l.held = renewed, time.Now()
+		l.mine, l.held = renewed, sent
 		return nil
 	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
 		l.lostWith = l.lostError(ctx)

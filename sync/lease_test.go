@@ -3,10 +3,14 @@ package sync_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )
@@ -69,5 +73,56 @@ func TestLeaseReturnsTheRunsError(t *testing.T) {
 	opts.Wait = 3 * time.Second
 	if err := sync.NewManager(e.C, e.NS, inv.Name).WithLease(t.Context(), opts, sync.NoProgress{}, func(context.Context, *sync.Lease) error { return nil }); err != nil {
 		t.Errorf("a run after a released Lease: %v", err)
+	}
+}
+
+// frozenReply holds the reply of one armed request to a Lease: the API
+// server accepted the write, and the run froze before it read the answer.
+type frozenReply struct {
+	rt    http.RoundTripper
+	armed atomic.Bool
+	hold  time.Duration
+	puts  atomic.Int64
+}
+
+func (f *frozenReply) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := f.rt.RoundTrip(r)
+	if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/leases/") {
+		f.puts.Add(1)
+		if f.armed.CompareAndSwap(true, false) {
+			time.Sleep(f.hold)
+		}
+	}
+	return resp, err
+}
+
+// Fence window 2: a renewal in flight when the run froze is accepted by the
+// API server; the run resumes and must count its confirmation from when the
+// request was sent, not from when it read the answer, so its next write
+// confirms again instead of trusting an old success for a third of the term.
+func TestRenewalAnsweredLateIsNotFresh(t *testing.T) {
+	e := newEnv(t)
+	frozen := &frozenReply{hold: 1500 * time.Millisecond}
+	cfg := kubetest.Config(t)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { frozen.rt = rt; return frozen }
+	c, err := cluster.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := sync.LeaseOptions{Identity: "https://gitlab.example/jobs/7", Wait: 5 * time.Second, Duration: 3 * time.Second}
+	l, err := sync.NewManager(c, e.NS, inventory.DefaultName).AcquireLease(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen.armed.Store(true)
+	if err := l.Confirm(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	before := frozen.puts.Load()
+	if err := l.Hold(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if frozen.puts.Load() == before {
+		t.Errorf("Hold trusted a renewal sent %s ago (more than a third of the %s term) without confirming again", frozen.hold, opts.Duration)
 	}
 }
