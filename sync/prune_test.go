@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -261,4 +262,35 @@ func (e *env) createClaim(statefulSetName string) string {
 		e.T.Fatal(err)
 	}
 	return claim
+}
+
+// A replace's prune killed while it waited for the new StatefulSet, rerun
+// with the same plan, waits for the replacement again (or fails saying it is
+// not ready); it is not "already done" while nothing serves. The API server
+// here runs no StatefulSet controller, so the replacement never gets ready.
+func TestReplaceRerunWaitsForTheReplacement(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	grown := strings.Replace(string(files[embedding].Data), "    trustRemoteCode: true\n", "    trustRemoteCode: true\n    overrides:\n      storage: 30Gi\n", 1)
+	files[embedding] = &fstest.MapFile{Data: []byte(grown)}
+	res, _ := e.Plan(files)
+	approved := approve(t, res.Plan)
+	if n := res.Plan.Counts()[diff.Replace]; n != 1 {
+		t.Fatalf("%d replaces planned, want 1", n)
+	}
+	prune := func(wait time.Duration) (sync.PruneReport, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), wait)
+		defer cancel()
+		now, _ := e.Plan(files)
+		return sync.NewManager(e.C, e.NS, inventory.DefaultName).Prune(ctx, approved, now, sync.DefaultPruneOptions(), sync.NoProgress{})
+	}
+	// The first prune deletes, creates again, and is stopped while it waits.
+	if rep, _ := prune(3 * time.Second); rep.Count()[sync.Failed] != 1 {
+		t.Fatalf("the interrupted prune: %+v", rep.Pruned)
+	}
+	rep, err := prune(3 * time.Second)
+	if err == nil || rep.Count()[sync.AlreadyGone] != 0 || rep.Count()[sync.Failed] != 1 || !strings.Contains(rep.Pruned[0].Err.Error(), "not ready") {
+		t.Errorf("the rerun reported the unready replacement as done: err %v, %+v", err, rep.Pruned)
+	}
 }

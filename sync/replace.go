@@ -17,11 +17,16 @@ type replacement struct {
 	change     diff.Change
 	desired    diff.Prediction
 	deleteLive bool
+	// created: an earlier run of the same plan deleted the old object and
+	// created the new one, then stopped; what is left is to wait for it.
+	created bool
 }
 
 // replacements pairs the approved replaces with their desired objects: the
-// pending ones, and those whose object an earlier run deleted but did not
-// create again (the plan now shows it as a create).
+// pending ones, those whose object an earlier run deleted but did not
+// create again (the plan now shows it as a create), and those it created
+// again but stopped before they were ready (waited for now: a rerun is done
+// only when the replacement serves).
 func replacements(ap approval, res *diff.Result) ([]replacement, []diff.Change) {
 	byID := map[manifest.ID]diff.Prediction{}
 	for _, p := range res.Predictions {
@@ -35,11 +40,15 @@ func replacements(ap approval, res *diff.Result) ([]replacement, []diff.Change) 
 		}
 	}
 	for _, ch := range ap.done {
-		if p, ok := byID[ch.ID()]; ch.Action == diff.Replace && ok && p.Change.Action == diff.Create {
+		p, ok := byID[ch.ID()]
+		switch {
+		case ch.Action == diff.Replace && ok && p.Change.Action == diff.Create:
 			out = append(out, replacement{change: ch, desired: p})
-			continue
+		case ch.Action == diff.Replace && ok && p.Live != nil:
+			out = append(out, replacement{change: ch, desired: p, created: true})
+		default:
+			done = append(done, ch)
 		}
-		done = append(done, ch)
 	}
 	return out, done
 }
@@ -58,6 +67,12 @@ func (m *Manager) replaceStep(ctx context.Context, r replacement, opts PruneOpti
 			p.Change = r.change
 			return p
 		}
+	}
+	if r.created {
+		if err := m.waitReady(ctx, []*unstructured.Unstructured{r.desired.Live}); err != nil {
+			return failed(done, fmt.Errorf("created again by an earlier run of this plan, but not ready: %w", err))
+		}
+		return done
 	}
 	if err := opts.Fence.Hold(ctx); err != nil {
 		return failed(done, err)
