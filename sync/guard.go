@@ -16,7 +16,9 @@ func guard(res *diff.Result, ap approval, opts PruneOptions) error {
 	var deletes []diff.Change
 	var never []string
 	for _, ch := range ap.todo {
-		if ch.Action == diff.Prune {
+		// A replacement deletes too: until it is created again, what it
+		// replaces is down.
+		if ch.Action == diff.Prune || ch.Action == diff.Replace {
 			deletes = append(deletes, ch)
 			if ch.NeverApplied {
 				never = append(never, ch.ID().String())

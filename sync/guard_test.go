@@ -1,11 +1,13 @@
 package sync_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -188,4 +190,53 @@ func mustClaim(t *testing.T, e *env, name string) *corev1.PersistentVolumeClaim 
 		t.Fatal(err)
 	}
 	return c
+}
+
+// A tree change that touches every StatefulSet's claim template (a storage
+// class on every Model) is one replace per StatefulSet: the guard counts
+// them as deletions, and with consent they go one at a time, each ready
+// before the next, so the models are never all down together. (No
+// StatefulSet controller runs here: the first replacement never gets ready,
+// and the others are not touched.)
+func TestReplacementsAreGuardedAndStaged(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	before := e.live(statefulSet)
+	for name, f := range files {
+		if strings.HasPrefix(name, "models-config/models/") && strings.Contains(string(f.Data), "  server:\n") {
+			files[name] = &fstest.MapFile{Data: []byte(strings.Replace(string(f.Data), "  server:\n", "  server:\n    storageClass: fast\n", 1))}
+		}
+	}
+	res, _ := e.Plan(files)
+	replaces := res.Plan.Counts()[diff.Replace]
+	if replaces < 2 || replaces != len(before) {
+		t.Fatalf("%d replaces planned for %d StatefulSets", replaces, len(before))
+	}
+	approved := approve(t, res.Plan)
+	if _, _, err := e.prune(files, approved, sync.DefaultPruneOptions()); !errors.Is(err, sync.ErrMassPrune) {
+		t.Fatalf("replacing every StatefulSet without consent: %v, want the mass-prune guard", err)
+	}
+	diffStrings(t, "StatefulSets after the refusal", before, e.live(statefulSet))
+
+	opts := sync.DefaultPruneOptions()
+	opts.AllowMass = true
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	now, _ := e.Plan(files)
+	rep, err := sync.NewManager(e.C, e.NS, inventory.DefaultName).Prune(ctx, approved, now, opts, sync.NoProgress{})
+	n := rep.Count()
+	if err == nil || n[sync.Failed] != 1 || n[sync.NotAttempted] != replaces-1 {
+		t.Errorf("staged replacements: %v; %d failed, %d not attempted, want 1 and %d", err, n[sync.Failed], n[sync.NotAttempted], replaces-1)
+	}
+	after := e.live(statefulSet)
+	untouched := 0
+	for name, rv := range before {
+		if after[name] == rv {
+			untouched++
+		}
+	}
+	if untouched != replaces-1 {
+		t.Errorf("%d of %d StatefulSets untouched after the first replacement failed, want %d", untouched, replaces, replaces-1)
+	}
 }

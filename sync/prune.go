@@ -145,7 +145,11 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 		if err := opts.Fence.Confirm(ctx); err != nil {
 			return rep, err
 		}
-		done, _ := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, s step) Pruned {
+		// Replacements go one at a time, each ready before the next, so a
+		// change that touches every workload never has them all down at
+		// once; a replacement that fails holds back the rest.
+		batch, replaces := splitReplaces(batch)
+		run := func(ctx context.Context, s step) Pruned {
 			if err := opts.Fence.Hold(ctx); err != nil {
 				// The run lost its Lease: this step writes nothing, and the
 				// next batch's Confirm stops the run.
@@ -165,8 +169,21 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 				return m.replaceStep(ctx, *s.replace, opts)
 			}
 			return m.deleteStep(ctx, deps, s.delete, opts)
-		}, progress.Pruned)
+		}
+		done, _ := inParallel(ctx, batch, opts.Concurrency, run, progress.Pruned)
 		rep.Pruned = append(rep.Pruned, done...)
+		held := ""
+		for _, s := range replaces {
+			p := Pruned{Change: s.replace.change, State: NotAttempted, Reason: held}
+			if held == "" {
+				p = run(ctx, s)
+				if p.State == Failed {
+					held = "replaced one at a time, and the replacement of " + s.replace.change.ID().String() + " failed"
+				}
+			}
+			progress.Pruned(p)
+			rep.Pruned = append(rep.Pruned, p)
+		}
 	}
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return rep, err
@@ -180,6 +197,18 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 			ErrPartial, n[Removed]+n[Replaced]+n[AlreadyGone]+n[StillTerminating], n[Failed], n[NotAttempted]))
 	}
 	return rep, errors.Join(errs...)
+}
+
+// splitReplaces takes the replacements out of a batch, in order.
+func splitReplaces(batch []step) (others, replaces []step) {
+	for _, s := range batch {
+		if s.replace != nil {
+			replaces = append(replaces, s)
+		} else {
+			others = append(others, s)
+		}
+	}
+	return others, replaces
 }
 
 // step is one removal request: the entries of one shared object, or one
