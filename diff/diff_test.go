@@ -357,3 +357,22 @@ func TestFullRouteWithPendingRemovalExplained(t *testing.T) {
 		}
 	}
 }
+
+// The approver reads the text or markdown plan, not plan.json: the claims a
+// prune keeps (or deletes with --delete-pvcs) are named there too.
+func TestPlansNameTheClaims(t *testing.T) {
+	p := &diff.Plan{Namespace: "ns", Inventory: "id", Changes: []diff.Change{{Action: diff.Prune, Kind: "StatefulSet", Name: "glm-5-0",
+		Claims: []diff.Claim{{Name: "cache-glm-5-0-0", UID: "u1"}, {Name: "cache-glm-5-0-1-0", UID: "u2"}}}}}
+	var text, md bytes.Buffer
+	if err := p.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WriteMarkdown(&md, diff.MarkdownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for what, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+		if !strings.Contains(out, "cache-glm-5-0-0, cache-glm-5-0-1-0") || !strings.Contains(out, "--delete-pvcs") {
+			t.Errorf("the %s plan does not name the claims:\n%s", what, out)
+		}
+	}
+}

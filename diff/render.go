@@ -39,6 +39,16 @@ func (c Change) subject() string {
 	return s
 }
 
+// claimNames lists the claims a prune of c would keep, or delete with
+// --delete-pvcs.
+func (c Change) claimNames() string {
+	var names []string
+	for _, cl := range c.Claims {
+		names = append(names, cl.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
 func (p *Plan) summary() string {
 	n := p.Counts()
 	s := fmt.Sprintf("%d to create, %d to update, %d to prune, %d entries to remove, %d unchanged",
@@ -91,6 +101,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		for _, m := range append(c.Conflicts, c.Owners...) {
 			fmt.Fprintf(&b, "           manager: %s\n", m)
 		}
+		if claims := c.claimNames(); claims != "" {
+			fmt.Fprintf(&b, "           claims: %s (kept; deleted only by prune --delete-pvcs)\n", claims)
+		}
 		if c.Diff != "" && c.Action != Create {
 			for _, l := range strings.Split(c.Diff, "\n") {
 				fmt.Fprintf(&b, "    %s\n", l)
@@ -129,7 +142,11 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	if removals := p.Removals(); len(removals) > 0 {
 		head.WriteString("> [!warning]\n> **Pending removals.** `sync` keeps these; the manual `prune` job deletes them after approval:\n")
 		for _, c := range removals {
-			fmt.Fprintf(&head, "> - %s %s\n", c.Action, code(c.subject()))
+			fmt.Fprintf(&head, "> - %s %s", c.Action, code(c.subject()))
+			if claims := c.claimNames(); claims != "" {
+				fmt.Fprintf(&head, " (claims %s: kept; deleted only by `prune --delete-pvcs`)", code(claims))
+			}
+			head.WriteString("\n")
 		}
 		head.WriteString("\n")
 	}
