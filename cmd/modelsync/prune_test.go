@@ -6,11 +6,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"modelsync.dev/modelsync/internal/kubetest"
 )
@@ -108,5 +110,32 @@ func TestStatus(t *testing.T) {
 	code, out, _ = run(append([]string{"status"}, conn...)...)
 	if code != 1 || !regexp.MustCompile(`AIGatewayRoute +envoy-ai-gateway-nrp +not accepted +BackendNotFound: no AIServiceBackend x`).MatchString(out) {
 		t.Errorf("status of a refused route: exit %d\n%s", code, out)
+	}
+}
+
+// A wrong --path that holds only the chat catalogue's ConfigMap is refused:
+// the catalogue generated from no routes would list no models while every
+// model still serves.
+func TestCatalogueShrinkIsGuarded(t *testing.T) {
+	ns := kubetest.Namespace(t)
+	kc := kubetest.KubeconfigFile(t)
+	files := kubetest.ModelsConfig(t)
+	all := kubetest.WriteTree(t, files)
+	if code, out, stderr := run("sync", "--kubeconfig", kc, "-n", ns, "--path", all); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, stderr)
+	}
+	cs := kubernetes.NewForConfigOrDie(kubetest.Config(t))
+	before, err := cs.CoreV1().ConfigMaps(ns).Get(t.Context(), "chatbox-models", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	only := kubetest.WriteTree(t, fstest.MapFS{"models-config/chatbox.yaml": files["models-config/chatbox.yaml"]})
+	code, out, stderr := run("sync", "--kubeconfig", kc, "-n", ns, "--path", only)
+	if code != 2 || !strings.Contains(stderr, "the catalogue would list 0 models instead of") || !strings.Contains(stderr, "hint: check --path") {
+		t.Errorf("sync of a path holding only the catalogue: exit %d\n%s%s", code, out, stderr)
+	}
+	after, err := cs.CoreV1().ConfigMaps(ns).Get(t.Context(), "chatbox-models", metav1.GetOptions{})
+	if err != nil || after.Data["models.json"] != before.Data["models.json"] {
+		t.Errorf("the catalogue was written: %v\n%s", err, after.Data["models.json"])
 	}
 }
