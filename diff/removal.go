@@ -81,9 +81,29 @@ func pruneItem(p Prediction, it gateway.Item) Change {
 	return c
 }
 
-// addClaims lists, on each StatefulSet prune, the claims its pods got from
-// its volumeClaimTemplates (<template>-<statefulset>-<ordinal>): deleting
-// them is part of what a person approves.
+// claimTemplates are where a workload kind keeps the claim templates its
+// pods' claims are made from, and claimOrdinal how the claims are numbered:
+// a StatefulSet's <template>-<statefulset>-<ordinal>; a LeaderWorkerSet's
+// controller makes a leader StatefulSet named like it (claims
+// <template>-<lws>-<group>) and a worker StatefulSet per group, <lws>-<group>
+// (claims <template>-<lws>-<group>-<worker>).
+var (
+	claimTemplates = map[string][]string{
+		"StatefulSet":     {"spec", "volumeClaimTemplates"},
+		"LeaderWorkerSet": {"spec", "leaderWorkerTemplate", "volumeClaimTemplates"},
+	}
+	claimOrdinal = map[string]string{"StatefulSet": "[0-9]+", "LeaderWorkerSet": "[0-9]+(-[0-9]+)?"}
+)
+
+// HasClaims reports whether a pruned object of kind leaves claims behind.
+func HasClaims(kind string) bool {
+	_, ok := claimTemplates[kind]
+	return ok
+}
+
+// addClaims lists, on each StatefulSet or LeaderWorkerSet prune, the claims
+// its pods got from its claim templates: deleting them is part of what a
+// person approves.
 func (d *Differ) addClaims(ctx context.Context, changes []Change, members []unstructured.Unstructured) error {
 	live := map[manifest.ID]*unstructured.Unstructured{}
 	for i := range members {
@@ -96,17 +116,18 @@ func (d *Differ) addClaims(ctx context.Context, changes []Change, members []unst
 	var targets []target
 	for i := range changes {
 		c := &changes[i]
-		sts := live[c.ID()]
-		if c.Action != Prune || c.Kind != "StatefulSet" || sts == nil {
+		obj := live[c.ID()]
+		path, ok := claimTemplates[c.Kind]
+		if c.Action != Prune || !ok || obj == nil {
 			continue
 		}
-		templates, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
+		templates, _, _ := unstructured.NestedSlice(obj.Object, path...)
 		t := target{change: c}
 		for _, tpl := range templates {
 			m, _ := tpl.(map[string]any)
 			name, _, _ := unstructured.NestedString(m, "metadata", "name")
 			if name != "" {
-				t.patterns = append(t.patterns, regexp.MustCompile("^"+regexp.QuoteMeta(name+"-"+sts.GetName()+"-")+"[0-9]+$"))
+				t.patterns = append(t.patterns, regexp.MustCompile("^"+regexp.QuoteMeta(name+"-"+obj.GetName()+"-")+claimOrdinal[c.Kind]+"$"))
 			}
 		}
 		if len(t.patterns) > 0 {

@@ -13,7 +13,7 @@ import (
 )
 
 // claims are the PersistentVolumeClaims the approved plan lists for the
-// StatefulSets this prune deleted. The StatefulSet controller keeps them, and
+// StatefulSets and LeaderWorkerSets this prune deleted. The StatefulSet controller keeps them, and
 // so does modelsync unless told otherwise (re-downloading model weights is
 // slow); told to, it deletes exactly the approved claims (uid precondition),
 // never others that match the name pattern.
@@ -22,7 +22,7 @@ func (m *Manager) claims(ctx context.Context, pruned []Pruned, remove bool) ([]s
 	var names []string
 	var errs []error
 	for _, p := range pruned {
-		if p.Change.Action != diff.Prune || p.Change.Kind != "StatefulSet" || p.stays() {
+		if p.Change.Action != diff.Prune || !diff.HasClaims(p.Change.Kind) || p.stays() {
 			continue
 		}
 		for _, cl := range p.Change.Claims {

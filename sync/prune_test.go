@@ -294,3 +294,54 @@ func TestReplaceRerunWaitsForTheReplacement(t *testing.T) {
 		t.Errorf("the rerun reported the unready replacement as done: err %v, %+v", err, rep.Pruned)
 	}
 }
+
+// A multi-node Model's claims (made by the StatefulSets its LeaderWorkerSet
+// controller owns: the leader's and each worker's) are listed on the prune
+// of its LeaderWorkerSet and deleted with consent, like a StatefulSet's.
+func TestLeaderWorkerSetClaimsAreListedAndDeletable(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	const glm = "models-config/models/glm-5.yaml"
+	files[glm] = kubetest.ModelsConfig(t)[glm]
+	e.sync(files, sync.DefaultOptions())
+	const lws = "glm-5-vllm-inference"
+	claims := []string{lws + "-volume-" + lws + "-0", lws + "-volume-" + lws + "-0-1", lws + "-volume-" + lws + "-0-2"}
+	for _, name := range append(claims, "someone-elses-claim") {
+		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("811Gi")}},
+		}}
+		if _, err := e.C.Core.CoreV1().PersistentVolumeClaims(e.NS).Create(t.Context(), pvc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	delete(files, glm)
+	res, _ := e.Plan(files)
+	var listed []string
+	for _, ch := range res.Plan.Changes {
+		if ch.Action == diff.Prune && ch.Kind == "LeaderWorkerSet" {
+			for _, c := range ch.Claims {
+				listed = append(listed, c.Name)
+			}
+		}
+	}
+	diffStrings(t, "claims listed on the LeaderWorkerSet's prune", claims, listed)
+	opts := sync.DefaultPruneOptions()
+	opts.DeleteClaims = true
+	rep, _, err := e.prune(files, approve(t, res.Plan), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffStrings(t, "claims the prune reports", claims, rep.Claims)
+	left, err := e.C.Core.CoreV1().PersistentVolumeClaims(e.NS).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range left.Items {
+		if c.DeletionTimestamp == nil {
+			names = append(names, c.Name)
+		}
+	}
+	diffStrings(t, "claims left", []string{"someone-elses-claim"}, names)
+}
