@@ -24,8 +24,9 @@ var (
 	// leaseVerbs: acquire (get, create), renew and release (update).
 	leaseVerbs = []string{"get", "create", "update"}
 	// claimVerbs: the plan lists the claims of pruned StatefulSets; prune
-	// --delete-pvcs deletes the approved ones.
-	claimVerbs = []string{"list", "delete"}
+	// --delete-pvcs deletes the approved ones; a replace expands the claims
+	// its new claim templates ask more of.
+	claimVerbs = []string{"list", "patch", "delete"}
 	// podVerbs: sync --wait and status ask why a workload's pods cannot be
 	// scheduled.
 	podVerbs = []string{"list"}

@@ -76,6 +76,9 @@ type Pruned struct {
 	Reason string
 	// Finalizers hold an object that is still terminating.
 	Finalizers []string
+	// Notes say what else the step did, or could not do: a replaced
+	// StatefulSet's claims expanded, or why one keeps its size.
+	Notes []string
 }
 
 // stays is whether the object (or the entries) still exists after the prune.

@@ -55,7 +55,8 @@ func replacements(ap approval, res *diff.Result) ([]replacement, []diff.Change) 
 
 // replaceStep deletes the approved object with the preconditions of any
 // removal, creates the desired one and waits until it is ready. Claims of a
-// StatefulSet are not touched: the new pods mount them again.
+// StatefulSet are kept, and the new pods mount them again; a claim smaller
+// than its new template is expanded (expandClaims).
 func (m *Manager) replaceStep(ctx context.Context, r replacement, opts PruneOptions) Pruned {
 	done := Pruned{Change: r.change, State: Replaced}
 	if r.deleteLive {
@@ -82,6 +83,7 @@ func (m *Manager) replaceStep(ctx context.Context, r replacement, opts PruneOpti
 	if a := m.applyOne(ctx, p); a.Err != nil {
 		return failed(done, fmt.Errorf("deleted, but not created again: %w; run prune again with the same plan", a.Err))
 	}
+	done.Notes = m.expandClaims(ctx, p.Applied)
 	if err := m.waitReady(ctx, []*unstructured.Unstructured{p.Applied}); err != nil {
 		return failed(done, fmt.Errorf("created again, but not ready: %w", err))
 	}

@@ -194,6 +194,9 @@ func (p *lineProgress) Pruned(r sync.Pruned) {
 		p.printf("%-10s %s %s: already done (an earlier prune, or by hand)\n", "done", r.Change.Kind, r.Change.Name)
 	case sync.Replaced:
 		p.printf("%-10s %s %s: deleted, created again and ready\n", "replaced", r.Change.Kind, r.Change.Name)
+		for _, n := range r.Notes {
+			p.printf("           %s\n", n)
+		}
 	default:
 		if r.Change.Action == diff.PruneItem {
 			p.printf("%-10s %s %s: %s\n", r.Change.Action, r.Change.Kind, r.Change.Name, r.Change.Message)

@@ -94,6 +94,12 @@ func TestImmutableChangeIsAnApprovedReplace(t *testing.T) {
 	if after["sts"] == before["sts"] || after["pvc"] != before["pvc"] || after["pvc"] == "" {
 		t.Errorf("want a new StatefulSet on the same claim: before %v, after %v", before, after)
 	}
+	// The kept claim grows with its template (its class allows expansion):
+	// a clean diff never hides a claim smaller than the tree asks.
+	pvc, err := c.Core.CoreV1().PersistentVolumeClaims(ns).Get(t.Context(), sts+"-volume-"+sts+"-0", metav1.GetOptions{})
+	if err != nil || pvc.Spec.Resources.Requests.Storage().String() != "30Gi" || !strings.Contains(out, "request raised from 24Gi to 30Gi") {
+		t.Errorf("the kept claim was not expanded to 30Gi: %v %v\n%s", err, pvc.Spec.Resources.Requests, out)
+	}
 	run(t, 0, bin, append([]string{"diff"}, target...)...)
 }
 
