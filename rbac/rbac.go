@@ -19,8 +19,11 @@ var (
 	// server-side apply (patch; create when the apply creates the object,
 	// also in dry-run), adopt (patch), prune (delete).
 	memberVerbs = []string{"get", "list", "create", "patch", "delete"}
-	// parentVerbs: the inventory Secret is read and server-side applied.
-	parentVerbs = []string{"get", "create", "patch"}
+	// parentVerbs: the inventory Secret is read and server-side applied:
+	// get and patch by its name only (no other Secret of the namespace is
+	// readable through them), create unrestricted (the API server cannot
+	// check a name on creation).
+	parentVerbs = []string{"get", "patch"}
 	// leaseVerbs: acquire (get, create), renew and release (update).
 	leaseVerbs = []string{"get", "create", "update"}
 	// claimVerbs: the plan lists the claims of pruned StatefulSets; prune
@@ -38,6 +41,9 @@ var (
 // for an object that does not exist yet). DryRunOnly keeps it from writing.
 var (
 	planMemberVerbs = []string{"get", "list", "create", "patch"}
+	// planParentVerbs: the inventory Secret, by its name only: the plan
+	// identity reads no other Secret (a tree holding Secrets aside, whose
+	// members it must list and dry-run; see SecretsReadable).
 	planParentVerbs = []string{"get"}
 	planClaimVerbs  = []string{"list"}
 )
@@ -66,6 +72,8 @@ type Options struct {
 	Kinds []schema.GroupVersionKind
 	// Subjects, when any, get a RoleBinding.
 	Subjects []rbacv1.Subject
+	// Inventory names the inventory Secret; default "modelsync".
+	Inventory string
 	// Roles are the Roles the tree holds. Writing a Role or a RoleBinding
 	// to it needs escalate and bind on it (the API server's escalation
 	// check), granted for these names only.
@@ -98,6 +106,15 @@ func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
 			rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: res, Verbs: verbs[schema.GroupResource{Group: g, Resource: res[0]}]})
 		}
 	}
+	inv := opts.Inventory
+	if inv == "" {
+		inv = "modelsync"
+	}
+	parent := parentVerbs
+	if opts.Identity == Plan {
+		parent = planParentVerbs
+	}
+	rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: parent, ResourceNames: []string{inv}})
 	if len(opts.Roles) > 0 {
 		names := slices.Sorted(slices.Values(opts.Roles))
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles"}, Verbs: []string{"bind", "escalate"}, ResourceNames: slices.Compact(names)})
@@ -121,16 +138,27 @@ func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
 func fixedVerbs(id Identity) (map[schema.GroupResource][]string, []string) {
 	if id == Plan {
 		return map[schema.GroupResource][]string{
-			{Resource: "secrets"}:                planParentVerbs,
 			{Resource: "persistentvolumeclaims"}: planClaimVerbs,
 		}, planMemberVerbs
 	}
 	return map[schema.GroupResource][]string{
-		{Resource: "secrets"}:                              parentVerbs,
+		{Resource: "secrets"}:                              {"create"},
 		{Group: "coordination.k8s.io", Resource: "leases"}: leaseVerbs,
 		{Resource: "persistentvolumeclaims"}:               claimVerbs,
 		{Resource: "pods"}:                                 podVerbs,
 	}, memberVerbs
+}
+
+// SecretsReadable reports whether the Role for kinds lets its identity read
+// every Secret of the namespace: when the tree holds Secrets, their members
+// are listed (a list cannot be limited to names) and dry-run applied.
+func SecretsReadable(kinds []schema.GroupVersionKind) bool {
+	for _, k := range kinds {
+		if k.Group == "" && k.Kind == "Secret" {
+			return true
+		}
+	}
+	return false
 }
 
 // RoleName is the Role's name when none is given: modelsync, or

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/cluster"
@@ -30,6 +32,13 @@ func TestPlanIdentityDryRunsAndCannotWrite(t *testing.T) {
 	admin := []string{"--kubeconfig", kubetest.KubeconfigFile(t), "-n", ns, "--path", dir}
 	if code, _, stderr := run(append([]string{"sync"}, admin...)...); code != 0 {
 		t.Fatalf("sync as admin: %s", stderr)
+	}
+	// The gateway's API key, named by the tree's BackendSecurityPolicy but
+	// not in the tree: no merge request's job may read it.
+	cs := kubernetes.NewForConfigOrDie(kubetest.Config(t))
+	key := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "openai-apikey"}, StringData: map[string]string{"apiKey": "c4n4ry-production-key"}}
+	if _, err := cs.CoreV1().Secrets(ns).Create(t.Context(), key, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	user := "modelsync-plan-" + ns
 	code, out, stderr := run("rbac", "--identity", "plan", "--path", dir, "-n", ns, "--user", user)
@@ -84,6 +93,16 @@ func TestPlanIdentityDryRunsAndCannotWrite(t *testing.T) {
 		if err := res.Delete(t.Context(), u.GetName(), metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
 			t.Errorf("delete of %s %s as the plan identity: %v, want forbidden", u.GetKind(), u.GetName(), err)
 		}
+	}
+
+	if _, err := self.Core.CoreV1().Secrets(ns).Get(t.Context(), "openai-apikey", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the plan identity reads the API key Secret: %v, want forbidden", err)
+	}
+	if _, err := self.Core.CoreV1().Secrets(ns).List(t.Context(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the plan identity lists Secrets: %v, want forbidden", err)
+	}
+	if _, err := self.Core.CoreV1().Secrets(ns).Get(t.Context(), "modelsync", metav1.GetOptions{}); err != nil {
+		t.Errorf("the plan identity cannot read the inventory: %v", err)
 	}
 
 	target := []string{"--kubeconfig", kc, "-n", ns, "--path", dir}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/rbac"
 )
 
@@ -19,6 +20,7 @@ type rbacOptions struct {
 	serviceAccounts []string
 	extraKinds      []string
 	identity        string
+	inventory       string
 }
 
 func newRBACCommand() *cobra.Command {
@@ -28,7 +30,7 @@ func newRBACCommand() *cobra.Command {
 		Short: "Print the Role (and RoleBinding) that diff, sync and prune need for the tree's kinds; offline",
 		Long: "rbac prints the namespaced Role an identity needs to run diff, sync and prune of the tree: the\n" +
 			"verbs modelsync sends on the tree's kinds (get, list, create, patch, delete), on the inventory\n" +
-			"Secret (get, create, patch), on the target's Lease (get, create, update), on the claims of\n" +
+			"Secret (get and patch by its name, create), on the target's Lease (get, create, update), on the claims of\n" +
 			"pruned StatefulSets (list, delete) and on pods (list: why a workload cannot be scheduled). With --user, --group or --service-account it adds the\n" +
 			"RoleBinding. Kinds that left the tree but still have members must be named with --kind so that\n" +
 			"prune can delete them.\n\n" +
@@ -50,7 +52,7 @@ func newRBACCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := rbac.Options{Namespace: ns, Name: o.name, Identity: identity}
+			opts := rbac.Options{Namespace: ns, Name: o.name, Identity: identity, Inventory: o.inventory}
 			if opts.Name == "" {
 				opts.Name = identity.RoleName()
 			}
@@ -72,6 +74,9 @@ func newRBACCommand() *cobra.Command {
 			}
 			if identity == rbac.Plan && len(opts.Subjects) == 0 {
 				return fmt.Errorf("--identity plan needs --user, --group or --service-account: the policy that keeps the plan identity from writing matches them")
+			}
+			if rbac.SecretsReadable(opts.Kinds) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the tree holds Secrets: the Role lets its identity list and read every Secret of namespace %s (a list cannot be limited to names); keep Secrets out of the tree (a secret manager) so that it reads none but the inventory\n", opts.Namespace)
 			}
 			role, binding := rbac.Role(opts)
 			out := []any{role}
@@ -102,6 +107,7 @@ func newRBACCommand() *cobra.Command {
 	f.StringSliceVar(&o.users, "user", nil, "bind the Role to this user (a client certificate's CN, a token's user)")
 	f.StringSliceVar(&o.groups, "group", nil, "bind the Role to this group")
 	f.StringSliceVar(&o.serviceAccounts, "service-account", nil, "bind the Role to this ServiceAccount (namespace/name)")
+	f.StringVar(&o.inventory, "inventory", inventory.DefaultName, "the inventory Secret, the only Secret the Role lets the identity read (unless the tree holds Secrets)")
 	f.StringSliceVar(&o.extraKinds, "kind", nil, "also a kind that is no longer in the tree, as Kind.group (Backend.gateway.envoyproxy.io)")
 	return cmd
 }

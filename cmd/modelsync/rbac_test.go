@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,13 @@ func TestGeneratedRoleRunsEveryCommand(t *testing.T) {
 	self := kubernetes.NewForConfigOrDie(cfg)
 	if _, err := self.CoreV1().ConfigMaps(ns).List(t.Context(), metav1.ListOptions{}); err == nil {
 		t.Fatal("the identity can list ConfigMaps: it is not restricted to the Role")
+	}
+	// The apply identity reads no Secret but the inventory either.
+	if _, err := self.CoreV1().Secrets(ns).List(t.Context(), metav1.ListOptions{}); err == nil {
+		t.Error("the apply identity can list Secrets")
+	}
+	if _, err := self.CoreV1().Secrets(ns).Get(t.Context(), "openai-apikey", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the apply identity may read any Secret: %v, want forbidden", err)
 	}
 
 	target := []string{"--kubeconfig", kc, "-n", ns, "--path", dir}

@@ -382,7 +382,7 @@ func identities(t *testing.T, repo, bin string) string {
 		// identities have their verbs before the first pipeline.
 		for _, user := range []string{"modelsync", "modelsync-plan"} {
 			if err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
-				err := exec.CommandContext(ctx, "kubectl", "--kubeconfig", admin, "auth", "can-i", "get", "secrets", "-n", ns, "--as", user).Run()
+				err := exec.CommandContext(ctx, "kubectl", "--kubeconfig", admin, "auth", "can-i", "get", "secrets/modelsync", "-n", ns, "--as", user).Run()
 				return err == nil, nil
 			}); err != nil {
 				t.Fatalf("the Role of %s in %s never took effect", user, ns)
