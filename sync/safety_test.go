@@ -283,7 +283,7 @@ func (e *env) as(t *testing.T, user string, role func() *rbacv1.Role) *env {
 		t.Fatal(err)
 	}
 	u := &env{&kubetest.Env{T: t, NS: e.NS, C: c}}
-	u.waitAllowed(t, "get", "", "secrets")
+	u.waitAllowed(t, "get", "", "secrets", inventory.DefaultName)
 	return u
 }
 
@@ -304,15 +304,16 @@ func (e *env) grant(t *testing.T, user string, kinds []schema.GroupVersionKind) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&env{&kubetest.Env{T: t, NS: e.NS, C: c}}).waitAllowed(t, "delete", "aigateway.envoyproxy.io", "aigatewayroutes")
+	(&env{&kubetest.Env{T: t, NS: e.NS, C: c}}).waitAllowed(t, "delete", "aigateway.envoyproxy.io", "aigatewayroutes", "")
 }
 
-// waitAllowed waits until RBAC lets this env's identity do verb on resource.
-func (e *env) waitAllowed(t *testing.T, verb, group, resource string) {
+// waitAllowed waits until RBAC lets this env's identity do verb on resource
+// (the object name, when a Role names it).
+func (e *env) waitAllowed(t *testing.T, verb, group, resource, name string) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
 		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: e.NS, Verb: verb, Group: group, Resource: resource}}}
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: e.NS, Verb: verb, Group: group, Resource: resource, Name: name}}}
 		got, err := e.C.Core.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
 		return err == nil && got.Status.Allowed, nil
 	})
