@@ -146,6 +146,11 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if err := d.addClaims(ctx, plan.Changes, members); err != nil {
 		return nil, err
 	}
+	resizes, err := d.undersizedClaims(ctx, preds)
+	if err != nil {
+		return nil, err
+	}
+	plan.Changes = append(plan.Changes, resizes...)
 	sortChanges(plan.Changes)
 	plan.Warnings = op.Warnings()
 	if parent.Distrusted != "" && !d.opts.Full {
@@ -186,7 +191,7 @@ func changeOf(a Action, u *unstructured.Unstructured) Change {
 	return Change{Action: a, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 }
 
-var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, PruneItem: 5, Replace: 6, Prune: 7, Terminating: 8, Unchanged: 9}
+var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, Resize: 5, PruneItem: 6, Replace: 7, Prune: 8, Terminating: 9, Unchanged: 10}
 
 func sortChanges(cs []Change) {
 	sort.SliceStable(cs, func(i, j int) bool {

@@ -36,6 +36,9 @@ const (
 	// Terminating is an object being deleted, held by finalizers: sync does
 	// not write it, prune has nothing left to do with it.
 	Terminating Action = "terminating"
+	// Resize is a claim of a StatefulSet smaller than its claim template
+	// asks: sync raises its request, which its StorageClass must allow.
+	Resize Action = "resize"
 )
 
 // Change is one entry of a plan.
@@ -158,7 +161,7 @@ type Report struct {
 // which is a write of the object that holds it) and object deletions.
 func (p *Plan) Report() Report {
 	n := p.Counts()
-	return Report{Create: n[Create] + n[Replace], Update: n[Update] + n[Conflict] + n[Adopt] + n[PruneItem], Delete: n[Prune] + n[Replace]}
+	return Report{Create: n[Create] + n[Replace], Update: n[Update] + n[Conflict] + n[Adopt] + n[PruneItem] + n[Resize], Delete: n[Prune] + n[Replace]}
 }
 
 // WriteDotenv writes the report's counts and the number of removals awaiting

@@ -62,6 +62,9 @@ func (p *Plan) summary() string {
 	if n[Replace] > 0 {
 		s += fmt.Sprintf(", %d to replace (after approval)", n[Replace])
 	}
+	if n[Resize] > 0 {
+		s += fmt.Sprintf(", %d claims to resize", n[Resize])
+	}
 	if n[Error] > 0 {
 		s += fmt.Sprintf(", %d refused", n[Error])
 	}
@@ -188,7 +191,7 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 // reviewOrder is the order the note shows diffs in, and keeps them when it
 // must cut: what a reviewer most needs first (entries removed from shared
 // objects, replacements, changes to what runs), new objects last.
-var reviewOrder = map[Action]int{PruneItem: 0, Replace: 1, Update: 2, Conflict: 2, Prune: 3, Error: 4, Adopt: 4, Terminating: 5, Create: 6}
+var reviewOrder = map[Action]int{PruneItem: 0, Replace: 1, Update: 2, Conflict: 2, Resize: 2, Prune: 3, Error: 4, Adopt: 4, Terminating: 5, Create: 6}
 
 // markdownDetails writes the diffs in review order within budget bytes; a
 // diff that does not fit is left out and the note lists what was left out.

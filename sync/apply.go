@@ -107,6 +107,11 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 		}
 		rep.Moved = append(rep.Moved, fmt.Sprintf("%s %s once %d workload(s) it selects were ready", h.service.Object.GetKind(), h.service.Object.GetName(), len(h.workloads)))
 	}
+	resized, err := m.resizeClaims(ctx, res, opts, progress)
+	rep.Applied = append(rep.Applied, resized...)
+	if err != nil {
+		return rep, fmt.Errorf("a claim smaller than its StatefulSet's template could not be resized: %w", err)
+	}
 	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep)}
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return rep, err

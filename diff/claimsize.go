@@ -1,0 +1,85 @@
+package diff
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// ClaimTemplate is one claim template of a StatefulSet: the claims its pods
+// get are <Name>-<statefulset>-<ordinal>, each asking Storage.
+type ClaimTemplate struct {
+	StatefulSet, Name string
+	Storage           resource.Quantity
+}
+
+// ClaimTemplates are the claim templates of a StatefulSet.
+func ClaimTemplates(sts *unstructured.Unstructured) []ClaimTemplate {
+	if sts == nil || sts.GetKind() != "StatefulSet" {
+		return nil
+	}
+	vcts, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
+	var out []ClaimTemplate
+	for _, v := range vcts {
+		m, _ := v.(map[string]any)
+		name, _, _ := unstructured.NestedString(m, "metadata", "name")
+		want, _, _ := unstructured.NestedString(m, "spec", "resources", "requests", "storage")
+		if q, err := resource.ParseQuantity(want); err == nil && name != "" {
+			out = append(out, ClaimTemplate{StatefulSet: sts.GetName(), Name: name, Storage: q})
+		}
+	}
+	return out
+}
+
+// Made reports whether a claim of this name is one the template makes.
+func (t ClaimTemplate) Made(claim string) bool {
+	ordinal, ok := strings.CutPrefix(claim, t.Name+"-"+t.StatefulSet+"-")
+	return ok && ordinal != "" && strings.Trim(ordinal, "0123456789") == ""
+}
+
+// undersizedClaims are the claims of the tree's StatefulSets that request
+// less than their claim template asks: the StatefulSet controller never
+// resizes a claim, so a grown template (after an approved replace, or a
+// claim made by hand) leaves it small. Each is a resize, so a plan is never
+// clean while a claim differs from the tree. StatefulSets still to create or
+// replace are left out: their claims follow them.
+func (d *Differ) undersizedClaims(ctx context.Context, preds []Prediction) ([]Change, error) {
+	var templates []ClaimTemplate
+	for _, p := range preds {
+		if p.Change.Action == Create || p.Change.Action == Replace || p.Change.Action == Error {
+			continue
+		}
+		templates = append(templates, ClaimTemplates(p.Object.Unstructured)...)
+	}
+	if len(templates) == 0 {
+		return nil, nil
+	}
+	claims, err := d.r.List(ctx, corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), d.inv.Namespace, "")
+	if err != nil {
+		return nil, fmt.Errorf("list the claims of the StatefulSets: %w", err)
+	}
+	var out []Change
+	for i := range claims {
+		pvc := &claims[i]
+		have, _, _ := unstructured.NestedString(pvc.Object, "spec", "resources", "requests", "storage")
+		q, err := resource.ParseQuantity(have)
+		if err != nil || pvc.GetDeletionTimestamp() != nil {
+			continue
+		}
+		for _, t := range templates {
+			if t.Made(pvc.GetName()) && q.Cmp(t.Storage) < 0 {
+				c := changeOf(Resize, pvc)
+				c.UID = string(pvc.GetUID())
+				c.Message = fmt.Sprintf("requests %s; StatefulSet %s's claim template %s asks %s, and the StatefulSet controller never resizes claims: sync raises the request (its StorageClass must allow expansion)",
+					q.String(), t.StatefulSet, t.Name, t.Storage.String())
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out, nil
+}
