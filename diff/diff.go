@@ -66,6 +66,9 @@ type Prediction struct {
 	Pending []gateway.Item
 	// Moves are the entries this object gives to another of its group.
 	Moves []Move
+	// Held are the catalogue entries kept for models whose rules await the
+	// prune (Settle drops them once the prune removed those rules).
+	Held []string
 	// Fingerprint of an unchanged object (Fingerprint of Applied and Live),
 	// which sync records.
 	Fingerprint string
@@ -107,6 +110,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	}
 	in := inputs{verified: parent.Verified, holders: holders(set)}
 	in.deferred = deferredMoves(set, live, in.holders)
+	in.awaiting = rulesAwaitingPrune(set, live)
 	if d.opts.Full {
 		in.verified = nil
 	}
@@ -139,8 +143,12 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 		}
 	}
 	for _, m := range members {
-		if id := manifest.IDOf(&m); !desiredIDs[id] && !moved[id] {
-			plan.Changes = append(plan.Changes, prune(&m))
+		if id := manifest.IDOf(&m); !desiredIDs[id] {
+			c := prune(&m)
+			if why, ok := moved[id]; ok && c.Message == "" {
+				c.Message = why
+			}
+			plan.Changes = append(plan.Changes, c)
 		}
 	}
 	if err := d.addClaims(ctx, plan.Changes, members); err != nil {
@@ -227,6 +235,7 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 		return p, nil
 	}
 	p.Applied, p.Pending, p.Moves = d.applied(o, live, in)
+	p.Held = holdCatalogue(p.Applied, live, in.awaiting)
 	if msg := overfull(p); msg != "" {
 		return refused(p, msg), nil
 	}

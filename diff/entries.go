@@ -125,6 +125,8 @@ type inputs struct {
 	// deferred are the moves that wait for a prune (deferredMoves), to the
 	// object holding the entry live.
 	deferred map[entryKey]string
+	// awaiting are the keys of live rules that await the prune.
+	awaiting map[string]bool
 }
 
 // groupID names the objects sharing one list of entries (the shards of a

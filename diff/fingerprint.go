@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/inventory"
 )
 
 // Fingerprint digests one verified outcome: the configuration a sync sends
@@ -60,7 +62,32 @@ func content(u *unstructured.Unstructured) map[string]any {
 		for _, f := range serverMeta {
 			delete(m, f)
 		}
+		if a, ok := m["annotations"].(map[string]any); ok {
+			if a = withoutFence(a); len(a) == 0 {
+				delete(m, "annotations")
+			} else {
+				m["annotations"] = a
+			}
+		}
 		out["metadata"] = m
+	}
+	return out
+}
+
+// withoutFence is a without the fence tokens modelsync writes with every
+// object (inventory.AnnotationFence, inventory.AnnotationDeleting): they say
+// which run wrote it, not what it is, so they are neither content nor drift.
+func withoutFence(a map[string]any) map[string]any {
+	_, f := a[inventory.AnnotationFence]
+	_, d := a[inventory.AnnotationDeleting]
+	if !f && !d {
+		return a
+	}
+	out := make(map[string]any, len(a))
+	for k, v := range a {
+		if k != inventory.AnnotationFence && k != inventory.AnnotationDeleting {
+			out[k] = v
+		}
 	}
 	return out
 }

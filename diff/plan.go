@@ -77,9 +77,6 @@ type Change struct {
 	Conflicts []string `json:"conflicts,omitempty"`
 	// Immutable names what a replace changes that cannot change in place.
 	Immutable []string `json:"immutable,omitempty"`
-	// ReplacesAPIVersion is the apiVersion of the object a replace deletes,
-	// when the object moves to another API group.
-	ReplacesAPIVersion string `json:"replacesAPIVersion,omitempty"`
 	// Owners are the field managers holding an object to adopt.
 	Owners []string `json:"owners,omitempty"`
 	// Message explains an error, a conflict or a kept object.

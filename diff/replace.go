@@ -140,10 +140,14 @@ func fieldsDiff(live, applied *unstructured.Unstructured, fields []string) strin
 // groupMoves finds the objects the tree moved to another API group (an
 // InferencePool from inference.networking.x-k8s.io to
 // inference.networking.k8s.io): the member of the old group and the object
-// to create in the new one share kind and name. The API server cannot move
-// an object, so each is a replace of the old member, not a create beside a
-// prune. It returns the old members it consumed.
-func groupMoves(preds []Prediction, members []unstructured.Unstructured, desired map[manifest.ID]bool) map[manifest.ID]bool {
+// to create in the new one share kind and name. The two are distinct
+// objects, so the move is made side by side, as the upstream migration
+// guides do it: sync creates the new one while the old one keeps serving,
+// and switches what points at it (the route's rule) in the same sync, after
+// it exists; the old one is an ordinary removal for the approved prune, once
+// nothing points at it. No moment has a reference to a missing object. It
+// returns, for each old member, what its removal says.
+func groupMoves(preds []Prediction, members []unstructured.Unstructured, desired map[manifest.ID]bool) map[manifest.ID]string {
 	type kindName struct{ kind, name string }
 	creates := map[kindName]int{}
 	for i, p := range preds {
@@ -151,7 +155,7 @@ func groupMoves(preds []Prediction, members []unstructured.Unstructured, desired
 			creates[kindName{p.Object.GetKind(), p.Object.GetName()}] = i
 		}
 	}
-	moved := map[manifest.ID]bool{}
+	moved := map[manifest.ID]string{}
 	for i := range members {
 		m := &members[i]
 		id := manifest.IDOf(m)
@@ -160,15 +164,10 @@ func groupMoves(preds []Prediction, members []unstructured.Unstructured, desired
 			continue
 		}
 		p := &preds[j]
-		p.Live = m
 		from, to := m.GroupVersionKind().Group, p.Object.GroupVersionKind().Group
-		*p = replace(*p, []string{"apiVersion"})
-		p.Change.ReplacesAPIVersion = m.GetAPIVersion()
-		p.Change.Diff = ""
-		p.Change.Message = fmt.Sprintf("moves from API group %s to %s, which the API server cannot do in place: sync leaves it; the approved prune deletes the %s one and creates the %s one (%s)",
-			from, to, from, to, consequence(m, p.Applied))
-		p.Live = nil
-		moved[id] = true
+		p.Change.Message = fmt.Sprintf("moves from API group %s to %s: sync creates it in %s beside the %s one, which keeps serving until the approved prune deletes it",
+			from, to, to, from)
+		moved[id] = fmt.Sprintf("moved to API group %s (sync created it there): deleted once nothing points at the %s one", to, from)
 	}
 	return moved
 }

@@ -44,11 +44,24 @@ const (
 	AnnotationSyncedAt = "modelsync.dev/synced-at"
 	// AnnotationPrune on a member set to "disabled" keeps it when it leaves the tree.
 	AnnotationPrune = "modelsync.dev/prune"
+	// AnnotationFence on an object modelsync wrote is the fence token of the
+	// run that wrote it (its Lease, the Lease's transitions, a write
+	// counter): the fence policy refuses a write whose token is not the
+	// Lease's current one (rbac.Fence).
+	AnnotationFence = "modelsync.dev/fence"
+	// AnnotationDeleting is the fence token a prune marks an object with
+	// just before it deletes it, so that the fence policy can refuse the
+	// delete of a run that lost its Lease in between.
+	AnnotationDeleting = "modelsync.dev/deleting"
 	// FieldManager is the server-side apply field manager of every write.
 	FieldManager = "modelsync"
 	// DefaultName is the default parent Secret name.
 	DefaultName = "modelsync"
 )
+
+// LeaseName is the coordination.k8s.io Lease that runs against the
+// inventory name take turns on.
+func LeaseName(name string) string { return name + "-lock" }
 
 // ApplyEntry is modelsync's server-side apply entry in u's managedFields
 // (outside the status subresource): the fields modelsync applied, and the
@@ -90,6 +103,10 @@ type Parent struct {
 	// a manager other than modelsync wrote the parent's data, and could have
 	// written fingerprints that hide drift.
 	Distrusted string
+	// Fence is the writing run's fence token, written with the parent so
+	// that the fence policy refuses the record of a run that lost its
+	// Lease; empty for a run that holds none.
+	Fence string
 }
 
 // Inventory reads one namespace's ApplySet; Update, given clients that
@@ -197,6 +214,9 @@ func (inv *Inventory) Update(ctx context.Context, c *cluster.Clients, p Parent) 
 	}
 	if p.SyncedAt != "" {
 		ann[AnnotationSyncedAt] = p.SyncedAt
+	}
+	if p.Fence != "" {
+		ann[AnnotationFence] = p.Fence
 	}
 	cfg := applycorev1.Secret(inv.Name, inv.Namespace).
 		WithLabels(map[string]string{LabelID: inv.ID()}).

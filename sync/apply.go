@@ -65,7 +65,7 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 		return Report{}, err
 	}
 	widened := res.Parent // its Verified record stays true: each entry is a fact about one object state
-	widened.GroupKinds = res.GroupKinds
+	widened.GroupKinds, widened.Fence = res.GroupKinds, opts.Fence.Token()
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return Report{}, err
 	}
@@ -91,7 +91,7 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 			if err := opts.Fence.Hold(ctx); err != nil {
 				return Applied{Change: p.Change, Err: err}
 			}
-			return m.applyOne(ctx, p)
+			return m.applyOne(ctx, p, opts.Fence)
 		}, progress.Applied)
 		rep.Applied = append(rep.Applied, applied...)
 		if err != nil {
@@ -112,7 +112,7 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 	if err != nil {
 		return rep, fmt.Errorf("a claim smaller than its StatefulSet's template could not be resized: %w", err)
 	}
-	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep)}
+	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep), Fence: opts.Fence.Token()}
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return rep, err
 	}
@@ -182,7 +182,7 @@ func refusals(res *diff.Result, opts Options) error {
 	return nil
 }
 
-func (m *Manager) applyOne(ctx context.Context, p diff.Prediction) Applied {
+func (m *Manager) applyOne(ctx context.Context, p diff.Prediction, fence Fence) Applied {
 	done := Applied{Change: p.Change}
 	if p.Change.Action == diff.Adopt && p.Live != nil {
 		if _, err := m.takeOver(ctx, p.Live); err != nil {
@@ -190,7 +190,7 @@ func (m *Manager) applyOne(ctx context.Context, p diff.Prediction) Applied {
 			return done
 		}
 	}
-	stored, err := m.apply(ctx, p.Applied)
+	stored, err := m.apply(ctx, p.Applied, fence)
 	if err != nil {
 		err = diff.RedactSecret(p.Applied.GroupVersionKind().GroupKind(), err)
 		done.Err = fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)

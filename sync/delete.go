@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -12,8 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/util/retry"
+
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/inventory"
 )
 
 // deleteStep deletes one object, unless something that stays needs it.
@@ -55,7 +59,10 @@ func (m *Manager) deleteObject(ctx context.Context, ch diff.Change, opts PruneOp
 		case diff.ContentDigest(live) != ch.Digest:
 			return fmt.Errorf("changed since the plan was approved (outside its status), not deleted; make a new plan")
 		}
-		rv := live.GetResourceVersion()
+		rv, err := m.markDeleting(ctx, res, live, opts.Fence)
+		if err != nil {
+			return err
+		}
 		bg := metav1.DeletePropagationBackground
 		return res.Delete(ctx, ch.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}, PropagationPolicy: &bg})
 	})
@@ -88,6 +95,32 @@ func (m *Manager) deleteObject(ctx context.Context, ch diff.Change, opts PruneOp
 		return failed(done, fmt.Errorf("%s: deleted, but did not go within %s: %w", ch.ID(), opts.Terminating, err))
 	}
 	return done
+}
+
+// markDeleting writes the run's fence token on live just before its
+// delete, conditional on the resourceVersion read, and returns the
+// resourceVersion the delete is then conditional on. The fence policy
+// refuses the delete of an object whose mark is not the Lease's current
+// fence: a run paused between its mark and its delete, while another took
+// the Lease, deletes nothing, even when that run had nothing to write to the
+// object. Unfenced runs delete without a mark.
+func (m *Manager) markDeleting(ctx context.Context, res dynamic.ResourceInterface, live *unstructured.Unstructured, fence Fence) (string, error) {
+	token := fence.Token()
+	if token == "" {
+		return live.GetResourceVersion(), nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"uid": live.GetUID(), "resourceVersion": live.GetResourceVersion(),
+		"annotations": map[string]string{inventory.AnnotationDeleting: token},
+	}})
+	if err != nil {
+		return "", err
+	}
+	marked, err := res.Patch(ctx, live.GetName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: inventory.FieldManager})
+	if err != nil {
+		return "", fmt.Errorf("mark for deletion: %w", err)
+	}
+	return marked.GetResourceVersion(), nil
 }
 
 // failed marks the removal failed with err; the API server's message about

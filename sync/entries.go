@@ -107,7 +107,7 @@ func entryWrites(todo []diff.Change, res *diff.Result) []entryWrite {
 // live object: nothing the tree adds since, nothing another manager owns.
 // The write is conditional on the resourceVersion read; a controller's
 // status write in between makes it read and check again.
-func (m *Manager) removeEntries(ctx context.Context, w entryWrite) Pruned {
+func (m *Manager) removeEntries(ctx context.Context, w entryWrite, fence Fence) Pruned {
 	p := Pruned{Change: w.owner, State: Removed}
 	for _, ch := range w.remove {
 		p.Entries = append(p.Entries, ch.Item.Noun+" "+ch.Item.Key)
@@ -143,7 +143,7 @@ func (m *Manager) removeEntries(ctx context.Context, w entryWrite) Pruned {
 			return err
 		}
 		cfg.SetResourceVersion(live.GetResourceVersion())
-		_, err = m.apply(ctx, cfg)
+		_, err = m.apply(ctx, cfg, fence)
 		return err
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"k8s.io/utils/ptr"
 
 	"modelsync.dev/modelsync/inventory"
 )
@@ -51,7 +53,7 @@ type LeaseProgress interface {
 func (NoProgress) Waiting(string, time.Time) {}
 
 // LeaseName is the Lease guarding inv's target.
-func LeaseName(inv *inventory.Inventory) string { return inv.Name + "-lock" }
+func LeaseName(inv *inventory.Inventory) string { return inventory.LeaseName(inv.Name) }
 
 // Fence is confirmed before every write batch and held before every single
 // write: a run that cannot confirm it stops without writing.
@@ -61,6 +63,11 @@ type Fence interface {
 	// Hold is cheap: it confirms only when the last confirmation is old
 	// enough that the run may have been paused past its term since.
 	Hold(ctx context.Context) error
+	// Token is the fence token the next write carries
+	// (inventory.AnnotationFence): new for every write, and refused by the
+	// API server's fence policy (rbac.Fence) once another run took the
+	// Lease. Empty when the run holds no Lease.
+	Token() string
 }
 
 // Unfenced is the Fence of a run that holds no Lease (tests, one-off use).
@@ -68,6 +75,7 @@ type Unfenced struct{}
 
 func (Unfenced) Confirm(context.Context) error { return nil }
 func (Unfenced) Hold(context.Context) error    { return nil }
+func (Unfenced) Token() string                 { return "" }
 
 // Lease is a held coordination.k8s.io Lease. Each Confirm renews it with
 // the resourceVersion of the Lease as this run last wrote it: if any other
@@ -81,6 +89,8 @@ type Lease struct {
 	mine     *coordinationv1.Lease // as this run last wrote it
 	held     time.Time             // when the request that last wrote it was sent (monotonic)
 	lostWith error
+	fence    string       // FenceOf the Lease as this run acquired it
+	writes   atomic.Int64 // fence tokens handed out
 }
 
 func (l *Lease) String() string { return "Lease " + l.mine.Namespace + "/" + l.name }
@@ -122,10 +132,10 @@ func (l *Lease) acquire(ctx context.Context, namespace string, progress LeasePro
 		switch {
 		case apierrors.IsNotFound(err):
 			sent := time.Now()
-			cur, err = l.client.Create(ctx, l.record(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: l.name, Namespace: namespace}}), metav1.CreateOptions{})
+			cur, err = l.client.Create(ctx, l.record(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: l.name, Namespace: namespace}}, true), metav1.CreateOptions{})
 			switch {
 			case err == nil:
-				l.mine, l.held = cur, sent
+				l.mine, l.held, l.fence = cur, sent, FenceOf(cur)
 				return nil
 			case apierrors.IsAlreadyExists(err):
 				continue
@@ -139,10 +149,10 @@ func (l *Lease) acquire(ctx context.Context, namespace string, progress LeasePro
 		holder, expires := holderOf(cur)
 		if holder == "" || holder == l.opts.Identity || time.Now().After(expires) {
 			sent := time.Now()
-			taken, err := l.client.Update(ctx, l.record(cur.DeepCopy()), metav1.UpdateOptions{})
+			taken, err := l.client.Update(ctx, l.record(cur.DeepCopy(), true), metav1.UpdateOptions{})
 			switch {
 			case err == nil:
-				l.mine, l.held = taken, sent
+				l.mine, l.held, l.fence = taken, sent, FenceOf(taken)
 				return nil
 			case apierrors.IsConflict(err):
 				continue
@@ -182,16 +192,33 @@ func holderOf(l *coordinationv1.Lease) (string, time.Time) {
 	return holder, renewed.Add(time.Duration(seconds) * time.Second)
 }
 
-// record writes this run as the holder of lease, renewed now.
-func (l *Lease) record(lease *coordinationv1.Lease) *coordinationv1.Lease {
+// record writes this run as the holder of lease, renewed now. Acquiring
+// counts a transition: every run that takes the Lease, even one of the
+// same identity, gets a fence of its own.
+func (l *Lease) record(lease *coordinationv1.Lease, acquiring bool) *coordinationv1.Lease {
 	now := metav1.NowMicro()
 	id := l.opts.Identity
 	seconds := int32(max(l.opts.Duration/time.Second, 1))
-	if holder, _ := holderOf(lease); holder != id {
+	if acquiring {
 		lease.Spec.AcquireTime = &now
+		lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(lease.Spec.LeaseTransitions, 0) + 1)
 	}
 	lease.Spec.HolderIdentity, lease.Spec.RenewTime, lease.Spec.LeaseDurationSeconds = &id, &now, &seconds
 	return lease
+}
+
+// Token is this run's fence (the Lease's name and the transition that made
+// this run its holder) and a count of the writes it fenced, so that every
+// write carries a token of its own: "modelsync-lock:7/42". The fence policy
+// accepts a token while the Lease is at that transition.
+func (l *Lease) Token() string {
+	return fmt.Sprintf("%s/%d", l.fence, l.writes.Add(1))
+}
+
+// FenceOf is the fence of the run holding lease, as the fence policy
+// derives it from the Lease: its name and its transitions.
+func FenceOf(lease *coordinationv1.Lease) string {
+	return fmt.Sprintf("%s:%d", lease.Name, ptr.Deref(lease.Spec.LeaseTransitions, 0))
 }
 
 // fail explains an error other than "held by another run".
@@ -233,7 +260,7 @@ func (l *Lease) confirm(ctx context.Context) error {
 	// The confirmation counts from when the request was sent: a run frozen
 	// while it was in flight resumes with an old confirmation, not a fresh one.
 	sent := time.Now()
-	renewed, err := l.client.Update(ctx, l.record(l.mine.DeepCopy()), metav1.UpdateOptions{})
+	renewed, err := l.client.Update(ctx, l.record(l.mine.DeepCopy(), false), metav1.UpdateOptions{})
 	switch {
 	case err == nil:
 		l.mine, l.held = renewed, sent

@@ -34,8 +34,18 @@ func NewManager(c *cluster.Clients, namespace, inventoryName string) *Manager {
 func (m *Manager) Inventory() *inventory.Inventory { return m.inv }
 
 // apply writes u with the engine's field manager, forced, with strict field
-// validation; a resourceVersion in u is a precondition. It returns the
-// object as the API server stored it.
-func (m *Manager) apply(ctx context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+// validation; a resourceVersion in u is a precondition. The write carries
+// the fence's next token, so the API server refuses it once another run took
+// the Lease. It returns the object as the API server stored it.
+func (m *Manager) apply(ctx context.Context, u *unstructured.Unstructured, fence Fence) (*unstructured.Unstructured, error) {
+	if token := fence.Token(); token != "" {
+		u = u.DeepCopy()
+		ann := u.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[inventory.AnnotationFence] = token
+		u.SetAnnotations(ann)
+	}
 	return m.clients.Apply(ctx, u, cluster.ApplyOptions{FieldManager: m.fieldManager, Force: true})
 }

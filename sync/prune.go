@@ -166,7 +166,7 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 				return Pruned{Change: ch, State: Failed, Err: err}
 			}
 			if s.write != nil {
-				return m.writeStep(ctx, deps, *s.write)
+				return m.writeStep(ctx, deps, *s.write, opts.Fence)
 			}
 			if s.replace != nil {
 				return m.replaceStep(ctx, *s.replace, opts)
@@ -191,9 +191,13 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return rep, err
 	}
+	for _, p := range m.settleCatalogues(ctx, res, opts.Fence) {
+		progress.Pruned(p)
+		rep.Pruned = append(rep.Pruned, p)
+	}
 	var errs []error
 	rep.Claims, rep.ClaimsDeleted, err = m.claims(ctx, rep.Pruned, opts.DeleteClaims)
-	errs = append(errs, err, m.shrink(ctx, res, rep))
+	errs = append(errs, err, m.shrink(ctx, res, rep, opts.Fence))
 	if n := rep.Count(); n[Failed]+n[NotAttempted] > 0 {
 		errs = append(errs, fmt.Errorf("%w: %d removal(s) done, %d failed, %d not attempted because something that stays still needs them. "+
 			"Everything not deleted stays in the inventory; fix the failures and run prune again with the same plan",
@@ -256,7 +260,7 @@ func (o order) stepRank(s step) int {
 // writeStep removes the entries of one shared object. A policy's targetRef
 // to an object that stays is held back: the object would lose its API key
 // or retry policy while it still serves.
-func (m *Manager) writeStep(ctx context.Context, deps *dependencies, w entryWrite) Pruned {
+func (m *Manager) writeStep(ctx context.Context, deps *dependencies, w entryWrite, fence Fence) Pruned {
 	var held []string
 	var why string
 	var keep []diff.Change
@@ -273,7 +277,7 @@ func (m *Manager) writeStep(ctx context.Context, deps *dependencies, w entryWrit
 	if len(held) > 0 && len(w.remove) == 0 && len(w.moveIn) == 0 {
 		return Pruned{Change: w.owner, State: NotAttempted, Entries: held, Reason: why}
 	}
-	p := m.removeEntries(ctx, w)
+	p := m.removeEntries(ctx, w, fence)
 	if p.stays() {
 		deps.stays(w.owner.ID(), w.keys(), p.Change.ID().String()+": the removal of "+strings.Join(p.Entries, ", ")+" failed")
 		for _, from := range w.from() {
@@ -289,7 +293,7 @@ func (m *Manager) writeStep(ctx context.Context, deps *dependencies, w entryWrit
 // shrink narrows the parent's group-kinds to what is left: the desired
 // objects and the members not deleted (kept, failed, held back, or still
 // terminating).
-func (m *Manager) shrink(ctx context.Context, res *diff.Result, rep PruneReport) error {
+func (m *Manager) shrink(ctx context.Context, res *diff.Result, rep PruneReport, fence Fence) error {
 	gone := map[manifest.ID]bool{}
 	for _, p := range rep.Pruned {
 		if p.Change.Action == diff.Prune && (p.State == Removed || p.State == AlreadyGone) {
@@ -306,6 +310,6 @@ func (m *Manager) shrink(ctx context.Context, res *diff.Result, rep PruneReport)
 		}
 	}
 	parent := res.Parent
-	parent.GroupKinds = gks
+	parent.GroupKinds, parent.Fence = gks, fence.Token()
 	return m.inv.Update(ctx, m.clients, parent)
 }

@@ -60,11 +60,7 @@ func replacements(ap approval, res *diff.Result) ([]replacement, []diff.Change) 
 func (m *Manager) replaceStep(ctx context.Context, r replacement, opts PruneOptions) Pruned {
 	done := Pruned{Change: r.change, State: Replaced}
 	if r.deleteLive {
-		old := r.change
-		if old.ReplacesAPIVersion != "" {
-			old.APIVersion = old.ReplacesAPIVersion
-		}
-		if p := m.deleteObject(ctx, old, opts); p.State != Removed && p.State != AlreadyGone {
+		if p := m.deleteObject(ctx, r.change, opts); p.State != Removed && p.State != AlreadyGone {
 			p.Change = r.change
 			return p
 		}
@@ -80,7 +76,7 @@ func (m *Manager) replaceStep(ctx context.Context, r replacement, opts PruneOpti
 	}
 	p := r.desired
 	p.Change.Action = diff.Create
-	if a := m.applyOne(ctx, p); a.Err != nil {
+	if a := m.applyOne(ctx, p, opts.Fence); a.Err != nil {
 		return failed(done, fmt.Errorf("deleted, but not created again: %w; run prune again with the same plan", a.Err))
 	}
 	done.Notes = m.expandClaims(ctx, p.Applied)

@@ -77,5 +77,5 @@ func (m *Manager) moveSelector(ctx context.Context, h held, opts Options) Applie
 	if err := opts.Fence.Hold(ctx); err != nil {
 		return Applied{Change: h.service.Change, Err: err}
 	}
-	return m.applyOne(ctx, h.service)
+	return m.applyOne(ctx, h.service, opts.Fence)
 }

@@ -230,14 +230,34 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-// TestAPIGroupMoveIsAReplace: an InferencePool moved from the experimental
-// group to inference.networking.k8s.io/v1 is one replace, not a create beside
-// a prune; sync leaves the old pool serving, the approved prune swaps them.
-func TestAPIGroupMoveIsAReplace(t *testing.T) {
+// TestAPIGroupMoveNeverDangles: an InferencePool moved from the
+// experimental group to inference.networking.k8s.io/v1, with the HTTPRoute
+// that sends to it moving along, is made side by side: sync creates the new
+// pool before it switches the route, the approved prune deletes the old one
+// once nothing points at it. A watch over the pools and the route, replayed
+// in etcd's order, sees the route point at a missing pool at no moment.
+func TestAPIGroupMoveNeverDangles(t *testing.T) {
 	ns := kubetest.Namespace(t)
 	files := anyKindTree(ns)
 	delete(files, "models-config/glm/lws.yaml")
 	delete(files, "models-config/gatewayroute/nrp.yaml")
+	route := func(group string) *fstest.MapFile {
+		return &fstest.MapFile{Data: []byte(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: glm-5
+  namespace: ` + ns + `
+spec:
+  parentRefs:
+  - name: envoy-ai-gateway-nrp
+  rules:
+  - backendRefs:
+    - group: ` + group + `
+      kind: InferencePool
+      name: glm-5
+`)}
+	}
+	files["models-config/glm/route.yaml"] = route("inference.networking.x-k8s.io")
 	v1 := files["models-config/glm/pool.yaml"].Data
 	files["models-config/glm/pool.yaml"] = &fstest.MapFile{Data: []byte(`apiVersion: inference.networking.x-k8s.io/v1alpha2
 kind: InferencePool
@@ -256,30 +276,38 @@ spec:
 	if code, out, stderr := run(append([]string{"sync"}, target...)...); code != 0 {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, stderr)
 	}
+	w := kubetest.WatchReferences(t, ns)
 	if err := os.WriteFile(filepath.Join(dir, "glm", "pool.yaml"), v1, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "glm", "route.yaml"), route("inference.networking.k8s.io").Data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	plan := filepath.Join(t.TempDir(), "plan.json")
 	code, out, stderr := run(append([]string{"diff", "--plan-out", plan}, target...)...)
-	if code != 1 || !strings.Contains(out, "0 to create, 0 to update, 0 to prune") || !strings.Contains(out, "1 to replace") ||
-		!strings.Contains(out, "replace    InferencePool glm-5") || !strings.Contains(out, "moves from API group inference.networking.x-k8s.io to inference.networking.k8s.io") {
+	if code != 1 || !strings.Contains(out, "1 to create, 1 to update, 1 to prune") ||
+		!strings.Contains(out, "moves from API group inference.networking.x-k8s.io to inference.networking.k8s.io") ||
+		!strings.Contains(out, "moved to API group inference.networking.k8s.io") {
 		t.Fatalf("diff: exit %d\n%s%s", code, out, stderr)
 	}
 	pools := func(group string) string {
 		return kubetest.Kubectl(t, ns, "", "get", "inferencepools."+group, "-o", "name")
 	}
-	if code, out, stderr := run(append([]string{"sync"}, target...)...); code != 0 || pools("inference.networking.k8s.io") != "" || pools("inference.networking.x-k8s.io") == "" {
-		t.Fatalf("sync moved the pool itself: exit %d\n%s%s", code, out, stderr)
+	if code, out, stderr := run(append([]string{"sync"}, target...)...); code != 0 || pools("inference.networking.k8s.io") == "" || pools("inference.networking.x-k8s.io") == "" {
+		t.Fatalf("sync: want both pools side by side: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, stderr = run(append([]string{"prune", "--plan", plan}, target...)...)
-	if code != 0 || !strings.Contains(out, "replaced   InferencePool glm-5") {
+	if code != 0 || !strings.Contains(out, "InferencePool glm-5") {
 		t.Fatalf("prune: exit %d\n%s%s", code, out, stderr)
 	}
 	if pools("inference.networking.k8s.io") == "" || pools("inference.networking.x-k8s.io") != "" {
 		t.Errorf("after the prune: v1 pools %q, experimental pools %q", pools("inference.networking.k8s.io"), pools("inference.networking.x-k8s.io"))
 	}
 	if code, out, stderr := run(append([]string{"diff"}, target...)...); code != 0 {
-		t.Errorf("diff after the replace: exit %d\n%s%s", code, out, stderr)
+		t.Errorf("diff after the move: exit %d\n%s%s", code, out, stderr)
+	}
+	if dangling := w.Stop(); len(dangling) > 0 {
+		t.Errorf("the route pointed at a missing pool:\n%s", strings.Join(dangling, "\n"))
 	}
 }
 

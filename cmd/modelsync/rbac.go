@@ -37,7 +37,11 @@ func newRBACCommand() *cobra.Command {
 			"--identity plan prints what the merge request pipeline's identity needs instead: the Role to\n" +
 			"dry-run (get, list, create, patch on the tree's kinds; get the inventory; list claims), its\n" +
 			"RoleBinding, and a ValidatingAdmissionPolicy with its binding that refuses that identity every\n" +
-			"write that is not a dry run (a dry-run apply needs the same RBAC verbs as an apply).",
+			"write that is not a dry run (a dry-run apply needs the same RBAC verbs as an apply).\n\n" +
+			"For the apply identity it also prints the fence: a ValidatingAdmissionPolicy (one per cluster)\n" +
+			"and its binding for the target, with the target's Lease as parameter, that refuses a write or\n" +
+			"delete of a run that lost the Lease to another run (paused past its term and resumed). The\n" +
+			"policy and the bindings are cluster-scoped: a cluster administrator applies them.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			identity := rbac.Identity(o.identity)
@@ -85,6 +89,9 @@ func newRBACCommand() *cobra.Command {
 			}
 			if identity == rbac.Plan {
 				policy, pb := rbac.DryRunOnly(opts.Name+"-"+opts.Namespace, opts.Namespace, opts.Subjects)
+				out = append(out, policy, pb)
+			} else {
+				policy, pb := rbac.Fence(opts.Namespace, opts.Inventory)
 				out = append(out, policy, pb)
 			}
 			for i, obj := range out {

@@ -1,0 +1,240 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/rbac"
+	"modelsync.dev/modelsync/sync"
+)
+
+// installFence installs the fence policy and the binding for e's target, as
+// `modelsync rbac` prints them, and waits until the API server enforces it.
+func (e *env) installFence() {
+	e.T.Helper()
+	ctx := e.T.Context()
+	policy, binding := rbac.Fence(e.NS, inventory.DefaultName)
+	adm := e.C.Core.AdmissionregistrationV1()
+	if _, err := adm.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		e.T.Fatal(err)
+	}
+	if _, err := adm.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		e.T.Fatal(err)
+	}
+	e.T.Cleanup(func() {
+		_ = adm.ValidatingAdmissionPolicyBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+	})
+	// Enforced once a token of a transition the Lease is not at is refused.
+	leases := e.C.Core.CoordinationV1().Leases(e.NS)
+	if _, err := sync.NewManager(e.C, e.NS, inventory.DefaultName).AcquireLease(ctx, sync.LeaseOptions{Identity: "probe", Wait: time.Second, Duration: time.Second}); err != nil {
+		e.T.Fatal(err)
+	}
+	probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "fence-probe", Annotations: map[string]string{inventory.AnnotationFence: inventory.LeaseName(inventory.DefaultName) + ":999/1"}}}
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := e.C.Core.CoreV1().ConfigMaps(e.NS).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil && strings.Contains(err.Error(), "modelsync fence"), nil
+	})
+	if err != nil {
+		e.T.Fatalf("the fence policy is not enforced after 30s: %v", err)
+	}
+	_ = leases.Delete(ctx, inventory.LeaseName(inventory.DefaultName), metav1.DeleteOptions{})
+}
+
+// pausing freezes its run once, just after the Hold of its n-th write
+// cleared that write to go, until the test resumes it: SIGSTOP, a frozen VM
+// or a GC pause placed exactly where it hurts.
+type pausing struct {
+	sync.Fence
+	n              int32
+	holds          atomic.Int32
+	paused, resume chan struct{}
+}
+
+func pauseAt(f sync.Fence, n int32) *pausing {
+	return &pausing{Fence: f, n: n, paused: make(chan struct{}), resume: make(chan struct{})}
+}
+
+func (p *pausing) Hold(ctx context.Context) error {
+	if err := p.Fence.Hold(ctx); err != nil {
+		return err
+	}
+	if p.holds.Add(1) == p.n {
+		close(p.paused)
+		<-p.resume
+	}
+	return nil
+}
+
+// lease takes the target's Lease for a run that renews it only when it
+// writes, so that a pause lets it expire.
+func (e *env) lease(identity string, d time.Duration) *sync.Lease {
+	e.T.Helper()
+	l, err := sync.NewManager(e.C, e.NS, inventory.DefaultName).AcquireLease(e.T.Context(), sync.LeaseOptions{Identity: identity, Wait: 30 * time.Second, Duration: d})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return l
+}
+
+// overtake runs fn as another run that takes the Lease once the paused
+// one's term is over, and releases it at the end.
+func (e *env) overtake(fn func(sync.Fence)) {
+	e.T.Helper()
+	opts := sync.LeaseOptions{Identity: "run-b", Wait: 30 * time.Second, Duration: 15 * time.Second}
+	if err := sync.NewManager(e.C, e.NS, inventory.DefaultName).WithLease(e.T.Context(), opts, sync.NoProgress{}, func(_ context.Context, l *sync.Lease) error {
+		fn(l)
+		return nil
+	}); err != nil {
+		e.T.Fatal(err)
+	}
+}
+
+func settings(value string) fstest.MapFS {
+	return fstest.MapFS{
+		"models-config/settings.yaml": &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  value: " + value + "\n")},
+		"models-config/limits.yaml":   &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: limits\ndata:\n  k: v\n")},
+	}
+}
+
+func (e *env) configMap(name string) *corev1.ConfigMap {
+	e.T.Helper()
+	cm, err := e.C.Core.CoreV1().ConfigMaps(e.NS).Get(e.T.Context(), name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		e.T.Fatal(err)
+	}
+	return cm
+}
+
+// The fence holds on the server: a sync paused after its Lease cleared a
+// write, whose Lease another run took and used meanwhile, sends that write
+// on resuming and the API server refuses it; the newer run's state stays.
+func TestFenceRefusesAResumedSync(t *testing.T) {
+	e := newEnv(t)
+	e.installFence()
+	e.sync(settings("old"), sync.DefaultOptions())
+
+	paused := pauseAt(e.lease("run-a", time.Second), 1)
+	opts := sync.DefaultOptions()
+	opts.Fence, opts.Concurrency = paused, 1
+	done := make(chan error)
+	go func() { _, _, err := e.trySync(t.Context(), settings("from-a"), opts); done <- err }()
+	<-paused.paused
+	e.overtake(func(f sync.Fence) {
+		o := sync.DefaultOptions()
+		o.Fence = f
+		e.sync(settings("from-b"), o)
+	})
+	close(paused.resume)
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "modelsync fence") {
+		t.Fatalf("resumed sync: err = %v, want the fence policy's refusal", err)
+	}
+	if got := e.configMap("settings").Data["value"]; got != "from-b" {
+		t.Errorf("settings after the resumed sync = %q, want the newer run's %q", got, "from-b")
+	}
+	if got := e.configMap("settings").Annotations[inventory.AnnotationFence]; !strings.HasPrefix(got, inventory.LeaseName(inventory.DefaultName)+":") {
+		t.Errorf("settings carries fence %q, want the newer run's token", got)
+	}
+}
+
+// A prune paused after its Lease cleared a deletion, while another run took
+// the Lease and re-declared the object with nothing to write to it (so the
+// uid and resourceVersion preconditions still hold), deletes nothing on
+// resuming.
+func TestFenceRefusesAResumedPrune(t *testing.T) {
+	e := newEnv(t)
+	e.installFence()
+	both := settings("v")
+	e.commit(both, "base")
+	fewer := fstest.MapFS{"models-config/settings.yaml": both["models-config/settings.yaml"]}
+	approved := e.commit(fewer, "a")
+
+	paused := pauseAt(e.lease("run-a", time.Second), 1)
+	opts := sync.DefaultPruneOptions()
+	opts.Fence = paused
+	done := make(chan error)
+	go func() {
+		rep, _, err := e.prune(fewer, approved, opts)
+		for _, p := range rep.Pruned {
+			err = errors.Join(err, p.Err)
+		}
+		done <- err
+	}()
+	<-paused.paused
+	before := e.configMap("limits").ResourceVersion
+	e.overtake(func(f sync.Fence) {
+		res, _ := e.Plan(both)
+		o := sync.DefaultOptions()
+		o.Fence = f
+		rep, err := sync.NewManager(e.C, e.NS, inventory.DefaultName).Apply(t.Context(), res, "b", o, sync.NoProgress{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Applied) != 0 {
+			t.Fatalf("the newer sync wrote %d objects; this test needs one with nothing to write to limits", len(rep.Applied))
+		}
+	})
+	if rv := e.configMap("limits").ResourceVersion; rv != before {
+		t.Fatalf("limits changed under the newer sync (%s → %s); the test needs its preconditions to still hold", before, rv)
+	}
+	close(paused.resume)
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "modelsync fence") {
+		t.Fatalf("resumed prune: err = %v, want the fence policy's refusal", err)
+	}
+	if e.configMap("limits").Name == "" {
+		t.Fatal("the resumed prune deleted limits, which the default branch's head declares")
+	}
+}
+
+// The window between a prune's mark and its delete: the delete of an
+// object marked by a run whose Lease another run has taken since is refused;
+// deletes of unmarked objects (a person's kubectl delete) and writes that
+// leave the tokens alone (kubectl edit) pass.
+func TestFenceRefusesADeleteMarkedByALostLease(t *testing.T) {
+	e := newEnv(t)
+	e.installFence()
+	ctx := t.Context()
+	cms := e.C.Core.CoreV1().ConfigMaps(e.NS)
+	for _, n := range []string{"marked", "unmarked"} {
+		if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := e.lease("run-a", time.Second)
+	mark := `{"metadata":{"annotations":{"` + inventory.AnnotationDeleting + `":"` + a.Token() + `"}}}`
+	if _, err := cms.Patch(ctx, "marked", types.MergePatchType, []byte(mark), metav1.PatchOptions{}); err != nil {
+		t.Fatalf("mark with the current fence: %v", err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	e.lease("run-b", 15*time.Second) // takes the expired Lease: a new transition
+
+	if _, err := cms.Patch(ctx, "marked", types.MergePatchType, []byte(`{"data":{"edited":"by hand"}}`), metav1.PatchOptions{}); err != nil {
+		t.Errorf("a hand edit that leaves the mark alone: %v", err)
+	}
+	err := cms.Delete(ctx, "marked", metav1.DeleteOptions{})
+	if err == nil || !strings.Contains(err.Error(), "lost Lease") {
+		t.Errorf("delete of an object marked by the lost run: %v, want the fence's refusal", err)
+	}
+	if _, err := cms.Patch(ctx, "unmarked", types.MergePatchType, []byte(mark), metav1.PatchOptions{}); err == nil {
+		t.Error("a mark with the lost run's token was accepted")
+	}
+	if err := cms.Delete(ctx, "unmarked", metav1.DeleteOptions{}); err != nil {
+		t.Errorf("delete of an unmarked object: %v", err)
+	}
+	if e.configMap("marked").Name == "" {
+		t.Fatal("the marked object is gone")
+	}
+}
