@@ -17,8 +17,7 @@ type Options struct {
 	Adopt bool
 	// Concurrency bounds the apply requests in flight within one kind rank.
 	Concurrency int
-	// AllowEmpty syncs an empty desired set, or one that cuts a catalogue
-	// to less than half; without it the sync is refused
+	// AllowEmpty syncs an empty desired set; without it the sync is refused
 	// (a wrong path, not an intent).
 	AllowEmpty bool
 	// Fence is confirmed before every write batch and held before every
@@ -163,9 +162,6 @@ func refusals(res *diff.Result, opts Options) error {
 	p := res.Plan
 	if len(res.Predictions) == 0 && !opts.AllowEmpty {
 		return fmt.Errorf("%w, nothing was written: the tree holds no objects (%d members of the inventory would all await pruning)", ErrEmptyTree, len(res.Members))
-	}
-	if cut := shrinks(res); len(cut) > 0 && !opts.AllowEmpty {
-		return fmt.Errorf("%w, nothing was written: %s", ErrShrink, strings.Join(cut, "; "))
 	}
 	var errs []error
 	for _, ch := range p.Changes {

@@ -11,6 +11,7 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -100,9 +101,26 @@ func asGeneratedRole(t *testing.T, ns, dir, user string) (string, *rest.Config) 
 	}
 	admin := kubernetes.NewForConfigOrDie(kubetest.Config(t))
 	docs := strings.Split(out, "\n---\n")
-	if len(docs) != 2 {
-		t.Fatalf("rbac printed %d documents, want a Role and a RoleBinding:\n%s", len(docs), out)
+	if len(docs) != 4 {
+		t.Fatalf("rbac printed %d documents, want a Role, a RoleBinding, the fence policy and its binding:\n%s", len(docs), out)
 	}
+	var policy admissionv1.ValidatingAdmissionPolicy
+	var policyBinding admissionv1.ValidatingAdmissionPolicyBinding
+	if err := yaml.UnmarshalStrict([]byte(docs[2]), &policy); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict([]byte(docs[3]), &policyBinding); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(t.Context(), &policy, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	if _, err := admin.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(t.Context(), &policyBinding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = admin.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Delete(context.Background(), policyBinding.Name, metav1.DeleteOptions{})
+	})
 	var role rbacv1.Role
 	var binding rbacv1.RoleBinding
 	if err := yaml.UnmarshalStrict([]byte(docs[0]), &role); err != nil {

@@ -99,7 +99,6 @@ var hints = []struct {
 	{sync.ErrMassPrune, "check --path and -n; pass --allow-mass-prune (or raise --max-prunes) if that is intended"},
 	{sync.ErrNeverApplied, "pass --prune-unapplied to delete them"},
 	{sync.ErrEmptyTree, "check --path and -n; pass --allow-empty if every member is to await pruning"},
-	{sync.ErrShrink, "check --path and -n; pass --allow-empty if the catalogue is to lose those models"},
 	{inventory.ErrForeignParent, "choose another parent Secret with --inventory NAME"},
 	{sync.ErrLeaseHeld, "raise --lock-timeout to wait longer"},
 }

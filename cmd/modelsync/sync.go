@@ -53,7 +53,7 @@ func newSyncCommand() *cobra.Command {
 	o.diff.cluster.register(cmd.Flags())
 	o.diff.registerFull(cmd.Flags())
 	o.lock.register(cmd.Flags())
-	cmd.Flags().BoolVar(&o.allowEmpty, "allow-empty", false, "sync a tree that holds no objects (every member then awaits pruning), or one that cuts the chat catalogue to less than half of its models")
+	cmd.Flags().BoolVar(&o.allowEmpty, "allow-empty", false, "sync a tree that holds no objects (every member then awaits pruning)")
 	cmd.Flags().BoolVar(&o.adopt, "adopt", false, "take over objects that exist without modelsync's label, and kubectl's field managers on them")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until StatefulSets have rolled out and custom resources are Accepted/Ready")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "how long --wait waits (default: the slowest workload's startup probes plus 10m, at least 15m)")
