@@ -100,7 +100,13 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	for _, o := range set.Objects {
 		gks = append(gks, o.GroupVersionKind().GroupKind())
 	}
-	members, err := d.inv.Members(ctx, append(treeVersions(set), inventory.Kinds(parent.GroupKinds)...), d.opts.Concurrency)
+	var secrets []string
+	for _, o := range set.Objects {
+		if isSecretKind(o.GroupVersionKind().GroupKind()) {
+			secrets = append(secrets, o.GetName())
+		}
+	}
+	members, err := d.inv.Members(ctx, append(treeVersions(set), inventory.Kinds(parent.GroupKinds)...), append(secrets, parent.Secrets...), d.opts.Concurrency)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +173,26 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	plan.Requests = op.Requests()
 	return &Result{Plan: plan, Predictions: preds, Members: members, GroupKinds: gks, Parent: parent}, nil
 }
+
+// Secrets are the names of the Secrets of the tree and of the set's Secret
+// members: what the inventory records so that the next plan reads them by
+// name (inventory.Parent.Secrets). gone leaves out members a prune deleted.
+func (r *Result) Secrets(gone func(manifest.ID) bool) []string {
+	var out []string
+	for _, p := range r.Predictions {
+		if isSecretKind(p.Object.GroupVersionKind().GroupKind()) {
+			out = append(out, p.Object.GetName())
+		}
+	}
+	for i := range r.Members {
+		if id := manifest.IDOf(&r.Members[i]); isSecretKind(id.GroupKind()) && (gone == nil || !gone(id)) {
+			out = append(out, id.Name)
+		}
+	}
+	return inventory.SecretNames(out)
+}
+
+func isSecretKind(gk schema.GroupKind) bool { return gk.Group == "" && gk.Kind == "Secret" }
 
 // treeVersions is, for each group-kind of the tree, the version most of its
 // objects are written in. Members are listed in it, so that their

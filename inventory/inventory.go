@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -53,6 +54,10 @@ const (
 	// just before it deletes it, so that the fence policy can refuse the
 	// delete of a run that lost its Lease in between.
 	AnnotationDeleting = "modelsync.dev/deleting"
+	// AnnotationSecrets on the parent names the set's Secrets, so that
+	// they are read by name: an identity may read those and no other
+	// Secret of the namespace (a LIST cannot be limited to names).
+	AnnotationSecrets = "modelsync.dev/secrets"
 	// FieldManager is the server-side apply field manager of every write.
 	FieldManager = "modelsync"
 	// DefaultName is the default parent Secret name.
@@ -103,6 +108,8 @@ type Parent struct {
 	// a manager other than modelsync wrote the parent's data, and could have
 	// written fingerprints that hide drift.
 	Distrusted string
+	// Secrets are the names of the set's Secrets (AnnotationSecrets).
+	Secrets []string
 	// Fence is the writing run's fence token, written with the parent so
 	// that the fence policy refuses the record of a run that lost its
 	// Lease; empty for a run that holds none.
@@ -156,6 +163,9 @@ func (inv *Inventory) Parent(ctx context.Context) (Parent, error) {
 		Revision:   s.Annotations[AnnotationRevision],
 		SyncedAt:   s.Annotations[AnnotationSyncedAt],
 		Distrusted: dataWriter(s),
+	}
+	if names := s.Annotations[AnnotationSecrets]; names != "" {
+		p.Secrets = strings.Split(names, ",")
 	}
 	if p.Distrusted == "" {
 		p.Verified = decodeVerified(s.Data[DataVerified])
@@ -218,6 +228,9 @@ func (inv *Inventory) Update(ctx context.Context, c *cluster.Clients, p Parent) 
 	if p.Fence != "" {
 		ann[AnnotationFence] = p.Fence
 	}
+	if len(p.Secrets) > 0 {
+		ann[AnnotationSecrets] = strings.Join(SecretNames(p.Secrets), ",")
+	}
 	cfg := applycorev1.Secret(inv.Name, inv.Namespace).
 		WithLabels(map[string]string{LabelID: inv.ID()}).
 		WithAnnotations(ann).
@@ -240,13 +253,24 @@ func Now() string { return time.Now().UTC().Format(time.RFC3339) }
 // that is empty), so members come back in the version the tree writes them in
 // and the API server's deprecation warnings for that version are heard.
 // Group-kinds the server does not serve (a CRD removed) are skipped.
-func (inv *Inventory) Members(ctx context.Context, kinds []schema.GroupVersionKind, limit int) ([]unstructured.Unstructured, error) {
+//
+// Secrets are not listed but read by name, secrets being the names of the
+// tree's Secrets and of the parent's (Parent.Secrets): an identity then
+// needs to read exactly those, and no other Secret of the namespace.
+func (inv *Inventory) Members(ctx context.Context, kinds []schema.GroupVersionKind, secrets []string, limit int) ([]unstructured.Unstructured, error) {
 	kinds = unique(kinds)
 	results := make([][]unstructured.Unstructured, len(kinds))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
 	selector := LabelPartOf + "=" + inv.ID()
 	for i, gvk := range kinds {
+		if gvk.GroupKind() == secretKind.GroupKind() {
+			g.Go(func() (err error) {
+				results[i], err = inv.secrets(ctx, secrets)
+				return err
+			})
+			continue
+		}
 		g.Go(func() error {
 			items, err := inv.read.List(ctx, gvk, inv.Namespace, selector)
 			switch {
@@ -267,6 +291,34 @@ func (inv *Inventory) Members(ctx context.Context, kinds []schema.GroupVersionKi
 		out = append(out, r...)
 	}
 	return out, nil
+}
+
+// secrets reads the named Secrets that are members of the set.
+func (inv *Inventory) secrets(ctx context.Context, names []string) ([]unstructured.Unstructured, error) {
+	var out []unstructured.Unstructured
+	for _, n := range SecretNames(names) {
+		if n == inv.Name {
+			continue
+		}
+		u, err := inv.read.Get(ctx, secretKind, inv.Namespace, n)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read Secret %s/%s: %w", inv.Namespace, n, err)
+		}
+		if u.GetLabels()[LabelPartOf] == inv.ID() {
+			out = append(out, *u)
+		}
+	}
+	return out, nil
+}
+
+// SecretNames sorts names and drops repeats and empty ones.
+func SecretNames(names []string) []string {
+	out := slices.Sorted(slices.Values(names))
+	out = slices.Compact(out)
+	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
 }
 
 // Kinds turns group-kinds into Members' argument: each at the preferred version.

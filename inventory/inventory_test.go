@@ -59,7 +59,7 @@ func TestParentRoundTripAndMembers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	members, err := inv.Members(t.Context(), inventory.Kinds(p.GroupKinds), 4)
+	members, err := inv.Members(t.Context(), inventory.Kinds(p.GroupKinds), p.Secrets, 4)
 	if err != nil {
 		t.Fatalf("members (with a group-kind the server no longer serves): %v", err)
 	}

@@ -74,6 +74,10 @@ type Options struct {
 	Subjects []rbacv1.Subject
 	// Inventory names the inventory Secret; default "modelsync".
 	Inventory string
+	// Secrets are the names of the tree's Secrets, and of Secrets that left
+	// it and still have to be pruned: the only Secrets besides the
+	// inventory the identity may read (by name).
+	Secrets []string
 	// Roles are the Roles the tree holds. Writing a Role or a RoleBinding
 	// to it needs escalate and bind on it (the API server's escalation
 	// check), granted for these names only.
@@ -86,6 +90,9 @@ type Options struct {
 func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
 	verbs, members := fixedVerbs(opts.Identity)
 	for _, gvk := range opts.Kinds {
+		if gvk.Group == "" && gvk.Kind == "Secret" {
+			continue // by name only: secretRules
+		}
 		plural, _ := meta.UnsafeGuessKindToResource(gvk)
 		gr := plural.GroupResource()
 		verbs[gr] = union(verbs[gr], members)
@@ -106,15 +113,7 @@ func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
 			rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: res, Verbs: verbs[schema.GroupResource{Group: g, Resource: res[0]}]})
 		}
 	}
-	inv := opts.Inventory
-	if inv == "" {
-		inv = "modelsync"
-	}
-	parent := parentVerbs
-	if opts.Identity == Plan {
-		parent = planParentVerbs
-	}
-	rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: parent, ResourceNames: []string{inv}})
+	rules = append(rules, secretRules(opts)...)
 	if len(opts.Roles) > 0 {
 		names := slices.Sorted(slices.Values(opts.Roles))
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles"}, Verbs: []string{"bind", "escalate"}, ResourceNames: slices.Compact(names)})
@@ -149,16 +148,32 @@ func fixedVerbs(id Identity) (map[schema.GroupResource][]string, []string) {
 	}, memberVerbs
 }
 
-// SecretsReadable reports whether the Role for kinds lets its identity read
-// every Secret of the namespace: when the tree holds Secrets, their members
-// are listed (a list cannot be limited to names) and dry-run applied.
-func SecretsReadable(kinds []schema.GroupVersionKind) bool {
-	for _, k := range kinds {
-		if k.Group == "" && k.Kind == "Secret" {
-			return true
+// secretRules grant the Secrets by name: the inventory, and the Secrets of
+// the tree (opts.Secrets), which modelsync reads by name and never lists
+// (inventory.Members). No other Secret of the namespace is readable: not
+// the gateway's API key a policy of the tree points at. Create cannot be
+// limited to names (the API server authorizes it before the name is
+// known), and reveals nothing.
+func secretRules(opts Options) []rbacv1.PolicyRule {
+	inv := opts.Inventory
+	if inv == "" {
+		inv = "modelsync"
+	}
+	named := parentVerbs
+	if opts.Identity == Plan {
+		named = planParentVerbs
+	}
+	var create []rbacv1.PolicyRule
+	if len(opts.Secrets) > 0 {
+		if opts.Identity == Plan {
+			named = union(named, []string{"patch"}) // dry-run apply
+			create = []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}}}
+		} else {
+			named = union(named, []string{"delete"}) // prune
 		}
 	}
-	return false
+	names := slices.Compact(slices.Sorted(slices.Values(append([]string{inv}, opts.Secrets...))))
+	return append(create, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: named, ResourceNames: names})
 }
 
 // RoleName is the Role's name when none is given: modelsync, or

@@ -64,7 +64,7 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 		return Report{}, err
 	}
 	widened := res.Parent // its Verified record stays true: each entry is a fact about one object state
-	widened.GroupKinds, widened.Fence = res.GroupKinds, opts.Fence.Token()
+	widened.GroupKinds, widened.Secrets, widened.Fence = res.GroupKinds, inventory.SecretNames(append(res.Secrets(nil), res.Parent.Secrets...)), opts.Fence.Token()
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return Report{}, err
 	}
@@ -111,7 +111,7 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 	if err != nil {
 		return rep, fmt.Errorf("a claim smaller than its StatefulSet's template could not be resized: %w", err)
 	}
-	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep), Fence: opts.Fence.Token()}
+	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep), Secrets: res.Secrets(nil), Fence: opts.Fence.Token()}
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return rep, err
 	}

@@ -311,5 +311,6 @@ func (m *Manager) shrink(ctx context.Context, res *diff.Result, rep PruneReport,
 	}
 	parent := res.Parent
 	parent.GroupKinds, parent.Fence = gks, fence.Token()
+	parent.Secrets = res.Secrets(func(id manifest.ID) bool { return gone[id] })
 	return m.inv.Update(ctx, m.clients, parent)
 }

@@ -102,7 +102,7 @@ func listMembers(ctx context.Context, inv *inventory.Inventory, out map[string]s
 	if err != nil {
 		return err
 	}
-	members, err := inv.Members(ctx, inventory.Kinds(parent.GroupKinds), 8)
+	members, err := inv.Members(ctx, inventory.Kinds(parent.GroupKinds), parent.Secrets, 8)
 	for i := range members {
 		id := manifest.IDOf(&members[i])
 		out[id.Kind+" "+id.Name] = members[i].GetResourceVersion()

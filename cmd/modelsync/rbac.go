@@ -21,6 +21,7 @@ type rbacOptions struct {
 	extraKinds      []string
 	identity        string
 	inventory       string
+	secrets         []string
 }
 
 func newRBACCommand() *cobra.Command {
@@ -63,9 +64,13 @@ func newRBACCommand() *cobra.Command {
 			if opts.Namespace == "" && len(set.Objects) > 0 {
 				opts.Namespace = set.Objects[0].GetNamespace()
 			}
+			opts.Secrets = o.secrets
 			for _, obj := range set.Objects {
 				if obj.GetKind() == "Role" && obj.GroupVersionKind().Group == rbacv1.GroupName {
 					opts.Roles = append(opts.Roles, obj.GetName())
+				}
+				if gvk := obj.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Secret" {
+					opts.Secrets = append(opts.Secrets, obj.GetName())
 				}
 				opts.Kinds = append(opts.Kinds, obj.GroupVersionKind())
 			}
@@ -78,9 +83,6 @@ func newRBACCommand() *cobra.Command {
 			}
 			if identity == rbac.Plan && len(opts.Subjects) == 0 {
 				return fmt.Errorf("--identity plan needs --user, --group or --service-account: the policy that keeps the plan identity from writing matches them")
-			}
-			if rbac.SecretsReadable(opts.Kinds) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the tree holds Secrets: the Role lets its identity list and read every Secret of namespace %s (a list cannot be limited to names); keep Secrets out of the tree (a secret manager) so that it reads none but the inventory\n", opts.Namespace)
 			}
 			role, binding := rbac.Role(opts)
 			out := []any{role}
@@ -114,7 +116,8 @@ func newRBACCommand() *cobra.Command {
 	f.StringSliceVar(&o.users, "user", nil, "bind the Role to this user (a client certificate's CN, a token's user)")
 	f.StringSliceVar(&o.groups, "group", nil, "bind the Role to this group")
 	f.StringSliceVar(&o.serviceAccounts, "service-account", nil, "bind the Role to this ServiceAccount (namespace/name)")
-	f.StringVar(&o.inventory, "inventory", inventory.DefaultName, "the inventory Secret, the only Secret the Role lets the identity read (unless the tree holds Secrets)")
+	f.StringVar(&o.inventory, "inventory", inventory.DefaultName, "the inventory Secret: with the tree's own Secrets, the only Secrets the Role lets the identity read, by name")
+	f.StringSliceVar(&o.secrets, "secret", nil, "also a Secret that is no longer in the tree but still has to be pruned (by name)")
 	f.StringSliceVar(&o.extraKinds, "kind", nil, "also a kind that is no longer in the tree, as Kind.group (Backend.gateway.envoyproxy.io)")
 	return cmd
 }

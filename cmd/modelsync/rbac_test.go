@@ -93,9 +93,9 @@ func createClaim(t *testing.T, cs kubernetes.Interface, ns, sts string) string {
 // asGeneratedRole binds user to the Role and RoleBinding that `modelsync
 // rbac --user` prints for the tree at dir, as an admin would apply them, and
 // returns the user's kubeconfig once the binding takes effect.
-func asGeneratedRole(t *testing.T, ns, dir, user string) (string, *rest.Config) {
+func asGeneratedRole(t *testing.T, ns, dir, user string, flags ...string) (string, *rest.Config) {
 	t.Helper()
-	code, out, stderr := run("rbac", "--path", dir, "-n", ns, "--user", user)
+	code, out, stderr := run(append([]string{"rbac", "--path", dir, "-n", ns, "--user", user}, flags...)...)
 	if code != 0 {
 		t.Fatalf("rbac: exit %d %s", code, stderr)
 	}

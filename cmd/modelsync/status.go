@@ -39,7 +39,7 @@ func newStatusCommand() *cobra.Command {
 				fmt.Fprintf(out, "no inventory %s: nothing was synced to namespace %s yet\n", inv, ns)
 				return nil
 			}
-			members, err := inv.Members(cmd.Context(), inventory.Kinds(parent.GroupKinds), 16)
+			members, err := inv.Members(cmd.Context(), inventory.Kinds(parent.GroupKinds), parent.Secrets, 16)
 			if err != nil {
 				return err
 			}
