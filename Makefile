@@ -25,7 +25,7 @@ CP_LDFLAGS := -s -w \
 
 export KUBEBUILDER_ASSETS := $(CP_BIN)
 
-.PHONY: all build test testtools controlplane run up down bench clean image
+.PHONY: all build test testtools controlplane run up down bench soak clean image
 
 all: build
 
@@ -132,3 +132,14 @@ clean: down
 bench: controlplane
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./diff
 	$(GO) test -run '^$$' -bench . -benchmem ./desired
+	$(GO) test -run '^$$' -bench Fence -benchtime 200x ./sync
+
+# The invariant soak (sync/soak_test.go): `make test` runs 3 seeds of 12 steps;
+# this runs SOAK_SEEDS seeds of SOAK_STEPS steps. A failing seed prints its
+# schedule; MODELSYNC_SOAK_SEED=<n> replays it.
+SOAK_SEEDS ?= 50
+SOAK_STEPS ?= 30
+
+soak: controlplane
+	MODELSYNC_SOAK_SEEDS=$(SOAK_SEEDS) MODELSYNC_SOAK_STEPS=$(SOAK_STEPS) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 120m ./sync | grep -E '^(---|    ---|ok|FAIL|.*soak:)'
+
