@@ -30,11 +30,19 @@ type Options struct {
 	// recorded: it also sees what changed on the server's side (a CRD's new
 	// default or validation rule).
 	Full bool
+	// KeepManagers are field managers whose fields added by hand are meant
+	// to stay on every object: not drift, and left by sync.
+	KeepManagers []string
 }
+
+// DefaultKeepManagers are the imperative managers kept by default:
+// `kubectl rollout restart` (its restartedAt annotation; removing it would
+// roll the pods again).
+var DefaultKeepManagers = []string{"kubectl-rollout"}
 
 // DefaultOptions returns the options modelsync uses unless told otherwise.
 func DefaultOptions() Options {
-	return Options{Inventory: inventory.DefaultName, Concurrency: 32}
+	return Options{Inventory: inventory.DefaultName, Concurrency: 32, KeepManagers: DefaultKeepManagers}
 }
 
 // Differ computes plans for one namespace. It holds a cluster.Reader: it
@@ -290,6 +298,9 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 		return d.failed(p, err)
 	}
 	p.Predicted = predicted
+	if !adopting {
+		p.Change.Added, p.Change.TakeFrom = addedByHand(p.Live, p.Applied, d.opts.KeepManagers)
+	}
 	return classify(p, conflicts, adopting)
 }
 
@@ -355,6 +366,9 @@ func classify(p Prediction, conflicts []string, adopting bool) (Prediction, erro
 	case len(conflicts) > 0:
 		p.Change.Action, p.Change.Conflicts = Conflict, conflicts
 		p.Change.Message = "overwrites fields owned by another field manager (a hand edit?)"
+	case len(p.Change.Added) > 0:
+		p.Change.Action = Conflict
+		p.Change.Message = "fields added by hand that the tree does not have: sync removes them (keep a manager's fields with the annotation " + inventory.AnnotationCoOwners + ")"
 	case p.Change.Diff == "":
 		p.Change.Action = Unchanged
 		p.Fingerprint = Fingerprint(p.Applied, p.Live)

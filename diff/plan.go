@@ -75,6 +75,12 @@ type Change struct {
 	// Conflicts are the fields of a conflict that other field managers own,
 	// and who owns them: a sync takes them over.
 	Conflicts []string `json:"conflicts,omitempty"`
+	// Added are fields a person's imperative write added to the object
+	// (kubectl edit, patch, …) that the tree does not have, each with its
+	// manager; TakeFrom are those managers. A sync takes their fields over
+	// and applies without them.
+	Added    []string `json:"added,omitempty"`
+	TakeFrom []string `json:"takeFrom,omitempty"`
 	// Immutable names what a replace changes that cannot change in place.
 	Immutable []string `json:"immutable,omitempty"`
 	// Owners are the field managers holding an object to adopt.

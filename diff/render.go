@@ -104,6 +104,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		for _, m := range append(c.Conflicts, c.Owners...) {
 			fmt.Fprintf(&b, "           manager: %s\n", m)
 		}
+		for _, a := range c.Added {
+			fmt.Fprintf(&b, "           + %s\n", a)
+		}
 		if claims := c.claimNames(); claims != "" {
 			fmt.Fprintf(&b, "           claims: %s (kept; deleted only by prune --delete-pvcs)\n", claims)
 		}
@@ -282,6 +285,9 @@ func messageBlock(c Change) string {
 	}
 	lines = append(lines, c.Conflicts...)
 	lines = append(lines, c.Owners...)
+	for _, a := range c.Added {
+		lines = append(lines, "+ "+a)
+	}
 	if len(lines) == 0 {
 		return ""
 	}

@@ -54,6 +54,10 @@ const (
 	// just before it deletes it, so that the fence policy can refuse the
 	// delete of a run that lost its Lease in between.
 	AnnotationDeleting = "modelsync.dev/deleting"
+	// AnnotationCoOwners on an object of the tree names the field managers
+	// (comma-separated) whose fields added by hand are meant to stay: they
+	// are not drift, and sync leaves them (diff.Imperative).
+	AnnotationCoOwners = "modelsync.dev/co-owners"
 	// AnnotationSecrets on the parent names the set's Secrets, so that
 	// they are read by name: an identity may read those and no other
 	// Secret of the namespace (a LIST cannot be limited to names).

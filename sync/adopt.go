@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
+	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/inventory"
 )
 
@@ -33,14 +35,20 @@ func isKubectlUpdate(mf metav1.ManagedFieldsEntry) bool {
 // modelsync's apply manager and drops last-applied-configuration, as Flux
 // does when it adopts. Without it those managers keep co-owning every field
 // they set, and a rule later removed from the tree would stay on the object.
-// It returns false when there was nothing to take over.
-func (m *Manager) takeOver(ctx context.Context, live *unstructured.Unstructured) (bool, error) {
+// It returns false when there was nothing to take over. Given managers, it
+// takes the fields of those imperative managers only (fields added by hand,
+// diff.Change.TakeFrom), so that the apply that follows removes them.
+func (m *Manager) takeOver(ctx context.Context, live *unstructured.Unstructured, managers []string) (bool, error) {
 	entries := live.GetManagedFields()
 	taken := &fieldpath.Set{}
 	var kept []metav1.ManagedFieldsEntry
 	ours := -1
+	take := isKubectlUpdate
+	if len(managers) > 0 {
+		take = func(mf metav1.ManagedFieldsEntry) bool { return diff.Imperative(mf) && slices.Contains(managers, mf.Manager) }
+	}
 	for _, mf := range entries {
-		if !isKubectlUpdate(mf) {
+		if !take(mf) {
 			if mf.Manager == inventory.FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply {
 				ours = len(kept)
 			}

@@ -180,8 +180,8 @@ func refusals(res *diff.Result, opts Options) error {
 
 func (m *Manager) applyOne(ctx context.Context, p diff.Prediction, fence Fence) Applied {
 	done := Applied{Change: p.Change}
-	if p.Change.Action == diff.Adopt && p.Live != nil {
-		if _, err := m.takeOver(ctx, p.Live); err != nil {
+	if (p.Change.Action == diff.Adopt || len(p.Change.TakeFrom) > 0) && p.Live != nil {
+		if _, err := m.takeOver(ctx, p.Live, p.Change.TakeFrom); err != nil {
 			done.Err = fmt.Errorf("%s (%s): %w", p.Object.ID(), p.Object.Origin, err)
 			return done
 		}

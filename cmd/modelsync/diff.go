@@ -35,11 +35,13 @@ type diffOptions struct {
 	gitlabNote  bool
 	tokenEnv    string
 	full        bool
+	keep        []string
 }
 
-// registerFull adds --full, shared by diff and sync.
+// registerFull adds --full and --keep-fields-of, shared by diff and sync.
 func (o *diffOptions) registerFull(f *pflag.FlagSet) {
 	f.BoolVar(&o.full, "full", false, "dry-run every object, also those still as the last sync recorded them: sees changes on the server's side (a CRD's new default or rule)")
+	f.StringSliceVar(&o.keep, "keep-fields-of", diff.DefaultKeepManagers, "a kubectl field manager (kubectl-edit, kubectl-patch, …) whose fields added by hand are meant to stay: not drift, left by sync (per object: annotation modelsync.dev/co-owners)")
 }
 
 func newDiffCommand() *cobra.Command {
@@ -243,7 +245,7 @@ func (o *diffOptions) compute(ctx context.Context, clients *cluster.Clients, ns 
 		return nil, &treeErrors{set.Diagnostics}
 	}
 	opts := diff.DefaultOptions()
-	opts.Full = o.full
+	opts.Full, opts.KeepManagers = o.full, o.keep
 	m := sync.NewManager(clients, ns, o.cluster.inventory)
 	res, err := m.Plan(ctx, set, opts)
 	if err != nil {
