@@ -22,9 +22,9 @@ import (
 type Options struct {
 	// Namespace is the target namespace; objects without one are placed in it.
 	Namespace string
-	// Kinds are group/Kind pairs declared by CustomResourceDefinitions
-	// outside the tree (validate --crds).
-	Kinds []string
+	// CRDs are CustomResourceDefinitions outside the tree (--crds): their
+	// kinds are known, and objects of them checked against their schemas.
+	CRDs []manifest.Object
 	// Served asks the target cluster whether it serves a kind; nil offline.
 	Served func(schema.GroupKind) bool
 }
@@ -91,7 +91,7 @@ func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
 	sort.SliceStable(set.Objects, func(i, j int) bool { return set.Objects[i].ID().Less(set.Objects[j].ID()) })
 	set.Diagnostics = append(set.Diagnostics, validation.Validate(validation.Input{
 		Objects: set.Objects, Models: set.Models, Contributions: set.Contributions,
-		ExtraKinds: opts.Kinds, Served: opts.Served,
+		CRDs: opts.CRDs, Served: opts.Served,
 	})...)
 	return set, nil
 }
@@ -170,22 +170,20 @@ func Namespaces(ctx context.Context, tree manifest.Tree) ([]string, error) {
 	return slices.Sorted(maps.Keys(seen)), nil
 }
 
-// CRDKinds reads the group/Kind pairs the CustomResourceDefinitions under
-// dir declare, as validate --crds takes them.
-func CRDKinds(ctx context.Context, dir string) ([]string, error) {
-	t := manifest.Dir(dir)
-	objs, err := manifest.Load(ctx, t)
+// CRDs reads the CustomResourceDefinitions under dir, as --crds takes them.
+func CRDs(ctx context.Context, dir string) ([]manifest.Object, error) {
+	objs, err := manifest.Load(ctx, manifest.Dir(dir))
 	if err != nil {
 		return nil, err
 	}
-	var kinds []string
+	var crds []manifest.Object
 	for _, o := range objs {
-		if k, ok := validation.DeclaredKind(o.Unstructured); ok {
-			kinds = append(kinds, k)
+		if _, ok := validation.DeclaredKind(o.Unstructured); ok {
+			crds = append(crds, o)
 		}
 	}
-	if len(kinds) == 0 {
+	if len(crds) == 0 {
 		return nil, fmt.Errorf("%s holds no CustomResourceDefinition", dir)
 	}
-	return kinds, nil
+	return crds, nil
 }

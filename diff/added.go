@@ -30,9 +30,11 @@ func Imperative(mf metav1.ManagedFieldsEntry) bool {
 }
 
 // addedByHand lists the fields of live that an imperative manager owns and
-// modelsync does not (each with its manager), and those managers, unless
-// kept.
-func addedByHand(live, applied *unstructured.Unstructured, keep []string) (fields, managers []string) {
+// the configuration does not set (each with its manager), and those
+// managers, unless kept. What the configuration sets is modelsync's in the
+// dry run's prediction: a field a hand edit changed is a conflict, not an
+// addition.
+func addedByHand(live, predicted, applied *unstructured.Unstructured, keep []string) (fields, managers []string) {
 	if live == nil {
 		return nil, nil
 	}
@@ -44,6 +46,13 @@ func addedByHand(live, applied *unstructured.Unstructured, keep []string) (field
 	for _, mf := range entries {
 		if mf.Manager == inventory.FieldManager && mf.Subresource == "" {
 			ours = ours.Union(fieldSet(mf.FieldsV1))
+		}
+	}
+	if predicted != nil {
+		for _, mf := range predicted.GetManagedFields() {
+			if mf.Manager == inventory.FieldManager && mf.Subresource == "" {
+				ours = ours.Union(fieldSet(mf.FieldsV1))
+			}
 		}
 	}
 	for _, mf := range entries {

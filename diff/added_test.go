@@ -48,7 +48,7 @@ func TestAddedByHand(t *testing.T) {
 			if tc.coOwners != "" {
 				applied.SetAnnotations(map[string]string{inventory.AnnotationCoOwners: tc.coOwners})
 			}
-			got, mgrs := addedByHand(live, applied, tc.keep)
+			got, mgrs := addedByHand(live, nil, applied, tc.keep)
 			if !slices.Equal(got, tc.want) || !slices.Equal(mgrs, tc.mgrs) {
 				t.Errorf("added = %q by %q, want %q by %q", got, mgrs, tc.want, tc.mgrs)
 			}

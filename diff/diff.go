@@ -299,7 +299,7 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 	}
 	p.Predicted = predicted
 	if !adopting {
-		p.Change.Added, p.Change.TakeFrom = addedByHand(p.Live, p.Applied, d.opts.KeepManagers)
+		p.Change.Added, p.Change.TakeFrom = addedByHand(p.Live, p.Predicted, p.Applied, d.opts.KeepManagers)
 	}
 	return classify(p, conflicts, adopting)
 }

@@ -89,7 +89,8 @@ func TestRecordDoesNotHideChanges(t *testing.T) {
 	patch(backends, "envoy-ai-gateway-minimax", types.MergePatchType, `{"spec":{"endpoints":[{"fqdn":{"hostname":"hand.example","port":80}}]}}`, "kubectl-edit")
 	// A label modelsync set, removed by hand.
 	patch(services, "qwen3-vllm-inference", types.JSONPatchType, `[{"op":"remove","path":"/metadata/labels/component"}]`, "kubectl-edit")
-	// A label modelsync does not manage, added by hand: kept by an apply.
+	// A label modelsync does not manage, added by hand: drift, which a sync
+	// removes (fields added by hand are drift like fields changed by hand).
 	patch(services, "minimax-vllm-inference", types.MergePatchType, `{"metadata":{"labels":{"team":"gpu"}}}`, "kubectl-label")
 	// Another manager applies the same value: only who owns what changes.
 	patch(backends, "envoy-ai-gateway-gpt-oss-120b", types.ApplyPatchType,
@@ -98,8 +99,8 @@ func TestRecordDoesNotHideChanges(t *testing.T) {
 	res, _ := e.Plan(files)
 	want := []string{
 		"conflict Backend envoy-ai-gateway-minimax",
+		"conflict Service minimax-vllm-inference",
 		"unchanged Backend envoy-ai-gateway-gpt-oss-120b",
-		"unchanged Service minimax-vllm-inference",
 		"update Service qwen3-vllm-inference",
 	}
 	if d := cmp.Diff(want, dryRun(res)); d != "" {

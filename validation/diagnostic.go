@@ -52,9 +52,11 @@ type Input struct {
 	Models []model.Model
 	// Contributions say which model file put which entry into a shared object.
 	Contributions []model.Contribution
-	// ExtraKinds are group/Kind pairs known beyond the built-in ones: from
-	// the CustomResourceDefinitions of --crds folders.
-	ExtraKinds []string
+	// CRDs are CustomResourceDefinitions from outside the tree (--crds
+	// folders): their kinds are known, and objects of those kinds are
+	// checked against their schemas and CEL rules, as are objects of the
+	// tree's own CRDs.
+	CRDs []manifest.Object
 	// Served asks the target cluster whether it serves a kind; nil offline.
 	// Offline an unknown kind is a warning (it may be served where it is
 	// applied); a kind the cluster does not serve is an error.
@@ -67,7 +69,7 @@ func Validate(in Input) []Diagnostic {
 	for _, rule := range []func(*checker){
 		checkKinds, checkDuplicates, checkNames, checkDeprecated, checkSecrets,
 		checkRouteLimits, checkModelHeaders, checkReferences, checkRoundRobinCovered, checkSecurityPolicies,
-		checkModels, checkWorkloads,
+		checkModels, checkWorkloads, checkSchemas,
 	} {
 		rule(c)
 	}

@@ -43,7 +43,12 @@ func knownKinds(extra []string) map[string]bool {
 }
 
 func checkKinds(c *checker) {
-	extra := append([]string(nil), c.in.ExtraKinds...)
+	var extra []string
+	for _, o := range c.in.CRDs {
+		if k, ok := DeclaredKind(o.Unstructured); ok {
+			extra = append(extra, k)
+		}
+	}
 	for _, m := range c.in.Models {
 		if m.Spec.Server != nil && m.Spec.Server.MultiNode() {
 			extra = append(extra, "leaderworkerset.x-k8s.io/LeaderWorkerSet") // the kind a multi-node Model generates

@@ -64,11 +64,11 @@ func (f *sourceFlags) load(ctx context.Context, ns string) (*desired.Set, error)
 		opts.Namespace = ns
 	}
 	for _, dir := range f.crds {
-		kinds, err := desired.CRDKinds(ctx, dir)
+		crds, err := desired.CRDs(ctx, dir)
 		if err != nil {
 			return nil, fmt.Errorf("--crds: %w", err)
 		}
-		opts.Kinds = append(opts.Kinds, kinds...)
+		opts.CRDs = append(opts.CRDs, crds...)
 	}
 	opts.Served = f.served
 	return desired.Load(ctx, tree, opts)
