@@ -26,6 +26,8 @@ type sourceFlags struct {
 	remoteBases bool
 	// served asks the cluster about kinds, for the commands that have one.
 	served func(schema.GroupKind) bool
+	// clusterCRDs are the cluster's CRDs, for validate --kubeconfig.
+	clusterCRDs []manifest.Object
 }
 
 func (f *sourceFlags) register(fs *pflag.FlagSet) {
@@ -71,6 +73,7 @@ func (f *sourceFlags) load(ctx context.Context, ns string) (*desired.Set, error)
 		opts.CRDs = append(opts.CRDs, crds...)
 	}
 	opts.Served = f.served
+	opts.CRDs = append(opts.CRDs, f.clusterCRDs...)
 	return desired.Load(ctx, tree, opts)
 }
 

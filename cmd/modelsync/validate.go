@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/validation"
 )
 
@@ -38,6 +43,11 @@ func newValidateCommand() *cobra.Command {
 					return err
 				}
 				o.source.served = servedBy(clients)
+				crds, err := clusterCRDs(cmd.Context(), clients)
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: the cluster's CustomResourceDefinitions cannot be read (%v): custom resources are checked against --crds only\n", err)
+				}
+				o.source.clusterCRDs = crds
 			}
 			set, err := o.source.load(cmd.Context(), ns)
 			if err != nil {
@@ -56,11 +66,25 @@ func newValidateCommand() *cobra.Command {
 		},
 	}
 	o.source.register(cmd.Flags())
-	cmd.Flags().StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "also ask this cluster which kinds it serves (a kind it does not serve is then an error)")
+	cmd.Flags().StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "also ask this cluster which kinds it serves (a kind it does not serve is then an error), and check custom resources against its CustomResourceDefinitions")
 	cmd.Flags().StringVar(&o.cluster.context, "context", "", "kubeconfig context to ask, as --kubeconfig")
 	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "text, json or junit (for GitLab's test report)")
 	cmd.Flags().StringVar(&o.junitOut, "junit-out", "", "also write the findings as JUnit XML to this file (GitLab's test report), while the log shows them")
 	return cmd
+}
+
+// clusterCRDs are the cluster's CustomResourceDefinitions, for checking
+// custom resources offline as the cluster would.
+func clusterCRDs(ctx context.Context, clients *cluster.Clients) ([]manifest.Object, error) {
+	list, err := clients.Dynamic.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]manifest.Object, len(list.Items))
+	for i := range list.Items {
+		out[i] = manifest.Object{Unstructured: &list.Items[i], Origin: manifest.Origin{File: "cluster:customresourcedefinitions/" + list.Items[i].GetName()}}
+	}
+	return out, nil
 }
 
 func writeDiagnostics(w io.Writer, ds []validation.Diagnostic, format string) error {
