@@ -231,7 +231,11 @@ func (im *importer) guess(srv *server) (*model.Model, error) {
 	s.PodAnnotations = srv.sts.Spec.Template.Annotations
 	tenGi := resource.MustParse("10Gi")
 	for _, v := range pod.Volumes {
-		if v.Name == "shm" && v.EmptyDir != nil && v.EmptyDir.SizeLimit != nil && v.EmptyDir.SizeLimit.Cmp(tenGi) != 0 {
+		switch {
+		case v.Name != "shm" || v.EmptyDir == nil:
+		case v.EmptyDir.SizeLimit == nil:
+			s.ShmSize = model.ShmUnlimited
+		case v.EmptyDir.SizeLimit.Cmp(tenGi) != 0:
 			s.ShmSize = v.EmptyDir.SizeLimit.String()
 		}
 	}

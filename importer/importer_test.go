@@ -45,6 +45,20 @@ func TestWhatStaysRaw(t *testing.T) {
 			}
 			return objs
 		}, "qwen3-embedding-8b", "StatefulSet minimax-vllm-inference stays raw: no Service named minimax-vllm-inference selects app=minimax-vllm-inference"},
+		{"a /dev/shm without a size limit, as teams often write it", func(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+			for _, o := range objs {
+				if o.GetKind() == "StatefulSet" && o.GetName() == "minimax-vllm-inference" {
+					vs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "volumes")
+					for _, v := range vs {
+						if v.(map[string]any)["name"] == "shm" {
+							unstructured.RemoveNestedField(v.(map[string]any), "emptyDir", "sizeLimit")
+						}
+					}
+					_ = unstructured.SetNestedSlice(o.Object, vs, "spec", "template", "spec", "volumes")
+				}
+			}
+			return objs
+		}, "minimax qwen3-embedding-8b", ""},
 		{"a second container", func(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 			for _, o := range objs {
 				if o.GetKind() == "StatefulSet" && o.GetName() == "minimax-vllm-inference" {

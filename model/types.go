@@ -59,6 +59,9 @@ type Metadata struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
+// ShmUnlimited is the ShmSize of a /dev/shm volume without a size limit.
+const ShmUnlimited = "unlimited"
+
 // Spec describes how a model is reached and, when it is served here, how.
 type Spec struct {
 	// Served is the model name clients ask for (the x-ai-eg-model header
@@ -189,7 +192,9 @@ type Server struct {
 	// [shm, cache] (default) or [cache, shm]. Reordering them changes the
 	// pod template, so an adopted StatefulSet keeps its own order.
 	Mounts []string `json:"mounts,omitempty"`
-	// ShmSize is the size limit of the /dev/shm memory volume. Default 10Gi.
+	// ShmSize is the size limit of the /dev/shm memory volume. Default 10Gi;
+	// ShmUnlimited ("unlimited") sets none (the node's memory bounds it), as
+	// teams often write it.
 	ShmSize string `json:"shmSize,omitempty"`
 	// PodLabels and PodAnnotations are added to the pod template, beside the
 	// generated app and component labels.

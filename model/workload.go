@@ -161,9 +161,13 @@ func (m *Model) podTemplate(ns string, r Resolved, name string, podLabels map[st
 	if s.ConfigMap != "" {
 		container.EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s.ConfigMap}}}}
 	}
-	shm, err := quantity(s.ShmSize, "10Gi")
-	if err != nil {
-		return corev1.PodTemplateSpec{}, fmt.Errorf("shmSize %w", err)
+	var shm *resource.Quantity
+	if s.ShmSize != ShmUnlimited {
+		q, err := quantity(s.ShmSize, "10Gi")
+		if err != nil {
+			return corev1.PodTemplateSpec{}, fmt.Errorf("shmSize %w", err)
+		}
+		shm = &q
 	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: templateLabels, Annotations: s.PodAnnotations},
@@ -175,7 +179,7 @@ func (m *Model) podTemplate(ns string, r Resolved, name string, podLabels map[st
 			Tolerations:       m.tolerations(ns, r),
 			Volumes: []corev1.Volume{{
 				Name:         "shm",
-				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &shm}},
+				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: shm}},
 			}},
 		},
 	}, nil
