@@ -174,6 +174,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	}
 	plan.Changes = append(plan.Changes, resizes...)
 	sortChanges(plan.Changes)
+	plan.Models, plan.GPUs = modelChanges(preds, members)
 	plan.Warnings = op.Warnings()
 	if parent.Distrusted != "" && !d.opts.Full {
 		plan.Warnings = append(plan.Warnings, "the last sync's record was ignored and every object dry-run: "+parent.Distrusted)

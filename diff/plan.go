@@ -120,6 +120,10 @@ type Plan struct {
 	Requests int64 `json:"requests,omitempty"`
 	// Baseline is the revision drift was measured against (MarkDrift).
 	Baseline string `json:"baseline,omitempty"`
+	// Models are the Models the plan touches, with their GPUs before and
+	// after; GPUs the namespace's GPU requests before and after the plan.
+	Models []ModelChange `json:"models,omitempty"`
+	GPUs   []GPUTotal    `json:"gpus,omitempty"`
 }
 
 // MarkDrift marks the changes that base, the plan of the baseline revision

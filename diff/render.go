@@ -86,6 +86,7 @@ func (p *Plan) target() string {
 func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan for %s: %s\n", p.target(), p.summary())
+	b.WriteString(p.modelsText())
 	for _, c := range p.Changes {
 		if c.Action == Unchanged && c.Message == "" {
 			continue
@@ -142,6 +143,7 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	n := p.Counts()
 	fmt.Fprintf(&head, "| create | update | prune | prune-item | unchanged |\n|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d |\n\n",
 		n[Create], n[Update]+n[Conflict], n[Prune], n[PruneItem], n[Unchanged])
+	head.WriteString(p.modelsMarkdown())
 	if p.Verified > 0 {
 		fmt.Fprintf(&head, "%d unchanged objects are as the last sync recorded them and were not dry-run; the scheduled `diff --full` dry-runs every object.\n\n", p.Verified)
 	}

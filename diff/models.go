@@ -1,0 +1,276 @@
+package diff
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
+)
+
+// A reviewer thinks in models and GPUs: the plan starts with the Models it
+// touches (their generated objects carry model.LabelModel), each with the
+// GPUs its workloads request before and after, and the namespace's GPU
+// totals per resource.
+
+// ModelChange is one Model the plan touches.
+type ModelChange struct {
+	Name string `json:"name"`
+	// Change is added, changed, removed or replaced.
+	Change string `json:"change"`
+	// GPUsBefore and GPUsAfter are the GPUs its workloads request, by
+	// resource name, times replicas (and group size).
+	GPUsBefore map[string]int64 `json:"gpusBefore,omitempty"`
+	GPUsAfter  map[string]int64 `json:"gpusAfter,omitempty"`
+	// Objects are its changes, "action Kind name".
+	Objects []string `json:"objects"`
+}
+
+// GPUTotal is what the namespace's workloads request of one GPU resource.
+type GPUTotal struct {
+	Resource string `json:"resource"`
+	Before   int64  `json:"before"`
+	After    int64  `json:"after"`
+}
+
+// modelChanges groups the plan's changes by Model and totals the GPUs.
+func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]ModelChange, []GPUTotal) {
+	desired := map[string]bool{}
+	for _, p := range preds {
+		desired[idString(p.Object.Unstructured)] = true
+	}
+	var pruned []*unstructured.Unstructured
+	for i := range members {
+		if !desired[idString(&members[i])] {
+			pruned = append(pruned, &members[i])
+		}
+	}
+	// Which Models the plan touches, and how.
+	byName := map[string]*ModelChange{}
+	actions := map[string][]Action{}
+	touch := func(name string, a Action, kind, obj string) {
+		if name == "" {
+			return
+		}
+		if byName[name] == nil {
+			byName[name] = &ModelChange{Name: name, GPUsBefore: map[string]int64{}, GPUsAfter: map[string]int64{}}
+		}
+		byName[name].Objects = append(byName[name].Objects, string(a)+" "+kind+" "+obj)
+		actions[name] = append(actions[name], a)
+	}
+	for _, p := range preds {
+		if p.Change.Action != Unchanged {
+			touch(p.Object.GetLabels()[model.LabelModel], p.Change.Action, p.Change.Kind, p.Change.Name)
+		}
+	}
+	for _, u := range pruned {
+		touch(u.GetLabels()[model.LabelModel], Prune, u.GetKind(), u.GetName())
+	}
+	// The GPUs their workloads request before (live) and after (applied),
+	// and the namespace's totals.
+	totals := map[string]*GPUTotal{}
+	count := func(u *unstructured.Unstructured, after bool) {
+		if u == nil {
+			return
+		}
+		m := byName[u.GetLabels()[model.LabelModel]]
+		for res, n := range workloadGPUs(u) {
+			if totals[res] == nil {
+				totals[res] = &GPUTotal{Resource: res}
+			}
+			switch {
+			case after:
+				totals[res].After += n
+			default:
+				totals[res].Before += n
+			}
+			if m != nil && after {
+				m.GPUsAfter[res] += n
+			} else if m != nil {
+				m.GPUsBefore[res] += n
+			}
+		}
+	}
+	for _, p := range preds {
+		count(p.Live, false)
+		if p.Applied != nil {
+			count(p.Applied, true)
+		} else if p.Change.Action != Error {
+			count(p.Object.Unstructured, true)
+		}
+	}
+	for _, u := range pruned {
+		count(u, false)
+	}
+	var out []ModelChange
+	for name, m := range byName {
+		m.Change = modelVerdict(actions[name])
+		sort.Strings(m.Objects)
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	var gpus []GPUTotal
+	for _, t := range totals {
+		gpus = append(gpus, *t)
+	}
+	sort.Slice(gpus, func(i, j int) bool { return gpus[i].Resource < gpus[j].Resource })
+	return out, gpus
+}
+
+func idString(u *unstructured.Unstructured) string {
+	return manifest.IDOf(u).String()
+}
+
+// modelVerdict names what happens to a Model from what happens to its
+// objects.
+func modelVerdict(actions []Action) string {
+	all := func(a Action) bool { return !slices.ContainsFunc(actions, func(x Action) bool { return x != a }) }
+	switch {
+	case all(Create):
+		return "added"
+	case all(Prune):
+		return "removed"
+	case slices.Contains(actions, Replace):
+		return "replaced"
+	}
+	return "changed"
+}
+
+// workloadGPUs is what a workload requests of GPU resources (nvidia.com/…,
+// */gpu) in all its pods: per pod times replicas, times the group size of a
+// LeaderWorkerSet. Not a workload: nil.
+func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
+	var templates [][]string
+	pods := int64(1)
+	replicas := int64(1)
+	if v, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "replicas"); found {
+		replicas = parseCount(v)
+	}
+	switch u.GetKind() {
+	case "StatefulSet", "Deployment":
+		templates = [][]string{{"spec", "template", "spec"}}
+	case "LeaderWorkerSet":
+		size := int64(1)
+		if v, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "leaderWorkerTemplate", "size"); found && parseCount(v) > 1 {
+			size = parseCount(v)
+		}
+		pods = size - 1
+		templates = [][]string{{"spec", "leaderWorkerTemplate", "leaderTemplate", "spec"}, {"spec", "leaderWorkerTemplate", "workerTemplate", "spec"}}
+	default:
+		return nil
+	}
+	out := map[string]int64{}
+	for i, path := range templates {
+		n := replicas
+		if u.GetKind() == "LeaderWorkerSet" && i == 1 {
+			n *= pods
+		}
+		containers, _, _ := unstructured.NestedSlice(u.Object, append(slices.Clone(path), "containers")...)
+		for _, c := range containers {
+			cm, _ := c.(map[string]any)
+			for _, field := range []string{"limits", "requests"} {
+				res, _, _ := unstructured.NestedMap(cm, "resources", field)
+				for name, v := range res {
+					if !isGPU(name) {
+						continue
+					}
+					count := parseCount(v)
+					if field == "requests" {
+						if _, inLimits, _ := unstructured.NestedFieldNoCopy(cm, "resources", "limits", name); inLimits {
+							continue // counted from limits
+						}
+					}
+					out[name] += count * n
+				}
+			}
+		}
+	}
+	return out
+}
+
+func isGPU(resource string) bool {
+	return strings.HasPrefix(resource, "nvidia.com/") || strings.HasSuffix(resource, "/gpu")
+}
+
+func parseCount(v any) int64 {
+	var n int64
+	switch x := v.(type) {
+	case int64:
+		n = x
+	case float64:
+		n = int64(x)
+	case string:
+		_, _ = fmt.Sscan(x, &n)
+	}
+	return n
+}
+
+// gpuCounts writes GPUs as "4 nvidia.com/a100", "-" for none.
+func gpuCounts(m map[string]int64) string {
+	var parts []string
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		if m[k] != 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// modelsText is the models table of a text plan, and the GPU totals.
+func (p *Plan) modelsText() string {
+	if len(p.Models) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Models:\n")
+	for _, m := range p.Models {
+		fmt.Fprintf(&b, "  %-9s %s  GPUs %s → %s\n", m.Change, m.Name, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter))
+	}
+	if t := p.gpuTotals(); t != "" {
+		fmt.Fprintf(&b, "GPUs requested in the namespace: %s\n", t)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// gpuTotals writes "4 → 8 nvidia.com/a100 (+4); …" for the resources the
+// plan changes.
+func (p *Plan) gpuTotals() string {
+	var parts []string
+	for _, t := range p.GPUs {
+		if t.Before != t.After {
+			parts = append(parts, fmt.Sprintf("%d → %d %s (%+d)", t.Before, t.After, t.Resource, t.After-t.Before))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// modelsMarkdown is the models table of the merge request note.
+func (p *Plan) modelsMarkdown() string {
+	if len(p.Models) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("| model | change | GPUs before | GPUs after |\n|---|---|---|---|\n")
+	for _, m := range p.Models {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(m.Name), m.Change, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter))
+	}
+	b.WriteString("\n")
+	if t := p.gpuTotals(); t != "" {
+		fmt.Fprintf(&b, "GPUs requested in the namespace: %s\n\n", t)
+	}
+	return b.String()
+}
