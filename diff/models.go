@@ -271,6 +271,21 @@ func (p *Plan) modelsMarkdown() string {
 	b.WriteString("\n")
 	if t := p.gpuTotals(); t != "" {
 		fmt.Fprintf(&b, "GPUs requested in the namespace: %s\n\n", t)
+		b.WriteString(p.gpuChart())
 	}
 	return b.String()
+}
+
+// gpuChart is a Mermaid bar chart (GitLab renders it in the note) of the
+// GPUs the namespace requests, per resource, before and after the plan.
+func (p *Plan) gpuChart() string {
+	var labels, values []string
+	top := int64(1)
+	for _, t := range p.GPUs {
+		labels = append(labels, fmt.Sprintf("%q, %q", t.Resource+" before", t.Resource+" after"))
+		values = append(values, fmt.Sprintf("%d, %d", t.Before, t.After))
+		top = max(top, t.Before, t.After)
+	}
+	return fmt.Sprintf("```mermaid\nxychart-beta\n  title \"GPUs requested in the namespace\"\n  x-axis [%s]\n  y-axis \"GPUs\" 0 --> %d\n  bar [%s]\n```\n\n",
+		strings.Join(labels, ", "), top, strings.Join(values, ", "))
 }
