@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/manifest"
@@ -26,6 +27,12 @@ type ModelChange struct {
 	// resource name, times replicas (and group size).
 	GPUsBefore map[string]int64 `json:"gpusBefore,omitempty"`
 	GPUsAfter  map[string]int64 `json:"gpusAfter,omitempty"`
+	// Memory its pods request and Storage its claim templates ask for, in
+	// all replicas, before and after ("" for none).
+	MemoryBefore  string `json:"memoryBefore,omitempty"`
+	MemoryAfter   string `json:"memoryAfter,omitempty"`
+	StorageBefore string `json:"storageBefore,omitempty"`
+	StorageAfter  string `json:"storageAfter,omitempty"`
 	// Objects are its changes, "action Kind name".
 	Objects []string `json:"objects"`
 }
@@ -71,13 +78,27 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 		touch(u.GetLabels()[model.LabelModel], Prune, u.GetKind(), u.GetName())
 	}
 	// The GPUs their workloads request before (live) and after (applied),
-	// and the namespace's totals.
+	// and the namespace's totals; their memory and storage.
 	totals := map[string]*GPUTotal{}
+	sizes := map[string]*[4]resource.Quantity{} // memory before, after, storage before, after
 	count := func(u *unstructured.Unstructured, after bool) {
 		if u == nil {
 			return
 		}
-		m := byName[u.GetLabels()[model.LabelModel]]
+		name := u.GetLabels()[model.LabelModel]
+		m := byName[name]
+		if m != nil {
+			if sizes[name] == nil {
+				sizes[name] = &[4]resource.Quantity{}
+			}
+			mem, storage := workloadSizes(u)
+			i := 0
+			if after {
+				i = 1
+			}
+			sizes[name][i].Add(mem)
+			sizes[name][i+2].Add(storage)
+		}
 		for res, n := range workloadGPUs(u) {
 			if totals[res] == nil {
 				totals[res] = &GPUTotal{Resource: res}
@@ -109,6 +130,9 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 	var out []ModelChange
 	for name, m := range byName {
 		m.Change = modelVerdict(actions[name])
+		if q := sizes[name]; q != nil {
+			m.MemoryBefore, m.MemoryAfter, m.StorageBefore, m.StorageAfter = size(q[0]), size(q[1]), size(q[2]), size(q[3])
+		}
 		sort.Strings(m.Objects)
 		out = append(out, *m)
 	}
@@ -192,6 +216,64 @@ func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
 	return out
 }
 
+// workloadSizes is the memory a workload's pods request and the storage its
+// claim templates ask for, in all replicas (and, for a LeaderWorkerSet, its
+// workers); zero for what is not a StatefulSet, Deployment or
+// LeaderWorkerSet.
+func workloadSizes(u *unstructured.Unstructured) (memory, storage resource.Quantity) {
+	replicas := int64(1)
+	if v, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "replicas"); found {
+		replicas = parseCount(v)
+	}
+	type podSpec struct {
+		path []string
+		per  int64 // pods of this template per replica
+	}
+	var specs []podSpec
+	switch u.GetKind() {
+	case "StatefulSet", "Deployment":
+		specs = []podSpec{{[]string{"spec", "template", "spec"}, 1}}
+	case "LeaderWorkerSet":
+		size := int64(1)
+		if v, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "leaderWorkerTemplate", "size"); found && parseCount(v) > 1 {
+			size = parseCount(v)
+		}
+		specs = []podSpec{{[]string{"spec", "leaderWorkerTemplate", "leaderTemplate", "spec"}, 1}, {[]string{"spec", "leaderWorkerTemplate", "workerTemplate", "spec"}, size - 1}}
+	default:
+		return memory, storage
+	}
+	var mem, disk int64
+	for _, s := range specs {
+		containers, _, _ := unstructured.NestedSlice(u.Object, append(slices.Clone(s.path), "containers")...)
+		for _, c := range containers {
+			cm, _ := c.(map[string]any)
+			if v, ok, _ := unstructured.NestedString(cm, "resources", "requests", "memory"); ok {
+				if q, err := resource.ParseQuantity(v); err == nil {
+					mem += q.Value() * s.per * replicas
+				}
+			}
+		}
+	}
+	claims, _, _ := unstructured.NestedSlice(u.Object, "spec", "volumeClaimTemplates")
+	for _, c := range claims {
+		cm, _ := c.(map[string]any)
+		if v, ok, _ := unstructured.NestedString(cm, "spec", "resources", "requests", "storage"); ok {
+			if q, err := resource.ParseQuantity(v); err == nil {
+				disk += q.Value() * replicas
+			}
+		}
+	}
+	return *resource.NewQuantity(mem, resource.BinarySI), *resource.NewQuantity(disk, resource.BinarySI)
+}
+
+// size writes a quantity for the plan, "-" for none.
+func size(q resource.Quantity) string {
+	if q.IsZero() {
+		return "-"
+	}
+	return q.String()
+}
+
 func isGPU(resource string) bool {
 	return strings.HasPrefix(resource, "nvidia.com/") || strings.HasSuffix(resource, "/gpu")
 }
@@ -237,13 +319,21 @@ func (p *Plan) modelsText() string {
 	var b strings.Builder
 	b.WriteString("Models:\n")
 	for _, m := range p.Models {
-		fmt.Fprintf(&b, "  %-9s %s  GPUs %s → %s\n", m.Change, m.Name, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter))
+		fmt.Fprintf(&b, "  %-9s %s  GPUs %s → %s, memory %s → %s, storage %s → %s\n", m.Change, m.Name, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
+			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
 	}
 	if t := p.gpuTotals(); t != "" {
 		fmt.Fprintf(&b, "GPUs requested in the namespace: %s\n", t)
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // gpuTotals writes "4 → 8 nvidia.com/a100 (+4); …" for the resources the
@@ -264,9 +354,10 @@ func (p *Plan) modelsMarkdown() string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("| model | change | GPUs before | GPUs after |\n|---|---|---|---|\n")
+	b.WriteString("| model | change | GPUs before | GPUs after | memory | storage |\n|---|---|---|---|---|---|\n")
 	for _, m := range p.Models {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(m.Name), m.Change, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s → %s | %s → %s |\n", code(m.Name), m.Change, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
+			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
 	}
 	b.WriteString("\n")
 	if t := p.gpuTotals(); t != "" {

@@ -54,3 +54,26 @@ func TestModelVerdict(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkloadSizes(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, memory, storage string
+	}{
+		{"a StatefulSet of 2 with a claim template", `{kind: StatefulSet, spec: {replicas: 2, template: {spec: {containers: [{resources: {requests: {memory: 160Gi}}}]}},
+			volumeClaimTemplates: [{spec: {resources: {requests: {storage: 256Gi}}}}]}}`, "320Gi", "512Gi"},
+		{"a LeaderWorkerSet of groups of 3", `{kind: LeaderWorkerSet, spec: {replicas: 1, leaderWorkerTemplate: {size: 3,
+			leaderTemplate: {spec: {containers: [{resources: {requests: {memory: 100Gi}}}]}},
+			workerTemplate: {spec: {containers: [{resources: {requests: {memory: 50Gi}}}]}}}}}`, "200Gi", "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(tc.yaml), &u.Object); err != nil {
+				t.Fatal(err)
+			}
+			mem, disk := workloadSizes(u)
+			if mem.String() != tc.memory || disk.String() != tc.storage {
+				t.Errorf("workloadSizes = %s, %s; want %s, %s", mem.String(), disk.String(), tc.memory, tc.storage)
+			}
+		})
+	}
+}
