@@ -26,7 +26,7 @@ import (
 func rulesAwaitingPrune(set *desired.Set, live map[manifest.ID]*unstructured.Unstructured) map[string]bool {
 	wanted := map[string]bool{}
 	for _, o := range set.Objects {
-		if isRoute(o.Unstructured) {
+		if gateway.IsRoute(o) {
 			for _, it := range gateway.Items(o.Unstructured) {
 				wanted[it.Key] = true
 			}
@@ -34,7 +34,7 @@ func rulesAwaitingPrune(set *desired.Set, live map[manifest.ID]*unstructured.Uns
 	}
 	out := map[string]bool{}
 	for _, u := range live {
-		if isRoute(u) {
+		if gateway.IsRoute(u) {
 			for _, it := range gateway.Items(u) {
 				if !wanted[it.Key] {
 					out[it.Key] = true
@@ -43,10 +43,6 @@ func rulesAwaitingPrune(set *desired.Set, live map[manifest.ID]*unstructured.Uns
 		}
 	}
 	return out
-}
-
-func isRoute(u *unstructured.Unstructured) bool {
-	return u.GetKind() == "AIGatewayRoute" && u.GroupVersionKind().Group == gateway.AIGatewayGroup
 }
 
 // catalogueKey is the data key of a catalogue ConfigMap.

@@ -37,7 +37,7 @@ func (g *generator) catalogues() {
 		}
 	}
 	for _, o := range g.out.Objects {
-		if o.GetKind() != "AIGatewayRoute" || o.GroupVersionKind().Group != gateway.AIGatewayGroup {
+		if !gateway.IsRoute(o) {
 			continue
 		}
 		for _, it := range gateway.Items(o.Unstructured) {

@@ -45,7 +45,9 @@ func (m *Manager) takeOver(ctx context.Context, live *unstructured.Unstructured,
 	ours := -1
 	take := isKubectlUpdate
 	if len(managers) > 0 {
-		take = func(mf metav1.ManagedFieldsEntry) bool { return diff.Imperative(mf) && slices.Contains(managers, mf.Manager) }
+		take = func(mf metav1.ManagedFieldsEntry) bool {
+			return diff.Imperative(mf) && slices.Contains(managers, mf.Manager)
+		}
 	}
 	for _, mf := range entries {
 		if !take(mf) {

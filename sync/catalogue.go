@@ -58,7 +58,7 @@ func (m *Manager) servedRules(ctx context.Context, res *diff.Result) (map[string
 	out := map[string]bool{}
 	for i := range res.Members {
 		u := &res.Members[i]
-		if u.GetKind() != "AIGatewayRoute" || u.GroupVersionKind().Group != gateway.AIGatewayGroup {
+		if !gateway.IsRoute(u) {
 			continue
 		}
 		r, err := m.clients.Resource(schema.FromAPIVersionAndKind(u.GetAPIVersion(), u.GetKind()), u.GetNamespace())

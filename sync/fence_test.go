@@ -3,8 +3,8 @@ package sync_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
