@@ -176,6 +176,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	sortChanges(plan.Changes)
 	plan.Models, plan.GPUs = modelChanges(preds, members)
 	plan.Warnings = op.Warnings()
+	d.placeModels(ctx, preds, plan)
 	if parent.Distrusted != "" && !d.opts.Full {
 		plan.Warnings = append(plan.Warnings, "the last sync's record was ignored and every object dry-run: "+parent.Distrusted)
 	}

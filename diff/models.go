@@ -35,6 +35,9 @@ type ModelChange struct {
 	StorageAfter  string `json:"storageAfter,omitempty"`
 	// Objects are its changes, "action Kind name".
 	Objects []string `json:"objects"`
+	// Capacity says, per workload the plan creates or changes, whether its
+	// pods can be placed on the cluster now (capacity.Verdict).
+	Capacity []string `json:"capacity,omitempty"`
 }
 
 // GPUTotal is what the namespace's workloads request of one GPU resource.
@@ -321,6 +324,9 @@ func (p *Plan) modelsText() string {
 	for _, m := range p.Models {
 		fmt.Fprintf(&b, "  %-9s %s  GPUs %s → %s, memory %s → %s, storage %s → %s\n", m.Change, m.Name, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
 			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
+		for _, c := range m.Capacity {
+			fmt.Fprintf(&b, "            %s\n", c)
+		}
 	}
 	if t := p.gpuTotals(); t != "" {
 		fmt.Fprintf(&b, "GPUs requested in the namespace: %s\n", t)
@@ -360,8 +366,13 @@ func (p *Plan) modelsMarkdown() string {
 			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
 	}
 	b.WriteString("\n")
+	for _, m := range p.Models {
+		for _, c := range m.Capacity {
+			fmt.Fprintf(&b, "- %s: %s\n", code(m.Name), code(c))
+		}
+	}
 	if t := p.gpuTotals(); t != "" {
-		fmt.Fprintf(&b, "GPUs requested in the namespace: %s\n\n", t)
+		fmt.Fprintf(&b, "\nGPUs requested in the namespace: %s\n\n", t)
 		b.WriteString(p.gpuChart())
 	}
 	return b.String()

@@ -1,0 +1,72 @@
+package diff
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/capacity"
+	"modelsync.dev/modelsync/model"
+)
+
+// placeModels says, for each Model whose workloads the plan creates or
+// changes and that asks for GPUs, whether its pods can be placed on the
+// cluster now: the pods the plan replaces are released first. It reads the
+// nodes and pods only when there is such a workload; without permission to
+// list them it warns and goes on (capacity is optional).
+func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan) {
+	var placing []Prediction
+	for _, p := range preds {
+		switch p.Change.Action {
+		case Create, Update, Conflict, Adopt, Replace:
+		default:
+			continue
+		}
+		if p.Object.GetLabels()[model.LabelModel] != "" && p.Applied != nil && len(workloadGPUs(p.Applied)) > 0 {
+			placing = append(placing, p)
+		}
+	}
+	if len(placing) == 0 {
+		return
+	}
+	c, err := capacity.Read(ctx, d.r)
+	switch {
+	case err != nil:
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("capacity not checked: %v (optional: an identity that may list nodes and pods cluster-wide sees whether the plan fits)", err))
+		return
+	case c.Nodes() == 0:
+		return // a control plane without nodes (a test lab): nothing to place on
+	}
+	for _, p := range placing {
+		if p.Live != nil {
+			c.Release(p.Live.GetNamespace(), podSelector(p.Live))
+		}
+	}
+	verdicts := map[string][]string{}
+	for _, p := range placing {
+		v, ok := c.Place(p.Applied)
+		if !ok {
+			continue
+		}
+		name := p.Object.GetLabels()[model.LabelModel]
+		verdicts[name] = append(verdicts[name], v.String())
+		if v.Placed < v.Pods {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("Model %s (%s %s): %s", name, p.Object.GetKind(), p.Object.GetName(), v))
+		}
+	}
+	for i := range plan.Models {
+		if vs := verdicts[plan.Models[i].Name]; len(vs) > 0 {
+			plan.Models[i].Capacity = vs
+		}
+	}
+}
+
+// podSelector is the labels a workload's pods carry.
+func podSelector(u *unstructured.Unstructured) map[string]string {
+	if u.GetKind() == "LeaderWorkerSet" {
+		return map[string]string{"leaderworkerset.sigs.k8s.io/name": u.GetName()}
+	}
+	sel, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
+	return sel
+}
