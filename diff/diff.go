@@ -174,7 +174,12 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	}
 	plan.Changes = append(plan.Changes, resizes...)
 	sortChanges(plan.Changes)
-	plan.Models, plan.GPUs = modelChanges(preds, members)
+	plan.Models, plan.GPUs, plan.Unowned = modelChanges(preds, members)
+	for _, c := range plan.Changes {
+		if c.Action == PruneItem && c.Item != nil {
+			plan.Unowned = append(plan.Unowned, c.Line())
+		}
+	}
 	plan.Warnings = op.Warnings()
 	d.placeModels(ctx, preds, plan)
 	if parent.Distrusted != "" && !d.opts.Full {
@@ -200,6 +205,15 @@ func (r *Result) Secrets(gone func(manifest.ID) bool) []string {
 		}
 	}
 	return inventory.SecretNames(out)
+}
+
+// Line is the change in one line: "action Kind name [noun key]".
+func (c Change) Line() string {
+	s := string(c.Action) + " " + c.Kind + " " + c.Name
+	if c.Item != nil {
+		s += " " + c.Item.Noun + " " + c.Item.Key
+	}
+	return s
 }
 
 func isSecretKind(gk schema.GroupKind) bool { return gk.Group == "" && gk.Kind == "Secret" }

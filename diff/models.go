@@ -48,7 +48,7 @@ type GPUTotal struct {
 }
 
 // modelChanges groups the plan's changes by Model and totals the GPUs.
-func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]ModelChange, []GPUTotal) {
+func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]ModelChange, []GPUTotal, []string) {
 	desired := map[string]bool{}
 	for _, p := range preds {
 		desired[idString(p.Object.Unstructured)] = true
@@ -62,8 +62,10 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 	// Which Models the plan touches, and how.
 	byName := map[string]*ModelChange{}
 	actions := map[string][]Action{}
+	var unowned []string
 	touch := func(name string, a Action, kind, obj string) {
 		if name == "" {
+			unowned = append(unowned, string(a)+" "+kind+" "+obj)
 			return
 		}
 		if byName[name] == nil {
@@ -145,7 +147,7 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 		gpus = append(gpus, *t)
 	}
 	sort.Slice(gpus, func(i, j int) bool { return gpus[i].Resource < gpus[j].Resource })
-	return out, gpus
+	return out, gpus, unowned
 }
 
 func idString(u *unstructured.Unstructured) string {
@@ -328,6 +330,9 @@ func (p *Plan) modelsText() string {
 			fmt.Fprintf(&b, "            %s\n", c)
 		}
 	}
+	if len(p.Unowned) > 0 {
+		fmt.Fprintf(&b, "  shared or hand-written objects: %s\n", strings.Join(p.Unowned, ", "))
+	}
 	if t := p.gpuTotals(); t != "" {
 		fmt.Fprintf(&b, "GPUs requested in the namespace: %s\n", t)
 	}
@@ -364,6 +369,9 @@ func (p *Plan) modelsMarkdown() string {
 	for _, m := range p.Models {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s → %s | %s → %s |\n", code(m.Name), m.Change, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
 			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
+	}
+	if len(p.Unowned) > 0 {
+		fmt.Fprintf(&b, "| shared or hand-written objects | %s | | | | |\n", code(strings.Join(p.Unowned, ", ")))
 	}
 	b.WriteString("\n")
 	for _, m := range p.Models {

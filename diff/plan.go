@@ -124,6 +124,9 @@ type Plan struct {
 	// after; GPUs the namespace's GPU requests before and after the plan.
 	Models []ModelChange `json:"models,omitempty"`
 	GPUs   []GPUTotal    `json:"gpus,omitempty"`
+	// Unowned are the changes of objects that belong to no one Model (shared
+	// routes and policies, their entries, hand-written objects): "action Kind name".
+	Unowned []string `json:"unowned,omitempty"`
 }
 
 // MarkDrift marks the changes that base, the plan of the baseline revision

@@ -87,7 +87,7 @@ func (o *syncOptions) run(ctx context.Context, clients *cluster.Clients, ns stri
 	if pending := p.res.Plan.Removals(); len(pending) > 0 {
 		fmt.Fprintf(out, "%d removal(s) pending approval (modelsync diff lists them; modelsync prune deletes them):\n", len(pending))
 		for _, c := range pending {
-			fmt.Fprintf(out, "  %s\n", changeLine(c))
+			fmt.Fprintf(out, "  %s\n", c.Line())
 		}
 	}
 	if !o.wait {
@@ -151,14 +151,6 @@ type lineProgress struct {
 	w  io.Writer
 }
 
-// changeLine is "action Kind name [noun key]".
-func changeLine(c diff.Change) string {
-	s := string(c.Action) + " " + c.Kind + " " + c.Name
-	if c.Item != nil {
-		s += " " + c.Item.Noun + " " + c.Item.Key
-	}
-	return s
-}
 
 func (p *lineProgress) printf(format string, args ...any) {
 	p.mu.Lock()
@@ -185,11 +177,11 @@ func (p *lineProgress) Health(h sync.Health) {
 func (p *lineProgress) Pruned(r sync.Pruned) {
 	switch r.State {
 	case sync.Failed:
-		p.printf("failed     %s: %v\n", changeLine(r.Change), r.Err)
+		p.printf("failed     %s: %v\n", r.Change.Line(), r.Err)
 	case sync.NotAttempted:
-		p.printf("held back  %s: not attempted, %s\n", changeLine(r.Change), r.Reason)
+		p.printf("held back  %s: not attempted, %s\n", r.Change.Line(), r.Reason)
 	case sync.StillTerminating:
-		p.printf("stuck      %s: terminating, held by finalizers %v\n", changeLine(r.Change), r.Finalizers)
+		p.printf("stuck      %s: terminating, held by finalizers %v\n", r.Change.Line(), r.Finalizers)
 	case sync.AlreadyGone:
 		p.printf("%-10s %s %s: already done (an earlier prune, or by hand)\n", "done", r.Change.Kind, r.Change.Name)
 	case sync.Replaced:
