@@ -151,7 +151,6 @@ type lineProgress struct {
 	w  io.Writer
 }
 
-
 func (p *lineProgress) printf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
