@@ -14,11 +14,14 @@ import (
 	"testing/fstest"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/controlplane"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
@@ -62,8 +65,9 @@ func TestSoak(t *testing.T) {
 		steps = n
 	}
 	start := time.Now()
+	cp := kubetest.PrivateControlPlane(t) // the schedules restart its API server
 	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runSoak(t, seed, steps) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runSoak(t, cp, seed, steps) })
 	}
 	t.Logf("soak: %d seeds of %d steps in %s", len(seeds), steps, time.Since(start).Round(time.Second))
 }
@@ -71,6 +75,8 @@ func TestSoak(t *testing.T) {
 type soak struct {
 	e       *env
 	t       *testing.T
+	cp      *controlplane.ControlPlane
+	watch   *kubetest.RefWatch
 	rng     *rand.Rand
 	canary  string
 	commits []fstest.MapFS // revision "r<i>" is commits[i]; the last is the head
@@ -100,19 +106,30 @@ func (s *soak) fail(format string, args ...any) {
 
 const soakSecret = "models-config/hf-token.yaml"
 
-func runSoak(t *testing.T, seed uint64, steps int) {
-	e := newEnv(t)
+func runSoak(t *testing.T, cp *controlplane.ControlPlane, seed uint64, steps int) {
+	c, err := cluster.New(cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{&kubetest.Env{T: t, NS: fmt.Sprintf("soak-%d", seed), C: c}}
+	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.NS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if os.Getenv("MODELSYNC_SOAK_NOFENCE") == "" {
 		e.installFence()
 	}
-	s := &soak{e: e, t: t, rng: rand.New(rand.NewPCG(seed, 0x50a1c)), canary: fmt.Sprintf("s0ak-canary-%d", seed)}
+	s := &soak{e: e, t: t, cp: cp, rng: rand.New(rand.NewPCG(seed, 0x50a1c)), canary: fmt.Sprintf("s0ak-canary-%d", seed)}
 	base := kubetest.RepoTree(t)
 	base[soakSecret] = s.secret(0)
 	s.commits = []fstest.MapFS{base}
-	w := kubetest.WatchReferences(t, e.NS)
+	w := kubetest.WatchReferencesAt(t, cp.Config, e.NS)
+	s.watch = w
 	s.pipeline()
 	for range steps {
-		switch op := s.rng.IntN(7); op {
+		switch op := s.rng.IntN(8); op {
+		case 7:
+			s.commit()
+			s.restarted()
 		case 0, 1:
 			s.commit()
 			s.pipeline()
@@ -373,6 +390,42 @@ func (s *soak) frozen() {
 	if after := s.members(); !maps(settled, after) {
 		s.fail("the frozen %s wrote after another run took its Lease:\n%s", what, changed(settled, after))
 	}
+}
+
+// restarted runs the head's sync and stops the API server after a random
+// number of its writes (etcd keeps the data); the API server comes back with
+// new certificates, and the clients and the watch reconnect.
+func (s *soak) restarted() {
+	head, rev := s.head()
+	res, _ := s.e.Plan(head)
+	lease, err := sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).AcquireLease(s.t.Context(), sync.LeaseOptions{Identity: "cut off", Wait: 30 * time.Second, Duration: time.Second})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	stopper := &stopAfter{n: 1 + s.rng.IntN(2), stop: func() error {
+		s.watch.Disconnect() // the API server's shutdown waits for open watches
+		return s.cp.StopAPIServer()
+	}}
+	o := sync.DefaultOptions()
+	o.Fence, o.Concurrency = lease, 1
+	_, err = sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Apply(s.t.Context(), res, rev, o, stopper)
+	s.noSecretIn(nil, err)
+	if !stopper.stopped {
+		s.logf("sync of %s ran through before its API server stop at write %d: %v", rev, stopper.n, firstLine(err))
+		return
+	}
+	s.logf("API server stopped after %d writes of the sync of %s: %v", stopper.applied, rev, firstLine(err))
+	if stopper.err != nil {
+		s.t.Fatal(stopper.err)
+	}
+	cfg, err := s.cp.StartAPIServer()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if s.e.C, err = cluster.New(cfg); err != nil {
+		s.t.Fatal(err)
+	}
+	s.watch.Reconnect(s.t, cfg)
 }
 
 // killed runs the head's sync and kills it at a random write: the Lease is

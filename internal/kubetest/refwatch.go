@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 )
 
 // Backends a route can point at, and the routes: what RefWatch watches.
@@ -34,6 +35,7 @@ var (
 // that no route points at one that does not exist: the invariant "a route
 // never dangles", observed at every moment instead of polled at the end.
 type RefWatch struct {
+	ns     string
 	cancel context.CancelFunc
 	wg     gosync.WaitGroup
 	mu     gosync.Mutex
@@ -47,19 +49,37 @@ type refEvent struct {
 	obj    *unstructured.Unstructured
 }
 
-// WatchReferences starts the watch; Stop ends it and reports.
+// WatchReferences starts the watch on the package's control plane; Stop
+// ends it and reports.
 func WatchReferences(t testing.TB, ns string) *RefWatch {
 	t.Helper()
-	dyn, err := dynamic.NewForConfig(Config(t))
+	return WatchReferencesAt(t, Config(t), ns)
+}
+
+// WatchReferencesAt starts the watch on the API server of cfg.
+func WatchReferencesAt(t testing.TB, cfg *rest.Config, ns string) *RefWatch {
+	t.Helper()
+	w := &RefWatch{ns: ns}
+	w.Reconnect(t, cfg)
+	return w
+}
+
+// Reconnect ends the current watches, keeping what they saw, and watches
+// again through cfg: after an API server restart. The new watches list the
+// state first, so the replay misses nothing the server stored.
+func (w *RefWatch) Reconnect(t testing.TB, cfg *rest.Config) {
+	t.Helper()
+	w.Disconnect()
+	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &RefWatch{cancel: cancel}
+	w.cancel = cancel
 	t.Cleanup(cancel)
 	for _, gvr := range append(append([]schema.GroupVersionResource{}, refTargets...), refRoutes...) {
 		route := gvr.Resource == "httproutes" || gvr.Resource == "aigatewayroutes"
-		res := dyn.Resource(gvr).Namespace(ns)
+		res := dyn.Resource(gvr).Namespace(w.ns)
 		list, err := res.List(ctx, metav1.ListOptions{})
 		if err != nil {
 			t.Fatalf("watch %s: %v", gvr, err)
@@ -90,7 +110,15 @@ func WatchReferences(t testing.TB, ns string) *RefWatch {
 			}
 		}()
 	}
-	return w
+}
+
+// Disconnect ends the watches, keeping what they saw: before the API
+// server is stopped (its shutdown waits for open watches).
+func (w *RefWatch) Disconnect() {
+	if w.cancel != nil {
+		w.cancel()
+		w.wg.Wait()
+	}
 }
 
 func (w *RefWatch) add(t watch.EventType, route bool, u *unstructured.Unstructured) {
