@@ -192,6 +192,9 @@ func modelYAML(m *model.Model) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.Spec.Server == nil {
+		return append([]byte("# Imported by modelsync import.\n"), out...), nil
+	}
 	header := "# Imported by modelsync import. weightsGi and paramsB are estimated from the claim size;\n" +
 		"# put hf-mem's figures here before changing the hardware, as they size memory, storage and probes.\n"
 	return append([]byte(header), out...), nil

@@ -68,8 +68,8 @@ type server struct {
 // fit finds a Model that generates u and its gateway objects exactly, or says
 // why there is none.
 func (im *importer) fit(ctx context.Context, u *unstructured.Unstructured) (*model.Model, error) {
-	if u.GetKind() != "StatefulSet" {
-		return nil, errors.New("a Model generates a StatefulSet; port the Deployment to one as the runbook advises, then import again")
+	if why := unexpressed(u); len(why) > 0 {
+		return nil, fmt.Errorf("no Model field expresses %s", strings.Join(why, "; "))
 	}
 	srv, err := im.find(u)
 	if err != nil {
@@ -168,17 +168,11 @@ func (im *importer) find(u *unstructured.Unstructured) (*server, error) {
 	if srv.rule == nil {
 		return nil, fmt.Errorf("no AIGatewayRoute rule sends to AIServiceBackend %s alone", srv.serviceBackend.GetName())
 	}
-	key := targetKey(srv.serviceBackend.GetName())
-	for _, p := range im.objectsOf("BackendSecurityPolicy") {
-		for _, it := range gateway.Items(p) {
-			if it.Key == key {
-				if srv.policy != nil {
-					return nil, fmt.Errorf("two BackendSecurityPolicies target AIServiceBackend %s; a Model names one API key", srv.serviceBackend.GetName())
-				}
-				srv.policy = p
-			}
-		}
+	policy, err := im.policyOf(srv.serviceBackend.GetName())
+	if err != nil {
+		return nil, err
 	}
+	srv.policy = policy
 	return srv, nil
 }
 
@@ -444,7 +438,9 @@ func (im *importer) verify(ctx context.Context, m *model.Model, srv *server) err
 	}
 	originals := map[string]*unstructured.Unstructured{}
 	for _, o := range []*unstructured.Unstructured{srv.workload, srv.svc, srv.backend, srv.serviceBackend} {
-		originals[o.GetKind()+"/"+o.GetName()] = o
+		if o != nil {
+			originals[o.GetKind()+"/"+o.GetName()] = o
+		}
 	}
 	for _, o := range out.Objects {
 		key := o.GetKind() + "/" + o.GetName()

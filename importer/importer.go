@@ -77,6 +77,9 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, ns string, a
 	}
 	var models []*model.Model
 	for _, u := range im.objs {
+		if op := operatorOf(u); op != "" {
+			im.note("%s %s stays raw: %s runs its servers; modelsync applies and prunes it as written", u.GetKind(), u.GetName(), op)
+		}
 		if !isServer(u) {
 			continue
 		}
@@ -87,6 +90,7 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, ns string, a
 		}
 		models = append(models, m)
 	}
+	models = im.routed(ctx, models)
 	if err := im.write(models); err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func TestWhatStaysRaw(t *testing.T) {
 		models string
 		note   string
 	}{
-		{"the runbook as written", nil, "minimax qwen3-embedding-8b", ""},
+		{"the runbook as written", nil, "minimax qwen3-embedding-8b qwen3-nairr", ""},
 		{"a Service that selects nothing of the name", func(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 			for _, o := range objs {
 				if o.GetKind() == "Service" && o.GetName() == "minimax-vllm-inference" {
@@ -44,7 +44,7 @@ func TestWhatStaysRaw(t *testing.T) {
 				}
 			}
 			return objs
-		}, "qwen3-embedding-8b", "StatefulSet minimax-vllm-inference stays raw: no Service named minimax-vllm-inference selects app=minimax-vllm-inference"},
+		}, "qwen3-embedding-8b qwen3-nairr", "StatefulSet minimax-vllm-inference stays raw: no Service named minimax-vllm-inference selects app=minimax-vllm-inference"},
 		{"a /dev/shm without a size limit, as teams often write it", func(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 			for _, o := range objs {
 				if o.GetKind() == "StatefulSet" && o.GetName() == "minimax-vllm-inference" {
@@ -58,7 +58,7 @@ func TestWhatStaysRaw(t *testing.T) {
 				}
 			}
 			return objs
-		}, "minimax qwen3-embedding-8b", ""},
+		}, "minimax qwen3-embedding-8b qwen3-nairr", ""},
 		{"a second container", func(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 			for _, o := range objs {
 				if o.GetKind() == "StatefulSet" && o.GetName() == "minimax-vllm-inference" {
@@ -68,7 +68,7 @@ func TestWhatStaysRaw(t *testing.T) {
 				}
 			}
 			return objs
-		}, "qwen3-embedding-8b", "a Model generates one container"},
+		}, "qwen3-embedding-8b qwen3-nairr", "a Model generates one container"},
 		{"a hand-set readiness period", func(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 			for _, o := range objs {
 				if o.GetKind() == "StatefulSet" && o.GetName() == "minimax-vllm-inference" {
@@ -78,13 +78,13 @@ func TestWhatStaysRaw(t *testing.T) {
 				}
 			}
 			return objs
-		}, "qwen3-embedding-8b", "the Model would change StatefulSet/minimax-vllm-inference"},
+		}, "qwen3-embedding-8b qwen3-nairr", "the Model would change StatefulSet/minimax-vllm-inference"},
 		{"a Secret and a controller's Pod", func(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 			secret := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "openai-apikey", "namespace": "nrp-llm"}}}
 			pod := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "p", "namespace": "nrp-llm",
 				"ownerReferences": []any{map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "x", "uid": "u"}}}}}
 			return append(objs, secret, pod)
-		}, "minimax qwen3-embedding-8b", "Secret openai-apikey left out: Secrets stay out of git"},
+		}, "minimax qwen3-embedding-8b qwen3-nairr", "Secret openai-apikey left out: Secrets stay out of git"},
 		{"a hand-written claim and Job beside a StatefulSet's claim", func(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 			obj := func(kind, name string) *unstructured.Unstructured {
 				return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": kind, "metadata": map[string]any{"name": name, "namespace": "nrp-llm"},
@@ -93,7 +93,7 @@ func TestWhatStaysRaw(t *testing.T) {
 			job := obj("Job", "warmup")
 			job.SetAPIVersion("batch/v1")
 			return append(objs, obj("PersistentVolumeClaim", "shared-cache"), job, obj("PersistentVolumeClaim", "minimax-inference-volume-minimax-vllm-inference-0"))
-		}, "minimax qwen3-embedding-8b", "Job warmup left out: a Job runs once to completion"},
+		}, "minimax qwen3-embedding-8b qwen3-nairr", "Job warmup left out: a Job runs once to completion"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,7 +21,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := fmt.Sprintf("%s: Model %s: %s", e.Origin, e.Model, e.Msg)
+	s := fmt.Sprintf("Model %s: %s", e.Model, e.Msg)
+	if e.Origin.File != "" {
+		s = fmt.Sprintf("%s: %s", e.Origin, s)
+	}
 	if e.Hint != "" {
 		s += "; " + e.Hint
 	}

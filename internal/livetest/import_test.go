@@ -38,10 +38,11 @@ func TestImportTakesOverTheRunbooksDeployment(t *testing.T) {
 	kubeconfig := kubetest.KubeconfigFile(t)
 	live := filepath.Join(t.TempDir(), "models-config")
 	out := run(t, 0, bin, "import", "--kubeconfig", kubeconfig, "-n", ns, "--out", live)
-	if !strings.Contains(out, "2 Model(s) [minimax qwen3-embedding-8b]") {
-		t.Fatalf("import did not write the two Models:\n%s", out)
+	models := []string{"minimax", "qwen3-embedding-8b", "qwen3-nairr"}
+	if !strings.Contains(out, "3 Model(s) [minimax qwen3-embedding-8b qwen3-nairr]") {
+		t.Fatalf("import did not write the two served Models and the external one:\n%s", out)
 	}
-	for _, m := range []string{"minimax", "qwen3-embedding-8b"} {
+	for _, m := range models {
 		data, err := os.ReadFile(filepath.Join(live, "models", m+".yaml"))
 		if err != nil {
 			t.Fatal(err)
@@ -51,7 +52,7 @@ func TestImportTakesOverTheRunbooksDeployment(t *testing.T) {
 	// The same tree comes out of the files the team applied, offline.
 	offline := filepath.Join(t.TempDir(), "models-config")
 	run(t, 0, bin, "import", "--from", runbook, "--out", offline)
-	for _, m := range []string{"minimax", "qwen3-embedding-8b"} {
+	for _, m := range models {
 		a, _ := os.ReadFile(filepath.Join(live, "models", m+".yaml"))
 		b, _ := os.ReadFile(filepath.Join(offline, "models", m+".yaml"))
 		if d := cmp.Diff(string(a), string(b)); d != "" {
