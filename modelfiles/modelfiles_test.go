@@ -1,0 +1,202 @@
+package modelfiles_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"modelsync.dev/modelsync/internal/hftest"
+	"modelsync.dev/modelsync/modelfiles"
+)
+
+func config(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("../testdata/model-configs", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func hub(h *hftest.Hub, repo, rev string) *modelfiles.Hub {
+	return &modelfiles.Hub{Endpoint: h.URL, Repo: repo, Revision: rev, Token: h.Token}
+}
+
+// TestPublishedTotals: headers built from the real configs add up to the
+// total_size of the published indexes, read through the Hub with range
+// requests and the CDN redirect.
+func TestPublishedTotals(t *testing.T) {
+	tests := []struct {
+		config string
+		shards int
+		bytes  int64
+		params int64
+	}{
+		{"meta-llama--Meta-Llama-3.1-8B", 4, 16_060_522_496, 8_030_261_248},
+		{"Qwen--Qwen3-8B", 5, 16_381_470_720, 8_190_735_360},
+		{"Qwen--Qwen3-32B", 17, 65_524_246_528, 32_762_123_264},
+	}
+	h := hftest.New(t)
+	for _, tt := range tests {
+		t.Run(tt.config, func(t *testing.T) {
+			cfg := config(t, tt.config)
+			repo := strings.Replace(tt.config, "--", "/", 1)
+			h.Add(repo, "0123abcd", hftest.Checkpoint(cfg, hftest.Dense(cfg), tt.shards), "main")
+			f, err := modelfiles.Read(t.Context(), hub(h, repo, "main"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.WeightsBytes != tt.bytes || f.Parameters != tt.params || f.Commit != "0123abcd" || f.Shards != tt.shards {
+				t.Errorf("got %d bytes, %d parameters, commit %s, %d shards; want %d, %d, 0123abcd, %d", f.WeightsBytes, f.Parameters, f.Commit, f.Shards, tt.bytes, tt.params, tt.shards)
+			}
+		})
+	}
+}
+
+// TestHubFailures: each way the Hub can refuse is a clear error, the token
+// never reaches the CDN, and a shard that fails once is read again.
+func TestHubFailures(t *testing.T) {
+	cfg := config(t, "Qwen--Qwen3-8B")
+	files := hftest.Checkpoint(cfg, hftest.Dense(cfg), 3)
+
+	t.Run("gated without a token", func(t *testing.T) {
+		h := hftest.New(t)
+		h.Token = "hf_secret"
+		h.Add("Qwen/Qwen3-8B", "c1", files, "main")
+		_, err := modelfiles.Read(t.Context(), &modelfiles.Hub{Endpoint: h.URL, Repo: "Qwen/Qwen3-8B", Revision: "main"})
+		if err == nil || !strings.Contains(err.Error(), "gated or private: set HF_TOKEN") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("the token stays with the Hub", func(t *testing.T) {
+		h := hftest.New(t)
+		h.Token = "hf_secret"
+		h.Add("Qwen/Qwen3-8B", "c1", files, "main")
+		if _, err := modelfiles.Read(t.Context(), hub(h, "Qwen/Qwen3-8B", "main")); err != nil {
+			t.Fatal(err)
+		}
+		if h.CDNSawAuth.Load() {
+			t.Error("the CDN received the Authorization header")
+		}
+	})
+	t.Run("a repository that does not exist", func(t *testing.T) {
+		h := hftest.New(t)
+		_, err := modelfiles.Read(t.Context(), hub(h, "Qwen/Qwen9", "main"))
+		if !errors.Is(err, modelfiles.ErrNotFound) || !strings.Contains(err.Error(), "Qwen/Qwen9@main") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("a revision that is gone", func(t *testing.T) {
+		h := hftest.New(t)
+		h.Add("Qwen/Qwen3-8B", "c1", files, "main")
+		_, err := modelfiles.Read(t.Context(), hub(h, "Qwen/Qwen3-8B", "deadbeef"))
+		if !errors.Is(err, modelfiles.ErrNotFound) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("an index that names a missing shard", func(t *testing.T) {
+		h := hftest.New(t)
+		broken := map[string]hftest.File{}
+		for k, v := range files {
+			if k != "model-00002-of-00003.safetensors" {
+				broken[k] = v
+			}
+		}
+		h.Add("Qwen/Qwen3-8B", "c1", broken, "main")
+		_, err := modelfiles.Read(t.Context(), hub(h, "Qwen/Qwen3-8B", "main"))
+		if err == nil || !strings.Contains(err.Error(), "the index names model-00002-of-00003.safetensors, which the repository does not have") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("no safetensors at all", func(t *testing.T) {
+		h := hftest.New(t)
+		h.Add("Qwen/Qwen3-8B", "c1", map[string]hftest.File{"config.json": {Data: cfg}, "pytorch_model.bin": {Size: 1 << 30}}, "main")
+		_, err := modelfiles.Read(t.Context(), hub(h, "Qwen/Qwen3-8B", "main"))
+		if err == nil || !strings.Contains(err.Error(), "set the Model's weightsGi and paramsB by hand") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("hundreds of shards, one failing once", func(t *testing.T) {
+		h := hftest.New(t)
+		h.Fail500["model-00007-of-00282.safetensors"] = true
+		var tensors []hftest.Tensor
+		for i := range 282 * 2 {
+			tensors = append(tensors, hftest.Tensor{Name: fmt.Sprintf("model.layers.%d.w", i), DType: "BF16", Shape: []int64{1024, 1024}})
+		}
+		h.Add("zai-org/GLM-5", "c9", hftest.Checkpoint(config(t, "zai-org--GLM-5"), tensors, 282), "main")
+		f, err := modelfiles.Read(t.Context(), hub(h, "zai-org/GLM-5", "main"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Shards != 282 || f.WeightsBytes != 282*2*1024*1024*2 {
+			t.Errorf("%d shards, %d bytes", f.Shards, f.WeightsBytes)
+		}
+		if m := h.MaxInFlight.Load(); m > modelfiles.Concurrency {
+			t.Errorf("%d shard reads at once, more than %d", m, modelfiles.Concurrency)
+		}
+	})
+}
+
+// TestHeaderBoundaries: headers around the 100,000-byte first read (the
+// huggingface_hub #4602 off-by-one), space padding, and bad headers.
+func TestHeaderBoundaries(t *testing.T) {
+	cfg := config(t, "Qwen--Qwen3-8B")
+	tensors := []hftest.Tensor{{Name: "w", DType: "BF16", Shape: []int64{4096, 4096}}}
+	for _, pad := range []int{99_991, 99_992, 99_993, 99_994, 100_000, 250_000} {
+		t.Run(fmt.Sprint(pad), func(t *testing.T) {
+			dir := t.TempDir()
+			shard := hftest.Shard(tensors, pad)
+			data := append(shard.Data, make([]byte, shard.Size-int64(len(shard.Data)))...)
+			write(t, dir, "model.safetensors", data)
+			write(t, dir, "config.json", cfg)
+			f, err := modelfiles.Read(t.Context(), modelfiles.Dir{Path: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.WeightsBytes != 4096*4096*2 {
+				t.Errorf("%d bytes", f.WeightsBytes)
+			}
+		})
+	}
+	bad := []struct {
+		name, header, want string
+	}{
+		{"unknown dtype", `{"w":{"dtype":"Q3","shape":[2],"data_offsets":[0,1]}}`, `dtype "Q3"`},
+		{"size does not match the shape", `{"w":{"dtype":"BF16","shape":[2],"data_offsets":[0,3]}}`, "are not 3 bytes"},
+		{"a hole", `{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[4,6]}}`, "hole at byte 2"},
+		{"not JSON", `{"w":`, "not JSON"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := modelfiles.ParseHeader([]byte(tt.header))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := modelfiles.HeaderLength(bytes.Repeat([]byte{0xff}, 8)); err == nil || !strings.Contains(err.Error(), "not a safetensors file") {
+		t.Errorf("a huge length: %v", err)
+	}
+}
+
+// TestConfigNaN: Python's NaN and Infinity read as null, strings untouched.
+func TestConfigNaN(t *testing.T) {
+	c, err := modelfiles.ParseConfig([]byte(`{"model_type":"llama","note":"NaN stays","num_hidden_layers":2,"num_attention_heads":4,"hidden_size":64,"max_position_embeddings":128,"rope_scaling":{"factor":NaN,"x":-Infinity}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KVHeads != 4 || c.HeadDim != 16 {
+		t.Errorf("defaults: %d KV heads, head_dim %d", c.KVHeads, c.HeadDim)
+	}
+}
+
+func write(t *testing.T, dir, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
