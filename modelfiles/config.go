@@ -33,6 +33,9 @@ type Config struct {
 	LinearKeyHeads        int64 `json:"linear_num_key_heads,omitempty"`
 	LinearValueHeads      int64 `json:"linear_num_value_heads,omitempty"`
 
+	// Experts is the routed experts of a mixture-of-experts model.
+	Experts int64 `json:"experts,omitempty"`
+
 	MaxPositions int64  `json:"max_position_embeddings"`
 	DType        string `json:"torch_dtype,omitempty"`
 	Quantization string `json:"quant_method,omitempty"`
@@ -68,6 +71,11 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	if c.Layers <= 0 || c.Heads <= 0 || c.HiddenSize <= 0 {
 		return nil, fmt.Errorf("config.json has no num_hidden_layers, num_attention_heads or hidden_size: not a transformer's config?")
+	}
+	for _, k := range []string{"num_local_experts", "n_routed_experts", "num_experts"} {
+		if n, ok := text[k].(float64); ok && n > 0 {
+			c.Experts = int64(n)
+		}
 	}
 	if c.KVHeads == 0 {
 		c.KVHeads = c.Heads
