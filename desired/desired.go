@@ -15,6 +15,7 @@ import (
 
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/modelfiles"
 	"modelsync.dev/modelsync/validation"
 )
 
@@ -89,9 +90,13 @@ func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
 	set.addErrors("model", err)
 	set.Objects, set.Contributions = out.Objects, out.Contributions
 	sort.SliceStable(set.Objects, func(i, j int) bool { return set.Objects[i].ID().Less(set.Objects[j].ID()) })
+	lock, err := modelfiles.ReadLock(tree.FS, tree.Root)
+	if err != nil {
+		set.addErrors("model-lock", err)
+	}
 	set.Diagnostics = append(set.Diagnostics, validation.Validate(validation.Input{
 		Objects: set.Objects, Models: set.Models, Contributions: set.Contributions,
-		CRDs: opts.CRDs, Served: opts.Served,
+		CRDs: opts.CRDs, Served: opts.Served, Lock: lock,
 	})...)
 	return set, nil
 }

@@ -99,6 +99,7 @@ func vllmArgs(m *Model, r Resolved) args {
 	s := m.Spec.Server
 	a := args{"python3", "-m", "vllm.entrypoints.openai.api_server", "--port", strconv.Itoa(ServerPort), "--host", "0.0.0.0",
 		"--download-dir", "/workspace/.cache/huggingface/hub", "--model", m.Spec.Upstream}
+	a.str("--revision", m.Spec.Revision)
 	if m.Spec.Pool != nil && m.ServedName() != m.Spec.Upstream {
 		// The pool passes the request's model name through: the engine
 		// must answer to the served name.
@@ -152,6 +153,7 @@ func sglangArgs(m *Model, r Resolved) args {
 	s := m.Spec.Server
 	a := args{"python3", "-m", "sglang.launch_server", "--port", strconv.Itoa(ServerPort), "--host", "0.0.0.0",
 		"--download-dir", "/workspace/.cache/huggingface/hub", "--model-path", m.Spec.Upstream}
+	a.str("--revision", m.Spec.Revision)
 	if m.Spec.Pool != nil && m.ServedName() != m.Spec.Upstream {
 		a.add("--served-model-name", m.ServedName())
 	}
@@ -207,4 +209,22 @@ func (m *Model) HasArg(flag string) bool {
 		}
 	}
 	return false
+}
+
+// ArgValue is the value of flag on the engine command line of variant r
+// (--flag value or --flag=value), or "".
+func (m *Model) ArgValue(r Resolved, flag string) string {
+	if m.Spec.Server == nil {
+		return ""
+	}
+	words := ShellWords(m.commandLine(r))
+	for i, w := range words {
+		if v, ok := strings.CutPrefix(w, flag+"="); ok {
+			return v
+		}
+		if w == flag && i+1 < len(words) {
+			return words[i+1]
+		}
+	}
+	return ""
 }

@@ -70,6 +70,10 @@ type Spec struct {
 	// Upstream is the name the backend serves the model under; the rule sets it
 	// as modelNameOverride. For a served model it is also the --model argument.
 	Upstream string `json:"upstream,omitempty"`
+	// Revision pins the upstream repository's files (a commit, or a branch
+	// or tag that modelsync lock resolves to one): the engine loads it
+	// (--revision) and the plan sizes it from modelsync.lock.
+	Revision string `json:"revision,omitempty"`
 	// Route names the route group: a hand-written AIGatewayRoute in the tree
 	// (parentRefs, llmRequestCosts, maybe rules of its own) that the model's
 	// rule is added to. Default: the only AIGatewayRoute in the tree.
@@ -159,6 +163,10 @@ type Server struct {
 	// Args are appended to the engine's command line.
 	Args []string        `json:"args,omitempty"`
 	Env  []corev1.EnvVar `json:"env,omitempty"`
+
+	// OverheadGi replaces sizing's estimate of the memory per GPU that is
+	// neither weights nor KV cache (activations, CUDA graphs, CUDA context).
+	OverheadGi float64 `json:"overheadGi,omitempty"`
 
 	// Architecture, from the model's config.json, for the parallelism checks.
 	AttentionHeads int  `json:"attentionHeads,omitempty"`

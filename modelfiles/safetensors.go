@@ -29,8 +29,8 @@ var dtypeBits = map[string]int64{
 // Tensor is one header entry.
 type Tensor struct {
 	Name    string
-	DType   string  `json:"dtype"`
-	Shape   []int64 `json:"shape"`
+	DType   string   `json:"dtype"`
+	Shape   []int64  `json:"shape"`
 	Offsets [2]int64 `json:"data_offsets"`
 }
 

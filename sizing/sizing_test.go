@@ -34,20 +34,20 @@ func TestKVBytesPerToken(t *testing.T) {
 		want   int64 // per GPU, every layer
 	}{
 		// dense GQA: 2 x kv heads x head_dim x 2 bytes x layers
-		{"Llama-3.1-8B", "meta-llama--Meta-Llama-3.1-8B", 1, "auto", 2 * 8 * 128 * 2 * 32},                // 131,072
-		{"Qwen3-8B", "Qwen--Qwen3-8B", 1, "auto", 2 * 8 * 128 * 2 * 36},                                   // 147,456
-		{"Qwen3-32B TP1", "Qwen--Qwen3-32B", 1, "auto", 262_144},                                          //
-		{"Qwen3-32B TP2", "Qwen--Qwen3-32B", 2, "auto", 131_072},                                          // 4 heads per GPU
-		{"Qwen3-32B TP8", "Qwen--Qwen3-32B", 8, "auto", 32_768},                                           // one head per GPU
-		{"Qwen3-32B TP16 replicates the head", "Qwen--Qwen3-32B", 16, "auto", 32_768},                     //
-		{"Qwen3-32B-FP8 with an fp8 cache", "Qwen--Qwen3-32B-FP8", 1, "fp8", 131_072},                     // 1 byte
-		{"MiniMax-M2.5 TP1", "MiniMaxAI--MiniMax-M2.5", 1, "auto", 2 * 8 * 128 * 2 * 62},                  // 253,952
-		{"MiniMax-M2.5 TP16", "MiniMaxAI--MiniMax-M2.5", 16, "auto", 2 * 1 * 128 * 2 * 62},                // 31,744
-		{"DeepSeek-V3 MLA", "deepseek-ai--DeepSeek-V3", 1, "auto", (512 + 64) * 2 * 61},                   // 70,272
-		{"DeepSeek-V3 MLA is whole on every rank", "deepseek-ai--DeepSeek-V3", 8, "auto", 70_272},         //
-		{"DeepSeek-R1 fp8 cache", "deepseek-ai--DeepSeek-R1", 8, "fp8", 35_136},                           //
-		{"DeepSeek-V3.2 fp8_ds_mla", "deepseek-ai--DeepSeek-V3.2", 8, "fp8", 656 * 61},                    // 40,016
-		{"GLM-5 MLA", "zai-org--GLM-5", 4, "auto", (512 + 64) * 2 * 78},                                   // 89,856
+		{"Llama-3.1-8B", "meta-llama--Meta-Llama-3.1-8B", 1, "auto", 2 * 8 * 128 * 2 * 32},                    // 131,072
+		{"Qwen3-8B", "Qwen--Qwen3-8B", 1, "auto", 2 * 8 * 128 * 2 * 36},                                       // 147,456
+		{"Qwen3-32B TP1", "Qwen--Qwen3-32B", 1, "auto", 262_144},                                              //
+		{"Qwen3-32B TP2", "Qwen--Qwen3-32B", 2, "auto", 131_072},                                              // 4 heads per GPU
+		{"Qwen3-32B TP8", "Qwen--Qwen3-32B", 8, "auto", 32_768},                                               // one head per GPU
+		{"Qwen3-32B TP16 replicates the head", "Qwen--Qwen3-32B", 16, "auto", 32_768},                         //
+		{"Qwen3-32B-FP8 with an fp8 cache", "Qwen--Qwen3-32B-FP8", 1, "fp8", 131_072},                         // 1 byte
+		{"MiniMax-M2.5 TP1", "MiniMaxAI--MiniMax-M2.5", 1, "auto", 2 * 8 * 128 * 2 * 62},                      // 253,952
+		{"MiniMax-M2.5 TP16", "MiniMaxAI--MiniMax-M2.5", 16, "auto", 2 * 1 * 128 * 2 * 62},                    // 31,744
+		{"DeepSeek-V3 MLA", "deepseek-ai--DeepSeek-V3", 1, "auto", (512 + 64) * 2 * 61},                       // 70,272
+		{"DeepSeek-V3 MLA is whole on every rank", "deepseek-ai--DeepSeek-V3", 8, "auto", 70_272},             //
+		{"DeepSeek-R1 fp8 cache", "deepseek-ai--DeepSeek-R1", 8, "fp8", 35_136},                               //
+		{"DeepSeek-V3.2 fp8_ds_mla", "deepseek-ai--DeepSeek-V3.2", 8, "fp8", 656 * 61},                        // 40,016
+		{"GLM-5 MLA", "zai-org--GLM-5", 4, "auto", (512 + 64) * 2 * 78},                                       // 89,856
 		{"gpt-oss-120b: 18 full + 18 sliding layers", "openai--gpt-oss-120b", 1, "auto", 2 * 8 * 64 * 2 * 36}, // 73,728
 		{"Qwen3-Next: 12 attention layers, 36 linear", "Qwen--Qwen3-Next-80B-A3B-Thinking", 1, "auto", 2 * 2 * 256 * 2 * 12},
 	}

@@ -6,6 +6,7 @@ package validation
 
 import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"modelsync.dev/modelsync/modelfiles"
 
 	"fmt"
 	"sort"
@@ -61,15 +62,20 @@ type Input struct {
 	// Offline an unknown kind is a warning (it may be served where it is
 	// applied); a kind the cluster does not serve is an error.
 	Served func(schema.GroupKind) bool
+	// Lock holds the facts of the Models' files (modelsync.lock); nil is empty.
+	Lock *modelfiles.Lock
 }
 
 // Validate runs every rule and returns the diagnostics sorted by origin.
 func Validate(in Input) []Diagnostic {
+	if in.Lock == nil {
+		in.Lock = &modelfiles.Lock{}
+	}
 	c := newChecker(in)
 	for _, rule := range []func(*checker){
 		checkKinds, checkDuplicates, checkNames, checkDeprecated, checkSecrets,
 		checkRouteLimits, checkModelHeaders, checkReferences, checkRoundRobinCovered, checkSecurityPolicies,
-		checkModels, checkWorkloads, checkSchemas,
+		checkModels, checkStart, checkWorkloads, checkSchemas,
 	} {
 		rule(c)
 	}

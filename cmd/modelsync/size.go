@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/modelfiles"
+	"modelsync.dev/modelsync/sizing"
+)
+
+// filesFlag maps an upstream repository to a local copy of its files.
+type filesFlag map[string]string
+
+func (f filesFlag) source(repo, revision string) modelfiles.Source {
+	if dir, ok := f[repo]; ok {
+		return modelfiles.Dir{Path: dir, Revision: revision}
+	}
+	return modelfiles.NewHub(repo, revision)
+}
+
+func (f filesFlag) parse(values []string) error {
+	for _, v := range values {
+		repo, dir, ok := strings.Cut(v, "=")
+		if !ok || repo == "" || dir == "" {
+			return fmt.Errorf("--files %s: write ORG/NAME=DIR", v)
+		}
+		f[repo] = dir
+	}
+	return nil
+}
+
+type lockOptions struct {
+	source sourceFlags
+	files  []string
+}
+
+func newLockCommand() *cobra.Command {
+	o := &lockOptions{}
+	cmd := &cobra.Command{
+		Use:   "lock",
+		Short: "Read each Model's config.json and safetensors headers at its revision into modelsync.lock",
+		Long: "lock resolves each Model's upstream@revision to a commit and reads config.json, the index and the\n" +
+			"safetensors headers (HTTP range requests: no weights are downloaded) from the Hugging Face Hub\n" +
+			"(HF_ENDPOINT, HF_TOKEN) or from --files copies, and writes what sizing needs to modelsync.lock at the\n" +
+			"tree's root. Every other command reads the lock and never the network.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			files := filesFlag{}
+			if err := files.parse(o.files); err != nil {
+				return err
+			}
+			ns, err := o.source.offlineNamespace(cmd.Context())
+			if err != nil {
+				return err
+			}
+			set, err := o.source.load(cmd.Context(), ns)
+			if err != nil {
+				return err
+			}
+			tree, err := o.source.tree()
+			if err != nil {
+				return err
+			}
+			old, err := modelfiles.ReadLock(tree.FS, tree.Root)
+			if err != nil {
+				old = &modelfiles.Lock{}
+			}
+			lock := &modelfiles.Lock{Models: map[string]*modelfiles.Facts{}}
+			for _, m := range set.Models {
+				if m.Spec.Server == nil || m.Spec.Revision == "" || m.Spec.Upstream == "" {
+					continue
+				}
+				key := modelfiles.Key(m.Spec.Upstream, m.Spec.Revision)
+				if lock.Models[key] != nil {
+					continue
+				}
+				if f := old.Models[key]; f != nil && f.Commit == m.Spec.Revision {
+					lock.Models[key] = f // a commit's files do not change
+					continue
+				}
+				f, err := modelfiles.Read(cmd.Context(), files.source(m.Spec.Upstream, m.Spec.Revision))
+				if err != nil {
+					return fmt.Errorf("Model %s: %w", m.Name(), err)
+				}
+				lock.Models[key] = f
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: commit %s, %d shard(s), %s of weights\n", key, f.Commit, f.Shards, gib(f.WeightsBytes))
+			}
+			data, err := lock.Marshal()
+			if err != nil {
+				return err
+			}
+			path := filepath.Join(o.source.path, modelfiles.LockFile)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d model(s)\n", path, len(lock.Models))
+			return nil
+		},
+	}
+	o.source.register(cmd.Flags())
+	cmd.Flags().StringArrayVar(&o.files, "files", nil, "ORG/NAME=DIR: read that repository's files from a local copy (air-gapped clusters)")
+	return cmd
+}
+
+type sizeOptions struct {
+	source      sourceFlags
+	output      string
+	gpus        int
+	gpuMemory   string
+	maxModelLen int64
+	utilization float64
+	image       string
+	files       []string
+}
+
+// sized is one line of `modelsync size`.
+type sized struct {
+	Model   string `json:"model"`
+	Variant string `json:"variant,omitempty"`
+	sizing.Estimate
+}
+
+func newSizeCommand() *cobra.Command {
+	o := &sizeOptions{output: "text"}
+	cmd := &cobra.Command{
+		Use:   "size [ORG/NAME[@REVISION]]",
+		Short: "Print each Model's weights, KV cache and whether vLLM can start it; offline from modelsync.lock",
+		Long: "size prints, per Model of the tree, the weights and parameters from its files, the KV bytes per token,\n" +
+			"the per-GPU shares, the KV cache in tokens and vLLM's start-up verdict, from modelsync.lock.\n" +
+			"With a repository it answers for that model alone, read from the Hub (or --files): the runbook's\n" +
+			"\"Obtaining VRAM Requirements\" step, e.g. modelsync size Qwen/Qwen3-32B --gpus 2 --gpu-memory 80Gi.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.output != "text" && o.output != "json" {
+				return fmt.Errorf("-o %s: use text or json", o.output)
+			}
+			var lines []sized
+			var err error
+			if len(args) == 1 {
+				lines, err = o.one(cmd.Context(), args[0])
+			} else {
+				lines, err = o.tree(cmd.Context())
+			}
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(lines); err != nil {
+					return err
+				}
+			} else {
+				printSized(cmd.OutOrStdout(), lines)
+			}
+			for _, l := range lines {
+				if !l.Fits {
+					return exitCode(exitChanges)
+				}
+			}
+			return nil
+		},
+	}
+	o.source.register(cmd.Flags())
+	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "text or json")
+	cmd.Flags().IntVar(&o.gpus, "gpus", 1, "with a repository: GPUs (tensor parallel)")
+	cmd.Flags().StringVar(&o.gpuMemory, "gpu-memory", "80Gi", "with a repository: one GPU's memory (80Gi, 81559Mi)")
+	cmd.Flags().Int64Var(&o.maxModelLen, "max-model-len", 0, "with a repository: --max-model-len (default: the model's context)")
+	cmd.Flags().Float64Var(&o.utilization, "gpu-memory-utilization", 0.9, "with a repository: --gpu-memory-utilization")
+	cmd.Flags().StringVar(&o.image, "image", "", "with a repository: the vLLM image, for the overhead estimate (default: the newest)")
+	cmd.Flags().StringArrayVar(&o.files, "files", nil, "ORG/NAME=DIR: read that repository's files from a local copy")
+	return cmd
+}
+
+func (o *sizeOptions) one(ctx context.Context, ref string) ([]sized, error) {
+	files := filesFlag{}
+	if err := files.parse(o.files); err != nil {
+		return nil, err
+	}
+	repo, rev, _ := strings.Cut(ref, "@")
+	mem, err := resource.ParseQuantity(o.gpuMemory)
+	if err != nil {
+		return nil, fmt.Errorf("--gpu-memory %s: %w", o.gpuMemory, err)
+	}
+	f, err := modelfiles.Read(ctx, files.source(repo, rev))
+	if err != nil {
+		return nil, err
+	}
+	e, err := sizing.Estimated(f, sizing.Target{GPUMemory: mem.Value(), Utilization: o.utilization, MaxModelLen: o.maxModelLen,
+		Image: o.image, Shape: sizing.Shape{TP: int64(o.gpus), PP: 1}})
+	if err != nil {
+		return nil, err
+	}
+	return []sized{{Model: ref, Estimate: e}}, nil
+}
+
+func (o *sizeOptions) tree(ctx context.Context) ([]sized, error) {
+	ns, err := o.source.offlineNamespace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set, err := o.source.load(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := o.source.tree()
+	if err != nil {
+		return nil, err
+	}
+	lock, err := modelfiles.ReadLock(tree.FS, tree.Root)
+	if err != nil {
+		return nil, err
+	}
+	var lines []sized
+	for i := range set.Models {
+		m := &set.Models[i]
+		if m.Spec.Server == nil || m.Spec.Revision == "" {
+			continue
+		}
+		f := lock.Models[modelfiles.Key(m.Spec.Upstream, m.Spec.Revision)]
+		if f == nil {
+			return nil, fmt.Errorf("Model %s: %s@%s is not in %s: run modelsync lock", m.Name(), m.Spec.Upstream, m.Spec.Revision, modelfiles.LockFile)
+		}
+		for _, r := range m.Spec.Server.ResolvedVariants() {
+			e, err := estimateFor(m, r, f)
+			if err != nil {
+				e.Reason = err.Error()
+			}
+			lines = append(lines, sized{Model: m.Name(), Variant: r.Name, Estimate: e})
+		}
+	}
+	return lines, nil
+}
+
+// estimateFor sizes variant r of m as validate does.
+func estimateFor(m *model.Model, r model.Resolved, f *modelfiles.Facts) (sizing.Estimate, error) {
+	t, ok := sizing.TargetOf(m, r)
+	if !ok {
+		return sizing.Estimate{WeightsBytes: f.WeightsBytes, Parameters: f.Parameters}, fmt.Errorf("the GPU memory is unknown: set minGPUMemoryMB or gpuProducts")
+	}
+	return sizing.Estimated(f, t)
+}
+
+func printSized(w io.Writer, lines []sized) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tWEIGHTS\tPARAMS\tKV/TOKEN\tWEIGHTS/GPU\tOVERHEAD/GPU\tKV/GPU\tKV TOKENS\tMAX LEN\tFITS")
+	for _, l := range lines {
+		name := l.Model
+		if l.Variant != "" {
+			name += "/" + l.Variant
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1fB\t%d B\t%s\t%s\t%s\t%d\t%d\t%v\n", name, gib(l.WeightsBytes), float64(l.Parameters)/1e9, l.KVBytesPerToken,
+			gib(l.WeightsPerGPU), gib(l.OverheadPerGPU), gib(max(0, l.AvailableKV)), l.KVCacheTokens, l.MaxModelLen, l.Fits)
+	}
+	tw.Flush()
+	for _, l := range lines {
+		if l.Reason != "" {
+			fmt.Fprintf(w, "%s: %s\n", l.Model, l.Reason)
+		}
+	}
+}
+
+func gib(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/sizing.GiB) }

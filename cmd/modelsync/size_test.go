@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"modelsync.dev/modelsync/internal/hftest"
+)
+
+// sizedTree is a tree of two Models pinned to revisions: Qwen3-32B alone
+// on one 80 GB GPU (its 61 GiB of weights leave too little KV cache for
+// 40,960 tokens) and Qwen3-8B, which fits.
+const sizedRoute = `apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata:
+  name: envoy-ai-gateway-nrp
+  namespace: nrp-llm
+spec:
+  parentRefs:
+  - name: envoy-ai-gateway-nrp
+    kind: Gateway
+    group: gateway.networking.k8s.io
+  rules: []
+`
+
+func sizedModel(name, upstream, revision string, gpus int, maxLen int) string {
+	return `apiVersion: modelsync.dev/v1alpha1
+kind: Model
+metadata:
+  name: ` + name + `
+spec:
+  upstream: ` + upstream + `
+  revision: ` + revision + `
+  route: envoy-ai-gateway-nrp
+  server:
+    image: vllm/vllm-openai:v0.17.0
+    weightsGi: 61
+    paramsB: 32
+    gpus: ` + itoa(gpus) + `
+    minGPUMemoryMB: 81559
+    maxModelLen: ` + itoa(maxLen) + `
+`
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestLockSizeValidate: lock reads the models' files from the Hub once;
+// size and validate then work offline from the lock, and validate refuses
+// the Model vLLM could not start, at its file:line, with vLLM's message and
+// the maxModelLen that would fit.
+func TestLockSizeValidate(t *testing.T) {
+	hub := hftest.New(t)
+	for _, m := range []struct{ repo, config string }{{"Qwen/Qwen3-32B", "Qwen--Qwen3-32B"}, {"Qwen/Qwen3-8B", "Qwen--Qwen3-8B"}} {
+		cfg, err := os.ReadFile(filepath.Join("../../testdata/model-configs", m.config+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hub.Add(m.repo, fmt.Sprintf("%040x", len(m.repo)), hftest.Checkpoint(cfg, hftest.Dense(cfg), 4), "main")
+	}
+	t.Setenv("HF_ENDPOINT", hub.URL)
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HF_HOME", t.TempDir())
+
+	dir := filepath.Join(t.TempDir(), "models-config")
+	for name, text := range map[string]string{
+		"route.yaml":            sizedRoute,
+		"models/qwen3-32b.yaml": sizedModel("qwen3-32b", "Qwen/Qwen3-32B", "main", 1, 40960),
+		"models/qwen3-8b.yaml":  sizedModel("qwen3-8b", "Qwen/Qwen3-8B", "main", 1, 40960),
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Before the lock, validate says to write it.
+	code, out, _ := run("validate", "--path", dir)
+	if code == 0 || !strings.Contains(out, "Qwen/Qwen3-32B@main is not in modelsync.lock") || !strings.Contains(out, "run modelsync lock") {
+		t.Fatalf("validate without a lock: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := run("lock", "--path", dir); code != 0 || !strings.Contains(out, "2 model(s)") {
+		t.Fatalf("lock: exit %d\n%s%s", code, out, errOut)
+	}
+	requests := hub.Requests.Load()
+
+	code, out, errOut := run("size", "--path", dir, "-o", "json")
+	if code != 1 {
+		t.Fatalf("size: exit %d, want 1 (a model does not fit)\n%s%s", code, out, errOut)
+	}
+	var lines []map[string]any
+	if err := json.Unmarshal([]byte(out), &lines); err != nil {
+		t.Fatalf("size -o json: %v\n%s", err, out)
+	}
+	byName := map[string]map[string]any{}
+	for _, l := range lines {
+		byName[l["model"].(string)] = l
+		for _, k := range []string{"weightsBytes", "parameters", "kvBytesPerToken", "kvCacheTokens", "maxModelLen", "fits"} {
+			if _, ok := l[k]; !ok {
+				t.Errorf("%s has no %s", l["model"], k)
+			}
+		}
+	}
+	if l := byName["qwen3-32b"]; l["fits"] != false || l["weightsBytes"] != float64(65_524_246_528) || l["kvBytesPerToken"] != float64(262_144) {
+		t.Errorf("qwen3-32b: %v", l)
+	}
+	if l := byName["qwen3-8b"]; l["fits"] != true || l["weightsBytes"] != float64(16_381_470_720) || l["kvBytesPerToken"] != float64(147_456) {
+		t.Errorf("qwen3-8b: %v", l)
+	}
+
+	code, out, _ = run("validate", "--path", dir)
+	re := regexp.MustCompile(`models/qwen3-32b\.yaml:\d+.*vLLM would not start: To serve at least one request with the model's max seq len \(40960\).*available KV cache memory.*set maxModelLen to at most \d+, or use 2 GPUs`)
+	if code == 0 || !re.MatchString(out) || regexp.MustCompile(`qwen3-8b.yaml.*would not start`).MatchString(out) {
+		t.Errorf("validate: exit %d\n%s", code, out)
+	}
+	if hub.Requests.Load() != requests {
+		t.Errorf("size and validate read the network: %d requests after the lock", hub.Requests.Load()-requests)
+	}
+}
