@@ -22,6 +22,7 @@ type rbacOptions struct {
 	identity        string
 	inventory       string
 	secrets         []string
+	capacity        bool
 }
 
 func newRBACCommand() *cobra.Command {
@@ -42,7 +43,9 @@ func newRBACCommand() *cobra.Command {
 			"For the apply identity it also prints the fence: a ValidatingAdmissionPolicy (one per cluster)\n" +
 			"and its binding for the target, with the target's Lease as parameter, that refuses a write or\n" +
 			"delete of a run that lost the Lease to another run (paused past its term and resumed). The\n" +
-			"policy and the bindings are cluster-scoped: a cluster administrator applies them.",
+			"policy and the bindings are cluster-scoped: a cluster administrator applies them.\n\n" +
+			"--capacity adds a ClusterRole (list nodes and pods) and its binding: with it the plan places new\n" +
+			"and changed models on the cluster as it is now; without it the plan says capacity is unknown.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			identity := rbac.Identity(o.identity)
@@ -96,6 +99,13 @@ func newRBACCommand() *cobra.Command {
 				policy, pb := rbac.Fence(opts.Namespace, opts.Inventory)
 				out = append(out, policy, pb)
 			}
+			if o.capacity {
+				role, binding := rbac.Capacity(opts.Name+"-capacity-"+opts.Namespace, opts.Subjects)
+				out = append(out, role)
+				if binding != nil {
+					out = append(out, binding)
+				}
+			}
 			for i, obj := range out {
 				b, err := yaml.Marshal(obj)
 				if err != nil {
@@ -118,6 +128,7 @@ func newRBACCommand() *cobra.Command {
 	f.StringSliceVar(&o.serviceAccounts, "service-account", nil, "bind the Role to this ServiceAccount (namespace/name)")
 	f.StringVar(&o.inventory, "inventory", inventory.DefaultName, "the inventory Secret: with the tree's own Secrets, the only Secrets the Role lets the identity read, by name")
 	f.StringSliceVar(&o.secrets, "secret", nil, "also a Secret that is no longer in the tree but still has to be pruned (by name)")
+	f.BoolVar(&o.capacity, "capacity", false, "also print the ClusterRole (and binding) to list nodes and pods, with which the plan checks that new models fit the cluster now")
 	f.StringSliceVar(&o.extraKinds, "kind", nil, "also a kind that is no longer in the tree, as Kind.group (Backend.gateway.envoyproxy.io)")
 	return cmd
 }
