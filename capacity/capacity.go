@@ -322,3 +322,17 @@ func gpus(free corev1.ResourceList) int64 {
 	}
 	return n
 }
+
+// Free is how much of resource the cluster's schedulable nodes have left
+// (allocatable less what running pods request), as read.
+func (c *Cluster) Free(resource string) int64 {
+	var n int64
+	for _, nd := range c.nodes {
+		if nd.n.Spec.Unschedulable {
+			continue
+		}
+		q := nd.free[corev1.ResourceName(resource)]
+		n += q.Value()
+	}
+	return n
+}

@@ -16,6 +16,7 @@ import (
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/modelfiles"
+	"modelsync.dev/modelsync/sizing"
 	"modelsync.dev/modelsync/validation"
 )
 
@@ -40,6 +41,9 @@ type Set struct {
 	Models        []model.Model
 	Contributions []model.Contribution
 	Diagnostics   []validation.Diagnostic
+	// Starts is, per Model that modelsync.lock sizes, whether vLLM would
+	// start each of its variants, one line each (sizing.VariantEstimate.Verdict).
+	Starts map[string][]string
 	// Revision and Dirty describe the git state the tree was read from.
 	Revision string
 	Dirty    bool
@@ -98,7 +102,27 @@ func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
 		Objects: set.Objects, Models: set.Models, Contributions: set.Contributions,
 		CRDs: opts.CRDs, Served: opts.Served, Lock: lock,
 	})...)
+	set.Starts = starts(set.Models, lock)
 	return set, nil
+}
+
+// starts sizes the Models the lock has facts for.
+func starts(models []model.Model, lock *modelfiles.Lock) map[string][]string {
+	out := map[string][]string{}
+	if lock == nil {
+		return out
+	}
+	for i := range models {
+		m := &models[i]
+		f := lock.Models[modelfiles.Key(m.Spec.Upstream, m.Spec.Revision)]
+		if f == nil || !sizing.Sized(m) {
+			continue
+		}
+		for _, v := range sizing.ForModel(m, f) {
+			out[m.Name()] = append(out[m.Name()], v.Verdict())
+		}
+	}
+	return out
 }
 
 // clusterScoped are kinds that live outside a namespace. modelsync manages one

@@ -18,6 +18,7 @@ import (
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
 )
 
 // Options configures a Differ.
@@ -151,14 +152,19 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 		if p.Recorded {
 			plan.Verified++
 		}
-		plan.Changes = append(plan.Changes, p.Change)
+		c := p.Change
+		c.Model = p.Object.GetLabels()[model.LabelModel]
+		plan.Changes = append(plan.Changes, c)
 		for _, it := range p.Pending {
-			plan.Changes = append(plan.Changes, pruneItem(p, it))
+			c := pruneItem(p, it)
+			c.Model = entryModel(p.Live, it.Key, live)
+			plan.Changes = append(plan.Changes, c)
 		}
 	}
 	for _, m := range members {
 		if id := manifest.IDOf(&m); !desiredIDs[id] {
 			c := prune(&m)
+			c.Model = m.GetLabels()[model.LabelModel]
 			if why, ok := moved[id]; ok && c.Message == "" {
 				c.Message = why
 			}
@@ -175,9 +181,14 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	plan.Changes = append(plan.Changes, resizes...)
 	sortChanges(plan.Changes)
 	plan.Models, plan.GPUs, plan.Unowned = modelChanges(preds, members)
+	for i := range plan.Models {
+		if plan.Models[i].Change != "removed" {
+			plan.Models[i].Start = set.Starts[plan.Models[i].Name]
+		}
+	}
 	for _, c := range plan.Changes {
 		if c.Action == PruneItem && c.Item != nil {
-			plan.Unowned = append(plan.Unowned, c.Line())
+			plan.addEntry(c)
 		}
 	}
 	plan.Warnings = op.Warnings()

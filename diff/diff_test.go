@@ -282,12 +282,12 @@ func TestMarkdownStaysUnderBudget(t *testing.T) {
 	if buf.Len() > diff.MaxMarkdownBytes {
 		t.Errorf("note is %d bytes, over %d", buf.Len(), diff.MaxMarkdownBytes)
 	}
-	for _, want := range []string{"<summary>replace StatefulSet resized", "<summary>prune-item rule gone-29 removed from AIGatewayRoute route", "<summary>update BackendSecurityPolicy policy-29", "diffs left out", " create Service", "Left out, first 20: "} {
+	for _, want := range []string{"**replace** ` StatefulSet resized `", "**prune-item** ` rule gone-29 removed from AIGatewayRoute route `", "**update** ` BackendSecurityPolicy policy-29 `", "diffs left out", " create Service", "Left out, first 20: "} {
 		if !strings.Contains(note, want) {
 			t.Errorf("the cut note lacks %q", want)
 		}
 	}
-	if shown := strings.Count(note, "<summary>create Service"); shown == 0 || shown == 1240 || !strings.Contains(note, fmt.Sprintf("**%d diffs left out**", 1240-shown)) {
+	if shown := strings.Count(note, "**create** ` Service"); shown == 0 || shown == 1240 || !strings.Contains(note, fmt.Sprintf("**%d diffs left out**", 1240-shown)) {
 		t.Errorf("%d create diffs shown; the note does not count the rest as left out", shown)
 	}
 

@@ -38,6 +38,10 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 	case c.Nodes() == 0:
 		return // a control plane without nodes (a test lab): nothing to place on
 	}
+	for i := range plan.GPUs {
+		free := c.Free(plan.GPUs[i].Resource)
+		plan.GPUs[i].Free = &free
+	}
 	for _, p := range placing {
 		if p.Live != nil {
 			c.Release(p.Live.GetNamespace(), podSelector(p.Live))

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -35,6 +36,9 @@ type ModelChange struct {
 	StorageAfter  string `json:"storageAfter,omitempty"`
 	// Objects are its changes, "action Kind name".
 	Objects []string `json:"objects"`
+	// Start says, per variant, whether vLLM would start it, from the
+	// model's own files (modelsync.lock); empty for a Model without them.
+	Start []string `json:"start,omitempty"`
 	// Capacity says, per workload the plan creates or changes, whether its
 	// pods can be placed on the cluster now (capacity.Verdict).
 	Capacity []string `json:"capacity,omitempty"`
@@ -45,6 +49,9 @@ type GPUTotal struct {
 	Resource string `json:"resource"`
 	Before   int64  `json:"before"`
 	After    int64  `json:"after"`
+	// Free is what the cluster's nodes have left of it now, when the plan
+	// identity may list nodes and pods.
+	Free *int64 `json:"free,omitempty"`
 }
 
 // modelChanges groups the plan's changes by Model and totals the GPUs.
@@ -326,15 +333,25 @@ func (p *Plan) modelsText() string {
 	for _, m := range p.Models {
 		fmt.Fprintf(&b, "  %-9s %s  GPUs %s → %s, memory %s → %s, storage %s → %s\n", m.Change, m.Name, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
 			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
-		for _, c := range m.Capacity {
+		for _, c := range slices.Concat(m.Start, m.Capacity) {
 			fmt.Fprintf(&b, "            %s\n", c)
 		}
 	}
 	if len(p.Unowned) > 0 {
 		fmt.Fprintf(&b, "  shared or hand-written objects: %s\n", strings.Join(p.Unowned, ", "))
 	}
-	if t := p.gpuTotals(); t != "" {
-		fmt.Fprintf(&b, "GPUs requested in the namespace: %s\n", t)
+	if p.gpuTotals() != "" {
+		b.WriteString("GPUs requested in the namespace:\n")
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "  resource\tbefore\tafter\tchange\tfree in the cluster\t")
+		for _, t := range p.GPUs {
+			free := "unknown"
+			if t.Free != nil {
+				free = fmt.Sprint(*t.Free)
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%+d\t%s\t\n", t.Resource, t.Before, t.After, t.After-t.Before, free)
+		}
+		tw.Flush()
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -353,7 +370,11 @@ func (p *Plan) gpuTotals() string {
 	var parts []string
 	for _, t := range p.GPUs {
 		if t.Before != t.After {
-			parts = append(parts, fmt.Sprintf("%d → %d %s (%+d)", t.Before, t.After, t.Resource, t.After-t.Before))
+			free := ""
+			if t.Free != nil {
+				free = fmt.Sprintf("; %d free in the cluster", *t.Free)
+			}
+			parts = append(parts, fmt.Sprintf("%d → %d %s (%+d%s)", t.Before, t.After, t.Resource, t.After-t.Before, free))
 		}
 	}
 	return strings.Join(parts, "; ")
@@ -375,7 +396,7 @@ func (p *Plan) modelsMarkdown() string {
 	}
 	b.WriteString("\n")
 	for _, m := range p.Models {
-		for _, c := range m.Capacity {
+		for _, c := range slices.Concat(m.Start, m.Capacity) {
 			fmt.Fprintf(&b, "- %s: %s\n", code(m.Name), code(c))
 		}
 	}
@@ -387,7 +408,8 @@ func (p *Plan) modelsMarkdown() string {
 }
 
 // gpuChart is a Mermaid bar chart (GitLab renders it in the note) of the
-// GPUs the namespace requests, per resource, before and after the plan.
+// GPUs the namespace requests, per resource, before and after the plan, and
+// what the cluster has free when that is known.
 func (p *Plan) gpuChart() string {
 	var labels, values []string
 	top := int64(1)
@@ -395,6 +417,11 @@ func (p *Plan) gpuChart() string {
 		labels = append(labels, fmt.Sprintf("%q, %q", t.Resource+" before", t.Resource+" after"))
 		values = append(values, fmt.Sprintf("%d, %d", t.Before, t.After))
 		top = max(top, t.Before, t.After)
+		if t.Free != nil {
+			labels = append(labels, fmt.Sprintf("%q", t.Resource+" free"))
+			values = append(values, fmt.Sprint(*t.Free))
+			top = max(top, *t.Free)
+		}
 	}
 	return fmt.Sprintf("```mermaid\nxychart-beta\n  title \"GPUs requested in the namespace\"\n  x-axis [%s]\n  y-axis \"GPUs\" 0 --> %d\n  bar [%s]\n```\n\n",
 		strings.Join(labels, ", "), top, strings.Join(values, ", "))

@@ -49,6 +49,9 @@ type Change struct {
 	Namespace  string `json:"namespace"`
 	Name       string `json:"name"`
 	Origin     string `json:"origin,omitempty"`
+	// Model is the Model that generates the object (its model label); empty
+	// for shared and hand-written objects and entries removed from them.
+	Model string `json:"model,omitempty"`
 	// UID and ResourceVersion of the live object, for prunes and prune-items
 	// (the owner's). The resourceVersion is informative: a removal is bound
 	// to the uid and Digest, so status written by a controller between the

@@ -87,34 +87,13 @@ func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan for %s: %s\n", p.target(), p.summary())
 	b.WriteString(p.modelsText())
-	for _, c := range p.Changes {
-		if c.Action == Unchanged && c.Message == "" {
-			continue
+	groups := p.groups()
+	for _, g := range groups {
+		if len(p.Models) > 0 {
+			fmt.Fprintf(&b, "%s:\n", g.Title())
 		}
-		fmt.Fprintf(&b, "%-10s %s", c.Action, c.subject())
-		if c.Drift {
-			b.WriteString(" [drift: pending at the baseline already]")
-		}
-		if c.Origin != "" {
-			fmt.Fprintf(&b, "  (%s)", c.Origin)
-		}
-		b.WriteString("\n")
-		if c.Message != "" {
-			fmt.Fprintf(&b, "           %s\n", c.Message)
-		}
-		for _, m := range append(c.Conflicts, c.Owners...) {
-			fmt.Fprintf(&b, "           manager: %s\n", m)
-		}
-		for _, a := range c.Added {
-			fmt.Fprintf(&b, "           + %s\n", a)
-		}
-		if claims := c.claimNames(); claims != "" {
-			fmt.Fprintf(&b, "           claims: %s (kept; deleted only by prune --delete-pvcs)\n", claims)
-		}
-		if c.Diff != "" && c.Action != Create {
-			for _, l := range strings.Split(c.Diff, "\n") {
-				fmt.Fprintf(&b, "    %s\n", l)
-			}
+		for _, c := range g.Items {
+			writeChangeText(&b, c)
 		}
 	}
 	for _, warn := range p.Warnings {
@@ -122,6 +101,35 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeChangeText writes one change of a text plan.
+func writeChangeText(b *strings.Builder, c Change) {
+	fmt.Fprintf(b, "%-10s %s", c.Action, c.subject())
+	if c.Drift {
+		b.WriteString(" [drift: pending at the baseline already]")
+	}
+	if c.Origin != "" {
+		fmt.Fprintf(b, "  (%s)", c.Origin)
+	}
+	b.WriteString("\n")
+	if c.Message != "" {
+		fmt.Fprintf(b, "           %s\n", c.Message)
+	}
+	for _, m := range append(c.Conflicts, c.Owners...) {
+		fmt.Fprintf(b, "           manager: %s\n", m)
+	}
+	for _, a := range c.Added {
+		fmt.Fprintf(b, "           + %s\n", a)
+	}
+	if claims := c.claimNames(); claims != "" {
+		fmt.Fprintf(b, "           claims: %s (kept; deleted only by prune --delete-pvcs)\n", claims)
+	}
+	if c.Diff != "" && c.Action != Create {
+		for _, l := range strings.Split(c.Diff, "\n") {
+			fmt.Fprintf(b, "    %s\n", l)
+		}
+	}
 }
 
 // MarkdownOptions configures WriteMarkdown.
@@ -170,14 +178,14 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 			continue
 		}
 		if !rows {
-			head.WriteString("| action | object | source |\n|---|---|---|\n")
+			head.WriteString("| action | object | model | source |\n|---|---|---|---|\n")
 			rows = true
 		}
 		action := string(c.Action)
 		if c.Drift {
 			action += " *(drift)*"
 		}
-		fmt.Fprintf(&head, "| %s | %s | %s |\n", action, cell(c.subject()), cell(c.Origin))
+		fmt.Fprintf(&head, "| %s | %s | %s | %s |\n", action, cell(c.subject()), cell(c.Model), cell(c.Origin))
 	}
 	if rows {
 		head.WriteString("\n")
@@ -198,27 +206,34 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 // objects, replacements, changes to what runs), new objects last.
 var reviewOrder = map[Action]int{PruneItem: 0, Replace: 1, Update: 2, Conflict: 2, Resize: 2, Prune: 3, Error: 4, Adopt: 4, Terminating: 5, Create: 6}
 
-// markdownDetails writes the diffs in review order within budget bytes; a
-// diff that does not fit is left out and the note lists what was left out.
+// markdownDetails writes the diffs grouped under their Model, each group
+// collapsed, the groups and their diffs in review order, within budget
+// bytes; a diff that does not fit is left out and the note lists what was
+// left out.
 func (p *Plan) markdownDetails(budget int, opts MarkdownOptions) string {
-	var shown []Change
-	for _, c := range p.Changes {
-		if (c.Diff != "" || c.Message != "") && c.Action != Unchanged {
-			shown = append(shown, c)
-		}
-	}
-	slices.SortStableFunc(shown, func(a, b Change) int { return reviewOrder[a.Action] - reviewOrder[b.Action] })
 	var body strings.Builder
 	left := map[string]int{} // "action Kind" → count
 	var leftNames []string
-	for _, c := range shown {
-		detail := fmt.Sprintf("<details><summary>%s %s</summary>\n\n%s%s</details>\n\n", c.Action, htmlEscape(c.subject()), messageBlock(c), fence(c.Diff))
-		if body.Len()+len(detail) > budget {
-			left[string(c.Action)+" "+c.Kind]++
-			leftNames = append(leftNames, string(c.Action)+" "+c.subject())
-			continue
+	const wrap = len("<details><summary></summary>\n\n</details>\n\n") + 64
+	for _, g := range p.reviewGroups() {
+		var inner strings.Builder
+		n := 0
+		for _, c := range g.Items {
+			if (c.Diff == "" && c.Message == "") || c.Action == Unchanged {
+				continue
+			}
+			detail := fmt.Sprintf("**%s** %s\n\n%s%s\n", c.Action, code(c.subject()), messageBlock(c), fence(c.Diff))
+			if body.Len()+inner.Len()+len(detail)+len(g.Title())+wrap > budget {
+				left[string(c.Action)+" "+c.Kind]++
+				leftNames = append(leftNames, string(c.Action)+" "+c.subject())
+				continue
+			}
+			inner.WriteString(detail)
+			n++
 		}
-		body.WriteString(detail)
+		if n > 0 {
+			fmt.Fprintf(&body, "<details><summary>%s: %d diff(s)</summary>\n\n%s</details>\n\n", htmlEscape(g.Title()), n, inner.String())
+		}
 	}
 	if len(leftNames) == 0 {
 		return body.String()

@@ -1,9 +1,12 @@
 package sizing
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 
 	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/modelfiles"
 )
 
 // TargetOf is where variant r of m starts, read from the Model and its
@@ -30,4 +33,53 @@ func TargetOf(m *model.Model, r model.Resolved) (Target, bool) {
 		}
 	}
 	return t, true
+}
+
+// Sized reports whether sizing checks m: a vLLM server pinned to a
+// revision, in one pod per replica, with weights and KV cache on its GPUs.
+func Sized(m *model.Model) bool {
+	s := m.Spec.Server
+	return s != nil && m.Spec.Revision != "" && s.Engine != "sglang" && !s.Embedding && s.Offload == nil && !s.MultiNode()
+}
+
+// VariantEstimate is the verdict for one variant (StatefulSet) of a Model.
+type VariantEstimate struct {
+	Variant string
+	Estimate
+	// Err says why the variant could not be sized (its GPU memory unknown,
+	// a layer kind sizing does not know).
+	Err error
+}
+
+// ForModel sizes every variant of m on the facts of its files.
+func ForModel(m *model.Model, f *modelfiles.Facts) []VariantEstimate {
+	var out []VariantEstimate
+	for _, r := range m.Spec.Server.ResolvedVariants() {
+		v := VariantEstimate{Variant: r.Name}
+		t, ok := TargetOf(m, r)
+		if !ok {
+			v.Estimate = Estimate{WeightsBytes: f.WeightsBytes, Parameters: f.Parameters}
+			v.Err = errors.New("the GPU memory is unknown: set minGPUMemoryMB or gpuProducts to a product modelsync knows")
+		} else {
+			v.Estimate, v.Err = Estimated(f, t)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// Verdict is one line for the plan's models table.
+func (v VariantEstimate) Verdict() string {
+	prefix := ""
+	if v.Variant != "" {
+		prefix = v.Variant + ": "
+	}
+	switch {
+	case v.Err != nil:
+		return prefix + "start-up not checked: " + v.Err.Error()
+	case v.Fits:
+		return fmt.Sprintf("%sstarts: %s of weights per GPU, KV cache for %d tokens (maxModelLen %d; up to %d fits)",
+			prefix, gib(v.WeightsPerGPU), v.KVCacheTokens, v.MaxModelLen, v.FitMaxModelLen)
+	}
+	return prefix + "would not start: " + v.Reason
 }

@@ -32,24 +32,19 @@ func checkStart(c *checker) {
 				fmt.Sprintf("revision %s is a branch or tag: the engine loads its newest commit, which may not be the locked %s", m.Spec.Revision, f.Commit),
 				"pin the commit: revision: "+f.Commit)
 		}
-		if s.Engine == "sglang" || s.Embedding || s.Offload != nil || s.MultiNode() {
-			continue // vLLM's arithmetic for served, unsplit-over-nodes, unoffloaded models only
+		if !sizing.Sized(m) {
+			continue
 		}
-		for _, r := range s.ResolvedVariants() {
-			t, ok := sizing.TargetOf(m, r)
-			if !ok {
-				continue
-			}
-			e, err := sizing.Estimated(f, t)
+		for _, v := range sizing.ForModel(m, f) {
 			where := ""
-			if r.Name != "" {
-				where = " (variant " + r.Name + ")"
+			if v.Variant != "" {
+				where = " (variant " + v.Variant + ")"
 			}
 			switch {
-			case err != nil:
-				c.add(Warning, "model-start", serverField(m, r.Name, "gpus"), obj, "cannot size"+where+": "+err.Error(), "")
-			case !e.Fits:
-				c.add(Error, "model-start", serverField(m, r.Name, "maxModelLen", "gpus", "tensorParallel"), obj, "vLLM would not start"+where+": "+e.Reason,
+			case v.Err != nil:
+				c.add(Warning, "model-start", serverField(m, v.Variant, "gpus"), obj, "cannot size"+where+": "+v.Err.Error(), "")
+			case !v.Fits:
+				c.add(Error, "model-start", serverField(m, v.Variant, "maxModelLen", "gpus", "tensorParallel"), obj, "vLLM would not start"+where+": "+v.Reason,
 					"see modelsync size for the figures; overheadGi replaces the overhead estimate")
 			}
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/modelfiles"
 	"modelsync.dev/modelsync/sizing"
 )
@@ -231,24 +230,17 @@ func (o *sizeOptions) tree(ctx context.Context) ([]sized, error) {
 		if f == nil {
 			return nil, fmt.Errorf("Model %s: %s@%s is not in %s: run modelsync lock", m.Name(), m.Spec.Upstream, m.Spec.Revision, modelfiles.LockFile)
 		}
-		for _, r := range m.Spec.Server.ResolvedVariants() {
-			e, err := estimateFor(m, r, f)
-			if err != nil {
-				e.Reason = err.Error()
+		if !sizing.Sized(m) {
+			continue
+		}
+		for _, v := range sizing.ForModel(m, f) {
+			if v.Err != nil {
+				v.Reason = v.Err.Error()
 			}
-			lines = append(lines, sized{Model: m.Name(), Variant: r.Name, Estimate: e})
+			lines = append(lines, sized{Model: m.Name(), Variant: v.Variant, Estimate: v.Estimate})
 		}
 	}
 	return lines, nil
-}
-
-// estimateFor sizes variant r of m as validate does.
-func estimateFor(m *model.Model, r model.Resolved, f *modelfiles.Facts) (sizing.Estimate, error) {
-	t, ok := sizing.TargetOf(m, r)
-	if !ok {
-		return sizing.Estimate{WeightsBytes: f.WeightsBytes, Parameters: f.Parameters}, fmt.Errorf("the GPU memory is unknown: set minGPUMemoryMB or gpuProducts")
-	}
-	return sizing.Estimated(f, t)
 }
 
 func printSized(w io.Writer, lines []sized) {

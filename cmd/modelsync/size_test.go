@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"modelsync.dev/modelsync/internal/hftest"
+	"modelsync.dev/modelsync/internal/kubetest"
 )
 
 // sizedTree is a tree of two Models pinned to revisions: Qwen3-32B alone
@@ -20,7 +21,6 @@ const sizedRoute = `apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: AIGatewayRoute
 metadata:
   name: envoy-ai-gateway-nrp
-  namespace: nrp-llm
 spec:
   parentRefs:
   - name: envoy-ai-gateway-nrp
@@ -82,16 +82,16 @@ func TestLockSizeValidate(t *testing.T) {
 	}
 
 	// Before the lock, validate says to write it.
-	code, out, _ := run("validate", "--path", dir)
+	code, out, _ := run("validate", "--path", dir, "-n", "nrp-llm")
 	if code == 0 || !strings.Contains(out, "Qwen/Qwen3-32B@main is not in modelsync.lock") || !strings.Contains(out, "run modelsync lock") {
 		t.Fatalf("validate without a lock: exit %d\n%s", code, out)
 	}
-	if code, out, errOut := run("lock", "--path", dir); code != 0 || !strings.Contains(out, "2 model(s)") {
+	if code, out, errOut := run("lock", "--path", dir, "-n", "nrp-llm"); code != 0 || !strings.Contains(out, "2 model(s)") {
 		t.Fatalf("lock: exit %d\n%s%s", code, out, errOut)
 	}
 	requests := hub.Requests.Load()
 
-	code, out, errOut := run("size", "--path", dir, "-o", "json")
+	code, out, errOut := run("size", "--path", dir, "-n", "nrp-llm", "-o", "json")
 	if code != 1 {
 		t.Fatalf("size: exit %d, want 1 (a model does not fit)\n%s%s", code, out, errOut)
 	}
@@ -115,10 +115,25 @@ func TestLockSizeValidate(t *testing.T) {
 		t.Errorf("qwen3-8b: %v", l)
 	}
 
-	code, out, _ = run("validate", "--path", dir)
+	code, out, _ = run("validate", "--path", dir, "-n", "nrp-llm")
 	re := regexp.MustCompile(`models/qwen3-32b\.yaml:\d+.*vLLM would not start: To serve at least one request with the model's max seq len \(40960\).*available KV cache memory.*set maxModelLen to at most \d+, or use 2 GPUs`)
 	if code == 0 || !re.MatchString(out) || regexp.MustCompile(`qwen3-8b.yaml.*would not start`).MatchString(out) {
 		t.Errorf("validate: exit %d\n%s", code, out)
+	}
+	// Given the GPUs vLLM needs, the Model passes, and the plan's models
+	// table says it starts and with how much KV cache.
+	model := filepath.Join(dir, "models", "qwen3-32b.yaml")
+	data, _ := os.ReadFile(model)
+	if err := os.WriteFile(model, []byte(strings.Replace(string(data), "gpus: 1\n", "gpus: 2\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := run("validate", "--path", dir, "-n", "nrp-llm"); code != 0 {
+		t.Fatalf("validate with 2 GPUs: exit %d\n%s", code, out)
+	}
+	ns := kubetest.Namespace(t)
+	code, out, errOut = run("diff", "--kubeconfig", kubetest.KubeconfigFile(t), "-n", ns, "--path", dir)
+	if code != 1 || !regexp.MustCompile(`added +qwen3-32b .*\n +starts: 30\.5 GiB of weights per GPU, KV cache for \d+ tokens \(maxModelLen 40960; up to 40960 fits\)`).MatchString(out) {
+		t.Errorf("diff: exit %d\n%s%s", code, out, errOut)
 	}
 	if hub.Requests.Load() != requests {
 		t.Errorf("size and validate read the network: %d requests after the lock", hub.Requests.Load()-requests)
