@@ -48,6 +48,7 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 		}
 	}
 	verdicts := map[string][]string{}
+	fits := map[string]bool{}
 	for _, p := range placing {
 		v, ok := c.Place(p.Applied)
 		if !ok {
@@ -55,13 +56,20 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 		}
 		name := p.Object.GetLabels()[model.LabelModel]
 		verdicts[name] = append(verdicts[name], v.String())
+		if _, seen := fits[name]; !seen {
+			fits[name] = true
+		}
+		fits[name] = fits[name] && v.Placed == v.Pods
 		if v.Placed < v.Pods {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("Model %s (%s %s): %s", name, p.Object.GetKind(), p.Object.GetName(), v))
 		}
 	}
 	for i := range plan.Models {
-		if vs := verdicts[plan.Models[i].Name]; len(vs) > 0 {
+		name := plan.Models[i].Name
+		if vs := verdicts[name]; len(vs) > 0 {
 			plan.Models[i].Capacity = vs
+			f := fits[name]
+			plan.Models[i].Fits = &f
 		}
 	}
 }

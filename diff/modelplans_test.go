@@ -39,7 +39,9 @@ func TestModelPlansGolden(t *testing.T) {
 			edit(files, minimax, "gpuResource: nvidia.com/a100\n", "gpuProducts: [NVIDIA-H200]\n")
 		}},
 		{"removed", func(files fstest.MapFS) { delete(files, "models-config/models/qwen3-embedding-8b.yaml") }},
-		{"replaced", func(files fstest.MapFS) { edit(files, minimax, "storage: 256Gi", "storage: 256Gi\n    storageClass: linstor-unl") }},
+		{"replaced", func(files fstest.MapFS) {
+			edit(files, minimax, "storage: 256Gi", "storage: 256Gi\n    storageClass: linstor-unl")
+		}},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -54,7 +56,9 @@ func TestModelPlansGolden(t *testing.T) {
 				write func(*bytes.Buffer) error
 			}{
 				{"txt", func(b *bytes.Buffer) error { return res.Plan.WriteText(b) }},
-				{"md", func(b *bytes.Buffer) error { return res.Plan.WriteMarkdown(b, diff.MarkdownOptions{Marker: "modelsync-plan"}) }},
+				{"md", func(b *bytes.Buffer) error {
+					return res.Plan.WriteMarkdown(b, diff.MarkdownOptions{Marker: "modelsync-plan"})
+				}},
 			} {
 				var buf bytes.Buffer
 				if err := f.write(&buf); err != nil {

@@ -42,6 +42,9 @@ type ModelChange struct {
 	// Capacity says, per workload the plan creates or changes, whether its
 	// pods can be placed on the cluster now (capacity.Verdict).
 	Capacity []string `json:"capacity,omitempty"`
+	// Fits is whether every pod of its created or changed workloads can be
+	// placed now; absent when capacity was not checked.
+	Fits *bool `json:"fits,omitempty"`
 }
 
 // GPUTotal is what the namespace's workloads request of one GPU resource.

@@ -24,18 +24,19 @@ import (
 )
 
 type diffOptions struct {
-	source      sourceFlags
-	cluster     clusterFlags
-	output      string
-	planOut     string
-	markdownOut string
-	reportOut   string
-	dotenvOut   string
-	baseline    string
-	gitlabNote  bool
-	tokenEnv    string
-	full        bool
-	keep        []string
+	source          sourceFlags
+	cluster         clusterFlags
+	output          string
+	planOut         string
+	markdownOut     string
+	reportOut       string
+	dotenvOut       string
+	baseline        string
+	gitlabNote      bool
+	requireCapacity bool
+	tokenEnv        string
+	full            bool
+	keep            []string
 }
 
 // registerFull adds --full and --keep-fields-of, shared by diff and sync.
@@ -72,6 +73,7 @@ func newDiffCommand() *cobra.Command {
 	f.StringVar(&o.reportOut, "report-out", "", `also write {"create":N,"update":M,"delete":K} for GitLab's artifacts:reports:terraform`)
 	f.StringVar(&o.dotenvOut, "dotenv-out", "", "also write the counts as MODELSYNC_CREATE, _UPDATE, _DELETE and _REMOVALS (prunes and removed entries) for a job script or artifacts:reports:dotenv")
 	f.StringVar(&o.baseline, "baseline", "", "mark as drift the changes this git revision's tree has too (the merge request's target)")
+	f.BoolVar(&o.requireCapacity, "require-capacity", false, "exit 2 when a model the plan creates or changes cannot be placed on the cluster now, or capacity could not be checked (default: a warning)")
 	f.BoolVar(&o.gitlabNote, "gitlab-note", false, "create or update this target's note on the merge request (CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID)")
 	f.StringVar(&o.tokenEnv, "gitlab-token-env", o.tokenEnv, "the variable holding a project access token with the api scope, for --gitlab-note")
 	return cmd
@@ -134,8 +136,38 @@ func (o *diffOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	switch {
 	case plan.HasErrors():
 		return fmt.Errorf("the API server refused %d object(s); see the plan", plan.Counts()[diff.Error])
+	case o.requireCapacity:
+		if err := capacityRequired(plan); err != nil {
+			return err
+		}
+		if plan.HasChanges() {
+			return exitCode(exitChanges)
+		}
 	case plan.HasChanges():
 		return exitCode(exitChanges)
+	}
+	return nil
+}
+
+// capacityRequired fails a plan whose new or changed models cannot be
+// placed now, or whose capacity was not checked.
+func capacityRequired(plan *diff.Plan) error {
+	var cannot []string
+	for _, m := range plan.Models {
+		if m.Change == "removed" {
+			continue
+		}
+		if m.Fits != nil && !*m.Fits {
+			cannot = append(cannot, m.Name)
+		}
+	}
+	if len(cannot) > 0 {
+		return fmt.Errorf("--require-capacity: %s cannot be placed on the cluster now (see the plan's warnings)", strings.Join(cannot, ", "))
+	}
+	for _, w := range plan.Warnings {
+		if strings.HasPrefix(w, "capacity not checked") {
+			return fmt.Errorf("--require-capacity: %s", w)
+		}
 	}
 	return nil
 }

@@ -32,6 +32,16 @@ func TestPlanSaysWhetherTheModelsFit(t *testing.T) {
 	if fits == 0 {
 		t.Fatalf("no model's capacity verdict in the plan: %+v", res.Plan.Models)
 	}
+	for _, m := range res.Plan.Models {
+		if m.Capacity != nil && (m.Fits == nil || !*m.Fits) {
+			t.Errorf("Model %s fits now but its plan says fits %v", m.Name, m.Fits)
+		}
+	}
+	for _, g := range res.Plan.GPUs {
+		if g.Free == nil || *g.Free <= 0 {
+			t.Errorf("no free %s in the plan of an empty simulated cluster: %v", g.Resource, g.Free)
+		}
+	}
 
 	qwen35 := string(files["models-config/models/qwen35.yaml"].Data)
 	for _, n := range []string{"one", "two"} {
@@ -47,5 +57,23 @@ func TestPlanSaysWhetherTheModelsFit(t *testing.T) {
 	}
 	if len(refused) != 1 || !strings.Contains(refused[0], "Insufficient nvidia.com/gpu") {
 		t.Errorf("three 8-GPU models on two free 8-GPU nodes: want one model refused for want of GPUs, got %q", refused)
+	}
+	misfits := 0
+	for _, m := range res.Plan.Models {
+		if m.Fits != nil && !*m.Fits {
+			misfits++
+		}
+	}
+	if misfits != 1 {
+		t.Errorf("%d models marked as not fitting, want 1", misfits)
+	}
+
+	// A warning by default; an error with --require-capacity.
+	bin := buildModelsync(t)
+	dir := kubetest.WriteTree(t, files)
+	args := []string{"diff", "--kubeconfig", kubetest.KubeconfigFile(t), "-n", e.NS, "--path", dir}
+	run(t, 1, bin, args...)
+	if out := run(t, 2, bin, append(args, "--require-capacity")...); !strings.Contains(out, "--require-capacity: qwen35") || !strings.Contains(out, "cannot be placed on the cluster now") {
+		t.Errorf("diff --require-capacity:\n%s", out)
 	}
 }

@@ -110,6 +110,15 @@ func TestPipelineFromAModelsConfigRepository(t *testing.T) {
 				t.Errorf("%s's note holds no plan:\n%s", ns, body)
 			}
 		}
+		// The reviewer's view: the models the change touches, the GPUs
+		// before and after as a chart, and the diffs under their model.
+		body := noteOf(gl, "nrp-llm")
+		for _, want := range []string{"| model | change | GPUs before | GPUs after | memory | storage |", "| ` minimax ` | added |",
+			"```mermaid\nxychart-beta\n", "<details><summary>Model minimax (added): "} {
+			if !strings.Contains(body, want) {
+				t.Errorf("nrp-llm's note lacks %q:\n%s", want, body)
+			}
+		}
 	}) {
 		return
 	}
