@@ -90,20 +90,40 @@ func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
 		}
 	}
 	set.Diagnostics = append(set.Diagnostics, validation.Shapes(raw)...)
-	out, err := model.Generate(set.Models, raw, opts.Namespace)
-	set.addErrors("model", err)
-	set.Objects, set.Contributions = out.Objects, out.Contributions
-	sort.SliceStable(set.Objects, func(i, j int) bool { return set.Objects[i].ID().Less(set.Objects[j].ID()) })
 	lock, err := modelfiles.ReadLock(tree.FS, tree.Root)
 	if err != nil {
 		set.addErrors("model-lock", err)
 	}
+	set.useFacts(lock)
+	out, err := model.Generate(set.Models, raw, opts.Namespace)
+	set.addErrors("model", err)
+	set.Objects, set.Contributions = out.Objects, out.Contributions
+	sort.SliceStable(set.Objects, func(i, j int) bool { return set.Objects[i].ID().Less(set.Objects[j].ID()) })
 	set.Diagnostics = append(set.Diagnostics, validation.Validate(validation.Input{
 		Objects: set.Objects, Models: set.Models, Contributions: set.Contributions,
 		CRDs: opts.CRDs, Served: opts.Served, Lock: lock,
 	})...)
 	set.Starts = starts(set.Models, lock)
 	return set, nil
+}
+
+// useFacts fills the sizes each Model leaves out from the facts of its
+// files, and warns where a size it sets contradicts them.
+func (s *Set) useFacts(lock *modelfiles.Lock) {
+	if lock == nil {
+		return
+	}
+	for i := range s.Models {
+		m := &s.Models[i]
+		if m.Spec.Server == nil || m.Spec.Revision == "" {
+			continue
+		}
+		for _, d := range m.UseFacts(lock.Models[modelfiles.Key(m.Spec.Upstream, m.Spec.Revision)]) {
+			s.Diagnostics = append(s.Diagnostics, validation.Diagnostic{Severity: validation.Warning, Rule: "model-facts",
+				Origin: m.Origin.At("spec", "server"), Object: "Model " + m.Name(), Message: d,
+				Hint: "remove the field to use the files' value, or keep it as a deliberate override"})
+		}
+	}
 }
 
 // starts sizes the Models the lock has facts for.

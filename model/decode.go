@@ -90,12 +90,12 @@ func (m *Model) check() error {
 		return fmt.Errorf("spec.server.engine %q: use vllm or sglang", srv.Engine)
 	case srv.Image == "":
 		return errors.New("spec.server.image is required (the runbook: pick the latest vllm/vllm-openai release)")
-	case srv.WeightsGi <= 0:
-		return errors.New("spec.server.weightsGi is required: the weight size hf-mem reports, in GiB")
+	case srv.WeightsGi <= 0 && s.Revision == "":
+		return errors.New("spec.server.weightsGi is required: the weight size hf-mem reports, in GiB (or set spec.revision, and modelsync lock reads it from the model's files)")
 	case srv.MMProcessorCacheGB != nil && *srv.MMProcessorCacheGB < 0:
 		return errors.New("spec.server.mmProcessorCacheGB must be 0 (no cache) or more")
-	case srv.ParamsB <= 0:
-		return errors.New("spec.server.paramsB is required: the parameter count in billions (sets the startup probe)")
+	case srv.ParamsB <= 0 && s.Revision == "":
+		return errors.New("spec.server.paramsB is required: the parameter count in billions (sets the startup probe; or set spec.revision, and modelsync lock reads it from the model's files)")
 	}
 	names := map[string]bool{}
 	for _, r := range srv.ResolvedVariants() {

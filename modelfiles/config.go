@@ -125,3 +125,11 @@ func sanitize(data []byte) []byte {
 	}
 	return []byte(b.String())
 }
+
+// mlaTypes are the model types vLLM runs with multi-head latent attention
+// when kv_lora_rank is set (is_deepseek_mla).
+var mlaTypes = map[string]bool{"deepseek_v2": true, "deepseek_v3": true, "deepseek_v32": true, "deepseek_mtp": true,
+	"glm_moe_dsa": true, "glm4_moe_lite": true, "kimi_k2": true, "kimi_linear": true}
+
+// MLA reports whether vLLM caches the model's attention as one latent vector.
+func (c *Config) MLA() bool { return c.KVLoraRank > 0 && mlaTypes[c.ModelType] }

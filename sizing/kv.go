@@ -8,7 +8,6 @@ package sizing
 
 import (
 	"fmt"
-	"slices"
 
 	"modelsync.dev/modelsync/modelfiles"
 )
@@ -16,9 +15,6 @@ import (
 // BlockSize is vLLM's default KV block on CUDA, in tokens.
 const BlockSize = 16
 
-// mlaTypes are the model types vLLM runs with multi-head latent attention
-// when kv_lora_rank is set (is_deepseek_mla).
-var mlaTypes = []string{"deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_mtp", "glm_moe_dsa", "glm4_moe_lite", "kimi_k2", "kimi_linear"}
 
 // kind is a layer's cache kind.
 type kind int
@@ -59,9 +55,7 @@ func dtypeBytes(dtype string) int64 {
 }
 
 // IsMLA reports whether vLLM caches c's attention as one latent vector.
-func IsMLA(c *modelfiles.Config) bool {
-	return c.KVLoraRank > 0 && slices.Contains(mlaTypes, c.ModelType)
-}
+func IsMLA(c *modelfiles.Config) bool { return c.MLA() }
 
 // layerKinds lists the kind of each layer.
 func layerKinds(c *modelfiles.Config) ([]kind, error) {

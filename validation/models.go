@@ -118,7 +118,7 @@ func (c *checker) checkParallelism(m *model.Model, r model.Resolved, obj string)
 // checkRanges: Decode has checked every number a Model gives against its
 // range (model.Ranges); what is left is the one a served model must give.
 func (c *checker) checkRanges(m *model.Model) {
-	if s := m.Spec.Server; s != nil && s.WeightsGi == 0 {
+	if s := m.Spec.Server; s != nil && s.WeightsGi == 0 && m.Spec.Revision == "" {
 		c.add(Error, "model-range", serverField(m, "", "weightsGi"), "Model "+m.Name(), "server.weightsGi is not set",
 			"give the weight size hf-mem reports, in GiB")
 	}

@@ -29,7 +29,7 @@ spec:
   rules: []
 `
 
-func sizedModel(name, upstream, revision string, gpus int, maxLen int) string {
+func sizedModel(name, upstream, revision string, gpus int, maxLen int, extra ...string) string {
 	return `apiVersion: modelsync.dev/v1alpha1
 kind: Model
 metadata:
@@ -40,12 +40,10 @@ spec:
   route: envoy-ai-gateway-nrp
   server:
     image: vllm/vllm-openai:v0.17.0
-    weightsGi: 61
-    paramsB: 32
     gpus: ` + itoa(gpus) + `
     minGPUMemoryMB: 81559
     maxModelLen: ` + itoa(maxLen) + `
-`
+` + strings.Join(extra, "")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -71,7 +69,7 @@ func TestLockSizeValidate(t *testing.T) {
 	for name, text := range map[string]string{
 		"route.yaml":            sizedRoute,
 		"models/qwen3-32b.yaml": sizedModel("qwen3-32b", "Qwen/Qwen3-32B", "main", 1, 40960),
-		"models/qwen3-8b.yaml":  sizedModel("qwen3-8b", "Qwen/Qwen3-8B", "main", 1, 40960),
+		"models/qwen3-8b.yaml":  sizedModel("qwen3-8b", "Qwen/Qwen3-8B", "main", 1, 40960, "    weightsGi: 30\n"),
 	} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
 			t.Fatal(err)
@@ -127,8 +125,20 @@ func TestLockSizeValidate(t *testing.T) {
 	if err := os.WriteFile(model, []byte(strings.Replace(string(data), "gpus: 1\n", "gpus: 2\n", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, _ := run("validate", "--path", dir, "-n", "nrp-llm"); code != 0 {
+	code, out, _ = run("validate", "--path", dir, "-n", "nrp-llm")
+	if code != 0 {
 		t.Fatalf("validate with 2 GPUs: exit %d\n%s", code, out)
+	}
+	// The generator sizes from the files' facts (Qwen3-32B: 61.02 GiB of
+	// weights, a 71Gi claim); a size the Model sets stays, with a warning.
+	if !strings.Contains(out, "qwen3-8b.yaml:9: warning: Model qwen3-8b: weightsGi 30, but the model's files say 15.26") {
+		t.Errorf("no warning for the hand-set weightsGi:\n%s", out)
+	}
+	_, rendered, _ := run("render", "--path", dir, "-n", "nrp-llm")
+	for _, want := range []string{"storage: 71Gi", "storage: 35Gi"} {
+		if !strings.Contains(rendered, want) {
+			t.Errorf("render lacks %q", want)
+		}
 	}
 	ns := kubetest.Namespace(t)
 	code, out, errOut = run("diff", "--kubeconfig", kubetest.KubeconfigFile(t), "-n", ns, "--path", dir)
