@@ -324,11 +324,12 @@ func gpus(free corev1.ResourceList) int64 {
 }
 
 // Free is how much of resource the cluster's schedulable nodes have left
-// (allocatable less what running pods request), as read.
-func (c *Cluster) Free(resource string) int64 {
+// (allocatable less what running pods request), as read; on the nodes of
+// the named GPU products (nvidia.com/gpu.product) when there are any.
+func (c *Cluster) Free(resource string, products []string) int64 {
 	var n int64
 	for _, nd := range c.nodes {
-		if nd.n.Spec.Unschedulable {
+		if nd.n.Spec.Unschedulable || len(products) > 0 && !slices.Contains(products, nd.n.Labels["nvidia.com/gpu.product"]) {
 			continue
 		}
 		q := nd.free[corev1.ResourceName(resource)]

@@ -39,7 +39,7 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 		return // a control plane without nodes (a test lab): nothing to place on
 	}
 	for i := range plan.GPUs {
-		free := c.Free(plan.GPUs[i].Resource)
+		free := c.Free(SplitGPUKey(plan.GPUs[i].Resource))
 		plan.GPUs[i].Free = &free
 	}
 	for _, p := range placing {

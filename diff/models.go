@@ -179,6 +179,45 @@ func modelVerdict(actions []Action) string {
 	return "changed"
 }
 
+// GPUKey names a GPU resource as a reviewer counts it: the resource, and
+// the products its pods are restricted to (nvidia.com/gpu.product), so that
+// H100s and H200s behind one nvidia.com/gpu are told apart.
+func GPUKey(resource string, products []string) string {
+	if len(products) == 0 {
+		return resource
+	}
+	return resource + " (" + strings.Join(products, "|") + ")"
+}
+
+// SplitGPUKey is GPUKey's inverse.
+func SplitGPUKey(key string) (string, []string) {
+	resource, rest, ok := strings.Cut(key, " (")
+	if !ok {
+		return key, nil
+	}
+	return resource, strings.Split(strings.TrimSuffix(rest, ")"), "|")
+}
+
+// gpuProducts are the GPU products a pod spec's required node affinity
+// admits (nvidia.com/gpu.product In …), sorted; none means any.
+func gpuProducts(obj map[string]any, spec []string) []string {
+	terms, _, _ := unstructured.NestedSlice(obj, append(slices.Clone(spec), "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")...)
+	var out []string
+	for _, t := range terms {
+		exprs, _, _ := unstructured.NestedSlice(t.(map[string]any), "matchExpressions")
+		for _, e := range exprs {
+			em, _ := e.(map[string]any)
+			if em["key"] != "nvidia.com/gpu.product" || em["operator"] != "In" {
+				continue
+			}
+			values, _, _ := unstructured.NestedStringSlice(em, "values")
+			out = append(out, values...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // workloadGPUs is what a workload requests of GPU resources (nvidia.com/…,
 // */gpu) in all its pods: per pod times replicas, times the group size of a
 // LeaderWorkerSet. Not a workload: nil.
@@ -208,6 +247,7 @@ func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
 		if u.GetKind() == "LeaderWorkerSet" && i == 1 {
 			n *= pods
 		}
+		products := gpuProducts(u.Object, path)
 		containers, _, _ := unstructured.NestedSlice(u.Object, append(slices.Clone(path), "containers")...)
 		for _, c := range containers {
 			cm, _ := c.(map[string]any)
@@ -223,7 +263,7 @@ func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
 							continue // counted from limits
 						}
 					}
-					out[name] += count * n
+					out[GPUKey(name, products)] += count * n
 				}
 			}
 		}
@@ -345,14 +385,14 @@ func (p *Plan) modelsText() string {
 	}
 	if p.gpuTotals() != "" {
 		b.WriteString("GPUs requested in the namespace:\n")
-		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "  resource\tbefore\tafter\tchange\tfree in the cluster\t")
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  resource\tbefore\tafter\tchange\tfree in the cluster")
 		for _, t := range p.GPUs {
 			free := "unknown"
 			if t.Free != nil {
 				free = fmt.Sprint(*t.Free)
 			}
-			fmt.Fprintf(tw, "  %s\t%d\t%d\t%+d\t%s\t\n", t.Resource, t.Before, t.After, t.After-t.Before, free)
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%+d\t%s\n", t.Resource, t.Before, t.After, t.After-t.Before, free)
 		}
 		tw.Flush()
 	}
