@@ -15,7 +15,6 @@ import (
 // BlockSize is vLLM's default KV block on CUDA, in tokens.
 const BlockSize = 16
 
-
 // kind is a layer's cache kind.
 type kind int
 
