@@ -457,6 +457,9 @@ func (p *Plan) gpuChart() string {
 	var labels, values []string
 	top := int64(1)
 	for _, t := range p.GPUs {
+		if t.Before == t.After {
+			continue // the chart shows what the plan moves
+		}
 		labels = append(labels, fmt.Sprintf("%q, %q", t.Resource+" before", t.Resource+" after"))
 		values = append(values, fmt.Sprintf("%d, %d", t.Before, t.After))
 		top = max(top, t.Before, t.After)
