@@ -99,7 +99,9 @@ func vllmArgs(m *Model, r Resolved) args {
 	s := m.Spec.Server
 	a := args{"python3", "-m", "vllm.entrypoints.openai.api_server", "--port", strconv.Itoa(ServerPort), "--host", "0.0.0.0",
 		"--download-dir", "/workspace/.cache/huggingface/hub", "--model", m.Spec.Upstream}
-	a.str("--revision", m.Spec.Revision)
+	if m.Spec.Revision != "" {
+		a.add("--revision", shellWord(m.Spec.Revision))
+	}
 	if m.Spec.Pool != nil && m.ServedName() != m.Spec.Upstream {
 		// The pool passes the request's model name through: the engine
 		// must answer to the served name.
@@ -153,7 +155,9 @@ func sglangArgs(m *Model, r Resolved) args {
 	s := m.Spec.Server
 	a := args{"python3", "-m", "sglang.launch_server", "--port", strconv.Itoa(ServerPort), "--host", "0.0.0.0",
 		"--download-dir", "/workspace/.cache/huggingface/hub", "--model-path", m.Spec.Upstream}
-	a.str("--revision", m.Spec.Revision)
+	if m.Spec.Revision != "" {
+		a.add("--revision", shellWord(m.Spec.Revision))
+	}
 	if m.Spec.Pool != nil && m.ServedName() != m.Spec.Upstream {
 		a.add("--served-model-name", m.ServedName())
 	}

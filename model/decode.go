@@ -81,6 +81,9 @@ func (m *Model) check() error {
 	if s.Server == nil {
 		return nil
 	}
+	if s.Revision != "" && !revisionPattern.MatchString(s.Revision) {
+		return fmt.Errorf("spec.revision %q: give a commit, branch or tag of the upstream repository (letters, digits, . _ - /)", s.Revision)
+	}
 	if s.Upstream == "" {
 		return errors.New("spec.upstream (the Hugging Face model id served, e.g. Qwen/Qwen3-235B-A22B-Thinking-2507-FP8) is required for a served model")
 	}
@@ -186,3 +189,6 @@ func jsonKind(kind string) string {
 	}
 	return kind
 }
+
+// revisionPattern is what a Hugging Face revision may be: a commit, branch or tag.
+var revisionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)

@@ -44,6 +44,7 @@ var Ranges = append([]numberRange{
 	{path: "spec.pool.pickerReplicas", min: 0, max: 100, integer: true, what: "endpoint picker replicas"},
 	{path: "spec.server.weightsGi", min: 0, minOpen: true, max: 1 << 16, what: "the weight size hf-mem reports, in GiB"},
 	{path: "spec.server.paramsB", min: 0, max: 1 << 20, what: "the parameter count in billions"},
+	{path: "spec.server.overheadGi", min: 0, max: 1024, what: "GiB per GPU besides weights and KV cache"},
 	{path: "spec.server.maxModelLen", min: 1, max: 1 << 30, integer: true, what: "the context length in tokens"},
 	{path: "spec.server.gpuMemoryUtilization", min: 0, minOpen: true, max: 1, what: "the fraction of GPU memory vLLM may use"},
 	{path: "spec.server.maxNumSeqs", min: 1, max: 1 << 20, integer: true, what: "concurrent sequences"},

@@ -174,6 +174,18 @@ func TestRules(t *testing.T) {
 			message: "spec.server.weightsGi 1e+308 is out of range (0, 65536]",
 		},
 		{
+			name:  "a revision that is not a git revision",
+			files: map[string]string{"m.yaml": strings.Replace(served("m", "    gpus: 1\n"), "  upstream: org/m\n", "  upstream: org/m\n  revision: 'main; curl evil'\n", 1)},
+			rule:  "model-spec", severity: validation.Error, origin: "models-config/m.yaml:1",
+			message: `spec.revision "main; curl evil": give a commit, branch or tag of the upstream repository (letters, digits, . _ - /)`,
+		},
+		{
+			name:  "a pinned Model not in the lock",
+			files: map[string]string{"m.yaml": strings.Replace(served("m", "    gpus: 1\n"), "  upstream: org/m\n", "  upstream: org/m\n  revision: 0123456789abcdef0123456789abcdef01234567\n", 1)},
+			rule:  "model-lock", severity: validation.Error, origin: "models-config/m.yaml:7",
+			message: "org/m@0123456789abcdef0123456789abcdef01234567 is not in modelsync.lock",
+		},
+		{
 			name:  "SGLang with a vLLM-only field",
 			files: map[string]string{"m.yaml": served("m", "    engine: sglang\n    gpus: 1\n    apiServers: 4\n")},
 			rule:  "sglang-unsupported", severity: validation.Error, origin: "models-config/m.yaml:13",
