@@ -200,3 +200,44 @@ func write(t *testing.T, dir, name string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestQuantizedParameters: bytes are the headers' ranges whatever the
+// dtype; parameters count packed 4-bit values and leave scales out.
+func TestQuantizedParameters(t *testing.T) {
+	tests := []struct {
+		name, quant string
+		tensors     []hftest.Tensor
+		bytes       int64
+		params      int64
+	}{
+		{"MXFP4 experts (gpt-oss): blocks hold two values a byte, scales are not parameters", "mxfp4", []hftest.Tensor{
+			{Name: "model.layers.0.mlp.experts.gate_up_proj_blocks", DType: "U8", Shape: []int64{32, 5760, 90, 16}},
+			{Name: "model.layers.0.mlp.experts.gate_up_proj_scales", DType: "U8", Shape: []int64{32, 5760, 90}},
+			{Name: "model.layers.0.self_attn.q_proj.weight", DType: "BF16", Shape: []int64{4096, 2880}},
+		}, 32*5760*90*16 + 32*5760*90 + 4096*2880*2, 2*32*5760*90*16 + 4096*2880},
+		{"FP8 blocks (DeepSeek, MiniMax): one byte a value, inverse scales left out", "fp8", []hftest.Tensor{
+			{Name: "model.layers.0.mlp.down_proj.weight", DType: "F8_E4M3", Shape: []int64{7168, 2048}},
+			{Name: "model.layers.0.mlp.down_proj.weight_scale_inv", DType: "F32", Shape: []int64{56, 16}},
+		}, 7168*2048 + 56*16*4, 7168 * 2048},
+		{"AWQ int4: eight values an I32", "awq", []hftest.Tensor{
+			{Name: "model.layers.0.mlp.up_proj.qweight", DType: "I32", Shape: []int64{4096, 1792}},
+			{Name: "model.layers.0.mlp.up_proj.scales", DType: "F16", Shape: []int64{32, 14336}},
+		}, 4096*1792*4 + 32*14336*2, 8 * 4096 * 1792},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := fmt.Sprintf(`{"model_type":"x","num_hidden_layers":1,"num_attention_heads":8,"hidden_size":1024,"max_position_embeddings":4096,"quantization_config":{"quant_method":%q}}`, tt.quant)
+			write(t, dir, "config.json", []byte(cfg))
+			shard := hftest.Shard(tt.tensors, 0)
+			write(t, dir, "model.safetensors", append(shard.Data, make([]byte, shard.Size-int64(len(shard.Data)))...))
+			f, err := modelfiles.Read(t.Context(), modelfiles.Dir{Path: dir, Revision: "local"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.WeightsBytes != tt.bytes || f.Parameters != tt.params {
+				t.Errorf("%d bytes, %d parameters; want %d, %d", f.WeightsBytes, f.Parameters, tt.bytes, tt.params)
+			}
+		})
+	}
+}
