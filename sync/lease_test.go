@@ -41,21 +41,29 @@ func TestSecondRunWaitsForTheLease(t *testing.T) {
 
 	second.Wait = 30 * time.Second
 	secondDone := make(chan error)
-	var order []string
+	// Both goroutines say when they ran; the order they say it in is the
+	// order the Lease let them run (the API server orders them, which the
+	// race detector cannot see, so the channel is the only shared state).
+	events := make(chan string, 2)
 	go func() {
 		secondDone <- sync.NewManager(e.C, e.NS, inv.Name).WithLease(t.Context(), second, sync.NoProgress{}, func(context.Context, *sync.Lease) error {
-			order = append(order, "second")
+			events <- "second"
 			return nil
 		})
 	}()
 	time.Sleep(time.Second)
-	order = append(order, "first done")
+	events <- "first done"
 	close(release)
 	if err := <-firstDone; err != nil {
 		t.Fatal(err)
 	}
 	if err := <-secondDone; err != nil {
 		t.Fatalf("second run after the first released: %v", err)
+	}
+	close(events)
+	var order []string
+	for ev := range events {
+		order = append(order, ev)
 	}
 	diffStrings(t, "order", []string{"first done", "second"}, order)
 }
