@@ -178,7 +178,7 @@ func objectYAML(u *unstructured.Unstructured) ([]byte, error) {
 
 // modelYAML writes m as a person would: set fields only, with a header
 // saying which values are estimates.
-func modelYAML(m *model.Model) ([]byte, error) {
+func modelYAML(m *model.Model, commit string) ([]byte, error) {
 	data, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
@@ -192,8 +192,12 @@ func modelYAML(m *model.Model) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Spec.Server == nil {
+	switch {
+	case m.Spec.Server == nil:
 		return append([]byte("# Imported by modelsync import.\n"), out...), nil
+	case commit != "":
+		header := "# Imported by modelsync import. The sizes are from the model's files at commit " + commit + ".\n"
+		return append([]byte(header), out...), nil
 	}
 	header := "# Imported by modelsync import. weightsGi and paramsB are estimated from the claim size;\n" +
 		"# put hf-mem's figures here before changing the hardware, as they size memory, storage and probes.\n"

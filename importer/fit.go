@@ -19,6 +19,7 @@ import (
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/modelfiles"
 )
 
 // engines are the entry points that make a container an LLM server.
@@ -75,7 +76,7 @@ func (im *importer) fit(ctx context.Context, u *unstructured.Unstructured) (*mod
 	if err != nil {
 		return nil, err
 	}
-	m, err := im.guess(srv)
+	m, err := im.guess(ctx, srv)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +99,11 @@ func (im *importer) fit(ctx context.Context, u *unstructured.Unstructured) (*mod
 	}
 	if err := im.verify(ctx, m, srv); err != nil {
 		return nil, err
+	}
+	if m.Spec.Revision != "" && im.res.Lock.Models[modelfiles.Key(m.Spec.Upstream, m.Spec.Revision)] != nil {
+		// Pinned and locked: the lock gives these back, as it gave them.
+		s := m.Spec.Server
+		s.WeightsGi, s.ParamsB, s.AttentionHeads, s.KVHeads, s.MLA = 0, 0, 0, 0, false
 	}
 	for _, o := range []*unstructured.Unstructured{srv.workload, srv.svc, srv.backend, srv.serviceBackend} {
 		im.taken[o] = true
@@ -179,7 +185,7 @@ func (im *importer) find(u *unstructured.Unstructured) (*server, error) {
 // guess reads the Model's fields off the objects: names, routing, the
 // engine's flags, hardware, and the sizes the runbook's formulas would
 // derive differently as overrides.
-func (im *importer) guess(srv *server) (*model.Model, error) {
+func (im *importer) guess(ctx context.Context, srv *server) (*model.Model, error) {
 	pod := srv.sts.Spec.Template.Spec
 	if len(pod.Containers) != 1 || len(pod.Containers[0].Args) != 1 || !slices.Equal(pod.Containers[0].Command, []string{"bash", "-c"}) {
 		return nil, errors.New("a Model generates one container running bash -c with the engine line as its one argument")
@@ -233,7 +239,29 @@ func (im *importer) guess(srv *server) (*model.Model, error) {
 			s.ShmSize = v.EmptyDir.SizeLimit.String()
 		}
 	}
-	return m, sizes(s, srv.sts, c)
+	return m, sizes(s, srv.sts, c, im.readFacts(ctx, m))
+}
+
+// readFacts reads the facts of m's files, when the import may: at the
+// revision its engine line pins (recorded in the lock), else at main.
+func (im *importer) readFacts(ctx context.Context, m *model.Model) *modelfiles.Facts {
+	if im.facts == nil || m.Spec.Upstream == "" {
+		return nil
+	}
+	rev := m.Spec.Revision
+	if rev == "" {
+		rev = "main"
+	}
+	f, err := im.facts(ctx, m.Spec.Upstream, rev)
+	if err != nil {
+		im.note("Model %s: weightsGi and paramsB estimated from the claim size: %v", m.Name(), err)
+		return nil
+	}
+	im.fromFiles[m.Name()] = f.Commit
+	if m.Spec.Revision != "" {
+		im.res.Lock.Models[modelfiles.Key(m.Spec.Upstream, m.Spec.Revision)] = f
+	}
+	return f
 }
 
 // routing takes served name, upstream, route, owner, timeout, backend name
@@ -295,6 +323,7 @@ func flagsToFields(m *model.Model, line string) {
 	}
 	_, s.TrustRemoteCode = f["--trust-remote-code"]
 	s.ToolCallParser, s.ReasoningParser = f["--tool-call-parser"], f["--reasoning-parser"]
+	m.Spec.Revision = f["--revision"]
 }
 
 // hardware reads GPUs, node affinity, storage class and claim name.
@@ -361,14 +390,18 @@ func hardware(s *model.Server, sts appsv1.StatefulSet, c corev1.Container) error
 // sizes estimates weightsGi from the claim (the runbook sizes it 15 % over
 // the weights) and paramsB from that, and writes overrides for every value
 // the formulas then derive differently from the object.
-func sizes(s *model.Server, sts appsv1.StatefulSet, c corev1.Container) error {
+func sizes(s *model.Server, sts appsv1.StatefulSet, c corev1.Container, facts *modelfiles.Facts) error {
 	storage := sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]
 	gi := float64(storage.Value()) / (1 << 30)
-	s.WeightsGi = math.Floor(gi/1.15*100) / 100
-	if s.WeightsGi <= 0 {
-		s.WeightsGi = 1
+	if facts != nil {
+		(&model.Model{Spec: model.Spec{Server: s}}).UseFacts(facts)
+	} else {
+		s.WeightsGi = math.Floor(gi/1.15*100) / 100
+		if s.WeightsGi <= 0 {
+			s.WeightsGi = 1
+		}
+		s.ParamsB = math.Round(s.WeightsGi/2*1.07*10) / 10 // bf16 weights
 	}
-	s.ParamsB = math.Round(s.WeightsGi/2*1.07*10) / 10 // bf16 weights
 	if s.StorageGi() != int64(gi) || float64(int64(gi)) != gi {
 		s.Overrides.Storage = storage.String()
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/modelfiles"
 )
 
 // Applied returns the object u would become if applied; the comparison of a
@@ -29,6 +30,17 @@ type Applied func(ctx context.Context, u *unstructured.Unstructured) (*unstructu
 // Offline compares objects as written.
 func Offline(_ context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	return u, nil
+}
+
+// Options says how objects are compared and where the models' files are read.
+type Options struct {
+	// Applied is how a generated object is compared: Offline, or a
+	// server-side dry-run.
+	Applied Applied
+	// Facts reads a model's files (modelfiles.Read) at a revision ("main"
+	// when the engine line pins none); nil leaves weightsGi and paramsB
+	// estimated from the claim size.
+	Facts func(ctx context.Context, repo, revision string) (*modelfiles.Facts, error)
 }
 
 // File is one file of the written tree, relative to models-config/.
@@ -46,12 +58,16 @@ type Result struct {
 	Raw int
 	// Notes say why a server stayed raw and which objects were left out.
 	Notes []string
+	// Lock holds the facts of the Models whose engine line pins a revision
+	// (written as modelsync.lock beside them); empty without Options.Facts.
+	Lock *modelfiles.Lock
 }
 
 // Import writes the tree for objs, which are the objects of namespace ns
 // (live objects or raw YAML).
-func Import(ctx context.Context, objs []*unstructured.Unstructured, ns string, applied Applied) (*Result, error) {
-	im := &importer{ns: ns, applied: applied, res: &Result{},
+func Import(ctx context.Context, objs []*unstructured.Unstructured, ns string, opts Options) (*Result, error) {
+	im := &importer{ns: ns, applied: opts.Applied, facts: opts.Facts, res: &Result{Lock: &modelfiles.Lock{Models: map[string]*modelfiles.Facts{}}},
+		fromFiles: map[string]string{},
 		live: map[*unstructured.Unstructured]*unstructured.Unstructured{}, taken: map[*unstructured.Unstructured]bool{}}
 	claimOf := statefulSetClaims(objs)
 	derived := map[string]int{}
@@ -100,6 +116,9 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, ns string, a
 type importer struct {
 	ns      string
 	applied Applied
+	facts   func(ctx context.Context, repo, revision string) (*modelfiles.Facts, error)
+	// fromFiles names the commit whose files sized each Model.
+	fromFiles map[string]string
 	// objs are the objects as written to the tree; live maps each to the
 	// object as read, which generated objects are compared with.
 	objs []*unstructured.Unstructured
@@ -118,7 +137,7 @@ func (im *importer) note(format string, a ...any) {
 // Models, a directory per kind for the rest.
 func (im *importer) write(models []*model.Model) error {
 	for _, m := range models {
-		data, err := modelYAML(m)
+		data, err := modelYAML(m, im.fromFiles[m.Name()])
 		if err != nil {
 			return err
 		}

@@ -101,7 +101,7 @@ func TestWhatStaysRaw(t *testing.T) {
 			if tt.change != nil {
 				objs = tt.change(objs)
 			}
-			res, err := importer.Import(t.Context(), objs, "nrp-llm", importer.Offline)
+			res, err := importer.Import(t.Context(), objs, "nrp-llm", importer.Options{Applied: importer.Offline})
 			if err != nil {
 				t.Fatal(err)
 			}

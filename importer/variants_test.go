@@ -59,7 +59,7 @@ func TestSeedVariants(t *testing.T) {
 					objs = append(objs, o.Unstructured)
 				}
 			}
-			res, err := importer.Import(t.Context(), objs, "nrp-llm", importer.Offline)
+			res, err := importer.Import(t.Context(), objs, "nrp-llm", importer.Options{Applied: importer.Offline})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -130,9 +130,9 @@ type Server struct {
 	// ConfigMap is loaded with envFrom (HF_TOKEN, VLLM_API_KEY).
 	ConfigMap string `json:"configMap,omitempty"`
 	// WeightsGi is the weight size hf-mem reports, in GiB.
-	WeightsGi float64 `json:"weightsGi"`
+	WeightsGi float64 `json:"weightsGi,omitempty"`
 	// ParamsB is the parameter count in billions; it sets the startup probe.
-	ParamsB float64 `json:"paramsB"`
+	ParamsB float64 `json:"paramsB,omitempty"`
 
 	MaxModelLen          int     `json:"maxModelLen,omitempty"`
 	GPUMemoryUtilization Decimal `json:"gpuMemoryUtilization,omitempty"`

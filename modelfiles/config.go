@@ -37,6 +37,7 @@ type Config struct {
 	Experts int64 `json:"experts,omitempty"`
 
 	MaxPositions int64  `json:"max_position_embeddings"`
+	VocabSize    int64  `json:"vocab_size,omitempty"`
 	DType        string `json:"torch_dtype,omitempty"`
 	Quantization string `json:"quant_method,omitempty"`
 }

@@ -148,3 +148,32 @@ func TestVerdict(t *testing.T) {
 		t.Errorf("DeepSeek-V3 on 8 H200: %s", e.Reason)
 	}
 }
+
+// TestOverheadAgainstMeasurements: the activation estimate against the
+// llm-d planner's H100 measurements (max_num_seqs 1024, no CUDA graphs in
+// the budget, one GPU: 0.15 GiB non-torch on top), within 0.3 GiB; and the
+// runbook's own MiniMax-M2.5 on four A100s, which the team runs, starts.
+func TestOverheadAgainstMeasurements(t *testing.T) {
+	for _, tt := range []struct {
+		config   string
+		measured float64 // GiB
+	}{
+		{"Qwen--Qwen3-32B", 5.64},
+		{"Qwen--Qwen3-8B", 5.56}, // measured on Qwen3-0.6B, the same vocabulary
+		{"meta-llama--Meta-Llama-3.1-8B", 4.76},
+	} {
+		got := float64(sizing.Overhead(config(t, tt.config), 1, 1024, "vllm/vllm-openai:v0.11.2"))/sizing.GiB - 0.15
+		if got < tt.measured-0.3 || got > tt.measured+0.3 {
+			t.Errorf("%s: activation %.2f GiB, measured %.2f", tt.config, got, tt.measured)
+		}
+	}
+	minimax := &modelfiles.Facts{Config: config(t, "MiniMaxAI--MiniMax-M2.5"), WeightsBytes: 21432 * sizing.GiB / 100} // the runbook's hf-mem figure
+	e, err := sizing.Estimated(minimax, sizing.Target{GPUMemory: 80000 << 20, Utilization: 0.95, MaxModelLen: 196_608, Image: "vllm/vllm-openai:v0.11.2", A100: true,
+		MaxNumSeqs: 128, Shape: sizing.Shape{TP: 4, PP: 1, MaxNumBatchedTokens: 16384}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Fits {
+		t.Errorf("the runbook's MiniMax on 4 A100s: %s", e.Reason)
+	}
+}

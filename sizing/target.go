@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/modelfiles"
@@ -20,6 +21,11 @@ func TargetOf(m *model.Model, r model.Resolved) (Target, bool) {
 			KVCacheDType: m.ArgValue(r, "--kv-cache-dtype"), MaxNumBatchedTokens: int64(s.MaxNumBatchedTokens)},
 		MaxModelLen: int64(s.MaxModelLen),
 		Overhead:    int64(s.OverheadGi * GiB),
+		MaxNumSeqs:  int64(s.MaxNumSeqs),
+		A100:        r.GPUResource == "nvidia.com/a100",
+	}
+	for _, p := range r.GPUProducts {
+		t.A100 = t.A100 || strings.Contains(p, "A100")
 	}
 	if t.GPUMemory == 0 {
 		return t, false

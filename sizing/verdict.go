@@ -25,6 +25,10 @@ type Target struct {
 	// from the architecture and Image when zero.
 	Overhead int64
 	Image    string
+	// MaxNumSeqs is --max-num-seqs; vLLM's default for the GPU when zero.
+	MaxNumSeqs int64
+	// A100 says the GPU is an A100, whose default max_num_seqs is lower.
+	A100 bool
 }
 
 // Estimate is the start-up arithmetic of one Model.
@@ -66,10 +70,18 @@ func Estimated(f *modelfiles.Facts, t Target) (Estimate, error) {
 		t.MaxModelLen = c.MaxPositions
 	}
 	t.TP, t.PP = max(1, t.TP), max(1, t.PP)
+	// vLLM's defaults for the API server (EngineArgs): 8192 batched tokens
+	// and 1024 sequences on GPUs of 70 GiB and more, except A100s (256).
 	if t.MaxNumBatchedTokens == 0 {
 		t.MaxNumBatchedTokens = 2048
 		if t.GPUMemory >= 70*GiB {
 			t.MaxNumBatchedTokens = 8192
+		}
+	}
+	if t.MaxNumSeqs == 0 {
+		t.MaxNumSeqs = 256
+		if t.GPUMemory >= 70*GiB && !t.A100 {
+			t.MaxNumSeqs = 1024
 		}
 	}
 	layout, err := LayoutOf(c, t.Shape)
@@ -80,7 +92,7 @@ func Estimated(f *modelfiles.Facts, t Target) (Estimate, error) {
 	e.WeightsPerGPU = f.WeightsBytes / (t.TP * t.PP)
 	e.OverheadPerGPU = t.Overhead
 	if e.OverheadPerGPU == 0 {
-		e.OverheadPerGPU = Overhead(c, t.TP, t.MaxNumBatchedTokens, t.Image)
+		e.OverheadPerGPU = Overhead(c, t.TP, t.MaxNumSeqs, t.Image)
 	}
 	e.BudgetPerGPU = int64(float64(t.GPUMemory) * t.Utilization)
 	e.AvailableKV = e.BudgetPerGPU - e.WeightsPerGPU - e.OverheadPerGPU
@@ -115,20 +127,29 @@ func moreGPUs(f *modelfiles.Facts, t Target) string {
 }
 
 // Overhead estimates the memory per GPU that is neither weights nor KV
-// cache (SIZING.md §1.7): the activation peak of vLLM's profiling run (llm-d
-// planner's measurements on H100 at 8192 batched tokens: 5.5 GiB dense, 8 GiB
-// mixture-of-experts, constant in max_model_len; taken here as 1.5 GiB plus
-// a share in proportion to max_num_batched_tokens), non-torch memory (CUDA context, NCCL: 0.15 GiB
-// alone, 0.6 GiB with tensor parallelism) and, from vLLM 0.21 on, the CUDA
-// graphs it budgets before the KV cache (1.5 GiB, KAITO's measurement on
-// H100). Older images capture graphs after allocating the cache, outside
-// the budget. A Model's overheadGi replaces the estimate.
-func Overhead(c *modelfiles.Config, tp, batchedTokens int64, image string) int64 {
-	peak := int64(4 * GiB) // at 8192 batched tokens, above the fixed 1.5 GiB
-	if c.Experts > 0 {
-		peak = int64(6.5 * GiB)
+// cache (SIZING.md §1.7):
+//   - the activation peak of vLLM's profiling run: 0.9 GiB plus eight fp32
+//     copies of the sampler's logits, max_num_seqs × vocab_size × 4 bytes.
+//     The llm-d planner measured on H100 (max_num_seqs 1024): Qwen3-0.6B
+//     5.56 GiB and Qwen3-32B 5.64 (vocab 151,936: 5.54 here), Llama-8B 4.76
+//     and Llama-70B at TP2 4.84 (vocab 128,256: 4.81), gpt-oss-20b 7.38
+//     (vocab 201,088: 6.89); the peak follows the vocabulary, not the
+//     model's size. The runbook's MiniMax-M2.5 (max_num_seqs 128) starts on
+//     four A100s, which a peak in proportion to max_num_batched_tokens would
+//     deny;
+//   - non-torch memory (CUDA context, NCCL): 0.15 GiB alone, 0.6 GiB with
+//     tensor parallelism;
+//   - from vLLM 0.21 on, the CUDA graphs it budgets before the KV cache
+//     (1.5 GiB, KAITO's measurement on H100). Older images capture graphs
+//     after allocating the cache, outside the budget.
+//
+// A Model's overheadGi replaces the estimate.
+func Overhead(c *modelfiles.Config, tp, maxNumSeqs int64, image string) int64 {
+	vocab := c.VocabSize
+	if vocab == 0 {
+		vocab = 152_064 // a large vocabulary when the config has none
 	}
-	activation := int64(1.5*GiB) + peak*batchedTokens/8192
+	activation := int64(GiB*9/10) + 8*maxNumSeqs*vocab*4
 	nonTorch := int64(GiB * 15 / 100)
 	if tp > 1 {
 		nonTorch = int64(GiB * 6 / 10)

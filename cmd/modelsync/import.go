@@ -12,6 +12,7 @@ import (
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/importer"
 	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/modelfiles"
 )
 
 type importOptions struct {
@@ -20,6 +21,8 @@ type importOptions struct {
 	from      string
 	out       string
 	force     bool
+	readFiles bool
+	files     []string
 }
 
 func newImportCommand() *cobra.Command {
@@ -41,6 +44,8 @@ func newImportCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.from, "from", "", "read the objects from this directory of YAML instead of the cluster")
 	cmd.Flags().StringVar(&o.out, "out", "./models-config", "the directory to write the tree to; it must be empty or absent")
 	cmd.Flags().BoolVar(&o.force, "force", false, "write into --out even when it holds files (same names are overwritten)")
+	cmd.Flags().BoolVar(&o.readFiles, "read-files", false, "size each Model from its files (config.json, safetensors headers) on the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN) instead of estimating from the claim; a pinned --revision goes into modelsync.lock")
+	cmd.Flags().StringArrayVar(&o.files, "files", nil, "ORG/NAME=DIR: read that repository's files from a local copy (implies --read-files)")
 	return cmd
 }
 
@@ -54,9 +59,26 @@ func (o *importOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	res, err := importer.Import(ctx, objs, ns, applied)
+	opts := importer.Options{Applied: applied}
+	if o.readFiles || len(o.files) > 0 {
+		files := filesFlag{}
+		if err := files.parse(o.files); err != nil {
+			return err
+		}
+		opts.Facts = func(ctx context.Context, repo, revision string) (*modelfiles.Facts, error) {
+			return modelfiles.Read(ctx, files.source(repo, revision))
+		}
+	}
+	res, err := importer.Import(ctx, objs, ns, opts)
 	if err != nil {
 		return err
+	}
+	if len(res.Lock.Models) > 0 {
+		data, err := res.Lock.Marshal()
+		if err != nil {
+			return err
+		}
+		res.Files = append(res.Files, importer.File{Path: modelfiles.LockFile, Data: data})
 	}
 	for _, f := range res.Files {
 		p := filepath.Join(o.out, filepath.FromSlash(f.Path))
