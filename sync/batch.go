@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	gosync "sync"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -37,15 +38,19 @@ func (a Applied) failure() error { return a.Err }
 func (p Pruned) failure() error  { return p.Err }
 
 // inParallel runs do for every item of one rank, at most limit at a time,
-// reporting each outcome as it comes; every item is tried and the errors
+// reporting each outcome as it comes, one report at a time (a Progress
+// need not be safe for concurrent use); every item is tried and the errors
 // are joined.
 func inParallel[T any, R outcome](ctx context.Context, batch []T, limit int, do func(context.Context, T) R, report func(R)) ([]R, error) {
 	out := make([]R, len(batch))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
+	var reporting gosync.Mutex
 	for i, x := range batch {
 		g.Go(func() error {
 			out[i] = do(gctx, x)
+			reporting.Lock()
+			defer reporting.Unlock()
 			report(out[i])
 			return nil
 		})
