@@ -24,6 +24,9 @@ type ModelChange struct {
 	Name string `json:"name"`
 	// Change is added, changed, removed or replaced.
 	Change string `json:"change"`
+	// What says what a change changes: image, engine flags, hardware,
+	// probes, replicas, routing.
+	What []string `json:"what,omitempty"`
 	// GPUsBefore and GPUsAfter are the GPUs its workloads request, by
 	// resource name, times replicas (and group size).
 	GPUsBefore map[string]int64 `json:"gpusBefore,omitempty"`
@@ -86,7 +89,15 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 	}
 	for _, p := range preds {
 		if p.Change.Action != Unchanged {
-			touch(p.Object.GetLabels()[model.LabelModel], p.Change.Action, p.Change.Kind, p.Change.Name)
+			name := p.Object.GetLabels()[model.LabelModel]
+			touch(name, p.Change.Action, p.Change.Kind, p.Change.Name)
+			if m := byName[name]; m != nil && (p.Change.Action == Update || p.Change.Action == Conflict || p.Change.Action == Replace) {
+				for _, w := range whatChanged(p) {
+					if !slices.Contains(m.What, w) {
+						m.What = append(m.What, w)
+					}
+				}
+			}
 		}
 	}
 	for _, u := range pruned {
@@ -374,7 +385,7 @@ func (p *Plan) modelsText() string {
 	var b strings.Builder
 	b.WriteString("Models:\n")
 	for _, m := range p.Models {
-		fmt.Fprintf(&b, "  %-9s %s  GPUs %s → %s, memory %s → %s, storage %s → %s\n", m.Change, m.Name, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
+		fmt.Fprintf(&b, "  %-9s %s%s  GPUs %s → %s, memory %s → %s, storage %s → %s\n", m.Change, m.Name, whatText(m.What), gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
 			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
 		for _, c := range slices.Concat(m.Start, m.Capacity) {
 			fmt.Fprintf(&b, "            %s\n", c)
@@ -398,6 +409,14 @@ func (p *Plan) modelsText() string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// whatText is " (image, hardware)" for a change that says what it changes.
+func whatText(what []string) string {
+	if len(what) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(what, ", ") + ")"
 }
 
 func orDash(s string) string {
@@ -431,7 +450,7 @@ func (p *Plan) modelsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| model | change | GPUs before | GPUs after | memory | storage |\n|---|---|---|---|---|---|\n")
 	for _, m := range p.Models {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s → %s | %s → %s |\n", code(m.Name), m.Change, gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
+		fmt.Fprintf(&b, "| %s | %s%s | %s | %s | %s → %s | %s → %s |\n", code(m.Name), m.Change, whatText(m.What), gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
 			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
 	}
 	if len(p.Unowned) > 0 {
