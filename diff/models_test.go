@@ -100,7 +100,9 @@ func TestWhatChanged(t *testing.T) {
 		{"nothing", nil, nil},
 		{"image", func(c, _ map[string]any) { c["image"] = "vllm:2" }, []string{"image"}},
 		{"engine flags", func(c, _ map[string]any) { c["args"] = []any{"serve --tp 8"} }, []string{"engine flags"}},
-		{"GPUs", func(c, _ map[string]any) { c["resources"] = map[string]any{"limits": map[string]any{"nvidia.com/gpu": "8"}} }, []string{"hardware"}},
+		{"GPUs", func(c, _ map[string]any) {
+			c["resources"] = map[string]any{"limits": map[string]any{"nvidia.com/gpu": "8"}}
+		}, []string{"hardware"}},
 		{"a node selector and the image", func(c, spec map[string]any) { c["image"] = "vllm:2"; spec["nodeSelector"] = map[string]any{"a": "b"} }, []string{"image", "hardware"}},
 	}
 	for _, tt := range tests {

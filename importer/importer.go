@@ -68,7 +68,7 @@ type Result struct {
 func Import(ctx context.Context, objs []*unstructured.Unstructured, ns string, opts Options) (*Result, error) {
 	im := &importer{ns: ns, applied: opts.Applied, facts: opts.Facts, res: &Result{Lock: &modelfiles.Lock{Models: map[string]*modelfiles.Facts{}}},
 		fromFiles: map[string]string{},
-		live: map[*unstructured.Unstructured]*unstructured.Unstructured{}, taken: map[*unstructured.Unstructured]bool{}}
+		live:      map[*unstructured.Unstructured]*unstructured.Unstructured{}, taken: map[*unstructured.Unstructured]bool{}}
 	claimOf := statefulSetClaims(objs)
 	derived := map[string]int{}
 	for _, u := range objs {
