@@ -128,11 +128,14 @@ clean: down
 	rm -rf bin .cache/local
 
 # Benchmarks: the no-op diff of ~400 and ~4000 objects against kubectl diff on
-# the same control plane, and the load of a 1000-model tree.
+# the same control plane, and the load of a 1000-model tree; then whole
+# processes of the built binary beside kubectl (first sync, no-op diff,
+# --full, render), written to .cache/bench.json.
 bench: controlplane
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./diff
 	$(GO) test -run '^$$' -bench . -benchmem ./desired
 	$(GO) test -run '^$$' -bench Fence -benchtime 200x ./sync
+	MODELSYNC_BENCH_OUT=$(CURDIR)/.cache/bench.json $(GO) test -run '^$$' -bench BenchmarkProcess -benchtime 1x -timeout 60m ./cmd/modelsync
 
 # The invariant soak (sync/soak_test.go): `make test` runs 3 seeds of 12 steps;
 # this runs SOAK_SEEDS seeds of SOAK_STEPS steps. A failing seed prints its
