@@ -85,6 +85,25 @@ func TestPipelineFromAModelsConfigRepository(t *testing.T) {
 		t.Helper()
 		return pipelineWith(t, nil, vars...)
 	}
+	// gitlab-ci-local fetches the two includes of the one component at
+	// once, and the second copy into its include cache can fail ("File
+	// exists"). Fetch it once first, over git's HTTP as ever, with the
+	// component included once; every run after finds it cached.
+	ciFile := filepath.Join(repo, ".gitlab-ci.yml")
+	both, err := os.ReadFile(ciFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	once, _, _ := strings.Cut(string(both), "      apply-context: \"agents:modelsync\"\n")
+	if err := os.WriteFile(ciFile, []byte(once+"      apply-context: \"agents:modelsync\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := pipelineWith(t, []string{"--list"}); err != nil || !strings.Contains(out, "downloaded modelsync/modelsync") {
+		t.Fatalf("fetching the component: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(ciFile, both, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	mergeRequest := func(t *testing.T) (string, error) {
 		t.Helper()
 		base := strings.TrimSpace(gitOut(t, repo, "rev-parse", "HEAD~1"))
