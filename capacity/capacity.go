@@ -25,6 +25,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/model"
 )
 
 // Cluster is the nodes and what the running pods request of them.
@@ -329,7 +330,7 @@ func gpus(free corev1.ResourceList) int64 {
 func (c *Cluster) Free(resource string, products []string) int64 {
 	var n int64
 	for _, nd := range c.nodes {
-		if nd.n.Spec.Unschedulable || len(products) > 0 && !slices.Contains(products, nd.n.Labels["nvidia.com/gpu.product"]) {
+		if nd.n.Spec.Unschedulable || len(products) > 0 && !slices.Contains(products, nd.n.Labels[model.NodeGPUProduct]) {
 			continue
 		}
 		q := nd.free[corev1.ResourceName(resource)]

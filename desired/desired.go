@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"modelsync.dev/modelsync/generate"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/modelfiles"
@@ -39,7 +40,7 @@ type Set struct {
 	// Objects are sorted by group, kind and name.
 	Objects       []manifest.Object
 	Models        []model.Model
-	Contributions []model.Contribution
+	Contributions []generate.Contribution
 	Diagnostics   []validation.Diagnostic
 	// Starts is, per Model that modelsync.lock sizes, whether vLLM would
 	// start each of its variants, one line each (sizing.VariantEstimate.Verdict).
@@ -95,7 +96,7 @@ func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
 		set.addErrors("model-lock", err)
 	}
 	set.useFacts(lock)
-	out, err := model.Generate(set.Models, raw, opts.Namespace)
+	out, err := generate.Objects(set.Models, raw, opts.Namespace)
 	set.addErrors("model", err)
 	set.Objects, set.Contributions = out.Objects, out.Contributions
 	sort.SliceStable(set.Objects, func(i, j int) bool { return set.Objects[i].ID().Less(set.Objects[j].ID()) })

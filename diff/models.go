@@ -218,7 +218,7 @@ func gpuProducts(obj map[string]any, spec []string) []string {
 		exprs, _, _ := unstructured.NestedSlice(t.(map[string]any), "matchExpressions")
 		for _, e := range exprs {
 			em, _ := e.(map[string]any)
-			if em["key"] != "nvidia.com/gpu.product" || em["operator"] != "In" {
+			if em["key"] != model.NodeGPUProduct || em["operator"] != "In" {
 				continue
 			}
 			values, _, _ := unstructured.NestedStringSlice(em, "values")

@@ -6,8 +6,6 @@
 // validation, diff and prune all read it from here.
 package gateway
 
-import "strings"
-
 // API groups and versions.
 const (
 	AIGatewayGroup      = "aigateway.envoyproxy.io"
@@ -20,21 +18,6 @@ const (
 	PoolGroup      = "inference.networking.k8s.io"
 	PoolAPIVersion = PoolGroup + "/v1"
 )
-
-// KindRoute is the AI Gateway's route, whose rules are the served models.
-const KindRoute = "AIGatewayRoute"
-
-// IsRoute tells an AIGatewayRoute.
-func IsRoute(u interface {
-	GetKind() string
-	GetAPIVersion() string
-}) bool {
-	if u.GetKind() != KindRoute {
-		return false
-	}
-	group, _, _ := strings.Cut(u.GetAPIVersion(), "/")
-	return group == AIGatewayGroup
-}
 
 // ModelHeader is the header the AI Gateway routes on; a rule matches it on
 // the model name clients ask for.

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
+	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 )
 
@@ -149,27 +150,8 @@ func comparable(u *unstructured.Unstructured) (map[string]any, error) {
 		delete(spec, "clusterIP")
 		delete(spec, "clusterIPs")
 	}
-	dropNull(out)
+	manifest.DropEmpty(out, nil)
 	return out, nil
-}
-
-// dropNull removes null values and the creationTimestamp: null of typed
-// templates, which mean "unset" as much as an absent field.
-func dropNull(m map[string]any) {
-	for k, v := range m {
-		switch t := v.(type) {
-		case nil:
-			delete(m, k)
-		case map[string]any:
-			dropNull(t)
-		case []any:
-			for _, e := range t {
-				if em, ok := e.(map[string]any); ok {
-					dropNull(em)
-				}
-			}
-		}
-	}
 }
 
 func objectYAML(u *unstructured.Unstructured) ([]byte, error) {
@@ -187,7 +169,7 @@ func modelYAML(m *model.Model, commit string) ([]byte, error) {
 	if err := json.Unmarshal(data, &obj); err != nil {
 		return nil, err
 	}
-	dropEmptyMaps(obj)
+	manifest.DropEmpty(obj, manifest.AnyKey)
 	out, err := yaml.Marshal(obj)
 	if err != nil {
 		return nil, err
@@ -202,15 +184,4 @@ func modelYAML(m *model.Model, commit string) ([]byte, error) {
 	header := "# Imported by modelsync import. weightsGi and paramsB are estimated from the claim size;\n" +
 		"# put hf-mem's figures here before changing the hardware, as they size memory, storage and probes.\n"
 	return append([]byte(header), out...), nil
-}
-
-func dropEmptyMaps(m map[string]any) {
-	for k, v := range m {
-		if t, ok := v.(map[string]any); ok {
-			dropEmptyMaps(t)
-			if len(t) == 0 {
-				delete(m, k)
-			}
-		}
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,18 +14,15 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"modelsync.dev/modelsync/engine"
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/generate"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/modelfiles"
 )
-
-// engines are the entry points that make a container an LLM server.
-var engines = map[string]string{
-	"vllm.entrypoints.openai.api_server": "vllm",
-	"sglang.launch_server":               "sglang",
-}
 
 // isServer reports whether u runs vLLM or SGLang the way the runbook writes it.
 func isServer(u *unstructured.Unstructured) bool {
@@ -38,23 +34,11 @@ func isServer(u *unstructured.Unstructured) bool {
 		cm, _ := c.(map[string]any)
 		args, _, _ := unstructured.NestedStringSlice(cm, "args")
 		command, _, _ := unstructured.NestedStringSlice(cm, "command")
-		if engineOf(strings.Join(append(command, args...), " ")) != "" {
+		if engine.Of(strings.Join(append(command, args...), " ")) != "" {
 			return true
 		}
 	}
 	return false
-}
-
-func engineOf(line string) string {
-	for _, w := range model.ShellWords(line) {
-		if e, ok := engines[w]; ok {
-			return e
-		}
-		if w == "vllm" {
-			return "vllm"
-		}
-	}
-	return ""
 }
 
 // server is a recognised workload and the gateway objects that reach it.
@@ -91,8 +75,8 @@ func (im *importer) fit(ctx context.Context, u *unstructured.Unstructured) (*mod
 		m.Spec.Server.CommandLine = want.Containers[0].Args[0]
 		m.Spec.Server.PreStart, m.Spec.Server.Args = "", nil
 	}
-	if mounts := want.Containers[0].VolumeMounts; len(mounts) == 2 && mounts[0].MountPath != "/dev/shm" {
-		m.Spec.Server.Mounts = []string{"cache", "shm"}
+	if mounts := want.Containers[0].VolumeMounts; len(mounts) == 2 && mounts[0].MountPath != model.ShmPath {
+		m.Spec.Server.Mounts = []string{model.MountCache, model.MountShm}
 	}
 	if !cmp.Equal(got.Tolerations, want.Tolerations) {
 		m.Spec.Server.Overrides.Tolerations = want.Tolerations
@@ -124,9 +108,9 @@ func (im *importer) find(u *unstructured.Unstructured) (*server, error) {
 		return nil, err
 	}
 	name := u.GetName()
-	for _, s := range im.objectsOf("Service") {
+	for _, s := range im.objectsOf(schema.GroupKind{Kind: "Service"}) {
 		sel, _, _ := unstructured.NestedStringMap(s.Object, "spec", "selector")
-		if s.GetName() == name && sel["app"] == name && len(sel) == 1 {
+		if s.GetName() == name && sel[model.LabelApp] == name && len(sel) == 1 {
 			srv.svc = s
 		}
 	}
@@ -134,7 +118,7 @@ func (im *importer) find(u *unstructured.Unstructured) (*server, error) {
 		return nil, fmt.Errorf("no Service named %s selects app=%s; a Model generates both", name, name)
 	}
 	host := name + "." + im.ns + ".svc.cluster.local"
-	for _, b := range im.objectsOf("Backend") {
+	for _, b := range im.objectsOf(gateway.Backend) {
 		eps, _, _ := unstructured.NestedSlice(b.Object, "spec", "endpoints")
 		if len(eps) != 1 {
 			continue
@@ -148,7 +132,7 @@ func (im *importer) find(u *unstructured.Unstructured) (*server, error) {
 	if srv.backend == nil {
 		return nil, fmt.Errorf("no Backend points at %s:%d", host, model.ServerPort)
 	}
-	for _, a := range im.objectsOf("AIServiceBackend") {
+	for _, a := range im.objectsOf(gateway.ServiceBackend) {
 		ref, _, _ := unstructured.NestedString(a.Object, "spec", "backendRef", "name")
 		if a.GetName() == srv.backend.GetName() && ref == srv.backend.GetName() {
 			srv.serviceBackend = a
@@ -157,7 +141,7 @@ func (im *importer) find(u *unstructured.Unstructured) (*server, error) {
 	if srv.serviceBackend == nil {
 		return nil, fmt.Errorf("no AIServiceBackend named %s uses Backend %s; a Model generates both under one name", srv.backend.GetName(), srv.backend.GetName())
 	}
-	for _, r := range im.objectsOf("AIGatewayRoute") {
+	for _, r := range im.objectsOf(gateway.Route) {
 		for _, it := range gateway.Items(r) {
 			refs, _ := it.Value["backendRefs"].([]any)
 			if len(refs) != 1 {
@@ -192,13 +176,13 @@ func (im *importer) guess(ctx context.Context, srv *server) (*model.Model, error
 	}
 	c := pod.Containers[0]
 	line := c.Args[0]
-	engine := engineOf(line)
-	name := strings.TrimSuffix(srv.sts.Name, "-"+engine+"-inference")
+	e := engine.Of(line)
+	name := strings.TrimSuffix(srv.sts.Name, model.DefaultWorkloadName("", e))
 	m := &model.Model{APIVersion: model.APIVersion, Kind: model.Kind, Metadata: model.Metadata{Name: name, Namespace: im.ns}}
 	s := &model.Server{Image: c.Image}
 	m.Spec.Server = s
-	if engine != "vllm" {
-		s.Engine = engine
+	if e != engine.VLLM {
+		s.Engine = e
 	}
 	if name == srv.sts.Name {
 		s.WorkloadName = srv.sts.Name
@@ -208,7 +192,7 @@ func (im *importer) guess(ctx context.Context, srv *server) (*model.Model, error
 		s.ConfigMap = c.EnvFrom[0].ConfigMapRef.Name
 	}
 	s.Env = c.Env
-	flagsToFields(m, line)
+	engine.Read(m, line)
 	if err := hardware(s, srv.sts, c); err != nil {
 		return nil, err
 	}
@@ -216,12 +200,12 @@ func (im *importer) guess(ctx context.Context, srv *server) (*model.Model, error
 		s.PriorityClass = pod.PriorityClassName
 	}
 	for _, t := range pod.Tolerations {
-		if t.Key == "nautilus.io/reservation" && t.Value != im.ns {
+		if t.Key == model.ReservationKey && t.Value != im.ns {
 			s.Reservation = t.Value
 		}
 	}
 	for k, v := range srv.sts.Spec.Template.Labels {
-		if k != "app" && k != "component" {
+		if k != model.LabelApp && k != model.LabelComponent {
 			if s.PodLabels == nil {
 				s.PodLabels = map[string]string{}
 			}
@@ -229,13 +213,13 @@ func (im *importer) guess(ctx context.Context, srv *server) (*model.Model, error
 		}
 	}
 	s.PodAnnotations = srv.sts.Spec.Template.Annotations
-	tenGi := resource.MustParse("10Gi")
+	shm := resource.MustParse(model.DefaultShmSize)
 	for _, v := range pod.Volumes {
 		switch {
-		case v.Name != "shm" || v.EmptyDir == nil:
+		case v.Name != model.MountShm || v.EmptyDir == nil:
 		case v.EmptyDir.SizeLimit == nil:
 			s.ShmSize = model.ShmUnlimited
-		case v.EmptyDir.SizeLimit.Cmp(tenGi) != 0:
+		case v.EmptyDir.SizeLimit.Cmp(shm) != 0:
 			s.ShmSize = v.EmptyDir.SizeLimit.String()
 		}
 	}
@@ -277,7 +261,7 @@ func (im *importer) routing(m *model.Model, srv *server) {
 	if t, _, _ := unstructured.NestedString(srv.rule, "timeouts", "request"); t != model.DefaultTimeout {
 		m.Spec.Timeout = t
 	}
-	if n := srv.backend.GetName(); n != "envoy-ai-gateway-"+m.Name() {
+	if n := srv.backend.GetName(); n != model.DefaultBackendName(m.Name()) {
 		m.Spec.Backend = n
 	}
 	if s, _, _ := unstructured.NestedString(srv.serviceBackend.Object, "spec", "schema", "name"); s != model.DefaultSchema {
@@ -286,44 +270,6 @@ func (im *importer) routing(m *model.Model, srv *server) {
 	if srv.policy != nil {
 		m.Spec.APIKey = srv.policy.GetName()
 	}
-}
-
-// flagsToFields sets the fields the engine's flags say; flags without a field
-// stay in the line, which fit keeps as commandLine when it differs.
-func flagsToFields(m *model.Model, line string) {
-	s := m.Spec.Server
-	f := model.Flags(model.ShellWords(line))
-	num := func(v string) int { n, _ := strconv.Atoi(v); return n }
-	if s.Engine == "sglang" {
-		m.Spec.Upstream = f["--model-path"]
-		s.TensorParallel, s.PipelineParallel, s.DataParallel = num(f["--tp-size"]), num(f["--pp-size"]), num(f["--dp-size"])
-		s.MaxModelLen, s.MaxNumSeqs, s.MaxNumBatchedTokens = num(f["--context-length"]), num(f["--max-running-requests"]), num(f["--chunked-prefill-size"])
-		s.GPUMemoryUtilization = model.Decimal(f["--mem-fraction-static"])
-		_, s.Embedding = f["--is-embedding"]
-		s.HFOverrides = f["--json-model-override-args"]
-	} else {
-		if up := f["--model"]; up != "" {
-			m.Spec.Upstream = up
-		}
-		s.APIServers, s.TensorParallel = num(f["--api-server-count"]), num(f["--tensor-parallel-size"])
-		s.PipelineParallel, s.DataParallel = num(f["--pipeline-parallel-size"]), num(f["--data-parallel-size"])
-		s.DecodeContextParallel = num(f["--decode-context-parallel-size"])
-		s.MaxModelLen, s.MaxNumSeqs, s.MaxNumBatchedTokens = num(f["--max-model-len"]), num(f["--max-num-seqs"]), num(f["--max-num-batched-tokens"])
-		s.GPUMemoryUtilization = model.Decimal(f["--gpu-memory-utilization"])
-		s.Embedding = f["--runner"] == "pooling"
-		_, s.Mamba = f["--mamba-cache-mode"]
-		if v, ok := f["--mm-processor-cache-gb"]; ok {
-			s.Multimodal = true
-			n := num(v)
-			if n != 4 {
-				s.MMProcessorCacheGB = &n
-			}
-		}
-		s.HFOverrides = f["--hf-overrides"]
-	}
-	_, s.TrustRemoteCode = f["--trust-remote-code"]
-	s.ToolCallParser, s.ReasoningParser = f["--tool-call-parser"], f["--reasoning-parser"]
-	m.Spec.Revision = f["--revision"]
 }
 
 // hardware reads GPUs, node affinity, storage class and claim name.
@@ -353,17 +299,17 @@ func hardware(s *model.Server, sts appsv1.StatefulSet, c corev1.Container) error
 					return &n
 				}
 				switch e.Key {
-				case "nvidia.com/gpu.product":
+				case model.NodeGPUProduct:
 					s.GPUProducts = e.Values
-				case "nvidia.com/gpu.memory":
+				case model.NodeGPUMemory:
 					if n := gt(); n != nil {
 						s.MinGPUMemoryMB = *n
 					}
-				case "nvidia.com/gpu.compute.major":
+				case model.NodeComputeMajor:
 					if n := gt(); n == nil || *n != model.DefaultComputeMajorGt {
 						s.ComputeMajorAbove = n
 					}
-				case "nvidia.com/cuda.driver.major":
+				case model.NodeDriverMajor:
 					if n := gt(); n == nil || *n != model.DefaultDriverMajorGt {
 						s.DriverMajorAbove = n
 					}
@@ -378,7 +324,7 @@ func hardware(s *model.Server, sts appsv1.StatefulSet, c corev1.Container) error
 		return errors.New("a Model generates one volume claim template")
 	}
 	vct := sts.Spec.VolumeClaimTemplates[0]
-	if vct.Name != sts.Name+"-volume" {
+	if vct.Name != model.DefaultVolumeName(sts.Name) {
 		s.VolumeName = vct.Name
 	}
 	if sc := vct.Spec.StorageClassName; sc != nil && *sc != model.DefaultStorageClass {
@@ -396,11 +342,8 @@ func sizes(s *model.Server, sts appsv1.StatefulSet, c corev1.Container, facts *m
 	if facts != nil {
 		(&model.Model{Spec: model.Spec{Server: s}}).UseFacts(facts)
 	} else {
-		s.WeightsGi = math.Floor(gi/1.15*100) / 100
-		if s.WeightsGi <= 0 {
-			s.WeightsGi = 1
-		}
-		s.ParamsB = math.Round(s.WeightsGi/2*1.07*10) / 10 // bf16 weights
+		s.WeightsGi = model.WeightsFromStorageGi(gi)
+		s.ParamsB = model.ParamsFromWeightsGi(s.WeightsGi)
 	}
 	if s.StorageGi() != int64(gi) || float64(int64(gi)) != gi {
 		s.Overrides.Storage = storage.String()
@@ -447,7 +390,7 @@ func (im *importer) generate(m *model.Model, srv *server) (*appsv1.StatefulSet, 
 
 // render generates m beside copies of its route (without its rule) and
 // API key policy (without its targetRef).
-func (im *importer) render(m *model.Model, srv *server) (model.Output, error) {
+func (im *importer) render(m *model.Model, srv *server) (generate.Output, error) {
 	route := srv.route.DeepCopy()
 	removeItem(route, gateway.RuleKey(srv.rule))
 	raw := []manifest.Object{{Unstructured: route}}
@@ -456,7 +399,7 @@ func (im *importer) render(m *model.Model, srv *server) (model.Output, error) {
 		removeItem(p, targetKey(srv.serviceBackend.GetName()))
 		raw = append(raw, manifest.Object{Unstructured: p})
 	}
-	return model.Generate([]model.Model{*m}, raw, im.ns)
+	return generate.Objects([]model.Model{*m}, raw, im.ns)
 }
 
 // verify checks that every object m generates equals the one it replaces,
@@ -466,8 +409,8 @@ func (im *importer) verify(ctx context.Context, m *model.Model, srv *server) err
 	if err != nil {
 		return err
 	}
-	if len(m.CommandLineConflicts()) > 0 || len(m.Doubled()) > 0 {
-		return fmt.Errorf("the fields read from the engine line do not agree with it: %s", strings.Join(append(m.CommandLineConflicts(), m.Doubled()...), "; "))
+	if len(engine.Conflicts(m)) > 0 || len(engine.Doubled(m)) > 0 {
+		return fmt.Errorf("the fields read from the engine line do not agree with it: %s", strings.Join(append(engine.Conflicts(m), engine.Doubled(m)...), "; "))
 	}
 	originals := map[string]*unstructured.Unstructured{}
 	for _, o := range []*unstructured.Unstructured{srv.workload, srv.svc, srv.backend, srv.serviceBackend} {
@@ -477,13 +420,13 @@ func (im *importer) verify(ctx context.Context, m *model.Model, srv *server) err
 	}
 	for _, o := range out.Objects {
 		key := o.GetKind() + "/" + o.GetName()
-		if o.GetKind() == "AIGatewayRoute" {
+		if gateway.IsRoute(o) {
 			if err := sameRule(o.Unstructured, srv.rule); err != nil {
 				return err
 			}
 			continue
 		}
-		if o.GetKind() == "BackendSecurityPolicy" {
+		if gateway.Is(o, gateway.SecurityPolicy) {
 			continue
 		}
 		orig, ok := originals[key]
@@ -536,5 +479,5 @@ func removeItem(u *unstructured.Unstructured, key string) {
 
 // targetKey is a policy's targetRef key for the AIServiceBackend name.
 func targetKey(name string) string {
-	return gateway.TargetRefKey(map[string]any{"group": gateway.AIGatewayGroup, "kind": "AIServiceBackend", "name": name})
+	return gateway.TargetRefKey(gateway.RefTo(gateway.ServiceBackend, name))
 }

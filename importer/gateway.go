@@ -8,8 +8,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/generate"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 )
@@ -25,7 +27,7 @@ func (im *importer) routed(ctx context.Context, models []*model.Model) []*model.
 	}
 	var combined []gateway.Item
 	var routes []*unstructured.Unstructured
-	for _, r := range im.objectsOf(gateway.KindRoute) {
+	for _, r := range im.objectsOf(gateway.Route) {
 		for _, it := range gateway.Items(r) {
 			if refs, _ := it.Value["backendRefs"].([]any); len(refs) > 1 {
 				combined = append(combined, it)
@@ -57,10 +59,10 @@ func (im *importer) external(ctx context.Context, route *unstructured.Unstructur
 	srv := &server{route: route, rule: rule}
 	ref, _ := rule["backendRefs"].([]any)[0].(map[string]any)
 	name, _ := ref["name"].(string)
-	if kind, _ := ref["kind"].(string); kind != "" && kind != "AIServiceBackend" {
+	if kind, _ := ref["kind"].(string); kind != "" && kind != gateway.ServiceBackend.Kind {
 		return nil, fmt.Errorf("it sends to %s %s, which only a Model with a pool generates", kind, name)
 	}
-	for _, a := range im.objectsOf("AIServiceBackend") {
+	for _, a := range im.objectsOf(gateway.ServiceBackend) {
 		if a.GetName() == name {
 			srv.serviceBackend = a
 		}
@@ -71,7 +73,7 @@ func (im *importer) external(ctx context.Context, route *unstructured.Unstructur
 	if b, _, _ := unstructured.NestedString(srv.serviceBackend.Object, "spec", "backendRef", "name"); b != name {
 		return nil, fmt.Errorf("AIServiceBackend %s uses Backend %s; a Model generates both under one name", name, b)
 	}
-	for _, b := range im.objectsOf("Backend") {
+	for _, b := range im.objectsOf(gateway.Backend) {
 		if b.GetName() == name {
 			srv.backend = b
 		}
@@ -134,7 +136,7 @@ func (im *importer) combined(models []*model.Model, byBackend map[string]string,
 	without := route.DeepCopy()
 	removeItem(without, key)
 	raw := []manifest.Object{{Unstructured: without}}
-	for _, kind := range []string{"BackendSecurityPolicy", "BackendTrafficPolicy"} {
+	for _, kind := range []schema.GroupKind{gateway.SecurityPolicy, gateway.TrafficPolicy} {
 		for _, p := range im.objectsOf(kind) {
 			raw = append(raw, manifest.Object{Unstructured: p.DeepCopy()})
 		}
@@ -143,12 +145,12 @@ func (im *importer) combined(models []*model.Model, byBackend map[string]string,
 	for _, o := range models {
 		all = append(all, *o)
 	}
-	out, err := model.Generate(all, raw, im.ns)
+	out, err := generate.Objects(all, raw, im.ns)
 	if err != nil {
 		return nil, err
 	}
 	for _, o := range out.Objects {
-		if o.GetKind() == gateway.KindRoute && o.GetName() == route.GetName() {
+		if gateway.IsRoute(o) && o.GetName() == route.GetName() {
 			if err := sameRule(o.Unstructured, runtime.DeepCopyJSON(rule)); err != nil {
 				return nil, err
 			}
@@ -163,7 +165,7 @@ func (im *importer) combined(models []*model.Model, byBackend map[string]string,
 func (im *importer) policyOf(serviceBackend string) (*unstructured.Unstructured, error) {
 	var policy *unstructured.Unstructured
 	key := targetKey(serviceBackend)
-	for _, p := range im.objectsOf("BackendSecurityPolicy") {
+	for _, p := range im.objectsOf(gateway.SecurityPolicy) {
 		for _, it := range gateway.Items(p) {
 			if it.Key == key {
 				if policy != nil {

@@ -16,7 +16,9 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/modelfiles"
 )
@@ -161,10 +163,10 @@ func (im *importer) write(models []*model.Model) error {
 }
 
 // objectsOf returns the objects of the given kind.
-func (im *importer) objectsOf(kind string) []*unstructured.Unstructured {
+func (im *importer) objectsOf(gk schema.GroupKind) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
 	for _, u := range im.objs {
-		if u.GetKind() == kind && !im.taken[u] {
+		if gateway.Is(u, gk) && !im.taken[u] {
 			out = append(out, u)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"modelsync.dev/modelsync/model"
 )
 
 // unexpressed lists what a server workload says that no Model field can:
@@ -51,7 +52,7 @@ func unexpressed(u *unstructured.Unstructured) []string {
 	var volumes []string
 	for _, v := range spec.Volumes {
 		switch {
-		case v.PersistentVolumeClaim != nil, v.Name == "shm" && v.EmptyDir != nil:
+		case v.PersistentVolumeClaim != nil, v.Name == model.MountShm && v.EmptyDir != nil:
 		default:
 			volumes = append(volumes, v.Name)
 		}

@@ -1,16 +1,5 @@
 package model
 
-import (
-	"encoding/json"
-	"fmt"
-	"sort"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
-	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/manifest"
-)
-
 // AnnotationCatalogue on a hand-written ConfigMap names the data key that
 // modelsync fills with the catalogue of served models, for the chat UI's
 // config template (the runbook's last step).
@@ -24,51 +13,4 @@ type CatalogueEntry struct {
 	Owner string `json:"owner,omitempty"`
 	// Kind is chat or embedding.
 	Kind string `json:"kind"`
-}
-
-// catalogues fills every catalogue ConfigMap with the models the routes
-// serve, hand-written rules included, so that the list follows the routes.
-func (g *generator) catalogues() {
-	var entries []CatalogueEntry
-	embedding := map[string]bool{}
-	for _, m := range g.byName {
-		if m.Spec.Server != nil && m.Spec.Server.Embedding {
-			embedding[m.ServedName()] = true
-		}
-	}
-	for _, o := range g.out.Objects {
-		if !gateway.IsRoute(o) {
-			continue
-		}
-		for _, it := range gateway.Items(o.Unstructured) {
-			owner, _ := it.Value["modelsOwnedBy"].(string)
-			kind := "chat"
-			if embedding[it.Key] {
-				kind = "embedding"
-			}
-			entries = append(entries, CatalogueEntry{Name: it.Key, Owner: owner, Kind: kind})
-		}
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	if entries == nil {
-		entries = []CatalogueEntry{}
-	}
-	for _, o := range g.out.Objects {
-		key, ok := o.GetAnnotations()[AnnotationCatalogue]
-		if !ok || o.GetKind() != "ConfigMap" {
-			continue
-		}
-		if key == "" {
-			g.errs = append(g.errs, &manifest.Error{Origin: o.Origin, Msg: fmt.Sprintf("ConfigMap %s: annotation %s names no data key; write, for example, %s: models.json", o.GetName(), AnnotationCatalogue, AnnotationCatalogue)})
-			continue
-		}
-		data, err := json.MarshalIndent(entries, "", "  ")
-		if err != nil {
-			g.errs = append(g.errs, err)
-			continue
-		}
-		if err := unstructured.SetNestedField(o.Object, string(data)+"\n", "data", key); err != nil {
-			g.errs = append(g.errs, &manifest.Error{Origin: o.Origin, Msg: fmt.Sprintf("ConfigMap %s: %v", o.GetName(), err)})
-		}
-	}
 }

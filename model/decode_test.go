@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"modelsync.dev/modelsync/generate"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 )
@@ -28,6 +29,6 @@ func FuzzModelDecode(f *testing.F) {
 				}
 			}
 		}
-		_, _ = model.Generate(models, nil, "ns")
+		_, _ = generate.Objects(models, nil, "ns")
 	})
 }

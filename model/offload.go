@@ -1,11 +1,5 @@
 package model
 
-import (
-	"strconv"
-
-	corev1 "k8s.io/api/core/v1"
-)
-
 // Offload moves weights or KV cache from VRAM to CPU RAM (the runbook's "CPU
 // Offloading"), to fit a model or make room for KV cache. vLLM only.
 type Offload struct {
@@ -44,39 +38,4 @@ func (s *Server) OffloadedGi() float64 {
 		gi += s.WeightsGi
 	}
 	return gi
-}
-
-// offloadArgs are vLLM's offload flags.
-func (a *args) offload(s *Server) {
-	if !s.Offloading() {
-		return
-	}
-	o := s.Offload
-	switch o.Weights {
-	case "uva":
-		a.add("--offload-backend", "uva")
-		if o.WeightsGB != nil {
-			a.add("--cpu-offload-gb", strconv.FormatFloat(*o.WeightsGB, 'f', -1, 64))
-		}
-	case "prefetch":
-		a.add("--offload-backend", "prefetch", "--offload-group-size", "1", "--offload-num-in-group", "1", "--offload-prefetch-step", "1")
-	}
-	if o.KVGB > 0 {
-		a.add("--kv-offloading-backend", "native", "--kv-offloading-size", strconv.Itoa(o.KVGB))
-	}
-}
-
-// offloadEnv is the environment the runbook makes mandatory for offloading.
-func offloadEnv(s *Server) []corev1.EnvVar {
-	if !s.Offloading() {
-		return nil
-	}
-	env := []corev1.EnvVar{
-		{Name: "PYTORCH_ALLOC_CONF", Value: "expandable_segments:True"},
-		{Name: "VLLM_WEIGHT_OFFLOADING_DISABLE_PIN_MEMORY", Value: "1"},
-	}
-	if s.Offload.DisableUVA {
-		env = append(env, corev1.EnvVar{Name: "VLLM_WEIGHT_OFFLOADING_DISABLE_UVA", Value: "1"})
-	}
-	return env
 }

@@ -5,6 +5,7 @@
 package model
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -33,6 +34,18 @@ const (
 	// LabelServiceGroup is the runbook's label that puts several StatefulSets
 	// (hardware variants) behind one Service.
 	LabelServiceGroup = "service-group"
+	// LabelApp and LabelComponent are the runbook's pod labels: app names
+	// the workload, component is ComponentLLM for an engine's pods.
+	LabelApp       = "app"
+	LabelComponent = "component"
+	ComponentLLM   = "llm"
+)
+
+// The two volumes of an engine's pod, by the role spec.server.mounts names.
+const (
+	MountShm   = "shm"
+	MountCache = "cache"
+	ShmPath    = "/dev/shm"
 )
 
 // Decimal is a number as the engine's flag takes it, written as a YAML
@@ -299,20 +312,49 @@ func (m *Model) BackendName() string {
 	if m.Spec.Backend != "" {
 		return m.Spec.Backend
 	}
-	return "envoy-ai-gateway-" + m.Metadata.Name
+	return DefaultBackendName(m.Metadata.Name)
 }
+
+// DefaultBackendName is the runbook's Backend name of a model.
+func DefaultBackendName(name string) string { return "envoy-ai-gateway-" + name }
 
 // WorkloadName names the Service and (single) StatefulSet: <name>-<engine>-inference.
 func (m *Model) WorkloadName() string {
 	if m.Spec.Server != nil && m.Spec.Server.WorkloadName != "" {
 		return m.Spec.Server.WorkloadName
 	}
-	return m.Metadata.Name + "-" + m.Spec.Server.engine() + "-inference"
+	return DefaultWorkloadName(m.Metadata.Name, m.Spec.Server.EngineName())
 }
 
-func (s *Server) engine() string {
+// DefaultWorkloadName is the runbook's workload name of a model: <name>-<engine>-inference.
+func DefaultWorkloadName(name, engine string) string { return name + "-" + engine + "-inference" }
+
+// StatefulSetName is <workload> for one StatefulSet, <workload>-<variant> for several.
+func (m *Model) StatefulSetName(r Resolved) string {
+	if r.Name == "" {
+		return m.WorkloadName()
+	}
+	return m.WorkloadName() + "-" + r.Name
+}
+
+// VolumeName names the cache claim template and its mount: <workload>-volume.
+func (m *Model) VolumeName() string {
+	return cmp.Or(m.Spec.Server.VolumeName, DefaultVolumeName(m.WorkloadName()))
+}
+
+// DefaultVolumeName is the runbook's cache claim name of a workload.
+func DefaultVolumeName(workload string) string { return workload + "-volume" }
+
+// EngineName is spec.server.engine, vllm when unset.
+func (s *Server) EngineName() string {
 	if s.Engine == "" {
 		return "vllm"
 	}
 	return s.Engine
 }
+
+// MultiNode reports whether the model runs across several pods.
+func (s *Server) MultiNode() bool { return s.Nodes > 1 }
+
+// PoolName names the InferencePool of a pooled model: its workload's name.
+func (m *Model) PoolName() string { return m.WorkloadName() }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"modelsync.dev/modelsync/engine"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/modelfiles"
 )
@@ -18,7 +19,7 @@ func TargetOf(m *model.Model, r model.Resolved) (Target, bool) {
 		GPUMemory: SmallestGPU(r.MinGPUMemoryMB, r.GPUProducts),
 		Image:     s.Image,
 		Shape: Shape{TP: int64(r.TensorParallel), PP: int64(r.PipelineParallel), DCP: int64(r.DecodeContextParallel),
-			KVCacheDType: m.ArgValue(r, "--kv-cache-dtype"), MaxNumBatchedTokens: int64(s.MaxNumBatchedTokens)},
+			KVCacheDType: engine.ArgValue(m, r, "--kv-cache-dtype"), MaxNumBatchedTokens: int64(s.MaxNumBatchedTokens)},
 		MaxModelLen: int64(s.MaxModelLen),
 		Overhead:    int64(s.OverheadGi * GiB),
 		MaxNumSeqs:  int64(s.MaxNumSeqs),
@@ -34,7 +35,7 @@ func TargetOf(m *model.Model, r model.Resolved) (Target, bool) {
 		t.Utilization = u
 	}
 	if t.MaxModelLen == 0 {
-		if v, err := strconv.ParseInt(m.ArgValue(r, "--max-model-len"), 10, 64); err == nil {
+		if v, err := strconv.ParseInt(engine.ArgValue(m, r, "--max-model-len"), 10, 64); err == nil {
 			t.MaxModelLen = v
 		}
 	}

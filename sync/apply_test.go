@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
@@ -25,7 +26,7 @@ func TestFirstSyncInOrderSecondWritesNothing(t *testing.T) {
 	last := -1
 	for _, l := range rec.lines {
 		kind := strings.Fields(l)[1]
-		if r := sync.Rank(kind); r < last {
+		if r := gateway.ApplyRank(kind); r < last {
 			t.Errorf("%s applied after a later kind: %v", l, rec.lines)
 		} else {
 			last = r

@@ -4,33 +4,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/gateway"
 )
-
-// applyOrder ranks kinds so that what is pointed at exists before what points
-// at it: storage, config and identities, Services, workloads, Backends,
-// AIServiceBackends, security policies, routes, then traffic policies.
-var applyOrder = map[string]int{
-	"ConfigMap": 0, "Secret": 0, "PersistentVolumeClaim": 0, "ServiceAccount": 0, "Role": 0,
-	"Service": 1, "RoleBinding": 1,
-	"StatefulSet": 2, "Deployment": 2,
-	"Backend":               3,
-	"AIServiceBackend":      4,
-	"BackendSecurityPolicy": 5,
-	"AIGatewayRoute":        6,
-	"BackendTrafficPolicy":  7, "SecurityPolicy": 7, "ClientTrafficPolicy": 7,
-}
-
-// unknownKindRank places a kind the table does not know beside the
-// workloads, until its references say otherwise.
-const unknownKindRank = 2
-
-// Rank is kind's place in the table; order refines it with references.
-func Rank(kind string) int {
-	if r, ok := applyOrder[kind]; ok {
-		return r
-	}
-	return unknownKindRank
-}
 
 // order is the apply order of one set's kinds: the table's rank, raised past
 // the rank of every kind an object of the set references, so that a kind the
@@ -44,7 +19,7 @@ func newOrder(objs []*unstructured.Unstructured) order {
 	refs := map[string]map[string]bool{}
 	for _, u := range objs {
 		k := u.GetKind()
-		o[k] = Rank(k)
+		o[k] = gateway.ApplyRank(k)
 		if refs[k] == nil {
 			refs[k] = map[string]bool{}
 		}
@@ -73,7 +48,7 @@ func (o order) rank(kind string) int {
 	if r, ok := o[kind]; ok {
 		return r
 	}
-	return Rank(kind)
+	return gateway.ApplyRank(kind)
 }
 
 // referencesOf lists the kinds u references outside its metadata and status.

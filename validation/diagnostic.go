@@ -6,6 +6,8 @@ package validation
 
 import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/generate"
 	"modelsync.dev/modelsync/modelfiles"
 
 	"fmt"
@@ -52,7 +54,7 @@ type Input struct {
 	// Models are the decoded Model specs.
 	Models []model.Model
 	// Contributions say which model file put which entry into a shared object.
-	Contributions []model.Contribution
+	Contributions []generate.Contribution
 	// CRDs are CustomResourceDefinitions from outside the tree (--crds
 	// folders): their kinds are known, and objects of those kinds are
 	// checked against their schemas and CEL rules, as are objects of the
@@ -128,8 +130,8 @@ func (c *checker) add(sev Severity, rule string, origin manifest.Origin, object,
 	c.diags = append(c.diags, Diagnostic{Severity: sev, Rule: rule, Origin: origin, Object: object, Message: msg, Hint: hint})
 }
 
-func (c *checker) has(group, kind, name string) bool {
-	return len(c.byID[manifest.ID{Group: group, Kind: kind, Name: name}]) > 0
+func (c *checker) has(gk schema.GroupKind, name string) bool {
+	return len(c.byID[gateway.ID(gk, "", name)]) > 0
 }
 
 // originOf is where an entry of a shared object was written: the model file

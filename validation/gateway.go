@@ -6,15 +6,16 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
 )
 
-func (c *checker) ofKind(kind string) []manifest.Object {
+func (c *checker) ofKind(gk schema.GroupKind) []manifest.Object {
 	var out []manifest.Object
 	for _, o := range c.in.Objects {
-		if o.GetKind() == kind {
+		if gateway.Is(o, gk) {
 			out = append(out, o)
 		}
 	}
@@ -33,7 +34,7 @@ func backendRefsOf(rule map[string]any) []map[string]any {
 }
 
 func checkRouteLimits(c *checker) {
-	for _, o := range c.ofKind("AIGatewayRoute") {
+	for _, o := range c.ofKind(gateway.Route) {
 		items := gateway.Items(o.Unstructured)
 		if len(items) > gateway.MaxRouteRules {
 			c.add(Error, "too-many-rules", o.Origin, objectName(o),
@@ -52,7 +53,7 @@ func checkRouteLimits(c *checker) {
 
 func checkModelHeaders(c *checker) {
 	seen := map[string]string{}
-	for _, o := range c.ofKind("AIGatewayRoute") {
+	for _, o := range c.ofKind(gateway.Route) {
 		for _, it := range gateway.Items(o.Unstructured) {
 			where := c.originOf(o, it.Key)
 			if first, dup := seen[it.Key]; dup {
@@ -67,14 +68,14 @@ func checkModelHeaders(c *checker) {
 }
 
 func checkReferences(c *checker) {
-	for _, o := range c.ofKind("AIGatewayRoute") {
+	for _, o := range c.ofKind(gateway.Route) {
 		for _, it := range gateway.Items(o.Unstructured) {
 			refs := backendRefsOf(it.Value)
 			c.checkPoolRefs(o, it.Key, refs)
 			for _, ref := range refs {
 				kind, _ := ref["kind"].(string)
 				name, _ := ref["name"].(string)
-				if kind != "" || c.has(gateway.AIGatewayGroup, "AIServiceBackend", name) {
+				if kind != "" || c.has(gateway.ServiceBackend, name) {
 					continue
 				}
 				c.add(Error, "dangling-reference", c.originOf(o, it.Key), objectName(o),
@@ -83,29 +84,29 @@ func checkReferences(c *checker) {
 			}
 		}
 	}
-	for _, o := range c.ofKind("AIServiceBackend") {
+	for _, o := range c.ofKind(gateway.ServiceBackend) {
 		name, _, _ := unstructured.NestedString(o.Object, "spec", "backendRef", "name")
 		kind, _, _ := unstructured.NestedString(o.Object, "spec", "backendRef", "kind")
-		if kind == "Backend" && !c.has(gateway.EnvoyGatewayGroup, "Backend", name) {
+		if kind == gateway.Backend.Kind && !c.has(gateway.Backend, name) {
 			c.add(Error, "dangling-reference", o.Origin, objectName(o),
 				fmt.Sprintf("backendRef points at Backend %s, which is not in the tree", name), "add the Backend under backend/, or fix the name")
 		}
 	}
-	for _, o := range c.ofKind("BackendSecurityPolicy") {
+	for _, o := range c.ofKind(gateway.SecurityPolicy) {
 		for _, it := range gateway.Items(o.Unstructured) {
 			kind, _ := it.Value["kind"].(string)
 			name, _ := it.Value["name"].(string)
-			if kind == "AIServiceBackend" && !c.has(gateway.AIGatewayGroup, kind, name) {
+			if kind == gateway.ServiceBackend.Kind && !c.has(gateway.ServiceBackend, name) {
 				c.add(Error, "dangling-reference", c.originOf(o, it.Key), objectName(o),
 					fmt.Sprintf("targetRef points at AIServiceBackend %s, which is not in the tree", name), "remove the targetRef or add the backend")
 			}
 		}
 	}
-	for _, o := range c.ofKind("BackendTrafficPolicy") {
+	for _, o := range c.ofKind(gateway.TrafficPolicy) {
 		for _, it := range gateway.Items(o.Unstructured) {
 			kind, _ := it.Value["kind"].(string)
 			name, _ := it.Value["name"].(string)
-			if kind == "HTTPRoute" && !c.has(gateway.AIGatewayGroup, "AIGatewayRoute", name) && !c.has(gateway.GatewayAPIGroup, "HTTPRoute", name) {
+			if kind == gateway.HTTPRoute.Kind && !c.has(gateway.Route, name) && !c.has(gateway.HTTPRoute, name) {
 				c.add(Error, "dangling-reference", c.originOf(o, it.Key), objectName(o),
 					fmt.Sprintf("targetRef points at HTTPRoute %s, but no AIGatewayRoute of that name is in the tree", name),
 					"the HTTPRoute is generated with the AIGatewayRoute's name; remove the targetRef or fix the name")
@@ -118,14 +119,14 @@ func checkReferences(c *checker) {
 // needs a BackendTrafficPolicy on its route's HTTPRoute for retries and failover.
 func checkRoundRobinCovered(c *checker) {
 	covered := map[string]bool{}
-	for _, o := range c.ofKind("BackendTrafficPolicy") {
+	for _, o := range c.ofKind(gateway.TrafficPolicy) {
 		for _, it := range gateway.Items(o.Unstructured) {
-			if name, ok := it.Value["name"].(string); ok && it.Value["kind"] == "HTTPRoute" {
+			if name, ok := it.Value["name"].(string); ok && it.Value["kind"] == gateway.HTTPRoute.Kind {
 				covered[name] = true
 			}
 		}
 	}
-	for _, o := range c.ofKind("AIGatewayRoute") {
+	for _, o := range c.ofKind(gateway.Route) {
 		for _, it := range gateway.Items(o.Unstructured) {
 			if len(backendRefsOf(it.Value)) > 1 && !covered[o.GetName()] {
 				c.add(Error, "round-robin-without-policy", c.originOf(o, it.Key), objectName(o),
@@ -139,7 +140,7 @@ func checkRoundRobinCovered(c *checker) {
 
 func checkSecurityPolicies(c *checker) {
 	targets := map[string][]string{}
-	for _, o := range c.ofKind("BackendSecurityPolicy") {
+	for _, o := range c.ofKind(gateway.SecurityPolicy) {
 		items := gateway.Items(o.Unstructured)
 		if len(items) > gateway.MaxPolicyTargetRefs {
 			c.add(Error, "too-many-targets", o.Origin, objectName(o),
@@ -156,7 +157,7 @@ func checkSecurityPolicies(c *checker) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if pols := targets[k]; len(pols) > 1 {
-			o := c.in.Objects[c.byID[manifest.ID{Group: gateway.AIGatewayGroup, Kind: "BackendSecurityPolicy", Name: pols[1]}][0]]
+			o := c.in.Objects[c.byID[gateway.ID(gateway.SecurityPolicy, "", pols[1])][0]]
 			c.add(Error, "backend-two-security-policies", c.originOf(o, k), objectName(o),
 				fmt.Sprintf("%s is targeted by BackendSecurityPolicies %s; a backend may have only one", k[strings.LastIndex(k, "/")+1:], strings.Join(pols, " and ")),
 				"remove the targetRef from all but one policy")
@@ -181,10 +182,10 @@ func (c *checker) checkPoolRefs(o manifest.Object, rule string, refs []map[strin
 				"set both (group: inference.networking.k8s.io, kind: InferencePool) for a pool, or neither for an AIServiceBackend")
 		case !hasKind:
 			continue
-		case group != gateway.PoolGroup || kind != "InferencePool":
+		case group != gateway.InferencePool.Group || kind != gateway.InferencePool.Kind:
 			c.add(Error, "pool-reference", where, objectName(o), fmt.Sprintf("rule %s: backendRef %s is %s %s; a rule can only name an InferencePool of %s", rule, name, group, kind, gateway.PoolGroup),
 				"write group: inference.networking.k8s.io and kind: InferencePool (the v1 API)")
-		case !c.has(gateway.PoolGroup, "InferencePool", name):
+		case !c.has(gateway.InferencePool, name):
 			c.add(Error, "dangling-reference", where, objectName(o), fmt.Sprintf("rule %s points at InferencePool %s, which is not in the tree", rule, name),
 				"add the InferencePool (or a Model with pool:), or fix the backendRef name")
 		}

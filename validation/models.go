@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"modelsync.dev/modelsync/engine"
 	"modelsync.dev/modelsync/manifest"
 
 	"encoding/json"
@@ -26,17 +27,17 @@ func checkModels(c *checker) {
 		for _, r := range s.ResolvedVariants() {
 			c.checkParallelism(m, r, obj)
 		}
-		if m.HasArg("--enforce-eager") {
+		if engine.HasArg(m, "--enforce-eager") {
 			c.add(Warning, "enforce-eager", serverField(m, "", "args"), obj, "--enforce-eager disables CUDA graphs and cuts token throughput to 1/4–1/6",
 				`use only as a last resort; try --compilation-config '{"cudagraph_mode": "PIECEWISE"}' or a lower --max-num-seqs first`)
 		}
 		c.checkSGLang(m, obj)
-		for _, d := range m.Doubled() {
+		for _, d := range engine.Doubled(m) {
 			c.add(Error, "doubled-setting", serverField(m, "", doubledField(d)), obj, fmt.Sprintf("spec.server sets %s, which modelsync generates from the Model's fields", d),
 				"remove it from args/env and set the Model field instead (tensorParallel, maxModelLen, …), so the engine gets one value")
 		}
 		c.checkOffload(m, obj)
-		for _, d := range m.CommandLineConflicts() {
+		for _, d := range engine.Conflicts(m) {
 			c.add(Error, "command-line-conflict", m.Origin.At("spec", "server", "commandLine"), obj, d,
 				"make the Model's fields (tensorParallel, maxModelLen, …) say what the line runs, or drop commandLine to generate it")
 		}
@@ -62,7 +63,7 @@ func checkModels(c *checker) {
 			c.add(Error, "hf-overrides-json", serverField(m, "", "hfOverrides"), obj, "hfOverrides is not valid JSON; the engine would refuse to start",
 				`write it as one JSON object, for example hfOverrides: '{"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}'`)
 		}
-		if s.Embedding && (s.ToolCallParser != "" || s.ReasoningParser != "" || m.HasArg("--tool-call-parser") || m.HasArg("--reasoning-parser")) {
+		if s.Embedding && (s.ToolCallParser != "" || s.ReasoningParser != "" || engine.HasArg(m, "--tool-call-parser") || engine.HasArg(m, "--reasoning-parser")) {
 			c.add(Error, "embedding-parsers", serverField(m, "", "toolCallParser", "reasoningParser", "args"), obj, "an embedding model takes no tool-call or reasoning parser",
 				"remove toolCallParser/reasoningParser; embedding models run with --runner pooling --convert embed")
 		}

@@ -109,7 +109,7 @@ func checkNames(c *checker) {
 			c.add(Error, "invalid-name", o.Origin, objectName(o), fmt.Sprintf("invalid name %q: %s", name, strings.Join(errs, "; ")),
 				"use lower-case letters, digits and '-', starting and ending with a letter or digit")
 		}
-		if o.GetKind() == "AIGatewayRoute" {
+		if gateway.IsRoute(o) {
 			for _, it := range gateway.Items(o.Unstructured) {
 				if n, ok := it.Value["name"].(string); ok {
 					if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {

@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/manifest"
 )
@@ -15,7 +16,7 @@ import (
 // Generated StatefulSets follow the runbook already.
 func checkWorkloads(c *checker) {
 	pvcs := map[string]corev1.PersistentVolumeClaim{}
-	for _, o := range c.ofKind("PersistentVolumeClaim") {
+	for _, o := range c.ofKind(schema.GroupKind{Kind: "PersistentVolumeClaim"}) {
 		var pvc corev1.PersistentVolumeClaim
 		if runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &pvc) == nil {
 			pvcs[pvc.Name] = pvc

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
@@ -45,7 +46,7 @@ func newStatusCommand() *cobra.Command {
 			}
 			slices.SortFunc(members, func(a, b unstructured.Unstructured) int {
 				ia, ib := manifest.IDOf(&a), manifest.IDOf(&b)
-				if r := sync.Rank(ia.Kind) - sync.Rank(ib.Kind); r != 0 {
+				if r := gateway.ApplyRank(ia.Kind) - gateway.ApplyRank(ib.Kind); r != 0 {
 					return r
 				}
 				return strings.Compare(ia.String(), ib.String())

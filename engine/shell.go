@@ -1,15 +1,12 @@
-package model
+package engine
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
-// ShellWords splits a bash -c line into words the way the shell reads them
+// Words splits a bash -c line into words the way the shell reads them
 // back: blanks separate words, single quotes keep everything, double quotes
 // keep everything but backslash escapes, and a backslash escapes one character.
 // It is not a shell: it knows no expansions, which engine lines do not use.
-func ShellWords(line string) []string {
+func Words(line string) []string {
 	var words []string
 	var w strings.Builder
 	inWord := false
@@ -79,36 +76,18 @@ func Flags(words []string) map[string]string {
 	return flags
 }
 
-// CommandLineConflicts lists where spec.server.commandLine disagrees with
-// the Model's fields: a flag the fields generate with a value that the line
-// gives another value or omits. The fields size the pod and feed validation,
-// so a line that says otherwise would run a different server than the one
-// checked. Switches (--trust-remote-code, --enable-prefix-caching) are the
-// line's own business.
-func (m *Model) CommandLineConflicts() []string {
-	s := m.Spec.Server
-	if s == nil || s.CommandLine == "" {
-		return nil
+// Word is one argument as bash -c reads it back: as written when it holds
+// only characters the shell takes literally, else single-quoted, so that
+// `args: [--compilation-config, '{"cudagraph_mode": "PIECEWISE"}']` reaches
+// the engine as two arguments, not five broken words.
+func Word(v string) string {
+	if v != "" && strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,@%+") == "" {
+		return v
 	}
-	line := Flags(ShellWords(s.CommandLine))
-	var out []string
-	seen := map[string]bool{}
-	for _, r := range s.ResolvedVariants() {
-		generated := m.generatedArgs(r)
-		want := Flags(ShellWords(strings.Join(generated, " ")))
-		for _, w := range generated {
-			v, ok := want[w]
-			if !strings.HasPrefix(w, "--") || !ok || v == "" || seen[w] {
-				continue
-			}
-			seen[w] = true
-			switch got, has := line[w]; {
-			case !has:
-				out = append(out, fmt.Sprintf("the fields set %s %s, which commandLine omits", w, v))
-			case got != v:
-				out = append(out, fmt.Sprintf("the fields set %s %s, but commandLine has %s %s", w, v, w, got))
-			}
-		}
-	}
-	return out
+	return Quote(v)
+}
+
+// Quote wraps v in single quotes for bash -c.
+func Quote(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }

@@ -1,25 +1,27 @@
-package model
+package generate
 
 import (
+	"cmp"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/model"
 )
 
 // The Gateway API Inference Extension's pool and endpoint picker, laid out as
 // its inferencepool chart does (v1.0).
 const (
-	// DefaultPickerImage is the endpoint picker of the CRDs' bundle version.
-	DefaultPickerImage = "registry.k8s.io/gateway-api-inference-extension/epp:v1.0.2"
-	pickerPort         = 9002
-	pickerHealthPort   = 9003
-	pickerMetricsPort  = 9090
-	pickerConfigFile   = "default-plugins.yaml"
+	pickerPort        = 9002
+	pickerHealthPort  = 9003
+	pickerMetricsPort = 9090
+	pickerConfigFile  = "default-plugins.yaml"
 )
 
 // pickerConfig is the chart's default scheduling: queue, KV-cache and
@@ -41,29 +43,26 @@ schedulingProfiles:
     weight: 3
 `
 
-// PoolName names the InferencePool of a pooled model: its workload's name.
-func (m *Model) PoolName() string { return m.WorkloadName() }
-
-func (m *Model) pickerName() string { return m.WorkloadName() + "-epp" }
+func pickerName(m *model.Model) string { return m.WorkloadName() + "-epp" }
 
 // poolRef is how the rule sends to the pool.
-func (m *Model) poolRef() map[string]any {
-	return map[string]any{"group": gateway.PoolGroup, "kind": "InferencePool", "name": m.PoolName()}
+func poolRef(m *model.Model) map[string]any {
+	return gateway.RefTo(gateway.InferencePool, m.PoolName())
 }
 
 // pool is the InferencePool over the model's serving pods and the endpoint
 // picker that schedules requests onto them: Deployment, Service,
 // ServiceAccount, Role and RoleBinding, and its ConfigMap.
-func (m *Model) pool(ns string) []any {
+func pool(m *model.Model, ns string) []runtime.Object {
 	p := m.Spec.Pool
-	name, picker := m.PoolName(), m.pickerName()
-	labels := m.labels(map[string]string{"app": picker})
-	inferencePool := newObject(gateway.PoolAPIVersion, "InferencePool", ns, name, m.labels(nil), m.Metadata.Annotations, map[string]any{
-		"targetPorts":       []any{map[string]any{"number": int64(ServerPort)}},
+	name, picker := m.PoolName(), pickerName(m)
+	pickerLabels := labels(m, map[string]string{model.LabelApp: picker})
+	inferencePool := newObject(gateway.PoolAPIVersion, gateway.InferencePool.Kind, ns, name, labels(m, nil), m.Metadata.Annotations, map[string]any{
+		"targetPorts":       []any{map[string]any{"number": int64(model.ServerPort)}},
 		"endpointPickerRef": map[string]any{"name": picker, "port": map[string]any{"number": int64(pickerPort)}},
 	})
-	_ = unstructured.SetNestedStringMap(inferencePool.Object, m.podSelector(), "spec", "selector", "matchLabels")
-	meta := metav1.ObjectMeta{Name: picker, Namespace: ns, Labels: labels, Annotations: m.Metadata.Annotations}
+	_ = unstructured.SetNestedStringMap(inferencePool.Object, podSelector(m), "spec", "selector", "matchLabels")
+	meta := metav1.ObjectMeta{Name: picker, Namespace: ns, Labels: pickerLabels, Annotations: m.Metadata.Annotations}
 	replicas := int32(1)
 	if p.PickerReplicas != nil {
 		replicas = *p.PickerReplicas
@@ -79,19 +78,19 @@ func (m *Model) pool(ns string) []any {
 		ObjectMeta: meta,
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": picker}},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{model.LabelApp: picker}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": picker}},
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{model.LabelApp: picker}},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: picker,
 					// The namespace's reserved nodes, as the model's own pods.
-					Tolerations: []corev1.Toleration{{Key: "nautilus.io/reservation", Operator: corev1.TolerationOpEqual,
-						Value: firstNonEmpty(m.Spec.Server.Reservation, ns), Effect: corev1.TaintEffectNoSchedule}},
+					Tolerations: []corev1.Toleration{{Key: model.ReservationKey, Operator: corev1.TolerationOpEqual,
+						Value: cmp.Or(m.Spec.Server.Reservation, ns), Effect: corev1.TaintEffectNoSchedule}},
 					// As long as the longest grace period of the pool's pods.
 					TerminationGracePeriodSeconds: ptr(int64(130)),
 					Containers: []corev1.Container{{
 						Name:            "epp",
-						Image:           firstNonEmpty(p.PickerImage, DefaultPickerImage),
+						Image:           cmp.Or(p.PickerImage, model.DefaultPickerImage),
 						ImagePullPolicy: corev1.PullAlways,
 						Args: []string{"--pool-name", name, "--pool-namespace", ns, "--zap-encoder", "json", "--log-level", "error",
 							"--config-file", "/config/" + pickerConfigFile},
@@ -117,7 +116,7 @@ func (m *Model) pool(ns string) []any {
 		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
-			Selector: map[string]string{"app": picker},
+			Selector: map[string]string{model.LabelApp: picker},
 			Ports: []corev1.ServicePort{
 				{Name: "grpc-ext-proc", Port: pickerPort, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(pickerPort), AppProtocol: ptr("http2")},
 				{Name: "http-metrics", Port: pickerMetricsPort, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(pickerMetricsPort)},
@@ -140,7 +139,7 @@ func (m *Model) pool(ns string) []any {
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: picker, Namespace: ns}},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: picker},
 	}
-	return []any{
+	return []runtime.Object{
 		inferencePool, deployment, service, role, binding,
 		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta},
 		&corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta, Data: map[string]string{pickerConfigFile: pickerConfig}},

@@ -1,4 +1,4 @@
-package model
+package generate
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
 )
 
 // routes adds every model's rule to its route group. A group is a
@@ -18,8 +19,8 @@ import (
 // Models fill the shards in order of their served name, so a new model can
 // move others' rules to the next shard: every shard carries the template's
 // name (gateway.AnnotationGroup) so that a plan sees a move, not a removal.
-func (g *generator) routes(models []*Model) {
-	groups := map[string][]*Model{}
+func (g *generator) routes(models []*model.Model) {
+	groups := map[string][]*model.Model{}
 	for _, m := range models {
 		name := m.Spec.Route
 		if name == "" {
@@ -55,7 +56,7 @@ func (g *generator) onlyRoute() string {
 	return found
 }
 
-func (g *generator) routeGroup(name string, models []*Model) {
+func (g *generator) routeGroup(name string, models []*model.Model) {
 	idx, ok := g.shared[manifest.ID{Group: gateway.AIGatewayGroup, Kind: "AIGatewayRoute", Name: name}]
 	if !ok {
 		for _, m := range models {
@@ -66,8 +67,8 @@ func (g *generator) routeGroup(name string, models []*Model) {
 	}
 	template := g.out.Objects[idx]
 	shards := [][]gateway.Item{gateway.Items(template.Unstructured)}
-	owners := []*Model{nil}
-	firsts := []*Model{nil}
+	owners := []*model.Model{nil}
+	firsts := []*model.Model{nil}
 	for _, m := range models {
 		last := len(shards) - 1
 		if len(shards[last]) >= gateway.MaxRouteRules {
@@ -76,7 +77,7 @@ func (g *generator) routeGroup(name string, models []*Model) {
 			firsts = append(firsts, m)
 			last++
 		}
-		rule := m.rule(g.backendRefs(m))
+		rule := rule(m, g.backendRefs(m))
 		shards[last] = append(shards[last], gateway.Item{Noun: gateway.NounRule, Key: gateway.RuleKey(rule), Value: rule})
 		if refs, _ := rule["backendRefs"].([]any); len(refs) > 1 && owners[last] == nil {
 			owners[last] = m
@@ -109,7 +110,7 @@ func (g *generator) routeGroup(name string, models []*Model) {
 // followShard puts a shard's HTTPRoute into every traffic policy that
 // targets the HTTPRoute of its route group's template, so that the models a
 // shard holds keep their retry policy when the group outgrows one route.
-func (g *generator) followShard(template manifest.Object, shard string, m *Model) {
+func (g *generator) followShard(template manifest.Object, shard string, m *model.Model) {
 	var policies []manifest.ID
 	for id, idx := range g.shared {
 		if id.Kind != "BackendTrafficPolicy" {
@@ -140,8 +141,8 @@ func (g *generator) shardID(template manifest.Object, i int) manifest.ID {
 // AIGatewayRoute) into the BackendTrafficPolicy that gives round-robin rules
 // their retry policy: the one the template names in its annotation, else the
 // only BackendTrafficPolicy in the tree.
-func (g *generator) coverRoundRobin(template manifest.Object, route string, m *Model) {
-	policy := template.GetAnnotations()[AnnotationTrafficPolicy]
+func (g *generator) coverRoundRobin(template manifest.Object, route string, m *model.Model) {
+	policy := template.GetAnnotations()[model.AnnotationTrafficPolicy]
 	if policy == "" {
 		for id := range g.shared {
 			if id.Kind == "BackendTrafficPolicy" {
@@ -155,7 +156,7 @@ func (g *generator) coverRoundRobin(template manifest.Object, route string, m *M
 	}
 	if policy == "" {
 		g.fail(m, fmt.Sprintf("round-robin rule in AIGatewayRoute %s needs a BackendTrafficPolicy with a retry policy", route),
-			fmt.Sprintf("add one to the tree, or annotate AIGatewayRoute %s with %s: <name>", template.GetName(), AnnotationTrafficPolicy))
+			fmt.Sprintf("add one to the tree, or annotate AIGatewayRoute %s with %s: <name>", template.GetName(), model.AnnotationTrafficPolicy))
 		return
 	}
 	g.addTarget(m, manifest.ID{Group: gateway.EnvoyGatewayGroup, Kind: "BackendTrafficPolicy", Name: policy},

@@ -1,13 +1,12 @@
 package model
 
 import (
-	"fmt"
+	"cmp"
 	"math"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// Defaults from the runbook (../shared/seeds/001).
+// Defaults from the runbook (../shared/seeds/001): the generator writes
+// them, and import leaves a field unset when the live object has them.
 const (
 	DefaultGPUResource    = "nvidia.com/gpu"
 	DefaultComputeMajorGt = 7   // newer than Volta, for CUDA 13 images
@@ -17,6 +16,26 @@ const (
 	DefaultTimeout        = "1200s"
 	DefaultSchema         = "OpenAI"
 	ServerPort            = 5000
+	// DownloadDir is where the engine keeps the weights: the cache claim.
+	DownloadDir = "/workspace/.cache/huggingface/hub"
+	// DefaultShmSize is the /dev/shm volume's size limit.
+	DefaultShmSize = "10Gi"
+	// DefaultMMCacheGB is vLLM's multimodal processor cache per API server.
+	DefaultMMCacheGB = 4
+	// DefaultPickerImage is the endpoint picker of the CRDs' bundle version.
+	DefaultPickerImage = "registry.k8s.io/gateway-api-inference-extension/epp:v1.0.2"
+	// ReservationKey is the taint of a namespace's reserved nodes, which
+	// every pod tolerates with the reservation's name.
+	ReservationKey = "nautilus.io/reservation"
+)
+
+// The node labels (NVIDIA's GPU feature discovery) a Model's hardware
+// fields select nodes by.
+const (
+	NodeGPUProduct   = "nvidia.com/gpu.product"
+	NodeGPUMemory    = "nvidia.com/gpu.memory"
+	NodeComputeMajor = "nvidia.com/gpu.compute.major"
+	NodeDriverMajor  = "nvidia.com/cuda.driver.major"
 )
 
 // Resolved is a variant's hardware with every default filled in.
@@ -38,7 +57,7 @@ func (s *Server) Resolve(v Variant) Resolved {
 	}
 	r := Resolved{Name: v.Name}
 	r.GPUs = pick(h.GPUs, b.GPUs)
-	r.GPUResource = firstNonEmpty(h.GPUResource, b.GPUResource, DefaultGPUResource)
+	r.GPUResource = cmp.Or(h.GPUResource, b.GPUResource, DefaultGPUResource)
 	r.GPUProducts = h.GPUProducts
 	if r.GPUProducts == nil {
 		r.GPUProducts = b.GPUProducts
@@ -94,15 +113,31 @@ func CPULimit(r Resolved) int { return 2 * CPURequest(r) }
 func (s *Server) MemoryGi(r Resolved) (request, limit int64) {
 	extra := 0.0
 	if s.Multimodal {
-		extra = float64(s.mmCacheGB() * r.APIServers)
+		extra = float64(s.MMCacheGB() * r.APIServers)
 	}
 	extra += s.OffloadedGi()                        // CPU RAM holding offloaded weights and KV cache
 	share := s.WeightsGi / float64(max(1, s.Nodes)) // each pod of a multi-node model holds its part
 	return ceilGi(share*0.55 + extra), ceilGi(share*1.1 + extra)
 }
 
-// StorageGi is 15 % over the weights, inside the runbook's 10–20 %.
-func (s *Server) StorageGi() int64 { return ceilGi(s.WeightsGi * 1.15) }
+// storageOverWeights sizes the cache claim 15 % over the weights, inside
+// the runbook's 10–20 %.
+const storageOverWeights = 1.15
+
+// StorageGi is the cache claim's size.
+func (s *Server) StorageGi() int64 { return ceilGi(s.WeightsGi * storageOverWeights) }
+
+// WeightsFromStorageGi is the weight size a claim of gi was sized for, the
+// inverse of StorageGi, for import when the model's files are not read.
+func WeightsFromStorageGi(gi float64) float64 {
+	return max(1, math.Floor(gi/storageOverWeights*100)/100)
+}
+
+// ParamsFromWeightsGi is the parameter count, in billions, of bf16 weights
+// of gi GiB (two bytes a parameter).
+func ParamsFromWeightsGi(gi float64) float64 {
+	return math.Round(gi*(1<<30)/2/1e8) / 10
+}
 
 // StartupFailureThreshold follows the runbook's table (periodSeconds 10),
 // taking the upper end of each size's range.
@@ -122,35 +157,15 @@ func (s *Server) StartupFailureThreshold() int32 {
 	}
 }
 
-func (s *Server) mmCacheGB() int {
+// MMCacheGB is the multimodal processor cache per API server.
+func (s *Server) MMCacheGB() int {
 	if s.MMProcessorCacheGB != nil {
 		return *s.MMProcessorCacheGB
 	}
-	return 4 // vLLM's default
-}
-
-// quantity returns override if set, else the derived value.
-func quantity(override, derived string) (resource.Quantity, error) {
-	if override != "" {
-		q, err := resource.ParseQuantity(override)
-		if err != nil {
-			return q, fmt.Errorf("override %q: %w", override, err)
-		}
-		return q, nil
-	}
-	return resource.MustParse(derived), nil
+	return DefaultMMCacheGB
 }
 
 func ceilGi(v float64) int64 { return int64(math.Ceil(v)) }
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
 
 func firstInt(a, b *int, def int) *int {
 	switch {

@@ -1,8 +1,11 @@
-package model
+package generate
 
 import (
+	"cmp"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/model"
 )
 
 func newObject(apiVersion, kind, ns, name string, labels, annotations map[string]string, spec map[string]any) *unstructured.Unstructured {
@@ -19,29 +22,29 @@ func newObject(apiVersion, kind, ns, name string, labels, annotations map[string
 }
 
 // endpoint is the host and port the model's Backend points at.
-func (m *Model) endpoint(ns string) (string, int64) {
+func endpoint(m *model.Model, ns string) (string, int64) {
 	if m.Spec.External != nil {
 		return m.Spec.External.Hostname, int64(m.Spec.External.Port)
 	}
-	return m.WorkloadName() + "." + ns + ".svc.cluster.local", ServerPort
+	return m.WorkloadName() + "." + ns + ".svc.cluster.local", model.ServerPort
 }
 
-func (m *Model) backend(ns string) *unstructured.Unstructured {
-	host, port := m.endpoint(ns)
-	return newObject(gateway.EnvoyGatewayVersion, "Backend", ns, m.BackendName(), m.labels(nil), m.Metadata.Annotations, map[string]any{
+func backend(m *model.Model, ns string) *unstructured.Unstructured {
+	host, port := endpoint(m, ns)
+	return newObject(gateway.EnvoyGatewayVersion, "Backend", ns, m.BackendName(), labels(m, nil), m.Metadata.Annotations, map[string]any{
 		"endpoints": []any{map[string]any{"fqdn": map[string]any{"hostname": host, "port": port}}},
 	})
 }
 
-func (m *Model) serviceBackend(ns string) *unstructured.Unstructured {
-	return newObject(gateway.AIGatewayAPIVersion, "AIServiceBackend", ns, m.BackendName(), m.labels(nil), m.Metadata.Annotations, map[string]any{
-		"schema":     map[string]any{"name": firstNonEmpty(m.Spec.Schema, DefaultSchema)},
+func serviceBackend(m *model.Model, ns string) *unstructured.Unstructured {
+	return newObject(gateway.AIGatewayAPIVersion, "AIServiceBackend", ns, m.BackendName(), labels(m, nil), m.Metadata.Annotations, map[string]any{
+		"schema":     map[string]any{"name": cmp.Or(m.Spec.Schema, model.DefaultSchema)},
 		"backendRef": map[string]any{"name": m.BackendName(), "kind": "Backend", "group": gateway.EnvoyGatewayGroup},
 	})
 }
 
 // backendRef is how a rule points at this model's AIServiceBackend.
-func (m *Model) backendRef() map[string]any {
+func backendRef(m *model.Model) map[string]any {
 	ref := map[string]any{"name": m.BackendName()}
 	if m.Spec.Upstream != "" {
 		ref["modelNameOverride"] = m.Spec.Upstream
@@ -51,14 +54,14 @@ func (m *Model) backendRef() map[string]any {
 
 // rule is the model's entry in its route group: a match on the x-ai-eg-model
 // header, its backend (or, for a combined model, the backends it spreads over).
-func (m *Model) rule(backendRefs []any) map[string]any {
+func rule(m *model.Model, backendRefs []any) map[string]any {
 	r := map[string]any{
 		"name": m.RuleName(),
 		"matches": []any{map[string]any{"headers": []any{
 			map[string]any{"type": "Exact", "name": gateway.ModelHeader, "value": m.ServedName()},
 		}}},
 		"backendRefs": backendRefs,
-		"timeouts":    map[string]any{"request": firstNonEmpty(m.Spec.Timeout, DefaultTimeout)},
+		"timeouts":    map[string]any{"request": cmp.Or(m.Spec.Timeout, model.DefaultTimeout)},
 	}
 	if m.Spec.OwnedBy != "" {
 		r["modelsOwnedBy"] = m.Spec.OwnedBy

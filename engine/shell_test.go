@@ -1,11 +1,13 @@
-package model
+package engine
 
 import (
 	"slices"
 	"testing"
+
+	"modelsync.dev/modelsync/model"
 )
 
-func TestShellWords(t *testing.T) {
+func TestWords(t *testing.T) {
 	tests := []struct {
 		line string
 		want []string
@@ -17,17 +19,17 @@ func TestShellWords(t *testing.T) {
 		{`a \` + "\n" + `b`, []string{"a", "b"}},
 	}
 	for _, tt := range tests {
-		if got := ShellWords(tt.line); !slices.Equal(got, tt.want) {
-			t.Errorf("ShellWords(%q) = %q, want %q", tt.line, got, tt.want)
+		if got := Words(tt.line); !slices.Equal(got, tt.want) {
+			t.Errorf("Words(%q) = %q, want %q", tt.line, got, tt.want)
 		}
 	}
 }
 
-// TestCommandLineConflicts: a commandLine must run what the fields describe.
-func TestCommandLineConflicts(t *testing.T) {
-	base := func(line string) *Model {
-		return &Model{Metadata: Metadata{Name: "m"}, Spec: Spec{Upstream: "org/m", Server: &Server{
-			Image: "i", Hardware: Hardware{GPUs: 4, TensorParallel: 4}, MaxModelLen: 8192, CommandLine: line,
+// TestConflicts: a commandLine must run what the fields describe.
+func TestConflicts(t *testing.T) {
+	base := func(line string) *model.Model {
+		return &model.Model{Metadata: model.Metadata{Name: "m"}, Spec: model.Spec{Upstream: "org/m", Server: &model.Server{
+			Image: "i", Hardware: model.Hardware{GPUs: 4, TensorParallel: 4}, MaxModelLen: 8192, CommandLine: line,
 		}}}
 	}
 	const ok = "python3 -m vllm.entrypoints.openai.api_server --host 0.0.0.0 --port 5000 --download-dir /workspace/.cache/huggingface/hub --model org/m --tensor-parallel-size 4 --api-server-count 1 --max-model-len 8192 --enable-prefix-caching"
@@ -43,7 +45,7 @@ func TestCommandLineConflicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := base(tt.line).CommandLineConflicts(); !slices.Equal(got, tt.want) {
+			if got := Conflicts(base(tt.line)); !slices.Equal(got, tt.want) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

@@ -1,4 +1,4 @@
-package model
+package generate
 
 import (
 	"errors"
@@ -10,26 +10,8 @@ import (
 
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
 )
-
-// Error is a problem generating a Model's objects, located at the Model's file.
-type Error struct {
-	Origin manifest.Origin
-	Model  string
-	Msg    string
-	Hint   string
-}
-
-func (e *Error) Error() string {
-	s := fmt.Sprintf("Model %s: %s", e.Model, e.Msg)
-	if e.Origin.File != "" {
-		s = fmt.Sprintf("%s: %s", e.Origin, s)
-	}
-	if e.Hint != "" {
-		s += "; " + e.Hint
-	}
-	return s
-}
 
 // Contribution is a list entry a Model put into a shared object.
 type Contribution struct {
@@ -49,11 +31,11 @@ type Output struct {
 	Contributions []Contribution
 }
 
-// Generate turns models into objects in namespace ns and merges their rules
+// Objects turns models into objects in namespace ns and merges their rules
 // and targetRefs into the shared objects among raw (the hand-written objects).
 // raw is not modified.
-func Generate(models []Model, raw []manifest.Object, ns string) (Output, error) {
-	g := &generator{ns: ns, byName: map[string]*Model{}, shared: map[manifest.ID]int{}}
+func Objects(models []model.Model, raw []manifest.Object, ns string) (Output, error) {
+	g := &generator{ns: ns, byName: map[string]*model.Model{}, shared: map[manifest.ID]int{}}
 	for i := range raw {
 		o := manifest.Object{Unstructured: raw[i].DeepCopy(), Origin: raw[i].Origin}
 		g.out.Objects = append(g.out.Objects, o)
@@ -64,7 +46,7 @@ func Generate(models []Model, raw []manifest.Object, ns string) (Output, error) 
 	for i := range models {
 		g.byName[models[i].Name()] = &models[i]
 	}
-	sorted := make([]*Model, len(models))
+	sorted := make([]*model.Model, len(models))
 	for i := range models {
 		sorted[i] = &models[i]
 	}
@@ -80,7 +62,7 @@ func Generate(models []Model, raw []manifest.Object, ns string) (Output, error) 
 type generator struct {
 	ns     string
 	out    Output
-	byName map[string]*Model
+	byName map[string]*model.Model
 	// shared indexes out.Objects by kind/name for the objects with keyed lists.
 	shared map[manifest.ID]int
 	errs   []error
@@ -92,11 +74,11 @@ func (g *generator) key(o manifest.Object) manifest.ID {
 	return id
 }
 
-func (g *generator) fail(m *Model, msg, hint string) {
-	g.errs = append(g.errs, &Error{Origin: m.Origin, Model: m.Name(), Msg: msg, Hint: hint})
+func (g *generator) fail(m *model.Model, msg, hint string) {
+	g.errs = append(g.errs, &model.Error{Origin: m.Origin, Model: m.Name(), Msg: msg, Hint: hint})
 }
 
-func (g *generator) emit(m *Model, obj runtime.Object) {
+func (g *generator) emit(m *model.Model, obj runtime.Object) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
@@ -104,62 +86,62 @@ func (g *generator) emit(m *Model, obj runtime.Object) {
 			g.fail(m, err.Error(), "")
 			return
 		}
-		dropEmpty(content)
+		manifest.DropEmpty(content, convertedEmpty)
 		u = &unstructured.Unstructured{Object: content}
 	}
 	g.out.Objects = append(g.out.Objects, manifest.Object{Unstructured: u, Origin: m.Origin})
 }
 
 // model writes the objects that belong to m alone.
-func (g *generator) model(m *Model) {
+func (g *generator) model(m *model.Model) {
 	if len(m.Spec.Combine) > 0 {
 		return // a combined model only has its rule
 	}
 	if s := m.Spec.Server; s != nil && s.MultiNode() {
-		lws, err := m.leaderWorkerSet(g.ns, s.ResolvedVariants()[0])
+		lws, err := leaderWorkerSet(m, g.ns, s.ResolvedVariants()[0])
 		if err != nil {
 			g.fail(m, err.Error(), "give a Kubernetes quantity such as 64Gi or 8")
 		} else {
 			g.emit(m, lws)
 		}
-		g.emit(m, m.service(g.ns))
+		g.emit(m, service(m, g.ns))
 	} else if m.Spec.Server != nil {
 		for _, r := range m.Spec.Server.ResolvedVariants() {
-			sts, err := m.statefulSet(g.ns, r)
+			sts, err := statefulSet(m, g.ns, r)
 			if err != nil {
 				g.fail(m, err.Error(), "give a Kubernetes quantity such as 64Gi or 8")
 				continue
 			}
 			g.emit(m, sts)
 		}
-		g.emit(m, m.service(g.ns))
+		g.emit(m, service(m, g.ns))
 	}
 	if m.Spec.Pool != nil {
 		if m.Spec.Server == nil || m.Spec.APIKey != "" {
 			g.fail(m, "a pool routes to pods served here, with no AIServiceBackend for an API key to target", "use pool with server and without apiKey")
 			return
 		}
-		for _, o := range m.pool(g.ns) {
-			g.emit(m, o.(runtime.Object))
+		for _, o := range pool(m, g.ns) {
+			g.emit(m, o)
 		}
 		return
 	}
-	g.emit(m, m.backend(g.ns))
-	g.emit(m, m.serviceBackend(g.ns))
+	g.emit(m, backend(m, g.ns))
+	g.emit(m, serviceBackend(m, g.ns))
 	if m.Spec.APIKey != "" {
-		g.addTarget(m, manifest.ID{Group: gateway.AIGatewayGroup, Kind: "BackendSecurityPolicy", Name: m.Spec.APIKey},
-			targetRef(gateway.AIGatewayGroup, "AIServiceBackend", m.BackendName()),
+		g.addTarget(m, gateway.ID(gateway.SecurityPolicy, "", m.Spec.APIKey),
+			gateway.RefTo(gateway.ServiceBackend, m.BackendName()),
 			"add the BackendSecurityPolicy holding this API key to models-config (the runbook's securitypolicy.yaml)")
 	}
 }
 
 // backendRefs of m's rule: its own backend, or the backends it combines.
-func (g *generator) backendRefs(m *Model) []any {
+func (g *generator) backendRefs(m *model.Model) []any {
 	if len(m.Spec.Combine) == 0 {
 		if m.Spec.Pool != nil {
-			return []any{m.poolRef()}
+			return []any{poolRef(m)}
 		}
-		return []any{m.backendRef()}
+		return []any{backendRef(m)}
 	}
 	var refs []any
 	for _, name := range m.Spec.Combine {
@@ -173,13 +155,13 @@ func (g *generator) backendRefs(m *Model) []any {
 			g.fail(m, fmt.Sprintf("combines %q, which is served through an InferencePool", name),
 				"a rule cannot mix an InferencePool with AIServiceBackends, and holds one pool: its endpoint picker already balances the pool's pods")
 		default:
-			refs = append(refs, other.backendRef())
+			refs = append(refs, backendRef(other))
 		}
 	}
 	return refs
 }
 
-func (g *generator) addTarget(m *Model, owner manifest.ID, ref map[string]any, hint string) {
+func (g *generator) addTarget(m *model.Model, owner manifest.ID, ref map[string]any, hint string) {
 	i, ok := g.shared[owner]
 	if !ok {
 		g.fail(m, fmt.Sprintf("%s %s is not in the tree", owner.Kind, owner.Name), hint)
@@ -188,36 +170,20 @@ func (g *generator) addTarget(m *Model, owner manifest.ID, ref map[string]any, h
 	obj := g.out.Objects[i]
 	items := gateway.Items(obj.Unstructured)
 	key := gateway.TargetRefKey(ref)
-	g.out.Contributions = append(g.out.Contributions, Contribution{Owner: obj.ID(), Noun: "targetRef", Key: key, Model: m.Name(), Origin: m.Origin})
+	g.out.Contributions = append(g.out.Contributions, Contribution{Owner: obj.ID(), Noun: gateway.NounTargetRef, Key: key, Model: m.Name(), Origin: m.Origin})
 	for _, it := range items {
 		if it.Key == key {
 			return
 		}
 	}
-	items = append(items, gateway.Item{Noun: "targetRef", Key: key, Value: ref})
+	items = append(items, gateway.Item{Noun: gateway.NounTargetRef, Key: key, Value: ref})
 	if err := gateway.SetItems(obj.Unstructured, items); err != nil {
 		g.fail(m, err.Error(), "")
 	}
 }
 
-// dropEmpty removes the null creationTimestamp and empty status that typed
-// objects carry when converted, so rendered output shows only what was set.
-func dropEmpty(m map[string]any) {
-	for k, v := range m {
-		switch t := v.(type) {
-		case nil:
-			delete(m, k)
-		case map[string]any:
-			dropEmpty(t)
-			if len(t) == 0 && (k == "status" || k == "metadata" || k == "resources") {
-				delete(m, k)
-			}
-		case []any:
-			for _, e := range t {
-				if em, ok := e.(map[string]any); ok {
-					dropEmpty(em)
-				}
-			}
-		}
-	}
+// convertedEmpty are the keys a converted typed object leaves empty (an
+// unset status, creationTimestamp's metadata, a container's resources).
+func convertedEmpty(key string) bool {
+	return key == "status" || key == "metadata" || key == "resources"
 }

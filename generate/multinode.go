@@ -1,0 +1,66 @@
+package generate
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"modelsync.dev/modelsync/engine"
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
+)
+
+// LeaderWorkerSet's API (CRD in ../shared/crds/lws/).
+const (
+	LWSAPIVersion = "leaderworkerset.x-k8s.io/v1"
+)
+
+// leaderWorkerSet runs one model instance as Nodes pods per replica: the
+// leader serves the API, the workers join it. vLLM spreads over Ray (the
+// leader starts the head and waits for every worker before the engine
+// starts); SGLang uses its own multi-node mode, one rank per pod. Each pod
+// asks for r.GPUs and gets its own cache claim.
+func leaderWorkerSet(m *model.Model, ns string, r model.Resolved) (*unstructured.Unstructured, error) {
+	s := m.Spec.Server
+	name := m.WorkloadName()
+	leaderLine, workerLine := engine.MultiNodeLines(m, r)
+	leader, err := podTemplate(m, ns, r, name, map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM, "role": "leader"}, leaderLine, true)
+	if err != nil {
+		return nil, err
+	}
+	worker, err := podTemplate(m, ns, r, name, map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM, "role": "worker"}, workerLine, false)
+	if err != nil {
+		return nil, err
+	}
+	claim, err := claimTemplate(m)
+	if err != nil {
+		return nil, err
+	}
+	var parts []map[string]any
+	for _, v := range []any{&leader, &worker, &claim} {
+		c, err := runtime.DefaultUnstructuredConverter.ToUnstructured(v)
+		if err != nil {
+			return nil, err
+		}
+		manifest.DropEmpty(c, convertedEmpty)
+		parts = append(parts, c)
+	}
+	u := newObject(LWSAPIVersion, "LeaderWorkerSet", ns, name, labels(m, map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM}), m.Metadata.Annotations, map[string]any{
+		"replicas":      int64(r.Replicas),
+		"startupPolicy": "LeaderCreated",
+		"leaderWorkerTemplate": map[string]any{
+			"size":                 int64(s.Nodes),
+			"restartPolicy":        "RecreateGroupOnPodRestart",
+			"leaderTemplate":       parts[0],
+			"workerTemplate":       parts[1],
+			"volumeClaimTemplates": []any{parts[2]},
+			"persistentVolumeClaimRetentionPolicy": map[string]any{
+				"whenDeleted": "Retain", "whenScaled": "Retain",
+			},
+		},
+	})
+	return u, nil
+}
+
+// leaderSelector selects a multi-node model's leaders, which serve the API.
+func leaderSelector(name string) map[string]string {
+	return map[string]string{model.LabelApp: name, "role": "leader"}
+}
