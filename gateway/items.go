@@ -35,9 +35,9 @@ type Item struct {
 
 // ItemLists are the lists modelsync tracks entry by entry.
 var ItemLists = []ItemList{
-	{Group: AIGatewayGroup, Kind: "AIGatewayRoute", Path: []string{"spec", "rules"}, Noun: NounRule, Key: RuleKey, Max: MaxRouteRules},
-	{Group: AIGatewayGroup, Kind: "BackendSecurityPolicy", Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
-	{Group: EnvoyGatewayGroup, Kind: "BackendTrafficPolicy", Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
+	{Group: Route.Group, Kind: Route.Kind, Path: []string{"spec", "rules"}, Noun: NounRule, Key: RuleKey, Max: MaxRouteRules},
+	{Group: SecurityPolicy.Group, Kind: SecurityPolicy.Kind, Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
+	{Group: TrafficPolicy.Group, Kind: TrafficPolicy.Kind, Path: []string{"spec", "targetRefs"}, Noun: NounTargetRef, Key: TargetRefKey},
 }
 
 // ShapeError is an entry of a tracked list (or a list inside a route's

@@ -4,7 +4,13 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"modelsync.dev/modelsync/manifest"
+)
+
+var (
+	service     = schema.GroupKind{Kind: "Service"}
+	statefulSet = schema.GroupKind{Group: "apps", Kind: "StatefulSet"}
 )
 
 // Ref is an object that u (or one entry of u's keyed list) points at and
@@ -24,38 +30,38 @@ func Refs(u *unstructured.Unstructured) []Ref {
 	gvk := u.GroupVersionKind()
 	ns := u.GetNamespace()
 	var out []Ref
-	add := func(entry string, m map[string]any, group, kind string) {
-		if id, ok := refTo(m, ns, group, kind); ok {
+	add := func(entry string, m map[string]any, gk schema.GroupKind) {
+		if id, ok := refTo(m, ns, gk.Group, gk.Kind); ok {
 			out = append(out, Ref{Entry: entry, ID: id})
 		}
 	}
-	switch {
-	case gvk.Group == AIGatewayGroup && gvk.Kind == "AIGatewayRoute":
+	switch gvk.GroupKind() {
+	case Route:
 		for _, it := range Items(u) {
 			for _, ref := range maps(it.Value["backendRefs"]) {
-				add(it.Key, ref, AIGatewayGroup, "AIServiceBackend")
+				add(it.Key, ref, ServiceBackend)
 			}
 		}
-	case gvk.Group == AIGatewayGroup && gvk.Kind == "AIServiceBackend":
+	case ServiceBackend:
 		if ref, ok := nested(u.Object, "spec", "backendRef"); ok {
-			add("", ref, EnvoyGatewayGroup, "Backend")
+			add("", ref, Backend)
 		}
-	case gvk.Group == AIGatewayGroup && gvk.Kind == "BackendSecurityPolicy", gvk.Group == EnvoyGatewayGroup && gvk.Kind == "BackendTrafficPolicy":
+	case SecurityPolicy, TrafficPolicy:
 		for _, it := range Items(u) {
-			add(it.Key, it.Value, "", "")
+			add(it.Key, it.Value, schema.GroupKind{})
 		}
-	case gvk.Group == EnvoyGatewayGroup && gvk.Kind == "Backend":
+	case Backend:
 		spec, _ := nested(u.Object, "spec")
 		for _, ep := range maps(spec["endpoints"]) {
 			fqdn, _ := ep["fqdn"].(map[string]any)
 			host, _ := fqdn["hostname"].(string)
 			if svc, rest, ok := strings.Cut(host, "."); ok && strings.HasPrefix(rest, ns+".svc") {
-				add("", map[string]any{"name": svc}, "", "Service")
+				add("", map[string]any{"name": svc}, service)
 			}
 		}
-	case gvk.Group == "apps" && gvk.Kind == "StatefulSet":
+	case statefulSet:
 		if name, _, _ := unstructured.NestedString(u.Object, "spec", "serviceName"); name != "" {
-			add("", map[string]any{"name": name}, "", "Service")
+			add("", map[string]any{"name": name}, service)
 		}
 	}
 	return out
@@ -74,8 +80,8 @@ func refTo(m map[string]any, ns, group, kind string) (manifest.ID, bool) {
 	if k, ok := m["kind"].(string); ok && k != "" {
 		kind = k
 	}
-	if group == GatewayAPIGroup && kind == "HTTPRoute" {
-		group, kind = AIGatewayGroup, "AIGatewayRoute" // the route generates the HTTPRoute of its name
+	if group == HTTPRoute.Group && kind == HTTPRoute.Kind {
+		group, kind = Route.Group, Route.Kind // the route generates the HTTPRoute of its name
 	}
 	return manifest.ID{Group: group, Kind: kind, Namespace: ns, Name: name}, true
 }

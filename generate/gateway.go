@@ -31,15 +31,15 @@ func endpoint(m *model.Model, ns string) (string, int64) {
 
 func backend(m *model.Model, ns string) *unstructured.Unstructured {
 	host, port := endpoint(m, ns)
-	return newObject(gateway.EnvoyGatewayVersion, "Backend", ns, m.BackendName(), labels(m, nil), m.Metadata.Annotations, map[string]any{
+	return newObject(gateway.EnvoyGatewayVersion, gateway.Backend.Kind, ns, m.BackendName(), labels(m, nil), m.Metadata.Annotations, map[string]any{
 		"endpoints": []any{map[string]any{"fqdn": map[string]any{"hostname": host, "port": port}}},
 	})
 }
 
 func serviceBackend(m *model.Model, ns string) *unstructured.Unstructured {
-	return newObject(gateway.AIGatewayAPIVersion, "AIServiceBackend", ns, m.BackendName(), labels(m, nil), m.Metadata.Annotations, map[string]any{
+	return newObject(gateway.AIGatewayAPIVersion, gateway.ServiceBackend.Kind, ns, m.BackendName(), labels(m, nil), m.Metadata.Annotations, map[string]any{
 		"schema":     map[string]any{"name": cmp.Or(m.Spec.Schema, model.DefaultSchema)},
-		"backendRef": map[string]any{"name": m.BackendName(), "kind": "Backend", "group": gateway.EnvoyGatewayGroup},
+		"backendRef": gateway.RefTo(gateway.Backend, m.BackendName()),
 	})
 }
 
@@ -67,8 +67,4 @@ func rule(m *model.Model, backendRefs []any) map[string]any {
 		r["modelsOwnedBy"] = m.Spec.OwnedBy
 	}
 	return r
-}
-
-func targetRef(group, kind, name string) map[string]any {
-	return map[string]any{"group": group, "kind": kind, "name": name}
 }

@@ -46,7 +46,7 @@ func (g *generator) routes(models []*model.Model) {
 func (g *generator) onlyRoute() string {
 	var found string
 	for id := range g.shared {
-		if id.Kind == "AIGatewayRoute" {
+		if id.Kind == gateway.Route.Kind {
 			if found != "" {
 				return ""
 			}
@@ -57,7 +57,7 @@ func (g *generator) onlyRoute() string {
 }
 
 func (g *generator) routeGroup(name string, models []*model.Model) {
-	idx, ok := g.shared[manifest.ID{Group: gateway.AIGatewayGroup, Kind: "AIGatewayRoute", Name: name}]
+	idx, ok := g.shared[gateway.ID(gateway.Route, "", name)]
 	if !ok {
 		for _, m := range models {
 			g.fail(m, fmt.Sprintf("route group %q: there is no AIGatewayRoute %s in the tree", name, name),
@@ -113,11 +113,11 @@ func (g *generator) routeGroup(name string, models []*model.Model) {
 func (g *generator) followShard(template manifest.Object, shard string, m *model.Model) {
 	var policies []manifest.ID
 	for id, idx := range g.shared {
-		if id.Kind != "BackendTrafficPolicy" {
+		if id.Kind != gateway.TrafficPolicy.Kind {
 			continue
 		}
 		for _, it := range gateway.Items(g.out.Objects[idx].Unstructured) {
-			if it.Value["kind"] == "HTTPRoute" && it.Value["name"] == template.GetName() {
+			if it.Value["kind"] == gateway.HTTPRoute.Kind && it.Value["name"] == template.GetName() {
 				policies = append(policies, id)
 				break
 			}
@@ -125,7 +125,7 @@ func (g *generator) followShard(template manifest.Object, shard string, m *model
 	}
 	slices.SortFunc(policies, func(a, b manifest.ID) int { return strings.Compare(a.Name, b.Name) })
 	for _, id := range policies {
-		g.addTarget(m, id, targetRef(gateway.GatewayAPIGroup, "HTTPRoute", shard), "")
+		g.addTarget(m, id, gateway.RefTo(gateway.HTTPRoute, shard), "")
 	}
 }
 
@@ -145,7 +145,7 @@ func (g *generator) coverRoundRobin(template manifest.Object, route string, m *m
 	policy := template.GetAnnotations()[model.AnnotationTrafficPolicy]
 	if policy == "" {
 		for id := range g.shared {
-			if id.Kind == "BackendTrafficPolicy" {
+			if id.Kind == gateway.TrafficPolicy.Kind {
 				if policy != "" {
 					policy = ""
 					break
@@ -159,8 +159,8 @@ func (g *generator) coverRoundRobin(template manifest.Object, route string, m *m
 			fmt.Sprintf("add one to the tree, or annotate AIGatewayRoute %s with %s: <name>", template.GetName(), model.AnnotationTrafficPolicy))
 		return
 	}
-	g.addTarget(m, manifest.ID{Group: gateway.EnvoyGatewayGroup, Kind: "BackendTrafficPolicy", Name: policy},
-		targetRef(gateway.GatewayAPIGroup, "HTTPRoute", route), "add the BackendTrafficPolicy to models-config")
+	g.addTarget(m, gateway.ID(gateway.TrafficPolicy, "", policy),
+		gateway.RefTo(gateway.HTTPRoute, route), "add the BackendTrafficPolicy to models-config")
 }
 
 // dropEmptyShared removes shared objects left with no rules or targets: the
