@@ -26,6 +26,7 @@ import (
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/workload"
 )
 
 // Cluster is the nodes and what the running pods request of them.
@@ -207,27 +208,9 @@ type template struct {
 // Deployment's replicas, a LeaderWorkerSet's leader and size-1 workers per
 // group.
 func templates(u *unstructured.Unstructured) ([]template, error) {
-	replicas := number(u, 1, "spec", "replicas")
-	type part struct {
-		path  []string
-		count int64
-	}
-	var parts []part
-	switch u.GetKind() {
-	case "StatefulSet", "Deployment":
-		parts = []part{{[]string{"spec", "template", "spec"}, replicas}}
-	case "LeaderWorkerSet":
-		size := number(u, 1, "spec", "leaderWorkerTemplate", "size")
-		parts = []part{
-			{[]string{"spec", "leaderWorkerTemplate", "leaderTemplate", "spec"}, replicas},
-			{[]string{"spec", "leaderWorkerTemplate", "workerTemplate", "spec"}, replicas * max(size-1, 0)},
-		}
-	default:
-		return nil, nil
-	}
 	var out []template
-	for _, p := range parts {
-		m, found, _ := unstructured.NestedMap(u.Object, p.path...)
+	for _, t := range workload.Templates(u) {
+		m, found, _ := unstructured.NestedMap(u.Object, t.SpecPath()...)
 		if !found {
 			continue
 		}
@@ -235,26 +218,11 @@ func templates(u *unstructured.Unstructured) ([]template, error) {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &s); err != nil {
 			return nil, err
 		}
-		out = append(out, template{spec: s, count: p.count})
+		out = append(out, template{spec: s, count: t.Pods})
 	}
 	return out, nil
 }
 
-// number reads an integer field (int64 from the API server, float64 from
-// YAML), def when missing.
-func number(u *unstructured.Unstructured, def int64, path ...string) int64 {
-	v, found, _ := unstructured.NestedFieldNoCopy(u.Object, path...)
-	switch x := v.(type) {
-	case int64:
-		return x
-	case float64:
-		return int64(x)
-	}
-	if found {
-		return def
-	}
-	return def
-}
 
 // requests is what a pod asks of a node: its containers' requests (limits
 // where a request is missing, as the API server defaults them).

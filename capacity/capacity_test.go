@@ -31,7 +31,7 @@ func running(ns, node string, gpus int64, labels map[string]string) corev1.Pod {
 	}
 }
 
-func workload(t *testing.T, y string) *unstructured.Unstructured {
+func object(t *testing.T, y string) *unstructured.Unstructured {
 	t.Helper()
 	u := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
@@ -76,16 +76,16 @@ func TestPlace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New(tc.nodes, tc.pods)
 			c.Release("llm", tc.release)
-			v, ok := c.Place(workload(t, tc.workload))
+			v, ok := c.Place(object(t, tc.workload))
 			if !ok || v.String() != tc.want {
 				t.Errorf("Place = %q (%v), want %q", v.String(), ok, tc.want)
 			}
 		})
 	}
-	if _, ok := New(nil, nil).Place(workload(t, `{kind: Service}`)); ok {
+	if _, ok := New(nil, nil).Place(object(t, `{kind: Service}`)); ok {
 		t.Error("a Service was placed")
 	}
-	if v, _ := New([]corev1.Node{h100}, nil).Place(workload(t, eightGPUs)); !strings.Contains(v.String(), "h100-8") {
+	if v, _ := New([]corev1.Node{h100}, nil).Place(object(t, eightGPUs)); !strings.Contains(v.String(), "h100-8") {
 		t.Error(v)
 	}
 }

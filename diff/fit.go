@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"modelsync.dev/modelsync/capacity"
 	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/workload"
 )
 
 // placeModels says, for each Model whose workloads the plan creates or
@@ -44,7 +43,7 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 	}
 	for _, p := range placing {
 		if p.Live != nil {
-			c.Release(p.Live.GetNamespace(), podSelector(p.Live))
+			c.Release(p.Live.GetNamespace(), workload.PodLabels(p.Live))
 		}
 	}
 	verdicts := map[string][]string{}
@@ -72,13 +71,4 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 			plan.Models[i].Fits = &f
 		}
 	}
-}
-
-// podSelector is the labels a workload's pods carry.
-func podSelector(u *unstructured.Unstructured) map[string]string {
-	if u.GetKind() == "LeaderWorkerSet" {
-		return map[string]string{"leaderworkerset.sigs.k8s.io/name": u.GetName()}
-	}
-	sel, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
-	return sel
 }

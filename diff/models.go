@@ -12,6 +12,7 @@ import (
 
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/workload"
 )
 
 // A reviewer thinks in models and GPUs: the plan starts with the Models it
@@ -233,31 +234,13 @@ func gpuProducts(obj map[string]any, spec []string) []string {
 // */gpu) in all its pods: per pod times replicas, times the group size of a
 // LeaderWorkerSet. Not a workload: nil.
 func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
-	var templates [][]string
-	pods := int64(1)
-	replicas := int64(1)
-	if v, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "replicas"); found {
-		replicas = parseCount(v)
-	}
-	switch u.GetKind() {
-	case "StatefulSet", "Deployment":
-		templates = [][]string{{"spec", "template", "spec"}}
-	case "LeaderWorkerSet":
-		size := int64(1)
-		if v, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "leaderWorkerTemplate", "size"); found && parseCount(v) > 1 {
-			size = parseCount(v)
-		}
-		pods = size - 1
-		templates = [][]string{{"spec", "leaderWorkerTemplate", "leaderTemplate", "spec"}, {"spec", "leaderWorkerTemplate", "workerTemplate", "spec"}}
-	default:
+	templates := workload.Templates(u)
+	if len(templates) == 0 {
 		return nil
 	}
 	out := map[string]int64{}
-	for i, path := range templates {
-		n := replicas
-		if u.GetKind() == "LeaderWorkerSet" && i == 1 {
-			n *= pods
-		}
+	for _, t := range templates {
+		path := t.SpecPath()
 		products := gpuProducts(u.Object, path)
 		containers, _, _ := unstructured.NestedSlice(u.Object, append(slices.Clone(path), "containers")...)
 		for _, c := range containers {
@@ -274,7 +257,7 @@ func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
 							continue // counted from limits
 						}
 					}
-					out[GPUKey(name, products)] += count * n
+					out[GPUKey(name, products)] += count * t.Pods
 				}
 			}
 		}
@@ -287,35 +270,19 @@ func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
 // workers); zero for what is not a StatefulSet, Deployment or
 // LeaderWorkerSet.
 func workloadSizes(u *unstructured.Unstructured) (memory, storage resource.Quantity) {
-	replicas := int64(1)
-	if v, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "replicas"); found {
-		replicas = parseCount(v)
-	}
-	type podSpec struct {
-		path []string
-		per  int64 // pods of this template per replica
-	}
-	var specs []podSpec
-	switch u.GetKind() {
-	case "StatefulSet", "Deployment":
-		specs = []podSpec{{[]string{"spec", "template", "spec"}, 1}}
-	case "LeaderWorkerSet":
-		size := int64(1)
-		if v, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "leaderWorkerTemplate", "size"); found && parseCount(v) > 1 {
-			size = parseCount(v)
-		}
-		specs = []podSpec{{[]string{"spec", "leaderWorkerTemplate", "leaderTemplate", "spec"}, 1}, {[]string{"spec", "leaderWorkerTemplate", "workerTemplate", "spec"}, size - 1}}
-	default:
+	templates := workload.Templates(u)
+	if len(templates) == 0 {
 		return memory, storage
 	}
+	replicas := workload.Count(u.Object, 1, "spec", "replicas")
 	var mem, disk int64
-	for _, s := range specs {
-		containers, _, _ := unstructured.NestedSlice(u.Object, append(slices.Clone(s.path), "containers")...)
+	for _, t := range templates {
+		containers, _, _ := unstructured.NestedSlice(u.Object, append(t.SpecPath(), "containers")...)
 		for _, c := range containers {
 			cm, _ := c.(map[string]any)
 			if v, ok, _ := unstructured.NestedString(cm, "resources", "requests", "memory"); ok {
 				if q, err := resource.ParseQuantity(v); err == nil {
-					mem += q.Value() * s.per * replicas
+					mem += q.Value() * t.Pods
 				}
 			}
 		}

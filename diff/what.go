@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"modelsync.dev/modelsync/workload"
 )
 
 // aspects are what a reviewer asks of a changed model, each read from the
@@ -17,13 +18,6 @@ var aspects = []struct {
 	{"engine flags", [][]string{{"containers", "0", "args"}, {"containers", "0", "command"}, {"containers", "0", "env"}}},
 	{"hardware", [][]string{{"containers", "0", "resources"}, {"affinity"}, {"tolerations"}, {"nodeSelector"}}},
 	{"probes", [][]string{{"containers", "0", "startupProbe"}, {"containers", "0", "readinessProbe"}, {"containers", "0", "livenessProbe"}}},
-}
-
-// podSpecs are where a workload kind keeps its pod specs.
-var podSpecs = map[string][][]string{
-	"StatefulSet":     {{"spec", "template", "spec"}},
-	"Deployment":      {{"spec", "template", "spec"}},
-	"LeaderWorkerSet": {{"spec", "leaderWorkerTemplate", "leaderTemplate", "spec"}, {"spec", "leaderWorkerTemplate", "workerTemplate", "spec"}},
 }
 
 // whatChanged names what an update of one of a model's objects changes:
@@ -44,14 +38,14 @@ func whatChanged(p Prediction) []string {
 	if p.Live == nil || p.Predicted == nil {
 		return nil
 	}
-	specs, workload := podSpecs[p.Live.GetKind()]
-	if !workload {
+	templates := workload.Templates(p.Live)
+	if len(templates) == 0 {
 		return []string{"routing"}
 	}
 	var out []string
 	for _, a := range aspects {
-		for _, spec := range specs {
-			if changedAt(p.Live, p.Predicted, spec, a.paths) && !slices.Contains(out, a.name) {
+		for _, t := range templates {
+			if changedAt(p.Live, p.Predicted, t.SpecPath(), a.paths) && !slices.Contains(out, a.name) {
 				out = append(out, a.name)
 			}
 		}

@@ -6,11 +6,7 @@ import (
 	"modelsync.dev/modelsync/engine"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
-)
-
-// LeaderWorkerSet's API (CRD in ../shared/crds/lws/).
-const (
-	LWSAPIVersion = "leaderworkerset.x-k8s.io/v1"
+	"modelsync.dev/modelsync/workload"
 )
 
 // leaderWorkerSet runs one model instance as Nodes pods per replica: the
@@ -43,7 +39,7 @@ func leaderWorkerSet(m *model.Model, ns string, r model.Resolved) (*unstructured
 		manifest.DropEmpty(c, convertedEmpty)
 		parts = append(parts, c)
 	}
-	u := newObject(LWSAPIVersion, "LeaderWorkerSet", ns, name, labels(m, map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM}), m.Metadata.Annotations, map[string]any{
+	u := newObject(workload.LWSAPIVersion, workload.LeaderWorkerSet.Kind, ns, name, labels(m, map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM}), m.Metadata.Annotations, map[string]any{
 		"replicas":      int64(r.Replicas),
 		"startupPolicy": "LeaderCreated",
 		"leaderWorkerTemplate": map[string]any{

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/workload"
 )
 
 // held is a Service whose selector moves to pods this sync creates or
@@ -47,25 +48,11 @@ func movedSelector(p diff.Prediction, writes []diff.Prediction) (held, bool) {
 	h := held{service: p}
 	sel := labels.SelectorFromSet(after)
 	for _, w := range writes {
-		if podLabels, ok := templateLabels(w.Applied); ok && sel.Matches(labels.Set(podLabels)) {
+		if podLabels, ok := workload.ServingLabels(w.Applied); ok && sel.Matches(labels.Set(podLabels)) {
 			h.workloads = append(h.workloads, w.Applied)
 		}
 	}
 	return h, len(h.workloads) > 0
-}
-
-// templateLabels are the pod labels of a workload (a LeaderWorkerSet's
-// leaders, which serve).
-func templateLabels(u *unstructured.Unstructured) (map[string]string, bool) {
-	switch u.GetKind() {
-	case "StatefulSet", "Deployment":
-		l, ok, _ := unstructured.NestedStringMap(u.Object, "spec", "template", "metadata", "labels")
-		return l, ok
-	case "LeaderWorkerSet":
-		l, ok, _ := unstructured.NestedStringMap(u.Object, "spec", "leaderWorkerTemplate", "leaderTemplate", "metadata", "labels")
-		return l, ok
-	}
-	return nil, false
 }
 
 // moveSelector waits until the workloads a held Service will select are

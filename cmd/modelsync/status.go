@@ -1,17 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
-	"slices"
-	"strings"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -30,63 +27,15 @@ func newStatusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			inv := inventory.New(clients.Reader(), ns, cf.inventory)
-			parent, err := inv.Parent(cmd.Context())
+			m := sync.NewManager(clients, ns, cf.inventory)
+			report, err := m.Status(cmd.Context())
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if !parent.Exists {
-				fmt.Fprintf(out, "no inventory %s: nothing was synced to namespace %s yet\n", inv, ns)
-				return nil
-			}
-			members, err := inv.Members(cmd.Context(), inventory.Kinds(parent.GroupKinds), parent.Secrets, 16)
-			if err != nil {
+			if err := printStatus(cmd.OutOrStdout(), m.Inventory(), report); err != nil {
 				return err
 			}
-			slices.SortFunc(members, func(a, b unstructured.Unstructured) int {
-				ia, ib := manifest.IDOf(&a), manifest.IDOf(&b)
-				if r := gateway.ApplyRank(ia.Kind) - gateway.ApplyRank(ib.Kind); r != 0 {
-					return r
-				}
-				return strings.Compare(ia.String(), ib.String())
-			})
-			revision := parent.Revision
-			if revision == "" {
-				revision = "(not recorded)"
-			}
-			fmt.Fprintf(out, "inventory: %s (%s)\nrevision:  %s, synced at %s\nmembers:   %d\n", inv, inv.ID(), revision, parent.SyncedAt, len(members))
-			fmt.Fprintf(out, "recorded:  %d, which diff takes as unchanged while they stay as the last sync left them (diff --full dry-runs all)\n\n", len(parent.Verified))
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KIND\tNAME\tHEALTH\tMESSAGE")
-			unhealthy := 0
-			for i := range members {
-				ok, msg := sync.Ready(&members[i])
-				health := "healthy"
-				if !ok {
-					health, unhealthy = "waiting", unhealthy+1
-					if sync.Refused(msg) {
-						health, msg, _ = strings.Cut(msg, ": ")
-					}
-					why, err := sync.Unschedulable(cmd.Context(), clients.Reader(), &members[i], 0)
-					if err != nil {
-						return err
-					}
-					if why != "" {
-						health, msg = "unschedulable", why
-					}
-				}
-				if members[i].GetDeletionTimestamp() != nil {
-					health, msg = "terminating", fmt.Sprintf("finalizers %v", members[i].GetFinalizers())
-				}
-				id := manifest.IDOf(&members[i])
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", id.Kind, id.Name, health, msg)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "\n%d of %d healthy\n", len(members)-unhealthy, len(members))
-			if unhealthy > 0 {
+			if report.Unhealthy() > 0 {
 				return exitCode(exitChanges) // something is not healthy: scripts and jobs see it
 			}
 			return nil
@@ -95,4 +44,30 @@ func newStatusCommand() *cobra.Command {
 	cf.register(cmd.Flags())
 	namespaceFlag(cmd.Flags(), &namespace)
 	return cmd
+}
+
+// printStatus writes the report as a table.
+func printStatus(out io.Writer, inv *inventory.Inventory, r sync.StatusReport) error {
+	p := r.Parent
+	if !p.Exists {
+		_, err := fmt.Fprintf(out, "no inventory %s: nothing was synced to namespace %s yet\n", inv, inv.Namespace)
+		return err
+	}
+	revision := cmp.Or(p.Revision, "(not recorded)")
+	fmt.Fprintf(out, "inventory: %s (%s)\nrevision:  %s, synced at %s\nmembers:   %d\n", inv, inv.ID(), revision, p.SyncedAt, len(r.Members))
+	fmt.Fprintf(out, "recorded:  %d, which diff takes as unchanged while they stay as the last sync left them (diff --full dry-runs all)\n\n", len(p.Verified))
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tNAME\tHEALTH\tMESSAGE")
+	for _, m := range r.Members {
+		msg := m.Message
+		if m.Health == "terminating" {
+			msg = fmt.Sprintf("finalizers %v", m.Finalizers)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.ID.Kind, m.ID.Name, m.Health, msg)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(out, "\n%d of %d healthy\n", len(r.Members)-r.Unhealthy(), len(r.Members))
+	return err
 }

@@ -15,6 +15,7 @@ import (
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/sync"
+	"modelsync.dev/modelsync/workload"
 )
 
 type syncOptions struct {
@@ -98,9 +99,9 @@ func (o *syncOptions) run(ctx context.Context, clients *cluster.Clients, ns stri
 		objs[i] = obj.Unstructured
 	}
 	wopts := o.WaitOptions
-	budget := sync.Budget{Timeout: wopts.Timeout}
+	budget := workload.Budget{Timeout: wopts.Timeout}
 	if wopts.Timeout == 0 {
-		budget = sync.RolloutBudget(objs, sync.DefaultWaitOptions().Timeout)
+		budget = workload.RolloutBudget(objs, sync.DefaultWaitOptions().Timeout)
 		wopts.Timeout = budget.Timeout
 	}
 	fmt.Fprintf(out, "waiting up to %s for %d object(s) to be healthy\n", budget, len(p.set.Objects))

@@ -1,4 +1,4 @@
-package sync
+package workload
 
 import (
 	"fmt"
@@ -39,54 +39,21 @@ func (b Budget) String() string {
 func RolloutBudget(objs []*unstructured.Unstructured, min time.Duration) Budget {
 	b := Budget{Timeout: min}
 	for _, u := range objs {
-		tmpl, serial, ok := podTemplates(u)
-		if !ok {
+		templates := Templates(u)
+		if len(templates) == 0 {
 			continue
 		}
 		var pod time.Duration
-		for _, t := range tmpl {
-			pod = max(pod, startupBudget(t))
+		for _, t := range templates {
+			tmpl, _, _ := unstructured.NestedMap(u.Object, t.Path...)
+			pod = max(pod, startupBudget(tmpl))
 		}
-		total := pod * time.Duration(serial)
+		total := pod * time.Duration(Serial(u))
 		if total+RolloutMargin > b.Timeout {
 			b = Budget{Timeout: total + RolloutMargin, Slowest: u.GetKind() + " " + u.GetName(), Probe: total}
 		}
 	}
 	return b
-}
-
-// podTemplates are a workload's pod templates, and how many of its pods start
-// one after another.
-func podTemplates(u *unstructured.Unstructured) ([]map[string]any, int64, bool) {
-	spec, ok := u.Object["spec"].(map[string]any)
-	if !ok {
-		return nil, 0, false
-	}
-	replicas, found, _ := unstructured.NestedInt64(spec, "replicas")
-	if !found {
-		replicas = 1
-	}
-	switch u.GetKind() {
-	case "StatefulSet":
-		tmpl, _, _ := unstructured.NestedMap(spec, "template")
-		serial := int64(1)
-		if policy, _, _ := unstructured.NestedString(spec, "podManagementPolicy"); policy != "Parallel" {
-			serial = max(replicas, 1)
-		}
-		return []map[string]any{tmpl}, serial, tmpl != nil
-	case "Deployment":
-		tmpl, _, _ := unstructured.NestedMap(spec, "template")
-		return []map[string]any{tmpl}, 1, tmpl != nil
-	case "LeaderWorkerSet":
-		var out []map[string]any
-		for _, name := range []string{"leaderTemplate", "workerTemplate"} {
-			if t, _, _ := unstructured.NestedMap(spec, "leaderWorkerTemplate", name); t != nil {
-				out = append(out, t)
-			}
-		}
-		return out, 1, len(out) > 0
-	}
-	return nil, 0, false
 }
 
 // startupBudget is the longest any container's startup probe lets a pod start.

@@ -1,4 +1,4 @@
-package sync
+package workload
 
 import (
 	"context"
@@ -15,16 +15,14 @@ import (
 // Unschedulable is the scheduler's own reason why a workload's pods cannot
 // be placed (PodScheduled=False, reason Unschedulable: "0/6 nodes are
 // available: 6 Insufficient nvidia.com/a100…"), "" when none of its pods
-// waits for a node. Only StatefulSets and Deployments are asked.
+// waits for a node. Only workloads are asked (a LeaderWorkerSet's pods by
+// its controller's name label).
 //
 // A pod is reported only once it has been unschedulable for at least
 // settled: the scheduler also says "unschedulable" for a moment while a
 // claim is being bound.
 func Unschedulable(ctx context.Context, r cluster.Reader, u *unstructured.Unstructured, settled time.Duration) (string, error) {
-	if u.GetAPIVersion() != "apps/v1" || (u.GetKind() != "StatefulSet" && u.GetKind() != "Deployment") {
-		return "", nil
-	}
-	match, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
+	match := PodLabels(u)
 	if len(match) == 0 {
 		return "", nil
 	}

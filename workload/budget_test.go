@@ -1,4 +1,4 @@
-package sync
+package workload
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-func workload(kind, name string, spec map[string]any) *unstructured.Unstructured {
+func object(kind, name string, spec map[string]any) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": kind, "metadata": map[string]any{"name": name}, "spec": spec}}
 }
 
@@ -28,23 +28,23 @@ func TestRolloutBudget(t *testing.T) {
 		want    time.Duration
 		slowest string
 	}{
-		{"no workload keeps the default", []*unstructured.Unstructured{workload("Service", "s", map[string]any{})}, 15 * time.Minute, ""},
-		{"a pod without a startup probe keeps the default", []*unstructured.Unstructured{workload("StatefulSet", "a", map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "i"}}}}})}, 15 * time.Minute, ""},
+		{"no workload keeps the default", []*unstructured.Unstructured{object("Service", "s", map[string]any{})}, 15 * time.Minute, ""},
+		{"a pod without a startup probe keeps the default", []*unstructured.Unstructured{object("StatefulSet", "a", map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "i"}}}}})}, 15 * time.Minute, ""},
 		{"the slowest workload sets it", []*unstructured.Unstructured{
-			workload("StatefulSet", "small", map[string]any{"template": small}),
-			workload("StatefulSet", "large", map[string]any{"template": large}),
+			object("StatefulSet", "small", map[string]any{"template": small}),
+			object("StatefulSet", "large", map[string]any{"template": large}),
 		}, 90*time.Minute + time.Second + RolloutMargin, "StatefulSet large"},
 		{"OrderedReady pods start one after another", []*unstructured.Unstructured{
-			workload("StatefulSet", "two", map[string]any{"replicas": int64(2), "template": small}),
+			object("StatefulSet", "two", map[string]any{"replicas": int64(2), "template": small}),
 		}, 2*(15*time.Minute+time.Second) + RolloutMargin, "StatefulSet two"},
 		{"Parallel pods start together", []*unstructured.Unstructured{
-			workload("StatefulSet", "two", map[string]any{"replicas": int64(2), "podManagementPolicy": "Parallel", "template": small}),
+			object("StatefulSet", "two", map[string]any{"replicas": int64(2), "podManagementPolicy": "Parallel", "template": small}),
 		}, 15*time.Minute + time.Second + RolloutMargin, "StatefulSet two"},
 		{"initial delay counts", []*unstructured.Unstructured{
-			workload("Deployment", "d", map[string]any{"template": podWithProbe(600, 10, 90)}),
+			object("Deployment", "d", map[string]any{"template": podWithProbe(600, 10, 90)}),
 		}, 25*time.Minute + time.Second + RolloutMargin, "Deployment d"},
 		{"a LeaderWorkerSet's slower template", []*unstructured.Unstructured{
-			workload("LeaderWorkerSet", "glm", map[string]any{"leaderWorkerTemplate": map[string]any{"leaderTemplate": small, "workerTemplate": large}}),
+			object("LeaderWorkerSet", "glm", map[string]any{"leaderWorkerTemplate": map[string]any{"leaderTemplate": small, "workerTemplate": large}}),
 		}, 90*time.Minute + time.Second + RolloutMargin, "LeaderWorkerSet glm"},
 	}
 	for _, tt := range tests {
