@@ -223,7 +223,6 @@ func templates(u *unstructured.Unstructured) ([]template, error) {
 	return out, nil
 }
 
-
 // requests is what a pod asks of a node: its containers' requests (limits
 // where a request is missing, as the API server defaults them).
 func requests(s *corev1.PodSpec) corev1.ResourceList {
