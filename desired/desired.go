@@ -53,20 +53,61 @@ type Set struct {
 // HasErrors reports whether validation found errors that block a sync.
 func (s *Set) HasErrors() bool { return validation.HasErrors(s.Diagnostics) }
 
+// Files are a tree's objects as read from its files, before the Model
+// specs are decoded and generated: read once, then asked which namespaces
+// they name and built into the Set of one namespace.
+type Files struct {
+	tree manifest.Tree
+	objs []manifest.Object
+	// err is a located problem of the files (broken YAML), which Build
+	// reports as diagnostics.
+	err error
+}
+
+// Read reads the tree's files. Problems in them are kept for Build to
+// report; an error means the tree could not be read.
+func Read(ctx context.Context, tree manifest.Tree) (*Files, error) {
+	objs, err := manifest.Load(ctx, tree)
+	var located *manifest.Error
+	if err != nil && !errors.As(err, &located) {
+		return nil, err
+	}
+	return &Files{tree: tree, objs: objs, err: err}, nil
+}
+
+// Namespaces lists the distinct metadata.namespace values the files'
+// objects and Models name, sorted. Broken files are skipped: Build reports
+// them.
+func (f *Files) Namespaces() []string {
+	seen := map[string]bool{}
+	for _, o := range f.objs {
+		if ns := o.GetNamespace(); ns != "" && !clusterScoped[o.GetKind()] {
+			seen[ns] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
 // Load reads, generates and validates the tree. Problems in the input are
 // diagnostics in the Set, not errors; an error means the tree could not be read.
 func Load(ctx context.Context, tree manifest.Tree, opts Options) (*Set, error) {
+	f, err := Read(ctx, tree)
+	if err != nil {
+		return nil, err
+	}
+	return f.Build(opts)
+}
+
+// Build generates and validates the Set of opts.Namespace from the files,
+// which it takes over: build a Set once per Read.
+func (f *Files) Build(opts Options) (*Set, error) {
 	if opts.Namespace == "" {
 		return nil, errors.New("no target namespace")
 	}
+	tree, objs := f.tree, f.objs
 	set := &Set{Revision: tree.Revision, Dirty: tree.Dirty}
-	objs, err := manifest.Load(ctx, tree)
-	if err != nil {
-		var located *manifest.Error
-		if !errors.As(err, &located) {
-			return nil, err
-		}
-		set.addErrors("yaml", err)
+	if f.err != nil {
+		set.addErrors("yaml", f.err)
 	}
 	var raw []manifest.Object
 	for _, o := range objs {
@@ -201,23 +242,6 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
-}
-
-// Namespaces lists the distinct metadata.namespace values the tree's objects
-// and Models name, sorted. Broken files are skipped: Load reports them.
-func Namespaces(ctx context.Context, tree manifest.Tree) ([]string, error) {
-	objs, err := manifest.Load(ctx, tree)
-	var located *manifest.Error
-	if err != nil && !errors.As(err, &located) {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	for _, o := range objs {
-		if ns := o.GetNamespace(); ns != "" && !clusterScoped[o.GetKind()] {
-			seen[ns] = true
-		}
-	}
-	return slices.Sorted(maps.Keys(seen)), nil
 }
 
 // CRDs reads the CustomResourceDefinitions under dir, as --crds takes them.

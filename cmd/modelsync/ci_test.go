@@ -61,7 +61,7 @@ func component(t *testing.T, inputs map[string]string) (jobs map[string]map[stri
 	return jobs, text
 }
 
-var target = map[string]string{"namespace": "nrp-llm", "plan-context": "agents:modelsync-plan", "apply-context": "agents:modelsync"}
+var componentInputs = map[string]string{"namespace": "nrp-llm", "plan-context": "agents:modelsync-plan", "apply-context": "agents:modelsync"}
 
 func scriptOf(job map[string]any) string {
 	var lines []string
@@ -74,7 +74,7 @@ func scriptOf(job map[string]any) string {
 // The identities: what runs in merge requests and plans can only dry-run;
 // only sync and the approved prune hold the apply identity.
 func TestComponentIdentities(t *testing.T) {
-	jobs, _ := component(t, target)
+	jobs, _ := component(t, componentInputs)
 	for name, ctx := range map[string]string{
 		"nrp-llm-diff":  "agents:modelsync-plan",
 		"nrp-llm-plan":  "agents:modelsync-plan",
@@ -131,7 +131,7 @@ func TestComponentIdentities(t *testing.T) {
 // A target's values are written into the jobs; none is read from a variable
 // a project could set (the old template's TARGET_NAMESPACE and KUBE_CONTEXT).
 func TestComponentTargetNotOverridable(t *testing.T) {
-	_, text := component(t, target)
+	_, text := component(t, componentInputs)
 	for _, v := range []string{"$TARGET_NAMESPACE", "$KUBE_CONTEXT", "${TARGET_NAMESPACE}", "${KUBE_CONTEXT}"} {
 		if strings.Contains(text, v) {
 			t.Errorf("the component reads %s", v)
@@ -141,7 +141,7 @@ func TestComponentTargetNotOverridable(t *testing.T) {
 
 // Every modelsync command line in the component parses with this CLI's flags.
 func TestComponentCommandsParse(t *testing.T) {
-	_, text := component(t, target)
+	_, text := component(t, componentInputs)
 	root := newRootCommand(io.Discard, io.Discard)
 	n := 0
 	for _, line := range commandLines(text) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/mrnote"
@@ -23,9 +20,21 @@ import (
 	"modelsync.dev/modelsync/validation"
 )
 
+// planFlags say how a plan is made: shared by diff and sync.
+type planFlags struct {
+	full bool
+	keep []string
+}
+
+func (f *planFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.full, "full", false, "dry-run every object, also those still as the last sync recorded them: sees changes on the server's side (a CRD's new default or rule)")
+	fs.StringSliceVar(&f.keep, "keep-fields-of", diff.DefaultKeepManagers, "a kubectl field manager (kubectl-edit, kubectl-patch, …) whose fields added by hand are meant to stay: not drift, left by sync (per object: annotation modelsync.dev/co-owners)")
+}
+
 type diffOptions struct {
 	source          sourceFlags
 	cluster         clusterFlags
+	plan            planFlags
 	output          string
 	planOut         string
 	markdownOut     string
@@ -35,14 +44,6 @@ type diffOptions struct {
 	gitlabNote      bool
 	requireCapacity bool
 	tokenEnv        string
-	full            bool
-	keep            []string
-}
-
-// registerFull adds --full and --keep-fields-of, shared by diff and sync.
-func (o *diffOptions) registerFull(f *pflag.FlagSet) {
-	f.BoolVar(&o.full, "full", false, "dry-run every object, also those still as the last sync recorded them: sees changes on the server's side (a CRD's new default or rule)")
-	f.StringSliceVar(&o.keep, "keep-fields-of", diff.DefaultKeepManagers, "a kubectl field manager (kubectl-edit, kubectl-patch, …) whose fields added by hand are meant to stay: not drift, left by sync (per object: annotation modelsync.dev/co-owners)")
 }
 
 func newDiffCommand() *cobra.Command {
@@ -56,16 +57,11 @@ func newDiffCommand() *cobra.Command {
 			"is unchanged without a dry run; --full dry-runs every object.\n" +
 			"In a merge request pipeline, --gitlab-note keeps one note per target on the merge request up to date.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.output != "text" && o.output != "markdown" && o.output != "json" {
-				return fmt.Errorf("-o %s: use text, markdown or json", o.output)
-			}
-			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
+		RunE: runE(o),
 	}
 	o.source.register(cmd.Flags())
 	o.cluster.register(cmd.Flags())
-	o.registerFull(cmd.Flags())
+	o.plan.register(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", o.output, "text, markdown (a merge request note) or json (the plan the prune job reads)")
 	f.StringVar(&o.planOut, "plan-out", "", "also write the JSON plan to this file (the prune job's input)")
@@ -79,7 +75,11 @@ func newDiffCommand() *cobra.Command {
 	return cmd
 }
 
-func (o *diffOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+func (o *diffOptions) Validate() error {
+	return oneOf("-o", o.output, "text", "markdown", "json")
+}
+
+func (o *diffOptions) Run(ctx context.Context, stdout, stderr io.Writer) error {
 	var target mrnote.Target
 	if o.gitlabNote {
 		var err error
@@ -87,16 +87,13 @@ func (o *diffOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	namespace, err := o.source.targetNamespace(ctx)
+	t, err := connectTarget(ctx, &o.source, &o.cluster)
 	if err != nil {
 		return err
 	}
-	clients, ns, err := o.cluster.connect(namespace)
-	if err != nil {
-		return err
-	}
+	ns := t.ns
 	md := diff.MarkdownOptions{Marker: o.marker(ns), ArtifactURL: artifactURL(o.planOut)}
-	plan, err := o.plan(ctx, clients, ns, stderr)
+	plan, err := o.planAgainstBaseline(ctx, t, stderr)
 	if err != nil {
 		// The note never keeps showing a plan that no longer holds: it
 		// says why there is none.
@@ -230,25 +227,23 @@ func artifactURL(planOut string) string {
 	return job + "/artifacts/file/" + filepath.ToSlash(filepath.Clean(planOut))
 }
 
-// planned is a computed plan with what made it, for the commands that act on it.
-type planned struct {
-	set     *desired.Set
-	manager *sync.Manager
-	res     *diff.Result
-}
-
-// plan computes the plan, marked against --baseline when given.
-func (o *diffOptions) plan(ctx context.Context, clients *cluster.Clients, ns string, stderr io.Writer) (*diff.Plan, error) {
-	p, err := o.compute(ctx, clients, ns, stderr)
+// planAgainstBaseline computes the plan, marked against --baseline when
+// given.
+func (o *diffOptions) planAgainstBaseline(ctx context.Context, t *target, stderr io.Writer) (*diff.Plan, error) {
+	p, err := t.plan(ctx, o.plan, stderr)
 	if err != nil {
 		return nil, err
 	}
 	if o.baseline == "" {
 		return p.res.Plan, nil
 	}
-	base := *o
-	base.source.revision, base.baseline = o.baseline, ""
-	b, err := base.compute(ctx, clients, ns, stderr)
+	src, err := o.source.at(o.baseline).open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("--baseline %s: %w", o.baseline, err)
+	}
+	base := *t
+	base.source = src
+	b, err := base.plan(ctx, o.plan, stderr)
 	if err != nil {
 		return nil, fmt.Errorf("--baseline %s: %w", o.baseline, err)
 	}
@@ -256,19 +251,16 @@ func (o *diffOptions) plan(ctx context.Context, clients *cluster.Clients, ns str
 	return p.res.Plan, nil
 }
 
-// servedBy asks the cluster's discovery (cached by the REST mapper) whether
-// it serves a kind.
-func servedBy(clients *cluster.Clients) func(schema.GroupKind) bool {
-	return func(gk schema.GroupKind) bool {
-		_, err := clients.Mapper.RESTMapping(gk)
-		return err == nil
-	}
+// planned is a computed plan with what made it, for the commands that act on it.
+type planned struct {
+	set     *desired.Set
+	manager *sync.Manager
+	res     *diff.Result
 }
 
-// compute loads the tree and plans it against the target.
-func (o *diffOptions) compute(ctx context.Context, clients *cluster.Clients, ns string, stderr io.Writer) (*planned, error) {
-	o.source.served = servedBy(clients)
-	set, err := o.source.load(ctx, ns)
+// plan loads the tree and plans it against the target.
+func (t *target) plan(ctx context.Context, pf planFlags, stderr io.Writer) (*planned, error) {
+	set, err := t.source.load(ctx, t.ns, clusterView{served: servedBy(t.clients)})
 	if err != nil {
 		return nil, err
 	}
@@ -277,8 +269,8 @@ func (o *diffOptions) compute(ctx context.Context, clients *cluster.Clients, ns 
 		return nil, &treeErrors{set.Diagnostics}
 	}
 	opts := diff.DefaultOptions()
-	opts.Full, opts.KeepManagers = o.full, o.keep
-	m := sync.NewManager(clients, ns, o.cluster.inventory)
+	opts.Full, opts.KeepManagers = pf.full, pf.keep
+	m := t.manager()
 	res, err := m.Plan(ctx, set, opts)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -37,7 +38,7 @@ func newImportCommand() *cobra.Command {
 			"is not written; its objects stay raw and the reason is printed. Then `modelsync sync --adopt` takes the\n" +
 			"namespace over without touching a pod template or a claim. Secrets are never written.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), cmd) },
+		RunE: runE(o),
 	}
 	o.cluster.register(cmd.Flags())
 	namespaceFlag(cmd.Flags(), &o.namespace)
@@ -49,7 +50,14 @@ func newImportCommand() *cobra.Command {
 	return cmd
 }
 
-func (o *importOptions) run(ctx context.Context, cmd *cobra.Command) error {
+func (o *importOptions) Validate() error {
+	if o.from != "" && (o.cluster.kubeconfig != "" || o.cluster.context != "") {
+		return fmt.Errorf("--from reads files, --kubeconfig and --context a cluster: give one source")
+	}
+	return filesFlag{}.parse(o.files)
+}
+
+func (o *importOptions) Run(ctx context.Context, out, errOut io.Writer) error {
 	if !o.force {
 		if entries, err := os.ReadDir(o.out); err == nil && len(entries) > 0 {
 			return fmt.Errorf("%s is not empty; choose another --out, or pass --force to write into it", o.out)
@@ -89,11 +97,10 @@ func (o *importOptions) run(ctx context.Context, cmd *cobra.Command) error {
 			return err
 		}
 	}
-	w := cmd.ErrOrStderr()
 	for _, n := range res.Notes {
-		fmt.Fprintln(w, "note:", n)
+		fmt.Fprintln(errOut, "note:", n)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "imported namespace %s into %s: %d Model(s) %v, %d raw object(s)\n", ns, o.out, len(res.Models), res.Models, res.Raw)
+	fmt.Fprintf(out, "imported namespace %s into %s: %d Model(s) %v, %d raw object(s)\n", ns, o.out, len(res.Models), res.Models, res.Raw)
 	return nil
 }
 

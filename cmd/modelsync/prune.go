@@ -8,13 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/sync"
 )
 
 type pruneOptions struct {
-	diff     diffOptions
+	source   sourceFlags
+	cluster  clusterFlags
 	lock     lockFlags
 	planFile string
 	sync.PruneOptions
@@ -32,27 +32,10 @@ func newPruneCommand() *cobra.Command {
 			"what it still points at (exit 3); removals already done count as done, so the same plan finishes the job.\n" +
 			"PersistentVolumeClaims of pruned StatefulSets are kept unless --delete-pvcs.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			approved, err := readPlanFile(o.planFile)
-			if err != nil {
-				return err
-			}
-			namespace, err := o.diff.source.targetNamespace(cmd.Context())
-			if err != nil {
-				return err
-			}
-			clients, ns, err := o.diff.cluster.connect(namespace)
-			if err != nil {
-				return err
-			}
-			return o.lock.run(cmd.Context(), clients, ns, o.diff.cluster.inventory, cmd.ErrOrStderr(), func(ctx context.Context, fence sync.Fence) error {
-				o.Fence = fence
-				return o.run(ctx, clients, ns, approved, cmd.OutOrStdout(), cmd.ErrOrStderr())
-			})
-		},
+		RunE: runE(o),
 	}
-	o.diff.source.register(cmd.Flags())
-	o.diff.cluster.register(cmd.Flags())
+	o.source.register(cmd.Flags())
+	o.cluster.register(cmd.Flags())
 	o.lock.register(cmd.Flags())
 	cmd.Flags().StringVar(&o.planFile, "plan", "", "the approved JSON plan (modelsync diff --plan-out)")
 	_ = cmd.MarkFlagRequired("plan")
@@ -64,8 +47,33 @@ func newPruneCommand() *cobra.Command {
 	return cmd
 }
 
-func (o *pruneOptions) run(ctx context.Context, clients *cluster.Clients, ns string, approved *diff.Plan, out, stderr io.Writer) error {
-	p, err := o.diff.compute(ctx, clients, ns, stderr)
+func (o *pruneOptions) Validate() error {
+	if o.MaxPrunes < 0 {
+		return fmt.Errorf("--max-prunes %d: give zero or more", o.MaxPrunes)
+	}
+	return o.lock.validate()
+}
+
+func (o *pruneOptions) Run(ctx context.Context, out, stderr io.Writer) error {
+	approved, err := readPlanFile(o.planFile)
+	if err != nil {
+		return err
+	}
+	t, err := connectTarget(ctx, &o.source, &o.cluster)
+	if err != nil {
+		return err
+	}
+	return o.lock.run(ctx, t, stderr, func(ctx context.Context, fence sync.Fence) error {
+		o.Fence = fence
+		return o.prune(ctx, t, approved, out, stderr)
+	})
+}
+
+// prune recomputes the plan (as diff makes it, minus the fields it keeps:
+// every kubectl manager's) and removes what the approved plan removes.
+func (o *pruneOptions) prune(ctx context.Context, t *target, approved *diff.Plan, out, stderr io.Writer) error {
+	ns := t.ns
+	p, err := t.plan(ctx, planFlags{}, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -47,77 +49,7 @@ func newRBACCommand() *cobra.Command {
 			"--capacity adds a ClusterRole (list nodes and pods) and its binding: with it the plan places new\n" +
 			"and changed models on the cluster as it is now; without it the plan says capacity is unknown.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			identity := rbac.Identity(o.identity)
-			if identity != rbac.Apply && identity != rbac.Plan {
-				return fmt.Errorf("--identity %s: use apply or plan", o.identity)
-			}
-			ns, err := o.source.offlineNamespace(cmd.Context())
-			if err != nil {
-				return err
-			}
-			set, err := o.source.loadValid(cmd.Context(), ns, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			opts := rbac.Options{Namespace: ns, Name: o.name, Identity: identity, Inventory: o.inventory}
-			if opts.Name == "" {
-				opts.Name = identity.RoleName()
-			}
-			if opts.Namespace == "" && len(set.Objects) > 0 {
-				opts.Namespace = set.Objects[0].GetNamespace()
-			}
-			opts.Secrets = o.secrets
-			for _, obj := range set.Objects {
-				if obj.GetKind() == "Role" && obj.GroupVersionKind().Group == rbacv1.GroupName {
-					opts.Roles = append(opts.Roles, obj.GetName())
-				}
-				if gvk := obj.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Secret" {
-					opts.Secrets = append(opts.Secrets, obj.GetName())
-				}
-				opts.Kinds = append(opts.Kinds, obj.GroupVersionKind())
-			}
-			for _, k := range o.extraKinds {
-				kind, group, _ := strings.Cut(k, ".")
-				opts.Kinds = append(opts.Kinds, schema.GroupVersionKind{Group: group, Kind: kind})
-			}
-			if opts.Subjects, err = o.subjects(opts.Namespace); err != nil {
-				return err
-			}
-			if identity == rbac.Plan && len(opts.Subjects) == 0 {
-				return fmt.Errorf("--identity plan needs --user, --group or --service-account: the policy that keeps the plan identity from writing matches them")
-			}
-			role, binding := rbac.Role(opts)
-			out := []any{role}
-			if binding != nil {
-				out = append(out, binding)
-			}
-			if identity == rbac.Plan {
-				policy, pb := rbac.DryRunOnly(opts.Name+"-"+opts.Namespace, opts.Namespace, opts.Subjects)
-				out = append(out, policy, pb)
-			} else {
-				policy, pb := rbac.Fence(opts.Namespace, opts.Inventory)
-				out = append(out, policy, pb)
-			}
-			if o.capacity {
-				role, binding := rbac.Capacity(opts.Name+"-capacity-"+opts.Namespace, opts.Subjects)
-				out = append(out, role)
-				if binding != nil {
-					out = append(out, binding)
-				}
-			}
-			for i, obj := range out {
-				b, err := yaml.Marshal(obj)
-				if err != nil {
-					return err
-				}
-				if i > 0 {
-					fmt.Fprintln(cmd.OutOrStdout(), "---")
-				}
-				fmt.Fprint(cmd.OutOrStdout(), strings.NewReplacer("  creationTimestamp: null\n", "", "status: {}\n", "").Replace(string(b)))
-			}
-			return nil
-		},
+		RunE: runE(o),
 	}
 	o.source.register(cmd.Flags())
 	f := cmd.Flags()
@@ -149,4 +81,81 @@ func (o *rbacOptions) subjects(namespace string) ([]rbacv1.Subject, error) {
 		out = append(out, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name})
 	}
 	return out, nil
+}
+
+func (o *rbacOptions) Validate() error {
+	if id := rbac.Identity(o.identity); id != rbac.Apply && id != rbac.Plan {
+		return fmt.Errorf("--identity %s: use apply or plan", o.identity)
+	}
+	return nil
+}
+
+func (o *rbacOptions) Run(ctx context.Context, out, errOut io.Writer) error {
+	identity := rbac.Identity(o.identity)
+	src, err := o.source.open(ctx)
+	if err != nil {
+		return err
+	}
+	ns := src.offlineNamespace()
+	set, err := src.loadValid(ctx, ns, errOut)
+	if err != nil {
+		return err
+	}
+	opts := rbac.Options{Namespace: ns, Name: o.name, Identity: identity, Inventory: o.inventory}
+	if opts.Name == "" {
+		opts.Name = identity.RoleName()
+	}
+	if opts.Namespace == "" && len(set.Objects) > 0 {
+		opts.Namespace = set.Objects[0].GetNamespace()
+	}
+	opts.Secrets = o.secrets
+	for _, obj := range set.Objects {
+		if obj.GetKind() == "Role" && obj.GroupVersionKind().Group == rbacv1.GroupName {
+			opts.Roles = append(opts.Roles, obj.GetName())
+		}
+		if gvk := obj.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Secret" {
+			opts.Secrets = append(opts.Secrets, obj.GetName())
+		}
+		opts.Kinds = append(opts.Kinds, obj.GroupVersionKind())
+	}
+	for _, k := range o.extraKinds {
+		kind, group, _ := strings.Cut(k, ".")
+		opts.Kinds = append(opts.Kinds, schema.GroupVersionKind{Group: group, Kind: kind})
+	}
+	if opts.Subjects, err = o.subjects(opts.Namespace); err != nil {
+		return err
+	}
+	if identity == rbac.Plan && len(opts.Subjects) == 0 {
+		return fmt.Errorf("--identity plan needs --user, --group or --service-account: the policy that keeps the plan identity from writing matches them")
+	}
+	role, binding := rbac.Role(opts)
+	objs := []any{role}
+	if binding != nil {
+		objs = append(objs, binding)
+	}
+	if identity == rbac.Plan {
+		policy, pb := rbac.DryRunOnly(opts.Name+"-"+opts.Namespace, opts.Namespace, opts.Subjects)
+		objs = append(objs, policy, pb)
+	} else {
+		policy, pb := rbac.Fence(opts.Namespace, opts.Inventory)
+		objs = append(objs, policy, pb)
+	}
+	if o.capacity {
+		role, binding := rbac.Capacity(opts.Name+"-capacity-"+opts.Namespace, opts.Subjects)
+		objs = append(objs, role)
+		if binding != nil {
+			objs = append(objs, binding)
+		}
+	}
+	for i, obj := range objs {
+		b, err := yaml.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(out, "---")
+		}
+		fmt.Fprint(out, strings.NewReplacer("  creationTimestamp: null\n", "", "status: {}\n", "").Replace(string(b)))
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,28 +31,7 @@ func newRenderCommand() *cobra.Command {
 			"in the set. sync also keeps the live rules and targetRefs that await an approved prune; render, offline,\n" +
 			"cannot: use sync to apply.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.output != "yaml" && o.output != "json" {
-				return fmt.Errorf("-o %s: use yaml or json", o.output)
-			}
-			ns, err := o.source.offlineNamespace(cmd.Context())
-			if err != nil {
-				return err
-			}
-			set, err := o.source.loadValid(cmd.Context(), ns, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			objs := labeled(set.Objects, inventory.ID(o.inventory, ns))
-			if !o.showSecrets {
-				var masked int
-				objs, masked = maskSecretValues(objs)
-				if masked > 0 {
-					fmt.Fprintf(cmd.ErrOrStderr(), "render: the values of %d Secret(s) are shown as ***: this output is for reading, not for applying (sync applies the tree)\n", masked)
-				}
-			}
-			return writeObjects(cmd.OutOrStdout(), objs, o.output)
-		},
+		RunE: runE(o),
 	}
 	o.source.register(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "yaml or json")
@@ -125,4 +105,29 @@ func writeObjects(w io.Writer, objs []manifest.Object, format string) error {
 		}
 	}
 	return nil
+}
+
+func (o *renderOptions) Validate() error {
+	return oneOf("-o", o.output, "yaml", "json")
+}
+
+func (o *renderOptions) Run(ctx context.Context, out, errOut io.Writer) error {
+	src, err := o.source.open(ctx)
+	if err != nil {
+		return err
+	}
+	ns := src.offlineNamespace()
+	set, err := src.loadValid(ctx, ns, errOut)
+	if err != nil {
+		return err
+	}
+	objs := labeled(set.Objects, inventory.ID(o.inventory, ns))
+	if !o.showSecrets {
+		var masked int
+		objs, masked = maskSecretValues(objs)
+		if masked > 0 {
+			fmt.Fprintf(errOut, "render: the values of %d Secret(s) are shown as ***: this output is for reading, not for applying (sync applies the tree)\n", masked)
+		}
+	}
+	return writeObjects(out, objs, o.output)
 }

@@ -53,58 +53,7 @@ func newLockCommand() *cobra.Command {
 			"(HF_ENDPOINT, HF_TOKEN) or from --files copies, and writes what sizing needs to modelsync.lock at the\n" +
 			"tree's root. Every other command reads the lock and never the network.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			files := filesFlag{}
-			if err := files.parse(o.files); err != nil {
-				return err
-			}
-			ns, err := o.source.offlineNamespace(cmd.Context())
-			if err != nil {
-				return err
-			}
-			set, err := o.source.load(cmd.Context(), ns)
-			if err != nil {
-				return err
-			}
-			tree, err := o.source.tree()
-			if err != nil {
-				return err
-			}
-			old, err := modelfiles.ReadLock(tree.FS, tree.Root)
-			if err != nil {
-				old = &modelfiles.Lock{}
-			}
-			lock := &modelfiles.Lock{Models: map[string]*modelfiles.Facts{}}
-			for _, m := range set.Models {
-				if m.Spec.Server == nil || m.Spec.Revision == "" || m.Spec.Upstream == "" {
-					continue
-				}
-				key := modelfiles.Key(m.Spec.Upstream, m.Spec.Revision)
-				if lock.Models[key] != nil {
-					continue
-				}
-				if f := old.Models[key]; f != nil && f.Commit == m.Spec.Revision {
-					lock.Models[key] = f // a commit's files do not change
-					continue
-				}
-				f, err := modelfiles.Read(cmd.Context(), files.source(m.Spec.Upstream, m.Spec.Revision))
-				if err != nil {
-					return fmt.Errorf("Model %s: %w", m.Name(), err)
-				}
-				lock.Models[key] = f
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: commit %s, %d shard(s), %s of weights\n", key, f.Commit, f.Shards, gib(f.WeightsBytes))
-			}
-			data, err := lock.Marshal()
-			if err != nil {
-				return err
-			}
-			path := filepath.Join(o.source.path, modelfiles.LockFile)
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d model(s)\n", path, len(lock.Models))
-			return nil
-		},
+		RunE: runE(o),
 	}
 	o.source.register(cmd.Flags())
 	cmd.Flags().StringArrayVar(&o.files, "files", nil, "ORG/NAME=DIR: read that repository's files from a local copy (air-gapped clusters)")
@@ -112,7 +61,9 @@ func newLockCommand() *cobra.Command {
 }
 
 type sizeOptions struct {
-	source      sourceFlags
+	source sourceFlags
+	// repo is the one repository to size, ORG/NAME[@REVISION], else "".
+	repo        string
 	output      string
 	gpus        int
 	gpuMemory   string
@@ -139,36 +90,7 @@ func newSizeCommand() *cobra.Command {
 			"With a repository it answers for that model alone, read from the Hub (or --files): the runbook's\n" +
 			"\"Obtaining VRAM Requirements\" step, e.g. modelsync size Qwen/Qwen3-32B --gpus 2 --gpu-memory 80Gi.",
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.output != "text" && o.output != "json" {
-				return fmt.Errorf("-o %s: use text or json", o.output)
-			}
-			var lines []sized
-			var err error
-			if len(args) == 1 {
-				lines, err = o.one(cmd.Context(), args[0])
-			} else {
-				lines, err = o.tree(cmd.Context())
-			}
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(lines); err != nil {
-					return err
-				}
-			} else {
-				printSized(cmd.OutOrStdout(), lines)
-			}
-			for _, l := range lines {
-				if !l.Fits {
-					return exitCode(exitChanges)
-				}
-			}
-			return nil
-		},
+		RunE: runE(o),
 	}
 	o.source.register(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "text or json")
@@ -204,19 +126,15 @@ func (o *sizeOptions) one(ctx context.Context, ref string) ([]sized, error) {
 }
 
 func (o *sizeOptions) tree(ctx context.Context) ([]sized, error) {
-	ns, err := o.source.offlineNamespace(ctx)
+	src, err := o.source.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	set, err := o.source.load(ctx, ns)
+	set, err := src.load(ctx, src.offlineNamespace(), clusterView{})
 	if err != nil {
 		return nil, err
 	}
-	tree, err := o.source.tree()
-	if err != nil {
-		return nil, err
-	}
-	lock, err := modelfiles.ReadLock(tree.FS, tree.Root)
+	lock, err := modelfiles.ReadLock(src.tree.FS, src.tree.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -263,3 +181,97 @@ func printSized(w io.Writer, lines []sized) {
 }
 
 func gib(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/sizing.GiB) }
+
+func (o *lockOptions) Validate() error {
+	return filesFlag{}.parse(o.files)
+}
+
+func (o *lockOptions) Run(ctx context.Context, out, errOut io.Writer) error {
+	files := filesFlag{}
+	if err := files.parse(o.files); err != nil {
+		return err
+	}
+	src, err := o.source.open(ctx)
+	if err != nil {
+		return err
+	}
+	set, err := src.load(ctx, src.offlineNamespace(), clusterView{})
+	if err != nil {
+		return err
+	}
+	old, err := modelfiles.ReadLock(src.tree.FS, src.tree.Root)
+	if err != nil {
+		old = &modelfiles.Lock{}
+	}
+	lock := &modelfiles.Lock{Models: map[string]*modelfiles.Facts{}}
+	for _, m := range set.Models {
+		if m.Spec.Server == nil || m.Spec.Revision == "" || m.Spec.Upstream == "" {
+			continue
+		}
+		key := modelfiles.Key(m.Spec.Upstream, m.Spec.Revision)
+		if lock.Models[key] != nil {
+			continue
+		}
+		if f := old.Models[key]; f != nil && f.Commit == m.Spec.Revision {
+			lock.Models[key] = f // a commit's files do not change
+			continue
+		}
+		f, err := modelfiles.Read(ctx, files.source(m.Spec.Upstream, m.Spec.Revision))
+		if err != nil {
+			return fmt.Errorf("Model %s: %w", m.Name(), err)
+		}
+		lock.Models[key] = f
+		fmt.Fprintf(out, "%s: commit %s, %d shard(s), %s of weights\n", key, f.Commit, f.Shards, gib(f.WeightsBytes))
+	}
+	data, err := lock.Marshal()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(o.source.path, modelfiles.LockFile)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s: %d model(s)\n", path, len(lock.Models))
+	return nil
+}
+
+func (o *sizeOptions) Validate() error {
+	if err := oneOf("-o", o.output, "text", "json"); err != nil {
+		return err
+	}
+	return filesFlag{}.parse(o.files)
+}
+
+func (o *sizeOptions) Run(ctx context.Context, out, errOut io.Writer) error {
+	var lines []sized
+	var err error
+	if o.repo != "" {
+		lines, err = o.one(ctx, o.repo)
+	} else {
+		lines, err = o.tree(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(lines); err != nil {
+			return err
+		}
+	} else {
+		printSized(out, lines)
+	}
+	for _, l := range lines {
+		if !l.Fits {
+			return exitCode(exitChanges)
+		}
+	}
+	return nil
+}
+
+func (o *sizeOptions) setArgs(args []string) {
+	if len(args) == 1 {
+		o.repo = args[0]
+	}
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"cmp"
 	"context"
 	"fmt"
@@ -10,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/manifest"
@@ -24,10 +23,6 @@ type sourceFlags struct {
 	crds      []string
 	// remoteBases lets kustomizations fetch remote resources.
 	remoteBases bool
-	// served asks the cluster about kinds, for the commands that have one.
-	served func(schema.GroupKind) bool
-	// clusterCRDs are the cluster's CRDs, for validate --kubeconfig.
-	clusterCRDs []manifest.Object
 }
 
 func (f *sourceFlags) register(fs *pflag.FlagSet) {
@@ -43,44 +38,86 @@ func namespaceFlag(fs *pflag.FlagSet, ns *string) {
 	fs.StringVarP(ns, "namespace", "n", "", "target namespace (default: the kubeconfig context's namespace, else \"default\")")
 }
 
-func (f *sourceFlags) tree() (manifest.Tree, error) {
-	var t manifest.Tree
-	var err error
-	if f.revision != "" {
-		t, err = manifest.AtRevision(f.path, f.revision)
-	} else {
-		t, err = manifest.WorkTree(f.path)
-	}
-	t.RemoteBases = f.remoteBases
-	return t, err
+// source is the tree, read once, and the namespace it targets.
+type source struct {
+	flags *sourceFlags
+	tree  manifest.Tree
+	files *desired.Files
+	// namespace is -n, else the one namespace the tree's objects name
+	// (as kubectl takes an object's own), else "" for the caller's default.
+	namespace string
 }
 
-// load reads and validates the tree for namespace ns.
-func (f *sourceFlags) load(ctx context.Context, ns string) (*desired.Set, error) {
-	tree, err := f.tree()
+// open reads the tree (at --revision when given) and finds its namespace.
+func (f *sourceFlags) open(ctx context.Context) (*source, error) {
+	var tree manifest.Tree
+	var err error
+	if f.revision != "" {
+		tree, err = manifest.AtRevision(f.path, f.revision)
+	} else {
+		tree, err = manifest.WorkTree(f.path)
+	}
 	if err != nil {
 		return nil, err
 	}
+	tree.RemoteBases = f.remoteBases
+	files, err := desired.Read(ctx, tree)
+	if err != nil {
+		return nil, err
+	}
+	s := &source{flags: f, tree: tree, files: files, namespace: f.namespace}
+	if s.namespace == "" {
+		switch named := files.Namespaces(); {
+		case len(named) > 1:
+			return nil, fmt.Errorf("the tree names several namespaces (%s); pass -n to choose the target", strings.Join(named, ", "))
+		case len(named) == 1:
+			s.namespace = named[0]
+		}
+	}
+	return s, nil
+}
+
+// at is the same source flags at another revision (diff --baseline).
+func (f *sourceFlags) at(revision string) *sourceFlags {
+	g := *f
+	g.revision = revision
+	return &g
+}
+
+// offlineNamespace is the target of the commands that read no cluster:
+// without -n or a namespace in the tree, "default", as kubectl.
+func (s *source) offlineNamespace() string { return cmp.Or(s.namespace, "default") }
+
+// clusterView is what a cluster adds to the checks of a tree: which kinds
+// it serves, and its CustomResourceDefinitions. Offline it is empty.
+type clusterView struct {
+	served func(schema.GroupKind) bool
+	crds   []manifest.Object
+}
+
+// load generates and validates the tree's objects for namespace ns. A
+// source is loaded once.
+func (s *source) load(ctx context.Context, ns string, view clusterView) (*desired.Set, error) {
 	opts := desired.DefaultOptions()
 	if ns != "" {
 		opts.Namespace = ns
 	}
-	for _, dir := range f.crds {
+	for _, dir := range s.flags.crds {
 		crds, err := desired.CRDs(ctx, dir)
 		if err != nil {
 			return nil, fmt.Errorf("--crds: %w", err)
 		}
 		opts.CRDs = append(opts.CRDs, crds...)
 	}
-	opts.Served = f.served
-	opts.CRDs = append(opts.CRDs, f.clusterCRDs...)
-	return desired.Load(ctx, tree, opts)
+	opts.Served = view.served
+	opts.CRDs = append(opts.CRDs, view.crds...)
+	return s.files.Build(opts)
 }
 
 // loadValid is load for the commands that need a tree without errors: the
 // diagnostics go to stderr and the exit code is that of validate's errors.
-func (f *sourceFlags) loadValid(ctx context.Context, ns string, stderr io.Writer) (*desired.Set, error) {
-	set, err := f.load(ctx, ns)
+func (s *source) loadValid(ctx context.Context, ns string, stderr io.Writer) (*desired.Set, error) {
+	set, err := s.load(ctx, ns, clusterView{})
 	if err != nil {
 		return nil, err
 	}
@@ -105,33 +142,4 @@ func printDiagnostics(w io.Writer, ds []validation.Diagnostic) {
 	if len(ds) > 0 {
 		fmt.Fprintf(w, "%d error(s), %d warning(s)\n", errs, warns)
 	}
-}
-
-// targetNamespace is -n, else the one namespace the tree's objects name (as
-// kubectl takes an object's own namespace), else "" for the caller's default.
-func (f *sourceFlags) targetNamespace(ctx context.Context) (string, error) {
-	if f.namespace != "" {
-		return f.namespace, nil
-	}
-	tree, err := f.tree()
-	if err != nil {
-		return "", err
-	}
-	named, err := desired.Namespaces(ctx, tree)
-	switch {
-	case err != nil:
-		return "", err
-	case len(named) > 1:
-		return "", fmt.Errorf("the tree names several namespaces (%s); pass -n to choose the target", strings.Join(named, ", "))
-	case len(named) == 1:
-		f.namespace = named[0]
-	}
-	return f.namespace, nil
-}
-
-// offlineNamespace is targetNamespace for the commands that read no cluster:
-// without -n or a namespace in the tree, "default", as kubectl.
-func (f *sourceFlags) offlineNamespace(ctx context.Context) (string, error) {
-	ns, err := f.targetNamespace(ctx)
-	return cmp.Or(ns, "default"), err
 }

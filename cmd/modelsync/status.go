@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -12,9 +13,13 @@ import (
 	"modelsync.dev/modelsync/sync"
 )
 
+type statusOptions struct {
+	cluster   clusterFlags
+	namespace string
+}
+
 func newStatusCommand() *cobra.Command {
-	var cf clusterFlags
-	var namespace string
+	o := &statusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the inventory, the revision it was synced at, and the health of each member",
@@ -22,28 +27,32 @@ func newStatusCommand() *cobra.Command {
 			"still to act), unschedulable (the scheduler's reason), not accepted / not ready (a controller's verdict\n" +
 			"with its reason), terminating. Exit 0 when every member is healthy, 1 when any is not, 2 on errors.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			clients, ns, err := cf.connect(namespace)
-			if err != nil {
-				return err
-			}
-			m := sync.NewManager(clients, ns, cf.inventory)
-			report, err := m.Status(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if err := printStatus(cmd.OutOrStdout(), m.Inventory(), report); err != nil {
-				return err
-			}
-			if report.Unhealthy() > 0 {
-				return exitCode(exitChanges) // something is not healthy: scripts and jobs see it
-			}
-			return nil
-		},
+		RunE: runE(o),
 	}
-	cf.register(cmd.Flags())
-	namespaceFlag(cmd.Flags(), &namespace)
+	o.cluster.register(cmd.Flags())
+	namespaceFlag(cmd.Flags(), &o.namespace)
 	return cmd
+}
+
+func (o *statusOptions) Validate() error { return nil }
+
+func (o *statusOptions) Run(ctx context.Context, out, _ io.Writer) error {
+	clients, ns, err := o.cluster.connect(o.namespace)
+	if err != nil {
+		return err
+	}
+	m := sync.NewManager(clients, ns, o.cluster.inventory)
+	report, err := m.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if err := printStatus(out, m.Inventory(), report); err != nil {
+		return err
+	}
+	if report.Unhealthy() > 0 {
+		return exitCode(exitChanges) // something is not healthy: scripts and jobs see it
+	}
+	return nil
 }
 
 // printStatus writes the report as a table.

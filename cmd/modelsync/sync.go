@@ -12,14 +12,15 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/sync"
 	"modelsync.dev/modelsync/workload"
 )
 
 type syncOptions struct {
-	diff       diffOptions
+	source     sourceFlags
+	cluster    clusterFlags
+	plan       planFlags
 	lock       lockFlags
 	adopt      bool
 	allowEmpty bool
@@ -36,23 +37,11 @@ func newSyncCommand() *cobra.Command {
 			"backends before routes), holding the target's Lease. Removed objects and removed rules/targetRefs\n" +
 			"stay in place and are listed as pending: `modelsync prune` deletes them after approval.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			namespace, err := o.diff.source.targetNamespace(cmd.Context())
-			if err != nil {
-				return err
-			}
-			clients, ns, err := o.diff.cluster.connect(namespace)
-			if err != nil {
-				return err
-			}
-			return o.lock.run(cmd.Context(), clients, ns, o.diff.cluster.inventory, cmd.ErrOrStderr(), func(ctx context.Context, fence sync.Fence) error {
-				return o.run(ctx, clients, ns, fence, cmd.OutOrStdout(), cmd.ErrOrStderr())
-			})
-		},
+		RunE: runE(o),
 	}
-	o.diff.source.register(cmd.Flags())
-	o.diff.cluster.register(cmd.Flags())
-	o.diff.registerFull(cmd.Flags())
+	o.source.register(cmd.Flags())
+	o.cluster.register(cmd.Flags())
+	o.plan.register(cmd.Flags())
 	o.lock.register(cmd.Flags())
 	cmd.Flags().BoolVar(&o.allowEmpty, "allow-empty", false, "sync a tree that holds no objects (every member then awaits pruning)")
 	cmd.Flags().BoolVar(&o.adopt, "adopt", false, "take over objects that exist without modelsync's label, and kubectl's field managers on them")
@@ -61,8 +50,26 @@ func newSyncCommand() *cobra.Command {
 	return cmd
 }
 
-func (o *syncOptions) run(ctx context.Context, clients *cluster.Clients, ns string, fence sync.Fence, out, stderr io.Writer) error {
-	p, err := o.diff.compute(ctx, clients, ns, stderr)
+func (o *syncOptions) Validate() error {
+	if o.Timeout < 0 {
+		return fmt.Errorf("--timeout %s: give a duration of zero (derived) or more", o.Timeout)
+	}
+	return o.lock.validate()
+}
+
+func (o *syncOptions) Run(ctx context.Context, out, stderr io.Writer) error {
+	t, err := connectTarget(ctx, &o.source, &o.cluster)
+	if err != nil {
+		return err
+	}
+	return o.lock.run(ctx, t, stderr, func(ctx context.Context, fence sync.Fence) error {
+		return o.apply(ctx, t, fence, out, stderr)
+	})
+}
+
+func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, out, stderr io.Writer) error {
+	ns := t.ns
+	p, err := t.plan(ctx, o.plan, stderr)
 	if err != nil {
 		return err
 	}
@@ -131,10 +138,17 @@ func runIdentity() string {
 	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
+func (f *lockFlags) validate() error {
+	if f.Wait < 0 || f.Duration <= 0 {
+		return fmt.Errorf("--lock-timeout %s, --lease-duration %s: give a wait of zero or more and a positive duration", f.Wait, f.Duration)
+	}
+	return nil
+}
+
 // run holds the target's Lease while fn runs; fn confirms it before each
 // write batch through fence.
-func (f *lockFlags) run(ctx context.Context, clients *cluster.Clients, ns, inv string, stderr io.Writer, fn func(context.Context, sync.Fence) error) error {
-	return sync.NewManager(clients, ns, inv).WithLease(ctx, f.LeaseOptions, leaseWait{stderr}, func(ctx context.Context, l *sync.Lease) error {
+func (f *lockFlags) run(ctx context.Context, t *target, stderr io.Writer, fn func(context.Context, sync.Fence) error) error {
+	return t.manager().WithLease(ctx, f.LeaseOptions, leaseWait{stderr}, func(ctx context.Context, l *sync.Lease) error {
 		return fn(ctx, l)
 	})
 }

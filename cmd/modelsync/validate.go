@@ -29,41 +29,7 @@ func newValidateCommand() *cobra.Command {
 		Use:   "validate",
 		Short: "Check the tree offline; exit 0 without errors, 1 with errors",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.output != "text" && o.output != "json" && o.output != "junit" {
-				return fmt.Errorf("-o %s: use text, json or junit", o.output)
-			}
-			ns, err := o.source.offlineNamespace(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if o.cluster.kubeconfig != "" || o.cluster.context != "" {
-				clients, _, err := o.cluster.connect(ns)
-				if err != nil {
-					return err
-				}
-				o.source.served = servedBy(clients)
-				crds, err := clusterCRDs(cmd.Context(), clients)
-				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "warning: the cluster's CustomResourceDefinitions cannot be read (%v): custom resources are checked against --crds only\n", err)
-				}
-				o.source.clusterCRDs = crds
-			}
-			set, err := o.source.load(cmd.Context(), ns)
-			if err != nil {
-				return err
-			}
-			if err := writeDiagnostics(cmd.OutOrStdout(), set.Diagnostics, o.output); err != nil {
-				return err
-			}
-			if err := writeFile(o.junitOut, func(w io.Writer) error { return writeJUnit(w, set.Diagnostics) }); err != nil {
-				return err
-			}
-			if set.HasErrors() {
-				return exitCode(exitChanges)
-			}
-			return nil
-		},
+		RunE:  runE(o),
 	}
 	o.source.register(cmd.Flags())
 	cmd.Flags().StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "also ask this cluster which kinds it serves (a kind it does not serve is then an error), and check custom resources against its CustomResourceDefinitions")
@@ -160,4 +126,43 @@ func writeJUnit(w io.Writer, ds []validation.Diagnostic) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+func (o *validateOptions) Validate() error {
+	return oneOf("-o", o.output, "text", "json", "junit")
+}
+
+func (o *validateOptions) Run(ctx context.Context, out, errOut io.Writer) error {
+	src, err := o.source.open(ctx)
+	if err != nil {
+		return err
+	}
+	ns := src.offlineNamespace()
+	var view clusterView
+	if o.cluster.kubeconfig != "" || o.cluster.context != "" {
+		clients, _, err := o.cluster.connect(ns)
+		if err != nil {
+			return err
+		}
+		view.served = servedBy(clients)
+		crds, err := clusterCRDs(ctx, clients)
+		if err != nil {
+			fmt.Fprintf(errOut, "warning: the cluster's CustomResourceDefinitions cannot be read (%v): custom resources are checked against --crds only\n", err)
+		}
+		view.crds = crds
+	}
+	set, err := src.load(ctx, ns, view)
+	if err != nil {
+		return err
+	}
+	if err := writeDiagnostics(out, set.Diagnostics, o.output); err != nil {
+		return err
+	}
+	if err := writeFile(o.junitOut, func(w io.Writer) error { return writeJUnit(w, set.Diagnostics) }); err != nil {
+		return err
+	}
+	if set.HasErrors() {
+		return exitCode(exitChanges)
+	}
+	return nil
 }
