@@ -7,8 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
+	"modelsync.dev/modelsync/internal/objtest"
 )
 
 func gpuNode(name string, gpus int64, product string, taints ...corev1.Taint) corev1.Node {
@@ -29,15 +28,6 @@ func running(ns, node string, gpus int64, labels map[string]string) corev1.Pod {
 			Limits: corev1.ResourceList{"nvidia.com/gpu": *resource.NewQuantity(gpus, resource.DecimalSI)}}}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning},
 	}
-}
-
-func object(t *testing.T, y string) *unstructured.Unstructured {
-	t.Helper()
-	u := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
 
 const eightGPUs = `{kind: StatefulSet, spec: {replicas: 1, template: {spec: {containers: [{name: c, resources: {limits: {nvidia.com/gpu: "8"}, requests: {cpu: "18", memory: 200Gi}}}]}}}}`
@@ -76,16 +66,16 @@ func TestPlace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New(tc.nodes, tc.pods)
 			c.Release("llm", tc.release)
-			v, ok := c.Place(object(t, tc.workload))
+			v, ok := c.Place(objtest.Object(t, tc.workload))
 			if !ok || v.String() != tc.want {
 				t.Errorf("Place = %q (%v), want %q", v.String(), ok, tc.want)
 			}
 		})
 	}
-	if _, ok := New(nil, nil).Place(object(t, `{kind: Service}`)); ok {
+	if _, ok := New(nil, nil).Place(objtest.Object(t, `{kind: Service}`)); ok {
 		t.Error("a Service was placed")
 	}
-	if v, _ := New([]corev1.Node{h100}, nil).Place(object(t, eightGPUs)); !strings.Contains(v.String(), "h100-8") {
+	if v, _ := New([]corev1.Node{h100}, nil).Place(objtest.Object(t, eightGPUs)); !strings.Contains(v.String(), "h100-8") {
 		t.Error(v)
 	}
 }

@@ -1,10 +1,7 @@
 package desired_test
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,12 +14,11 @@ import (
 
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/internal/golden"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 const ns = "nrp-llm"
 
@@ -37,27 +33,6 @@ func load(t testing.TB, files fstest.MapFS) *desired.Set {
 		t.Fatal(err)
 	}
 	return set
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	file := filepath.Join("..", "testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./desired -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("%s differs (-want +got); if the change is intended, run with -update and review:\n%s", file, d)
-	}
 }
 
 func marshal(t *testing.T, objs []manifest.Object) []byte {
@@ -85,7 +60,7 @@ func TestRunbookExamplesGolden(t *testing.T) {
 	}
 	for _, m := range set.Models {
 		t.Run(m.Name(), func(t *testing.T) {
-			golden(t, path.Join("models", m.Name()+".yaml"), marshal(t, byFile[m.Origin.File]))
+			golden.Check(t, filepath.Join("..", "testdata", "golden", "models", m.Name()+".yaml"), marshal(t, byFile[m.Origin.File]))
 		})
 	}
 	var shared []manifest.Object
@@ -94,7 +69,7 @@ func TestRunbookExamplesGolden(t *testing.T) {
 			shared = append(shared, o)
 		}
 	}
-	golden(t, "models/shared.yaml", marshal(t, shared))
+	golden.Check(t, filepath.Join("..", "testdata", "golden", "models", "shared.yaml"), marshal(t, shared))
 }
 
 func TestMiniMaxSizedAsRunbook(t *testing.T) {

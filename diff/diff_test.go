@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,14 +17,13 @@ import (
 
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/golden"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )
 
 func TestMain(m *testing.M) { kubetest.Main(m) }
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // tree is models-config/ copied into memory, which tests then change.
 func tree(t *testing.T) fstest.MapFS { return kubetest.RepoTree(t) }
@@ -241,7 +238,7 @@ func TestRenderingGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := strings.ReplaceAll(strings.ReplaceAll(buf.String(), res.Plan.Inventory, "INVENTORY"), e.NS, "NAMESPACE")
-		golden(t, f.name, got)
+		golden.Check(t, goldenFile(f.name), []byte(got))
 	}
 }
 
@@ -305,25 +302,6 @@ func TestMarkdownStaysUnderBudget(t *testing.T) {
 	}
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	file := filepath.Join("..", "testdata", "golden", "diff", name)
-	if *update {
-		_ = os.MkdirAll(filepath.Dir(file), 0o755)
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./diff -update)", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s (-want +got):\n%s", file, d)
-	}
-}
-
 var backends = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"}
 
 func syncSet(t testing.TB, e *env, set *desired.Set) {
@@ -376,3 +354,6 @@ func TestPlansNameTheClaims(t *testing.T) {
 		}
 	}
 }
+
+// goldenFile is where the plan's golden renderings are.
+func goldenFile(name string) string { return filepath.Join("..", "testdata", "golden", "diff", name) }

@@ -4,23 +4,14 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/objtest"
 )
-
-func obj(t *testing.T, y string) *unstructured.Unstructured {
-	t.Helper()
-	u := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
 
 // The fingerprint changes exactly when what a server-side apply would do can.
 func TestNoFingerprintForSecrets(t *testing.T) {
-	s := obj(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s, uid: u1}\ndata: {token: c2hvcnQ=}\n")
+	s := objtest.Object(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s, uid: u1}\ndata: {token: c2hvcnQ=}\n")
 	if fp := diff.Fingerprint(s, s); fp != "" {
 		t.Errorf("a Secret's fingerprint %q, want none", fp)
 	}
@@ -42,7 +33,7 @@ metadata:
 spec: {ports: [{port: 80, protocol: TCP}], clusterIP: 10.0.0.1}
 status: {loadBalancer: {}}
 `
-	base := diff.Fingerprint(obj(t, config), obj(t, live))
+	base := diff.Fingerprint(objtest.Object(t, config), objtest.Object(t, live))
 	for _, tc := range []struct {
 		name   string
 		change func(c, l *unstructured.Unstructured)
@@ -83,7 +74,7 @@ status: {loadBalancer: {}}
 		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, l := obj(t, config), obj(t, live)
+			c, l := objtest.Object(t, config), objtest.Object(t, live)
 			tc.change(c, l)
 			if got := diff.Fingerprint(c, l) == base; got != tc.same {
 				t.Errorf("fingerprint unchanged = %v, want %v", got, tc.same)

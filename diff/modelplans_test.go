@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/golden"
 )
 
 // TestModelPlansGolden: the plan a reviewer reads, in model terms, for the
@@ -65,7 +66,7 @@ func TestModelPlansGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				got := strings.ReplaceAll(strings.ReplaceAll(buf.String(), res.Plan.Inventory, "INVENTORY"), e.NS, "NAMESPACE")
-				golden(t, "models-"+sc.name+"."+f.ext, got)
+				golden.Check(t, goldenFile("models-"+sc.name+"."+f.ext), []byte(got))
 			}
 			if len(res.Plan.Models) != 1 {
 				t.Errorf("the plan touches %d models, want 1: %+v", len(res.Plan.Models), res.Plan.Models)

@@ -251,7 +251,7 @@ func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
 					if !isGPU(name) {
 						continue
 					}
-					count := parseCount(v)
+					count, _ := workload.CountOf(v)
 					if field == "requests" {
 						if _, inLimits, _ := unstructured.NestedFieldNoCopy(cm, "resources", "limits", name); inLimits {
 							continue // counted from limits
@@ -309,19 +309,6 @@ func size(q resource.Quantity) string {
 
 func isGPU(resource string) bool {
 	return strings.HasPrefix(resource, "nvidia.com/") || strings.HasSuffix(resource, "/gpu")
-}
-
-func parseCount(v any) int64 {
-	var n int64
-	switch x := v.(type) {
-	case int64:
-		n = x
-	case float64:
-		n = int64(x)
-	case string:
-		_, _ = fmt.Sscan(x, &n)
-	}
-	return n
 }
 
 // gpuCounts writes GPUs as "4 nvidia.com/a100", "-" for none.

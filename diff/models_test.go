@@ -5,9 +5,8 @@ import (
 	"slices"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"modelsync.dev/modelsync/internal/objtest"
 )
 
 func TestWorkloadGPUs(t *testing.T) {
@@ -28,10 +27,7 @@ func TestWorkloadGPUs(t *testing.T) {
 		{"not a workload", `{kind: Service, spec: {}}`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := &unstructured.Unstructured{}
-			if err := yaml.Unmarshal([]byte(tc.yaml), &u.Object); err != nil {
-				t.Fatal(err)
-			}
+			u := objtest.Object(t, tc.yaml)
 			if got := workloadGPUs(u); !maps.Equal(got, tc.want) {
 				t.Errorf("workloadGPUs = %v, want %v", got, tc.want)
 			}
@@ -67,11 +63,7 @@ func TestWorkloadSizes(t *testing.T) {
 			workerTemplate: {spec: {containers: [{resources: {requests: {memory: 50Gi}}}]}}}}}`, "200Gi", "0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := &unstructured.Unstructured{}
-			if err := yaml.Unmarshal([]byte(tc.yaml), &u.Object); err != nil {
-				t.Fatal(err)
-			}
-			mem, disk := workloadSizes(u)
+			mem, disk := workloadSizes(objtest.Object(t, tc.yaml))
 			if mem.String() != tc.memory || disk.String() != tc.storage {
 				t.Errorf("workloadSizes = %s, %s; want %s, %s", mem.String(), disk.String(), tc.memory, tc.storage)
 			}

@@ -4,21 +4,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/internal/objtest"
 	"modelsync.dev/modelsync/manifest"
 )
-
-func object(t *testing.T, y string) *unstructured.Unstructured {
-	t.Helper()
-	u := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
 
 func TestRuleKey(t *testing.T) {
 	for _, tc := range []struct{ rule, want string }{
@@ -62,7 +53,7 @@ func TestRefs(t *testing.T) {
 			[]gateway.Ref{{ID: id("", "Service", "svc")}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if d := cmp.Diff(tc.want, gateway.Refs(object(t, tc.obj))); d != "" {
+			if d := cmp.Diff(tc.want, gateway.Refs(objtest.Object(t, tc.obj))); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
 		})
@@ -83,7 +74,7 @@ func TestShapeErrors(t *testing.T) {
 		{`{apiVersion: aigateway.envoyproxy.io/v1beta1, kind: AIGatewayRoute, spec: {rules: [{name: a, backendRefs: b, matches: [x]}]}}`, []string{"spec.rules[0].backendRefs is a string, not a list of backendRefs", "spec.rules[0].matches[0] is a string, not a match (an object)"}},
 	} {
 		var got []string
-		for _, e := range gateway.ShapeErrors(object(t, tc.obj)) {
+		for _, e := range gateway.ShapeErrors(objtest.Object(t, tc.obj)) {
 			got = append(got, e.Msg)
 		}
 		if d := cmp.Diff(tc.want, got); d != "" {

@@ -70,7 +70,7 @@ spec:
   - fqdn: {hostname: gpt-oss.example.org, port: 443}
 `
 
-// Issue 5, test 4: objects applied by hand with client-side kubectl apply,
+// Objects applied by hand with client-side kubectl apply,
 // adopted by sync --adopt from the same files; a rule removed from the file
 // and pruned is really gone from the live object.
 func TestAdoptHandAppliedThenPruneRule(t *testing.T) {

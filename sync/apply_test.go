@@ -14,7 +14,7 @@ import (
 	"modelsync.dev/modelsync/sync"
 )
 
-// Issue 5, test 1: a first sync creates everything in dependency order; a
+// A first sync creates everything in dependency order; a
 // second writes nothing.
 func TestFirstSyncInOrderSecondWritesNothing(t *testing.T) {
 	e := newEnv(t)
@@ -51,7 +51,7 @@ func TestFirstSyncInOrderSecondWritesNothing(t *testing.T) {
 	}
 }
 
-// Issue 5, test 5: an object of the same name that is not ours is an error
+// An object of the same name that is not ours is an error
 // naming it, and stays untouched.
 func TestForeignObjectRefusedWithoutAdopt(t *testing.T) {
 	e := newEnv(t)

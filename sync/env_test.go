@@ -127,3 +127,15 @@ func diffStrings(t *testing.T, what string, want, got any) {
 		t.Errorf("%s (-want +got):\n%s", what, d)
 	}
 }
+
+// syncedThenRemoved syncs the repository's tree into a new namespace,
+// removes the embedding model from the tree and plans: the start of the
+// prune tests, which then approve the plan, or change the cluster first.
+func syncedThenRemoved(t *testing.T) (*env, fstest.MapFS, *diff.Result) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	delete(files, embedding)
+	res, _ := e.Plan(files)
+	return e, files, res
+}

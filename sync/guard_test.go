@@ -19,7 +19,7 @@ import (
 	"modelsync.dev/modelsync/sync"
 )
 
-// Item 8: the guards against deletions that look like a mistake.
+// The guards against deletions that look like a mistake.
 func TestGuards(t *testing.T) {
 	t.Run("a wrong path that still holds one object", func(t *testing.T) {
 		e := newEnv(t)

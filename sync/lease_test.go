@@ -15,7 +15,7 @@ import (
 	"modelsync.dev/modelsync/sync"
 )
 
-// Issue 5, test 6: while one run holds the target's Lease, a second waits;
+// While one run holds the target's Lease, a second waits;
 // past its wait it fails naming the holder, within it it runs after the
 // first is done.
 func TestSecondRunWaitsForTheLease(t *testing.T) {

@@ -25,7 +25,7 @@ import (
 
 const embedding = "models-config/models/qwen3-embedding-8b.yaml"
 
-// Issue 5, test 2: a removed model stays until prune; prune removes the rule
+// A removed model stays until prune; prune removes the rule
 // and targetRef, then the objects in reverse dependency order.
 func TestRemovedModelPendingUntilPrune(t *testing.T) {
 	e := newEnv(t)
@@ -105,14 +105,10 @@ func TestRouteDeletedWithItsLastRule(t *testing.T) {
 	}
 }
 
-// Issue 5, test 3: an object changed after the plan was made makes the plan
+// An object changed after the plan was made makes the plan
 // stale, and prune changes nothing.
 func TestPruneRefusesStalePlan(t *testing.T) {
-	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	e.sync(files, sync.DefaultOptions())
-	delete(files, embedding)
-	res, _ := e.Plan(files)
+	e, files, res := syncedThenRemoved(t)
 	approved := approve(t, res.Plan)
 
 	patch := []byte(`{"metadata":{"annotations":{"touched":"after the plan"}}}`)

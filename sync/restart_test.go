@@ -39,7 +39,7 @@ func (s *stopAfter) Applied(a sync.Applied) {
 	}
 }
 
-// Issue 5, test 7: the API server stopped in the middle of a sync gives a
+// The API server stopped in the middle of a sync gives a
 // clear error; after a restart a rerun converges, and the inventory lists
 // every object created before the stop.
 func TestAPIServerStoppedMidSync(t *testing.T) {

@@ -24,14 +24,10 @@ import (
 	"modelsync.dev/modelsync/sync"
 )
 
-// Deletion safety, item 1: controllers writing status between the plan and
+// Controllers writing status between the plan and
 // the prune do not make the approval stale.
 func TestApprovalSurvivesStatusChurn(t *testing.T) {
-	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	e.sync(files, sync.DefaultOptions())
-	delete(files, embedding)
-	res, _ := e.Plan(files)
+	e, files, res := syncedThenRemoved(t)
 	approved := approve(t, res.Plan)
 
 	sts := e.get(statefulSet, "qwen3-embedding-8b-vllm-inference")
@@ -70,7 +66,7 @@ func TestApprovalSurvivesStatusChurn(t *testing.T) {
 	}
 }
 
-// Item 2: removing an entry writes the live object minus the approved
+// Removing an entry writes the live object minus the approved
 // entries: a model added to the tree since is not written by the prune.
 func TestPruneWritesNothingUnapproved(t *testing.T) {
 	e := newEnv(t)
@@ -101,7 +97,7 @@ func TestPruneWritesNothingUnapproved(t *testing.T) {
 	}
 }
 
-// Item 3: a route delete the API server refuses (the identity may not
+// A route delete the API server refuses (the identity may not
 // delete routes) holds back the backends, Services and workloads the route
 // still points at, and the API key targetRefs of those backends; the exit is
 // partial, and the same plan finishes once the permission is granted.
@@ -163,14 +159,10 @@ func TestFailedDeleteHoldsBackWhatItPointsAt(t *testing.T) {
 	}
 }
 
-// Item 4: a prune stopped half-way (its process killed: here, every request
+// A prune stopped half-way (its process killed: here, every request
 // after the first removal cancelled) is finished by the same approved plan.
 func TestInterruptedPruneFinishesWithTheSamePlan(t *testing.T) {
-	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	e.sync(files, sync.DefaultOptions())
-	delete(files, embedding)
-	res, _ := e.Plan(files)
+	e, files, res := syncedThenRemoved(t)
 	approved := approve(t, res.Plan)
 	ctx, kill := context.WithCancel(t.Context())
 	killer := &killAfter{n: 3, kill: kill}

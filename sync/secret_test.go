@@ -18,7 +18,7 @@ import (
 	"modelsync.dev/modelsync/sync"
 )
 
-// Item 7: a Secret value of the wrong type, which the API server quotes in
+// A Secret value of the wrong type, which the API server quotes in
 // its error, reaches no output: not the plan (text, markdown, JSON), not
 // sync's error. validate refuses it first (cmd's tests); this is the path
 // behind it, for a tree that gets past validation some other way.

@@ -60,15 +60,10 @@ func rule(value string, backends ...string) string {
 	return s
 }
 
-func TestRules(t *testing.T) {
-	tests := []struct {
-		name     string
-		files    map[string]string
-		rule     string
-		severity validation.Severity
-		origin   string
-		message  string
-	}{
+// The tree as files and objects: YAML, kinds, names, identities and
+// namespaces.
+func TestTreeRules(t *testing.T) {
+	checkRules(t, []ruleCase{
 		{
 			name:  "yaml syntax",
 			files: map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [y\n"},
@@ -88,6 +83,38 @@ func TestRules(t *testing.T) {
 			rule: "duplicate-object", severity: validation.Error, origin: "models-config/b.yaml:2",
 			message: "defined more than once: models-config/a.yaml:1, models-config/b.yaml:2",
 		},
+		{
+			name:  "invalid Kubernetes name",
+			files: map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n"},
+			rule:  "invalid-name", severity: validation.Error, origin: "models-config/a.yaml:1", message: `invalid name "Bad_Name"`,
+		},
+		{
+			name:  "deprecated v1alpha1",
+			files: map[string]string{"b.yaml": strings.Replace(backends, "v1beta1", "v1alpha1", 1)},
+			rule:  "deprecated-api", severity: validation.Warning, origin: "models-config/b.yaml:9", message: "v1alpha1 is deprecated",
+		},
+		{
+			name:  "misspelt Model field",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    tensorParalel: 1\n")},
+			rule:  "model-spec", severity: validation.Error, origin: "models-config/m.yaml:12", message: `unknown field "spec.server.tensorParalel"`,
+		},
+		{
+			name:  "object in another namespace",
+			files: map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: other\n"},
+			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/a.yaml:1", message: "object is in namespace other, but the target is nrp-llm",
+		},
+		{
+			name:  "Model in another namespace",
+			files: map[string]string{"m.yaml": "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: m\n  namespace: other\nspec:\n  external: {hostname: h, port: 80}\n"},
+			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/m.yaml:5", message: "Model is in namespace other, but the target is nrp-llm",
+		},
+	})
+}
+
+// The gateway objects: references, limits, round-robin policies and
+// InferencePool backends.
+func TestGatewayRules(t *testing.T) {
+	checkRules(t, []ruleCase{
 		{
 			name:  "rule points at a missing AIServiceBackend",
 			files: map[string]string{"r.yaml": route + "  rules:\n" + rule("m", "missing")},
@@ -146,15 +173,43 @@ func TestRules(t *testing.T) {
 			message: "b is targeted by BackendSecurityPolicies k1 and k2",
 		},
 		{
-			name:  "invalid Kubernetes name",
-			files: map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n"},
-			rule:  "invalid-name", severity: validation.Error, origin: "models-config/a.yaml:1", message: `invalid name "Bad_Name"`,
+			name:  "a rule sending to two pools",
+			files: map[string]string{"p.yaml": pools, "r.yaml": route + "  rules:\n" + poolRule("m", "p1", "p2")},
+			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "rule m sends to 2 InferencePools; a rule holds one",
 		},
 		{
-			name:  "deprecated v1alpha1",
-			files: map[string]string{"b.yaml": strings.Replace(backends, "v1beta1", "v1alpha1", 1)},
-			rule:  "deprecated-api", severity: validation.Warning, origin: "models-config/b.yaml:9", message: "v1alpha1 is deprecated",
+			name:  "a rule mixing a pool with an AIServiceBackend",
+			files: map[string]string{"p.yaml": pools, "b.yaml": backends, "r.yaml": route + "  rules:\n" + poolRule("m", "p1") + "    - name: b\n"},
+			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "rule m mixes an InferencePool with AIServiceBackends",
 		},
+		{
+			name:  "a rule naming the experimental pool group",
+			files: map[string]string{"r.yaml": route + "  rules:\n" + strings.Replace(poolRule("m", "p1"), "inference.networking.k8s.io", "inference.networking.x-k8s.io", 1)},
+			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "a rule can only name an InferencePool of inference.networking.k8s.io",
+		},
+		{
+			name:  "a rule naming a pool that is not in the tree",
+			files: map[string]string{"r.yaml": route + "  rules:\n" + poolRule("m", "nope")},
+			rule:  "dangling-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "rule m points at InferencePool nope, which is not in the tree",
+		},
+		{
+			name:  "a rule with group but no kind",
+			files: map[string]string{"r.yaml": route + "  rules:\n" + rule("m") + "    - {name: p1, group: inference.networking.k8s.io}\n"},
+			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "sets only one of group and kind",
+		},
+		{
+			name: "a combined model over a pooled one",
+			files: map[string]string{"r.yaml": route, "a.yaml": served("a", "    gpus: 1\n") + "  pool: {}\n",
+				"c.yaml": "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: c\nspec:\n  combine: [a]\n"},
+			rule: "model", severity: validation.Error, origin: "models-config/c.yaml:1", message: `combines "a", which is served through an InferencePool`,
+		},
+	})
+}
+
+// How a served model runs: engine flags and environment, parallelism,
+// KV cache, offloading, and the workloads written by hand.
+func TestServerRules(t *testing.T) {
+	checkRules(t, []ruleCase{
 		{
 			name:  "args repeat a generated flag",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 4\n    args: [--tensor-parallel-size, \"8\"]\n")},
@@ -238,11 +293,6 @@ func TestRules(t *testing.T) {
 			rule:  "embedding-parsers", severity: validation.Error, origin: "models-config/m.yaml:13", message: "an embedding model takes no tool-call or reasoning parser",
 		},
 		{
-			name:  "misspelt Model field",
-			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    tensorParalel: 1\n")},
-			rule:  "model-spec", severity: validation.Error, origin: "models-config/m.yaml:12", message: `unknown field "spec.server.tensorParalel"`,
-		},
-		{
 			name:  "vLLM Deployment",
 			files: map[string]string{"d.yaml": deployment("RollingUpdate", true)},
 			rule:  "inference-deployment", severity: validation.Warning, origin: "models-config/d.yaml:1", message: "an inference server as a Deployment is deprecated",
@@ -256,11 +306,6 @@ func TestRules(t *testing.T) {
 			name:  "inference container without probes",
 			files: map[string]string{"d.yaml": deployment("Recreate", false)},
 			rule:  "inference-probes", severity: validation.Warning, origin: "models-config/d.yaml:1", message: "container vllm has no startupProbe, readinessProbe, livenessProbe",
-		},
-		{
-			name:  "object in another namespace",
-			files: map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: other\n"},
-			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/a.yaml:1", message: "object is in namespace other, but the target is nrp-llm",
 		},
 		{
 			name:  "uva weight offload without a size",
@@ -288,37 +333,6 @@ func TestRules(t *testing.T) {
 			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/m.yaml:16", message: "but the pod has 4 GPUs (variant b)",
 		},
 		{
-			name:  "a rule sending to two pools",
-			files: map[string]string{"p.yaml": pools, "r.yaml": route + "  rules:\n" + poolRule("m", "p1", "p2")},
-			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "rule m sends to 2 InferencePools; a rule holds one",
-		},
-		{
-			name:  "a rule mixing a pool with an AIServiceBackend",
-			files: map[string]string{"p.yaml": pools, "b.yaml": backends, "r.yaml": route + "  rules:\n" + poolRule("m", "p1") + "    - name: b\n"},
-			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "rule m mixes an InferencePool with AIServiceBackends",
-		},
-		{
-			name:  "a rule naming the experimental pool group",
-			files: map[string]string{"r.yaml": route + "  rules:\n" + strings.Replace(poolRule("m", "p1"), "inference.networking.k8s.io", "inference.networking.x-k8s.io", 1)},
-			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "a rule can only name an InferencePool of inference.networking.k8s.io",
-		},
-		{
-			name:  "a rule naming a pool that is not in the tree",
-			files: map[string]string{"r.yaml": route + "  rules:\n" + poolRule("m", "nope")},
-			rule:  "dangling-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "rule m points at InferencePool nope, which is not in the tree",
-		},
-		{
-			name:  "a rule with group but no kind",
-			files: map[string]string{"r.yaml": route + "  rules:\n" + rule("m") + "    - {name: p1, group: inference.networking.k8s.io}\n"},
-			rule:  "pool-reference", severity: validation.Error, origin: "models-config/r.yaml:1", message: "sets only one of group and kind",
-		},
-		{
-			name: "a combined model over a pooled one",
-			files: map[string]string{"r.yaml": route, "a.yaml": served("a", "    gpus: 1\n") + "  pool: {}\n",
-				"c.yaml": "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: c\nspec:\n  combine: [a]\n"},
-			rule: "model", severity: validation.Error, origin: "models-config/c.yaml:1", message: `combines "a", which is served through an InferencePool`,
-		},
-		{
 			name:  "a model across pods whose parallel sizes do not fill them",
 			files: map[string]string{"g.yaml": glm("tensorParallel: 4\n    pipelineParallel: 2")},
 			rule:  "parallelism-gpus", severity: validation.Error, origin: "models-config/g.yaml:14", message: "tensor 4 × pipeline 2 × data 1 = 8, but 3 pods of 4 GPUs hold 12",
@@ -333,12 +347,24 @@ func TestRules(t *testing.T) {
 			files: map[string]string{"g.yaml": glm("tensorParallel: 4\n    pipelineParallel: 3\n    variants: [{name: a}]")},
 			rule:  "multi-node-variants", severity: validation.Error, origin: "models-config/g.yaml:11", message: "a multi-node model cannot have variants",
 		},
-		{
-			name:  "Model in another namespace",
-			files: map[string]string{"m.yaml": "apiVersion: modelsync.dev/v1alpha1\nkind: Model\nmetadata:\n  name: m\n  namespace: other\nspec:\n  external: {hostname: h, port: 80}\n"},
-			rule:  "wrong-namespace", severity: validation.Error, origin: "models-config/m.yaml:5", message: "Model is in namespace other, but the target is nrp-llm",
-		},
-	}
+	})
+}
+
+// ruleCase is a tree and the diagnostic it must give: its rule, severity,
+// file:line and a part of its message.
+type ruleCase struct {
+	name     string
+	files    map[string]string
+	rule     string
+	severity validation.Severity
+	origin   string
+	message  string
+}
+
+// checkRules loads each case's tree and checks the first diagnostic of its
+// rule, which must also carry a hint.
+func checkRules(t *testing.T, tests []ruleCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			files := fstest.MapFS{}

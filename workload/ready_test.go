@@ -3,8 +3,7 @@ package workload
 import (
 	"testing"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
+	"modelsync.dev/modelsync/internal/objtest"
 )
 
 func TestReady(t *testing.T) {
@@ -29,14 +28,7 @@ func TestReady(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data, err := yaml.YAMLToJSON([]byte("apiVersion: v1\n" + tt.object))
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := &unstructured.Unstructured{}
-			if err := u.UnmarshalJSON(data); err != nil {
-				t.Fatal(err)
-			}
+			u := objtest.Object(t, "apiVersion: v1\n"+tt.object)
 			ready, msg := Ready(u)
 			if ready != tt.ready || msg != tt.message {
 				t.Errorf("Ready = %v %q, want %v %q", ready, msg, tt.ready, tt.message)

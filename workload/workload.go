@@ -102,9 +102,15 @@ func ServingLabels(u *unstructured.Unstructured) (map[string]string, bool) {
 // YAML, digits in a string), def when it is missing.
 func Count(obj map[string]any, def int64, path ...string) int64 {
 	v, found, _ := unstructured.NestedFieldNoCopy(obj, path...)
-	if !found {
-		return def
+	if n, ok := CountOf(v); found && ok {
+		return n
 	}
+	return def
+}
+
+// CountOf reads a count: int64 from the API server, float64 from YAML, or
+// digits in a string (a resource quantity such as "8").
+func CountOf(v any) (int64, bool) {
 	var n int64
 	switch x := v.(type) {
 	case int64:
@@ -114,7 +120,7 @@ func Count(obj map[string]any, def int64, path ...string) int64 {
 	case string:
 		_, _ = fmt.Sscan(x, &n)
 	default:
-		return def
+		return 0, false
 	}
-	return n
+	return n, true
 }

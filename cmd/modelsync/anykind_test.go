@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,131 +15,28 @@ import (
 // anyKindTree is a multi-node model as raw YAML: a LeaderWorkerSet, the
 // InferencePool v1 selecting its leaders with the endpoint picker's Service,
 // ServiceAccount, Role, RoleBinding and ConfigMap, and a route sending to the
-// pool. Every object names the namespace, as the team's files do.
-func anyKindTree(ns string) fstest.MapFS {
-	file := func(s string) *fstest.MapFile {
-		return &fstest.MapFile{Data: []byte(strings.ReplaceAll(s, "NS", ns))}
+// pool. Every object names the namespace, as the team's files do: the
+// files under testdata/anykind, with NS replaced by ns.
+func anyKindTree(t *testing.T, ns string) fstest.MapFS {
+	t.Helper()
+	files := fstest.MapFS{}
+	root := filepath.Join("testdata", "anykind")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		files[filepath.ToSlash(rel)] = &fstest.MapFile{Data: []byte(strings.ReplaceAll(string(data), "NS", ns))}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return fstest.MapFS{
-		"models-config/glm/lws.yaml": file(`apiVersion: leaderworkerset.x-k8s.io/v1
-kind: LeaderWorkerSet
-metadata:
-  name: glm-5
-  namespace: NS
-spec:
-  replicas: 1
-  leaderWorkerTemplate:
-    size: 3
-    workerTemplate:
-      metadata:
-        labels:
-          app: glm-5
-      spec:
-        containers:
-        - name: vllm
-          image: vllm/vllm-openai:v0.11.2
-          ports:
-          - containerPort: 5000
-`),
-		"models-config/glm/pool.yaml": file(`apiVersion: inference.networking.k8s.io/v1
-kind: InferencePool
-metadata:
-  name: glm-5
-  namespace: NS
-spec:
-  selector:
-    matchLabels:
-      app: glm-5
-  targetPorts:
-  - number: 5000
-  endpointPickerRef:
-    name: glm-5-epp
-    port:
-      number: 9002
-`),
-		"models-config/glm/epp.yaml": file(`apiVersion: v1
-kind: Service
-metadata:
-  name: glm-5-epp
-  namespace: NS
-spec:
-  selector:
-    app: glm-5-epp
-  ports:
-  - name: grpc
-    port: 9002
-    targetPort: 9002
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: glm-5-epp
-  namespace: NS
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: glm-5-epp
-  namespace: NS
-data:
-  config.yaml: |
-    plugins:
-    - type: queue-scorer
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: glm-5-epp
-  namespace: NS
-rules:
-- apiGroups: [inference.networking.k8s.io]
-  resources: [inferencepools]
-  verbs: [get, watch, list]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: glm-5-epp
-  namespace: NS
-subjects:
-- kind: ServiceAccount
-  name: glm-5-epp
-  namespace: NS
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: glm-5-epp
-`),
-		"models-config/config.yaml": file(`apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: qwen-vllm-inference-config
-  namespace: NS
-data:
-  VLLM_LOGGING_LEVEL: INFO
-`),
-		"models-config/gatewayroute/nrp.yaml": file(`apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata:
-  name: envoy-ai-gateway-nrp
-  namespace: NS
-spec:
-  parentRefs:
-  - name: envoy-ai-gateway-nrp
-    kind: Gateway
-    group: gateway.networking.k8s.io
-  rules:
-  - matches:
-    - headers:
-      - type: Exact
-        name: x-ai-eg-model
-        value: glm-5
-    backendRefs:
-    - group: inference.networking.k8s.io
-      kind: InferencePool
-      name: glm-5
-`),
-	}
+	return files
 }
 
 // TestAnyKindValidatedPlannedSyncedPruned: kinds modelsync has no table
@@ -146,7 +44,7 @@ spec:
 // their references give, and pruned in reverse.
 func TestAnyKindValidatedPlannedSyncedPruned(t *testing.T) {
 	ns := kubetest.Namespace(t)
-	dir := kubetest.WriteTree(t, anyKindTree(ns))
+	dir := kubetest.WriteTree(t, anyKindTree(t, ns))
 	root, err := controlplane.RepoRoot(must(os.Getwd()))
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +68,7 @@ func TestAnyKindValidatedPlannedSyncedPruned(t *testing.T) {
 	if code, out, _ := run("validate", "--path", dir, "--kubeconfig", kubetest.KubeconfigFile(t)); code != 0 || !strings.Contains(out, "no problems found") {
 		t.Errorf("validate against the cluster: exit %d\n%s", code, out)
 	}
-	typo := kubetest.WriteTree(t, fstest.MapFS{"models-config/lws.yaml": &fstest.MapFile{Data: []byte(strings.Replace(string(anyKindTree(ns)["models-config/glm/lws.yaml"].Data), "kind: LeaderWorkerSet", "kind: LeaderWorkerSett", 1))}})
+	typo := kubetest.WriteTree(t, fstest.MapFS{"models-config/lws.yaml": &fstest.MapFile{Data: []byte(strings.Replace(string(anyKindTree(t, ns)["models-config/glm/lws.yaml"].Data), "kind: LeaderWorkerSet", "kind: LeaderWorkerSett", 1))}})
 	if code, out, _ := run("validate", "--path", typo, "--kubeconfig", kubetest.KubeconfigFile(t)); code != 1 || !strings.Contains(out, "the cluster does not serve kind LeaderWorkerSett") {
 		t.Errorf("validate of a misspelt kind against the cluster: exit %d\n%s", code, out)
 	}
@@ -238,7 +136,7 @@ func must[T any](v T, err error) T {
 // in etcd's order, sees the route point at a missing pool at no moment.
 func TestAPIGroupMoveNeverDangles(t *testing.T) {
 	ns := kubetest.Namespace(t)
-	files := anyKindTree(ns)
+	files := anyKindTree(t, ns)
 	delete(files, "models-config/glm/lws.yaml")
 	delete(files, "models-config/gatewayroute/nrp.yaml")
 	route := func(group string) *fstest.MapFile {

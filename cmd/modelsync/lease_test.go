@@ -67,7 +67,7 @@ func twoObjectTree(value string) fstest.MapFS {
 	}
 }
 
-// Deletion safety, item 5: a sync frozen (SIGSTOP) past its Lease, while
+// A sync frozen (SIGSTOP) past its Lease, while
 // another sync runs and finishes, writes nothing after it resumes: it finds
 // the Lease written by another run and stops.
 func TestPausedSyncThatLostItsLeaseWritesNothing(t *testing.T) {

@@ -24,7 +24,7 @@ import (
 	"modelsync.dev/modelsync/internal/kubetest"
 )
 
-// Deletion safety, item 6: an identity bound to exactly the Role that
+// An identity bound to exactly the Role that
 // `modelsync rbac` prints runs diff, sync, prune (with --delete-pvcs) and a
 // second sync, against the real API server with RBAC on.
 func TestGeneratedRoleRunsEveryCommand(t *testing.T) {
