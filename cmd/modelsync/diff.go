@@ -285,6 +285,13 @@ func writePlan(w io.Writer, p *diff.Plan, format string) error {
 	case "markdown":
 		return p.WriteMarkdown(w, diff.MarkdownOptions{})
 	}
+	if displayFor(w).color {
+		c := &colorLines{w: w}
+		if err := p.WriteText(c); err != nil {
+			return err
+		}
+		return c.Flush()
+	}
 	return p.WriteText(w)
 }
 

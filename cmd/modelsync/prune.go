@@ -80,7 +80,7 @@ func (o *pruneOptions) prune(ctx context.Context, t *target, approved *diff.Plan
 	if approved.Revision != p.res.Plan.Revision {
 		fmt.Fprintf(stderr, "note: the plan was made at revision %s, the tree is at %s; its removals are the same\n", approved.Revision, p.res.Plan.Revision)
 	}
-	rep, err := p.manager.Prune(ctx, approved, p.res, o.PruneOptions, &lineProgress{w: out})
+	rep, err := p.manager.Prune(ctx, approved, p.res, o.PruneOptions, newLineProgress(out))
 	for _, c := range rep.Claims {
 		if rep.ClaimsDeleted {
 			fmt.Fprintf(out, "deleted    PersistentVolumeClaim %s\n", c)

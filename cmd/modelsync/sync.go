@@ -4,15 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	gosync "sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
 	"modelsync.dev/modelsync/workload"
 )
@@ -75,7 +80,7 @@ func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, ou
 	}
 	sopts := sync.DefaultOptions()
 	sopts.Adopt, sopts.AllowEmpty, sopts.Fence = o.adopt, o.allowEmpty, fence
-	progress := &lineProgress{w: out}
+	progress := newLineProgress(out)
 	rep, err := p.manager.Apply(ctx, p.res, p.set.Revision, sopts, progress)
 	if err != nil {
 		return err
@@ -160,54 +165,115 @@ func (l leaseWait) Waiting(holder string, expires time.Time) {
 	fmt.Fprintf(l.w, "waiting for the Lease: held by %s, until %s unless renewed\n", holder, expires.UTC().Format(time.RFC3339))
 }
 
-// lineProgress prints one line per object; stable for CI logs.
+// lineProgress prints one line per object, stable for CI logs. On a
+// terminal it colours the actions, and while --wait waits it keeps one live
+// line saying what is still awaited instead of a line per status change.
 type lineProgress struct {
 	mu gosync.Mutex
 	w  io.Writer
+	d  display
+	// waiting is, on a terminal, each object still awaited and why.
+	waiting map[manifest.ID]string
+	// shown: the live line is on the screen, to be cleared before a line.
+	shown bool
 }
 
-func (p *lineProgress) printf(format string, args ...any) {
+func newLineProgress(w io.Writer) *lineProgress {
+	return &lineProgress{w: w, d: displayFor(w), waiting: map[manifest.ID]string{}}
+}
+
+// printf prints a line (action in colour c), clearing the live line first
+// and drawing it again after.
+func (p *lineProgress) printf(c, format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, format, args...)
+	p.clear()
+	fmt.Fprint(p.w, p.d.paint(c, fmt.Sprintf(format, args...)))
+	p.draw()
+}
+
+func (p *lineProgress) clear() {
+	if p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.shown = false
+	}
+}
+
+// draw writes the live line: how many objects are awaited, and the first
+// of them with its reason.
+func (p *lineProgress) draw() {
+	if !p.d.live || len(p.waiting) == 0 {
+		return
+	}
+	first := slices.MinFunc(slices.Collect(maps.Keys(p.waiting)), func(a, b manifest.ID) int { return strings.Compare(a.String(), b.String()) })
+	line := fmt.Sprintf("waiting for %d object(s): %s: %s", len(p.waiting), first, p.waiting[first])
+	if f, ok := p.w.(*os.File); ok {
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 1 && len(line) >= width {
+			line = line[:width-1]
+		}
+	}
+	fmt.Fprint(p.w, line)
+	p.shown = true
 }
 
 func (p *lineProgress) Applied(a sync.Applied) {
 	if a.Err != nil {
-		p.printf("failed     %s %s: %v\n", a.Change.Kind, a.Change.Name, a.Err)
+		p.printf(red, "failed     %s %s: %v\n", a.Change.Kind, a.Change.Name, a.Err)
 		return
 	}
-	p.printf("%-10s %s %s\n", a.Change.Action, a.Change.Kind, a.Change.Name)
+	p.printf(actionColor(a.Change.Action), "%-10s %s %s\n", a.Change.Action, a.Change.Kind, a.Change.Name)
 }
 
 func (p *lineProgress) Health(h sync.Health) {
-	state := "waiting"
-	if h.Ready {
-		state = "healthy"
+	if p.d.live && !h.Ready && !h.Unschedulable {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.waiting[h.ID] = h.Message
+		p.clear()
+		p.draw()
+		return
 	}
-	p.printf("%-10s %s: %s\n", state, h.ID, h.Message)
+	p.mu.Lock()
+	delete(p.waiting, h.ID)
+	p.mu.Unlock()
+	state, c := "waiting", yellow
+	if h.Ready {
+		state, c = "healthy", green
+	}
+	p.printf(c, "%-10s %s: %s\n", state, h.ID, h.Message)
+}
+
+// actionColor is how an action reads on a terminal.
+func actionColor(a diff.Action) string {
+	switch a {
+	case diff.Create:
+		return green
+	case diff.Prune, diff.PruneItem, diff.Replace:
+		return red
+	}
+	return yellow
 }
 
 func (p *lineProgress) Pruned(r sync.Pruned) {
 	switch r.State {
 	case sync.Failed:
-		p.printf("failed     %s: %v\n", r.Change.Line(), r.Err)
+		p.printf(red, "failed     %s: %v\n", r.Change.Line(), r.Err)
 	case sync.NotAttempted:
-		p.printf("held back  %s: not attempted, %s\n", r.Change.Line(), r.Reason)
+		p.printf(yellow, "held back  %s: not attempted, %s\n", r.Change.Line(), r.Reason)
 	case sync.StillTerminating:
-		p.printf("stuck      %s: terminating, held by finalizers %v\n", r.Change.Line(), r.Finalizers)
+		p.printf(yellow, "stuck      %s: terminating, held by finalizers %v\n", r.Change.Line(), r.Finalizers)
 	case sync.AlreadyGone:
-		p.printf("%-10s %s %s: already done (an earlier prune, or by hand)\n", "done", r.Change.Kind, r.Change.Name)
+		p.printf("", "%-10s %s %s: already done (an earlier prune, or by hand)\n", "done", r.Change.Kind, r.Change.Name)
 	case sync.Replaced:
-		p.printf("%-10s %s %s: deleted, created again and ready\n", "replaced", r.Change.Kind, r.Change.Name)
+		p.printf(green, "%-10s %s %s: deleted, created again and ready\n", "replaced", r.Change.Kind, r.Change.Name)
 		for _, n := range r.Notes {
-			p.printf("           %s\n", n)
+			p.printf("", "           %s\n", n)
 		}
 	default:
 		if r.Change.Action == diff.PruneItem {
-			p.printf("%-10s %s %s: %s\n", r.Change.Action, r.Change.Kind, r.Change.Name, r.Change.Message)
+			p.printf(red, "%-10s %s %s: %s\n", r.Change.Action, r.Change.Kind, r.Change.Name, r.Change.Message)
 		} else {
-			p.printf("%-10s %s %s\n", "deleted", r.Change.Kind, r.Change.Name)
+			p.printf(red, "%-10s %s %s\n", "deleted", r.Change.Kind, r.Change.Name)
 		}
 	}
 }
