@@ -21,6 +21,7 @@ import (
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/workload"
 )
 
 // ContentDigest digests what a person approves when approving an object's
@@ -89,10 +90,10 @@ func pruneItem(p Prediction, it gateway.Item) Change {
 // (claims <template>-<lws>-<group>-<worker>).
 var (
 	claimTemplates = map[string][]string{
-		"StatefulSet":     {"spec", "volumeClaimTemplates"},
-		"LeaderWorkerSet": {"spec", "leaderWorkerTemplate", "volumeClaimTemplates"},
+		"StatefulSet":                 {"spec", "volumeClaimTemplates"},
+		workload.LeaderWorkerSet.Kind: {"spec", "leaderWorkerTemplate", "volumeClaimTemplates"},
 	}
-	claimOrdinal = map[string]string{"StatefulSet": "[0-9]+", "LeaderWorkerSet": "[0-9]+(-[0-9]+)?"}
+	claimOrdinal = map[string]string{"StatefulSet": "[0-9]+", workload.LeaderWorkerSet.Kind: "[0-9]+(-[0-9]+)?"}
 )
 
 // HasClaims reports whether a pruned object of kind leaves claims behind.

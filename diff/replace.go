@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/workload"
 )
 
 // statefulSetMutable are the spec fields the API server lets a StatefulSet
@@ -88,7 +89,7 @@ func consequence(live, applied *unstructured.Unstructured) string {
 			return "its pods restart; its PersistentVolumeClaims are kept and mounted again"
 		}
 		return "its pods restart on new, empty PersistentVolumeClaims named after the new templates (weights download again); the old claims are kept until deleted by hand"
-	case "Deployment", "LeaderWorkerSet":
+	case "Deployment", workload.LeaderWorkerSet.Kind:
 		return "its pods restart"
 	case "Service":
 		return "it gets a new cluster IP; traffic pauses until it is back"

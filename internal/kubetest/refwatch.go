@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"modelsync.dev/modelsync/gateway"
 )
 
 // Backends a route can point at, and the routes: what RefWatch watches.
@@ -186,11 +187,11 @@ func routeRefs(u *unstructured.Unstructured) []string {
 			group, _ := ref["group"].(string)
 			kind, _ := ref["kind"].(string)
 			name, _ := ref["name"].(string)
-			if kind == "" && u.GetKind() == "AIGatewayRoute" {
-				group, kind = "aigateway.envoyproxy.io", "AIServiceBackend"
+			if kind == "" && gateway.IsRoute(u) {
+				group, kind = gateway.ServiceBackend.Group, gateway.ServiceBackend.Kind
 			}
 			for _, gvr := range refTargets {
-				if gvr.Group == group && (kind == "InferencePool") == (gvr.Resource == "inferencepools") {
+				if gvr.Group == group && (kind == gateway.InferencePool.Kind) == (gvr.Resource == "inferencepools") {
 					out = append(out, group+"/"+kind+"/"+name)
 					break
 				}
