@@ -40,6 +40,10 @@ func Of(line string) string {
 	return ""
 }
 
+// Command is the container command that runs a Line: the runbook's
+// `bash -c`, with the line as its one argument.
+func Command() []string { return []string{"bash", "-c"} }
+
 // Line is the engine invocation run by `bash -c`, as the runbook writes it:
 // spec.server.commandLine when set, else the generated flags, the Model's
 // args, and preStart before them.

@@ -123,7 +123,7 @@ func podTemplate(m *model.Model, ns string, r model.Resolved, name string, podLa
 		Name:            name,
 		Image:           s.Image,
 		ImagePullPolicy: corev1.PullAlways,
-		Command:         []string{"bash", "-c"},
+		Command:         engine.Command(),
 		Args:            []string{line},
 		Env:             engine.Env(m, r),
 		Resources:       res,

@@ -24,7 +24,7 @@ import (
 // derive differently as overrides.
 func (im *importer) guess(ctx context.Context, srv *server) (*model.Model, error) {
 	pod := srv.sts.Spec.Template.Spec
-	if len(pod.Containers) != 1 || len(pod.Containers[0].Args) != 1 || !slices.Equal(pod.Containers[0].Command, []string{"bash", "-c"}) {
+	if len(pod.Containers) != 1 || len(pod.Containers[0].Args) != 1 || !slices.Equal(pod.Containers[0].Command, engine.Command()) {
 		return nil, errors.New("a Model generates one container running bash -c with the engine line as its one argument")
 	}
 	c := pod.Containers[0]

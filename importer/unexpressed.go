@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"modelsync.dev/modelsync/engine"
 	"modelsync.dev/modelsync/model"
 )
 
@@ -37,7 +38,7 @@ func unexpressed(u *unstructured.Unstructured) []string {
 	}
 	if len(spec.Containers) > 0 {
 		c := spec.Containers[0]
-		if !slices.Equal(c.Command, []string{"bash", "-c"}) || len(c.Args) != 1 {
+		if !slices.Equal(c.Command, engine.Command()) || len(c.Args) != 1 {
 			out = append(out, "the engine started without bash -c (a Model runs its command line, spec.server.commandLine, as the one argument of bash -c)")
 		}
 		if c.Lifecycle != nil {
