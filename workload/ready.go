@@ -27,10 +27,7 @@ func Ready(u *unstructured.Unstructured) (bool, string) {
 func statefulSetReady(u *unstructured.Unstructured) (bool, string) {
 	gen := u.GetGeneration()
 	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
-	replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
-	if !found {
-		replicas = 1
-	}
+	replicas := Count(u.Object, 1, "spec", "replicas")
 	ready, _, _ := unstructured.NestedInt64(u.Object, "status", "readyReplicas")
 	updated, _, _ := unstructured.NestedInt64(u.Object, "status", "updatedReplicas")
 	current, _, _ := unstructured.NestedString(u.Object, "status", "currentRevision")
@@ -53,10 +50,7 @@ func statefulSetReady(u *unstructured.Unstructured) (bool, string) {
 // controller reporting Available. A LeaderWorkerSet nobody reports on has no
 // pods: without its controller it never becomes ready.
 func leaderWorkerSetReady(u *unstructured.Unstructured) (bool, string) {
-	replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
-	if !found {
-		replicas = 1
-	}
+	replicas := Count(u.Object, 1, "spec", "replicas")
 	ready, _, _ := unstructured.NestedInt64(u.Object, "status", "readyReplicas")
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	available := false
@@ -77,10 +71,7 @@ func leaderWorkerSetReady(u *unstructured.Unstructured) (bool, string) {
 func deploymentReady(u *unstructured.Unstructured) (bool, string) {
 	gen := u.GetGeneration()
 	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
-	replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
-	if !found {
-		replicas = 1
-	}
+	replicas := Count(u.Object, 1, "spec", "replicas")
 	updated, _, _ := unstructured.NestedInt64(u.Object, "status", "updatedReplicas")
 	available, _, _ := unstructured.NestedInt64(u.Object, "status", "availableReplicas")
 	switch {

@@ -92,12 +92,7 @@ func (o *rbacOptions) Validate() error {
 
 func (o *rbacOptions) Run(ctx context.Context, out, errOut io.Writer) error {
 	identity := rbac.Identity(o.identity)
-	src, err := o.source.open(ctx)
-	if err != nil {
-		return err
-	}
-	ns := src.offlineNamespace()
-	set, err := src.loadValid(ctx, ns, errOut)
+	set, ns, err := o.source.loadOffline(ctx, errOut)
 	if err != nil {
 		return err
 	}

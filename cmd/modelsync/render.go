@@ -112,12 +112,7 @@ func (o *renderOptions) Validate() error {
 }
 
 func (o *renderOptions) Run(ctx context.Context, out, errOut io.Writer) error {
-	src, err := o.source.open(ctx)
-	if err != nil {
-		return err
-	}
-	ns := src.offlineNamespace()
-	set, err := src.loadValid(ctx, ns, errOut)
+	set, ns, err := o.source.loadOffline(ctx, errOut)
 	if err != nil {
 		return err
 	}

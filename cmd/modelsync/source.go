@@ -128,6 +128,18 @@ func (s *source) loadValid(ctx context.Context, ns string, stderr io.Writer) (*d
 	return set, nil
 }
 
+// loadOffline reads the tree and loads it for its offline namespace, as
+// loadValid: for the offline commands that need a tree without errors.
+func (f *sourceFlags) loadOffline(ctx context.Context, stderr io.Writer) (*desired.Set, string, error) {
+	src, err := f.open(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	ns := src.offlineNamespace()
+	set, err := src.loadValid(ctx, ns, stderr)
+	return set, ns, err
+}
+
 // printDiagnostics writes one line per diagnostic and a summary.
 func printDiagnostics(w io.Writer, ds []validation.Diagnostic) {
 	errs, warns := 0, 0
