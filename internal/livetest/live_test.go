@@ -3,6 +3,8 @@ package livetest_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -110,6 +112,31 @@ func TestUnschedulableFailsTheWaitWithTheReason(t *testing.T) {
 	err := e.syncAndWait(files, waitOptions())
 	if !errors.Is(err, sync.ErrUnschedulable) || !strings.Contains(err.Error(), "Insufficient nvidia.com/gpu") {
 		t.Fatalf("three 8-GPU models on two 8-GPU nodes: %v", err)
+	}
+	if time.Since(start) > 2*time.Minute {
+		t.Errorf("the wait ran into its timeout instead of reporting the reason")
+	}
+}
+
+// A multi-node model whose pods no node can hold fails the wait with the
+// scheduler's reason too: a LeaderWorkerSet's pods are found by the label its
+// controller gives them, as a StatefulSet's are by its selector.
+func TestUnschedulableLeaderWorkerSetFailsTheWait(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	glm, err := os.ReadFile(filepath.Join("..", "..", "models-config", "models", "glm-5.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nowhere := strings.Replace(string(glm), "gpuProducts: [NVIDIA-A100-SXM4-80GB, NVIDIA-H100-80GB-HBM3]", "gpuProducts: [NVIDIA-B300]", 1)
+	if nowhere == string(glm) {
+		t.Fatal("the GLM-5 Model names no gpuProducts to change")
+	}
+	files["models-config/models/glm-5.yaml"] = &fstest.MapFile{Data: []byte(nowhere)}
+	start := time.Now()
+	err = e.syncAndWait(files, waitOptions())
+	if !errors.Is(err, sync.ErrUnschedulable) || !strings.Contains(err.Error(), "LeaderWorkerSet") || !strings.Contains(err.Error(), "node affinity") {
+		t.Fatalf("a LeaderWorkerSet on GPUs no node has: %v", err)
 	}
 	if time.Since(start) > 2*time.Minute {
 		t.Errorf("the wait ran into its timeout instead of reporting the reason")
