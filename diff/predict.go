@@ -1,0 +1,190 @@
+package diff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"modelsync.dev/modelsync/cluster"
+	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/manifest"
+)
+
+// predict dry-runs one object, unless it is a member whose fingerprint the
+// last sync verified, in named stages: resolve the live object, what would
+// be applied, trust the record, find an object to adopt, dry-run, classify.
+// Only failures to reach the API server are returned as errors; a refused
+// object becomes an Error change.
+func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstructured.Unstructured, in inputs) (Prediction, error) {
+	ctx = cluster.WithSubject(ctx, o.ID().String())
+	p := Prediction{Object: o}
+	p.Change = changeOf(Create, o.Unstructured)
+	p.Change.Origin = o.Origin.String()
+	live, err := d.resolveLive(ctx, o, member)
+	if err != nil {
+		return d.failed(p, err)
+	}
+	p.Live = live
+	if live != nil && live.GetDeletionTimestamp() != nil {
+		terminating(&p.Change, live)
+		p.Change.Message += "; sync creates it again once it is gone"
+		return p, nil
+	}
+	p.Applied, p.Pending, p.Moves = d.applied(o, live, in)
+	p.Held = holdCatalogue(p.Applied, live, in.awaiting)
+	if msg := overfull(p); msg != "" {
+		return refused(p, msg), nil
+	}
+	if fp, ok := trusted(p.Applied, live, in.verified); ok {
+		p.Predicted, p.Fingerprint, p.Recorded, p.Change.Action = live, fp, true, Unchanged
+		return p, nil
+	}
+	adopting := false
+	if live == nil {
+		existing, err := d.outsideTheSet(ctx, o)
+		switch {
+		case err != nil:
+			return d.failed(p, err)
+		case existing != nil:
+			if owner := existing.GetLabels()[inventory.LabelPartOf]; owner != "" && owner != d.inv.ID() {
+				return refused(p, fmt.Sprintf("belongs to another ApplySet (%s); modelsync will not take it", owner)), nil
+			}
+			p.Live, p.Change.Owners, adopting = existing, managers(existing), true
+		}
+	}
+	predicted, conflicts, err := d.dryRun(ctx, p.Applied, adopting)
+	if fields := immutable(err, p.Applied, p.Live); fields != nil && !adopting {
+		return replace(p, fields), nil
+	}
+	if err != nil {
+		return d.failed(p, err)
+	}
+	p.Predicted = predicted
+	if !adopting {
+		p.Change.Added, p.Change.TakeFrom = addedByHand(p.Live, p.Predicted, p.Applied, d.opts.KeepManagers)
+	}
+	return classify(p, conflicts, adopting)
+}
+
+// resolveLive is the member as the tree's version shows it: a member listed
+// in another version of its kind is read again in the tree's; nil when it
+// is not a member, or was deleted since the LIST.
+func (d *Differ) resolveLive(ctx context.Context, o manifest.Object, member *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if member == nil || member.GetAPIVersion() == o.GetAPIVersion() {
+		return member, nil
+	}
+	got, err := d.r.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return got, err
+}
+
+// trusted is the fingerprint of an object the last sync's record vouches
+// for: applying the same configuration to it again would change nothing.
+func trusted(applied, live *unstructured.Unstructured, verified map[string]string) (string, bool) {
+	if live == nil || verified == nil {
+		return "", false
+	}
+	fp := Fingerprint(applied, live)
+	return fp, fp != "" && verified[string(live.GetUID())] == fp
+}
+
+// outsideTheSet is an existing object of o's name that is not a member.
+func (d *Differ) outsideTheSet(ctx context.Context, o manifest.Object) (*unstructured.Unstructured, error) {
+	existing, err := d.r.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return existing, err
+}
+
+// dryRun server-side applies u with dryRun=All. Adopting takes every field
+// over, so it is forced at once; otherwise it is tried unforced first, and a
+// conflict names the fields a sync would take from other managers, before a
+// forced try gives the prediction.
+func (d *Differ) dryRun(ctx context.Context, u *unstructured.Unstructured, adopting bool) (*unstructured.Unstructured, []string, error) {
+	predicted, err := d.r.DryRunApply(ctx, u, inventory.FieldManager, adopting)
+	if adopting || !apierrors.IsConflict(err) {
+		return predicted, nil, err
+	}
+	conflicts := conflictManagers(err)
+	predicted, err = d.r.DryRunApply(ctx, u, inventory.FieldManager, true)
+	return predicted, conflicts, err
+}
+
+// classify names the change from the dry run's prediction.
+func classify(p Prediction, conflicts []string, adopting bool) (Prediction, error) {
+	o := p.Object
+	var err error
+	if p.Change.Diff, err = compare(p.Live, p.Predicted, o.GetKind()+"/"+o.GetName()); err != nil {
+		return p, err
+	}
+	switch {
+	case adopting:
+		p.Change.Action = Adopt
+	case p.Live == nil:
+		p.Change.Action = Create
+	case len(conflicts) > 0:
+		p.Change.Action, p.Change.Conflicts = Conflict, conflicts
+		p.Change.Message = "overwrites fields owned by another field manager (a hand edit?)"
+	case len(p.Change.Added) > 0:
+		p.Change.Action = Conflict
+		p.Change.Message = "fields added by hand that the tree does not have: sync removes them (keep a manager's fields with the annotation " + inventory.AnnotationCoOwners + ")"
+	case p.Change.Diff == "":
+		p.Change.Action = Unchanged
+		p.Fingerprint = Fingerprint(p.Applied, p.Live)
+	default:
+		p.Change.Action = Update
+	}
+	if msg := movesMessage(p.Moves); msg != "" {
+		p.Change.Message = strings.TrimPrefix(p.Change.Message+"; "+msg, "; ")
+	}
+	return p, nil
+}
+
+// refused is p refused, with why.
+func refused(p Prediction, msg string) Prediction {
+	p.Change.Action, p.Change.Message = Error, msg
+	return p
+}
+
+// failed turns a request's error into a refusal of the object, unless the
+// API server could not be reached: that stops the plan.
+func (d *Differ) failed(p Prediction, err error) (Prediction, error) {
+	o := p.Object
+	if meta.IsNoMatchError(err) {
+		return refused(p, fmt.Sprintf("the API server does not serve %s/%s: install its CRD first", o.GetAPIVersion(), o.GetKind())), nil
+	}
+	err = RedactSecret(o.GroupVersionKind().GroupKind(), err)
+	if cluster.IsUnreachable(err) {
+		return p, fmt.Errorf("%s: %w", o.ID(), err)
+	}
+	return refused(p, err.Error()), nil
+}
+
+func conflictManagers(err error) []string {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, c := range status.Status().Details.Causes {
+		out = append(out, fmt.Sprintf("%s %s", c.Field, c.Message))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func managers(u *unstructured.Unstructured) []string {
+	out := []string{}
+	for _, mf := range u.GetManagedFields() {
+		out = append(out, fmt.Sprintf("%s (%s)", mf.Manager, mf.Operation))
+	}
+	return out
+}
