@@ -24,9 +24,21 @@ func Ready(u *unstructured.Unstructured) (bool, string) {
 	return conditionsReady(u)
 }
 
-func statefulSetReady(u *unstructured.Unstructured) (bool, string) {
+// observed says whether the workload's controller has seen its current
+// generation: its status says nothing about the spec before then.
+func observed(u *unstructured.Unstructured) (bool, string) {
 	gen := u.GetGeneration()
-	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	seen, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	if seen == 0 || seen < gen {
+		return false, "waiting for the controller to observe generation " + fmt.Sprint(gen)
+	}
+	return true, ""
+}
+
+func statefulSetReady(u *unstructured.Unstructured) (bool, string) {
+	if ok, why := observed(u); !ok {
+		return false, why
+	}
 	replicas := Count(u.Object, 1, "spec", "replicas")
 	ready, _, _ := unstructured.NestedInt64(u.Object, "status", "readyReplicas")
 	updated, _, _ := unstructured.NestedInt64(u.Object, "status", "updatedReplicas")
@@ -34,8 +46,6 @@ func statefulSetReady(u *unstructured.Unstructured) (bool, string) {
 	update, _, _ := unstructured.NestedString(u.Object, "status", "updateRevision")
 	partition, _, _ := unstructured.NestedInt64(u.Object, "spec", "updateStrategy", "rollingUpdate", "partition")
 	switch {
-	case observed == 0 || observed < gen:
-		return false, "waiting for the controller to observe generation " + fmt.Sprint(gen)
 	case ready < replicas:
 		return false, fmt.Sprintf("%d of %d pods ready", ready, replicas)
 	case partition > 0 && updated < replicas-partition:
@@ -69,14 +79,13 @@ func leaderWorkerSetReady(u *unstructured.Unstructured) (bool, string) {
 }
 
 func deploymentReady(u *unstructured.Unstructured) (bool, string) {
-	gen := u.GetGeneration()
-	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	if ok, why := observed(u); !ok {
+		return false, why
+	}
 	replicas := Count(u.Object, 1, "spec", "replicas")
 	updated, _, _ := unstructured.NestedInt64(u.Object, "status", "updatedReplicas")
 	available, _, _ := unstructured.NestedInt64(u.Object, "status", "availableReplicas")
 	switch {
-	case observed == 0 || observed < gen:
-		return false, "waiting for the controller to observe generation " + fmt.Sprint(gen)
 	case updated < replicas:
 		return false, fmt.Sprintf("%d of %d replicas updated", updated, replicas)
 	case available < replicas:
