@@ -37,18 +37,29 @@ func BenchmarkProcess(b *testing.B) {
 	theirs := kubetest.Namespace(b)
 	profiles := os.Getenv("MODELSYNC_BENCH_PROFILE")
 	n := 0
+	// peakKB is the most memory a modelsync process of the current row
+	// held (its maximum resident set, as the kernel counts it).
+	var peakKB int64
+	peakFile := filepath.Join(b.TempDir(), "peak")
 	modelsync := func(want int, args ...string) time.Duration {
 		b.Helper()
 		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "MODELSYNC_PEAK="+peakFile)
 		if profiles != "" {
 			n++
-			cmd.Env = append(os.Environ(), fmt.Sprintf("MODELSYNC_CPUPROFILE=%s/%s-%d.pprof", profiles, args[0], n))
+			cmd.Env = append(cmd.Env, fmt.Sprintf("MODELSYNC_CPUPROFILE=%s/%s-%d.pprof", profiles, args[0], n))
 		}
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		start := time.Now()
 		err := cmd.Run()
 		took := time.Since(start)
+		if data, err := os.ReadFile(peakFile); err == nil {
+			var kb int64
+			if _, err := fmt.Sscan(string(data), &kb); err == nil {
+				peakKB = max(peakKB, kb)
+			}
+		}
 		if code := cmd.ProcessState.ExitCode(); code != want {
 			b.Fatalf("modelsync %s: exit %d (%v), want %d\n%.3000s", strings.Join(args, " "), code, err, want, out.String())
 		}
@@ -79,7 +90,8 @@ func BenchmarkProcess(b *testing.B) {
 
 	var rows []benchRow
 	row := func(name, kubectlName string, a, k []time.Duration) {
-		r := benchRow{Name: name, Kubectl: kubectlName, Modelsync: median(a)}
+		r := benchRow{Name: name, Kubectl: kubectlName, Modelsync: median(a), PeakMB: peakKB / 1024}
+		peakKB = 0
 		if len(k) > 0 {
 			r.KubectlSeconds = median(k)
 			var ratios []float64
@@ -123,6 +135,8 @@ type benchRow struct {
 	Kubectl        string  `json:"kubectl,omitempty"`
 	KubectlSeconds float64 `json:"kubectlSeconds,omitempty"`
 	Ratio          float64 `json:"ratio,omitempty"`
+	// PeakMB is the largest resident set of the row's modelsync processes.
+	PeakMB int64 `json:"modelsyncPeakMB"`
 }
 
 func median(ds []time.Duration) float64 {
@@ -135,9 +149,9 @@ func printBench(b *testing.B, models int, rows []benchRow) {
 	load, _ := os.ReadFile("/proc/loadavg")
 	var t strings.Builder
 	fmt.Fprintf(&t, "whole processes, %d models, load %s", models, strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Fprintf(&t, "\n%-20s %10s %10s %8s  %s\n", "", "modelsync", "kubectl", "ratio", "kubectl command")
+	fmt.Fprintf(&t, "\n%-20s %10s %9s %10s %8s  %s\n", "", "modelsync", "peak", "kubectl", "ratio", "kubectl command")
 	for _, r := range rows {
-		fmt.Fprintf(&t, "%-20s %9.2fs %9.2fs %7.1fx  %s\n", r.Name, r.Modelsync, r.KubectlSeconds, r.Ratio, r.Kubectl)
+		fmt.Fprintf(&t, "%-20s %9.2fs %7dMB %9.2fs %7.1fx  %s\n", r.Name, r.Modelsync, r.PeakMB, r.KubectlSeconds, r.Ratio, r.Kubectl)
 	}
 	fmt.Println(t.String())
 	out := os.Getenv("MODELSYNC_BENCH_OUT")
