@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"modelsync.dev/modelsync/desired"
 )
 
 // ClaimTemplate is one claim template of a StatefulSet: the claims its pods
@@ -41,13 +42,53 @@ func (t ClaimTemplate) Made(claim string) bool {
 	return ok && ordinal != "" && strings.Trim(ordinal, "0123456789") == ""
 }
 
+// madeBy indexes templates by the claims they make: a claim
+// <template>-<statefulset>-<ordinal> is made by the templates of that
+// prefix (Made holds for each), found in one lookup instead of a scan of
+// every template for every claim.
+func madeBy(templates []ClaimTemplate) func(claim string) []ClaimTemplate {
+	byPrefix := map[string][]ClaimTemplate{}
+	for _, t := range templates {
+		p := t.Name + "-" + t.StatefulSet + "-"
+		byPrefix[p] = append(byPrefix[p], t)
+	}
+	return func(claim string) []ClaimTemplate {
+		i := strings.LastIndexByte(claim, '-')
+		if i < 0 || i == len(claim)-1 || strings.Trim(claim[i+1:], "0123456789") != "" {
+			return nil
+		}
+		return byPrefix[claim[:i+1]]
+	}
+}
+
+// hasClaimTemplates reports whether any of the tree's objects is a
+// StatefulSet with claim templates: the plan then lists the namespace's
+// claims, beside the members.
+func hasClaimTemplates(set *desired.Set) bool {
+	for _, o := range set.Objects {
+		if len(ClaimTemplates(o.Unstructured)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// listClaims lists the namespace's claims.
+func (d *Differ) listClaims(ctx context.Context) ([]unstructured.Unstructured, error) {
+	claims, err := d.r.List(ctx, corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), d.inv.Namespace, "")
+	if err != nil {
+		return nil, fmt.Errorf("list the claims of the StatefulSets: %w", err)
+	}
+	return claims, nil
+}
+
 // undersizedClaims are the claims of the tree's StatefulSets that request
 // less than their claim template asks: the StatefulSet controller never
 // resizes a claim, so a grown template (after an approved replace, or a
 // claim made by hand) leaves it small. Each is a resize, so a plan is never
 // clean while a claim differs from the tree. StatefulSets still to create or
 // replace are left out: their claims follow them.
-func (d *Differ) undersizedClaims(ctx context.Context, preds []Prediction) ([]Change, error) {
+func undersizedClaims(preds []Prediction, claims []unstructured.Unstructured) []Change {
 	var templates []ClaimTemplate
 	for _, p := range preds {
 		if p.Change.Action == Create || p.Change.Action == Replace || p.Change.Action == Error {
@@ -56,12 +97,9 @@ func (d *Differ) undersizedClaims(ctx context.Context, preds []Prediction) ([]Ch
 		templates = append(templates, ClaimTemplates(p.Object.Unstructured)...)
 	}
 	if len(templates) == 0 {
-		return nil, nil
+		return nil
 	}
-	claims, err := d.r.List(ctx, corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), d.inv.Namespace, "")
-	if err != nil {
-		return nil, fmt.Errorf("list the claims of the StatefulSets: %w", err)
-	}
+	made := madeBy(templates)
 	var out []Change
 	for i := range claims {
 		pvc := &claims[i]
@@ -70,8 +108,8 @@ func (d *Differ) undersizedClaims(ctx context.Context, preds []Prediction) ([]Ch
 		if err != nil || pvc.GetDeletionTimestamp() != nil {
 			continue
 		}
-		for _, t := range templates {
-			if t.Made(pvc.GetName()) && q.Cmp(t.Storage) < 0 {
+		for _, t := range made(pvc.GetName()) {
+			if q.Cmp(t.Storage) < 0 {
 				c := changeOf(Resize, pvc)
 				c.UID = string(pvc.GetUID())
 				c.Message = fmt.Sprintf("requests %s; StatefulSet %s's claim template %s asks %s, and the StatefulSet controller never resizes claims: sync raises the request (its StorageClass must allow expansion)",
@@ -81,5 +119,5 @@ func (d *Differ) undersizedClaims(ctx context.Context, preds []Prediction) ([]Ch
 			}
 		}
 	}
-	return out, nil
+	return out
 }

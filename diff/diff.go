@@ -110,8 +110,21 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 			secrets = append(secrets, o.GetName())
 		}
 	}
-	members, err := d.inv.Members(ctx, append(treeVersions(set), inventory.Kinds(parent.GroupKinds)...), append(secrets, parent.Secrets...), d.opts.Concurrency)
-	if err != nil {
+	// The members and, for the claims check, the namespace's claims are
+	// listed side by side.
+	var members, claims []unstructured.Unstructured
+	lists, lctx := errgroup.WithContext(ctx)
+	lists.Go(func() (err error) {
+		members, err = d.inv.Members(lctx, append(treeVersions(set), inventory.Kinds(parent.GroupKinds)...), append(secrets, parent.Secrets...), d.opts.Concurrency)
+		return err
+	})
+	if hasClaimTemplates(set) {
+		lists.Go(func() (err error) {
+			claims, err = d.listClaims(lctx)
+			return err
+		})
+	}
+	if err := lists.Wait(); err != nil {
 		return nil, err
 	}
 	live := map[manifest.ID]*unstructured.Unstructured{}
@@ -169,11 +182,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if err := d.addClaims(ctx, plan.Changes, members); err != nil {
 		return nil, err
 	}
-	resizes, err := d.undersizedClaims(ctx, preds)
-	if err != nil {
-		return nil, err
-	}
-	plan.Changes = append(plan.Changes, resizes...)
+	plan.Changes = append(plan.Changes, undersizedClaims(preds, claims)...)
 	sortChanges(plan.Changes)
 	plan.Models, plan.GPUs, plan.Unowned = modelChanges(preds, members)
 	for i := range plan.Models {
