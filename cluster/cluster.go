@@ -19,15 +19,18 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 )
@@ -44,7 +47,9 @@ type Clients struct {
 	Config  *rest.Config
 	Dynamic dynamic.Interface
 	Core    kubernetes.Interface
-	Mapper  meta.RESTMapper
+	// Metadata lists objects as their metadata only, in protobuf.
+	Metadata metadata.Interface
+	Mapper   meta.RESTMapper
 }
 
 // New builds the clients from cfg (which is copied, not changed).
@@ -65,11 +70,20 @@ func New(cfg *rest.Config) (*Clients, error) {
 	if c.Dynamic, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
 	}
-	core, err := kubernetes.NewForConfig(cfg)
+	// Typed objects travel as protobuf: a third of JSON's bytes, decoded
+	// without reflection. The dynamic clients stay JSON, which keeps every
+	// field the server sends.
+	typed := rest.CopyConfig(cfg)
+	typed.ContentType = runtime.ContentTypeProtobuf
+	typed.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	core, err := kubernetes.NewForConfig(typed)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	c.Core = core
+	if c.Metadata, err = metadata.NewForConfig(cfg); err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
+	}
 	c.Mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(core.Discovery()))
 	return c, nil
 }
@@ -145,6 +159,47 @@ func (r Reader) List(ctx context.Context, gvk schema.GroupVersionKind, namespace
 		return nil, err
 	}
 	list, err := res.List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// ListMetadata lists gvk's objects in namespace that match selector by their
+// metadata only (uid, resourceVersion, labels, …), in protobuf: a fraction
+// of a whole LIST's bytes, and no spec to decode. Each comes back as an
+// Unstructured of gvk's apiVersion and kind holding nothing but metadata,
+// and that without managedFields.
+func (r Reader) ListMetadata(ctx context.Context, gvk schema.GroupVersionKind, namespace, selector string) ([]unstructured.Unstructured, error) {
+	var versions []string
+	if gvk.Version != "" {
+		versions = []string{gvk.Version}
+	}
+	m, err := r.c.Mapper.RESTMapping(gvk.GroupKind(), versions...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", gvk.GroupKind(), err)
+	}
+	list, err := r.c.Metadata.Resource(m.Resource).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	apiVersion := m.GroupVersionKind.GroupVersion().String()
+	out := make([]unstructured.Unstructured, len(list.Items))
+	for i := range list.Items {
+		meta := list.Items[i].ObjectMeta
+		meta.ManagedFields = nil
+		md, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&meta)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", gvk.Kind, list.Items[i].Name, err)
+		}
+		out[i].Object = map[string]any{"apiVersion": apiVersion, "kind": m.GroupVersionKind.Kind, "metadata": md}
+	}
+	return out, nil
+}
+
+// ListClaims lists the PersistentVolumeClaims in namespace.
+func (r Reader) ListClaims(ctx context.Context, namespace string) ([]corev1.PersistentVolumeClaim, error) {
+	list, err := r.c.Core.CoreV1().PersistentVolumeClaims(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}

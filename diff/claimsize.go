@@ -74,8 +74,8 @@ func hasClaimTemplates(set *desired.Set) bool {
 }
 
 // listClaims lists the namespace's claims.
-func (d *Differ) listClaims(ctx context.Context) ([]unstructured.Unstructured, error) {
-	claims, err := d.r.List(ctx, corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), d.inv.Namespace, "")
+func (d *Differ) listClaims(ctx context.Context) ([]corev1.PersistentVolumeClaim, error) {
+	claims, err := d.r.ListClaims(ctx, d.inv.Namespace)
 	if err != nil {
 		return nil, fmt.Errorf("list the claims of the StatefulSets: %w", err)
 	}
@@ -88,7 +88,7 @@ func (d *Differ) listClaims(ctx context.Context) ([]unstructured.Unstructured, e
 // claim made by hand) leaves it small. Each is a resize, so a plan is never
 // clean while a claim differs from the tree. StatefulSets still to create or
 // replace are left out: their claims follow them.
-func undersizedClaims(preds []Prediction, claims []unstructured.Unstructured) []Change {
+func undersizedClaims(preds []Prediction, claims []corev1.PersistentVolumeClaim) []Change {
 	var templates []ClaimTemplate
 	for _, p := range preds {
 		if p.Change.Action == Create || p.Change.Action == Replace || p.Change.Action == Error {
@@ -103,15 +103,13 @@ func undersizedClaims(preds []Prediction, claims []unstructured.Unstructured) []
 	var out []Change
 	for i := range claims {
 		pvc := &claims[i]
-		have, _, _ := unstructured.NestedString(pvc.Object, "spec", "resources", "requests", "storage")
-		q, err := resource.ParseQuantity(have)
-		if err != nil || pvc.GetDeletionTimestamp() != nil {
+		q, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+		if !ok || pvc.DeletionTimestamp != nil {
 			continue
 		}
-		for _, t := range made(pvc.GetName()) {
+		for _, t := range made(pvc.Name) {
 			if q.Cmp(t.Storage) < 0 {
-				c := changeOf(Resize, pvc)
-				c.UID = string(pvc.GetUID())
+				c := Change{Action: Resize, APIVersion: "v1", Kind: "PersistentVolumeClaim", Namespace: pvc.Namespace, Name: pvc.Name, UID: string(pvc.UID)}
 				c.Message = fmt.Sprintf("requests %s; StatefulSet %s's claim template %s asks %s, and the StatefulSet controller never resizes claims: sync raises the request (its StorageClass must allow expansion)",
 					q.String(), t.StatefulSet, t.Name, t.Storage.String())
 				out = append(out, c)

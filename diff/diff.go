@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -29,6 +30,11 @@ type Options struct {
 	// KeepManagers are field managers whose fields added by hand are meant
 	// to stay on every object: not drift, and left by sync.
 	KeepManagers []string
+	// WholeMembers reads every member whole. Otherwise a member the last
+	// sync's record vouches for by its stamp (Record) is read by its
+	// metadata only, and Result.Members holds just that of it: enough for
+	// a plan and a sync, not for a prune (Differ.ReadWhole).
+	WholeMembers bool
 }
 
 // DefaultKeepManagers are the imperative managers kept by default:
@@ -73,11 +79,11 @@ type Prediction struct {
 	// Held are the catalogue entries kept for models whose rules await the
 	// prune (Settle drops them once the prune removed those rules).
 	Held []string
-	// Fingerprint of an unchanged object (Fingerprint of Applied and Live),
-	// which sync records.
-	Fingerprint string
+	// Record is the record entry of an unchanged object (Record of Applied
+	// and Live), which sync keeps.
+	Record string
 	// Recorded is an unchanged object the last sync's record vouched for,
-	// not dry-run.
+	// not dry-run. Its Live may hold only metadata (Result.Whole).
 	Recorded bool
 }
 
@@ -85,8 +91,11 @@ type Prediction struct {
 type Result struct {
 	Plan        *Plan
 	Predictions []Prediction
-	// Members are the live objects of the set.
+	// Members are the live objects of the set. Unless Whole, those the
+	// record vouched for by their stamp hold only their metadata
+	// (Options.WholeMembers).
 	Members []unstructured.Unstructured
+	heads   map[manifest.ID]bool
 	// GroupKinds are the union of the parent's and the desired group-kinds.
 	GroupKinds []schema.GroupKind
 	// Parent is the inventory parent as the plan found it.
@@ -104,18 +113,13 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	for _, o := range set.Objects {
 		gks = append(gks, o.GroupVersionKind().GroupKind())
 	}
-	var secrets []string
-	for _, o := range set.Objects {
-		if isSecretKind(o.GroupVersionKind().GroupKind()) {
-			secrets = append(secrets, o.GetName())
-		}
-	}
 	// The members and, for the claims check, the namespace's claims are
 	// listed side by side.
-	var members, claims []unstructured.Unstructured
+	var read listed
+	var claims []corev1.PersistentVolumeClaim
 	lists, lctx := errgroup.WithContext(ctx)
 	lists.Go(func() (err error) {
-		members, err = d.inv.Members(lctx, append(treeVersions(set), inventory.Kinds(parent.GroupKinds)...), append(secrets, parent.Secrets...), d.opts.Concurrency)
+		read, err = d.members(lctx, set, parent)
 		return err
 	})
 	if hasClaimTemplates(set) {
@@ -127,11 +131,12 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if err := lists.Wait(); err != nil {
 		return nil, err
 	}
+	members := read.members
 	live := map[manifest.ID]*unstructured.Unstructured{}
 	for i := range members {
 		live[manifest.IDOf(&members[i])] = &members[i]
 	}
-	in := inputs{verified: parent.Verified, holders: holders(set)}
+	in := inputs{verified: parent.Verified, holders: holders(set), heads: read.heads}
 	in.deferred = deferredMoves(set, live, in.holders)
 	in.awaiting = rulesAwaitingPrune(set, live)
 	if d.opts.Full {
@@ -201,7 +206,31 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 		plan.Warnings = append(plan.Warnings, "the last sync's record was ignored and every object dry-run: "+parent.Distrusted)
 	}
 	plan.Requests = op.Requests()
-	return &Result{Plan: plan, Predictions: preds, Members: members, GroupKinds: gks, Parent: parent}, nil
+	return &Result{Plan: plan, Predictions: preds, Members: members, heads: read.heads, GroupKinds: gks, Parent: parent}, nil
+}
+
+// Whole is whether every member in Members was read whole.
+func (r *Result) Whole() bool { return len(r.heads) == 0 }
+
+// ReadWhole reads whole the members res holds only the metadata of, so that
+// res serves a prune, which walks the references of what it keeps. A member
+// deleted since is dropped.
+func (d *Differ) ReadWhole(ctx context.Context, res *Result) error {
+	var heads []*unstructured.Unstructured
+	var members []unstructured.Unstructured
+	for i := range res.Members {
+		if res.heads[manifest.IDOf(&res.Members[i])] {
+			heads = append(heads, &res.Members[i])
+		} else {
+			members = append(members, res.Members[i])
+		}
+	}
+	read, err := d.readWhole(ctx, heads)
+	if err != nil {
+		return err
+	}
+	res.Members, res.heads = append(members, read...), nil
+	return nil
 }
 
 // Secrets are the names of the Secrets of the tree and of the set's Secret

@@ -127,6 +127,8 @@ type inputs struct {
 	deferred map[entryKey]string
 	// awaiting are the keys of live rules that await the prune.
 	awaiting map[string]bool
+	// heads are the members listed by their metadata only.
+	heads map[manifest.ID]bool
 }
 
 // groupID names the objects sharing one list of entries (the shards of a

@@ -1,9 +1,13 @@
 package diff
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"hash"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -31,14 +35,64 @@ func Fingerprint(config, live *unstructured.Unstructured) string {
 	if IsSecret(config) {
 		return ""
 	}
+	return fingerprint(encodeConfig(config), live)
+}
+
+func fingerprint(config []byte, live *unstructured.Unstructured) string {
 	h := sha256.New()
+	h.Write(config)
 	enc := json.NewEncoder(h)
 	// Encoding maps of JSON values cannot fail; the digest of a failed
 	// encoding would only fail to match.
-	_ = enc.Encode(config.Object)
 	_ = enc.Encode(content(live))
 	_ = enc.Encode(owners(live))
-	return base64.RawStdEncoding.EncodeToString(h.Sum(nil)[:18])
+	return sum(h)
+}
+
+// encodeConfig is the configuration as the digests read it: its JSON, keys
+// sorted, and a newline.
+func encodeConfig(config *unstructured.Unstructured) []byte {
+	var buf bytes.Buffer
+	_ = json.NewEncoder(&buf).Encode(config.Object)
+	return buf.Bytes()
+}
+
+// sum is the digest h holds, as the record and plans write digests.
+func sum(h hash.Hash) string { return base64.RawStdEncoding.EncodeToString(h.Sum(nil)[:18]) }
+
+// Record is the entry the last sync's record (inventory.Parent.Verified)
+// keeps for an object it left as its tree asks, config applied to live:
+// the Fingerprint, and a stamp of the configuration with the uid and
+// resourceVersion live had then. "" for a Secret.
+//
+// The stamp lets a plan vouch for a member from its metadata alone. A
+// resourceVersion is the storage's revision of the object's last write, so
+// a member still at the stamped one is the very object the fingerprint was
+// taken of: the same content and owners, and with the same configuration
+// the same fixed point. A status write moves the resourceVersion; the plan
+// then reads the object whole and compares the fingerprint.
+func Record(config, live *unstructured.Unstructured) string {
+	if IsSecret(config) {
+		return ""
+	}
+	cfg := encodeConfig(config)
+	return fingerprint(cfg, live) + " " + stamp(cfg, live)
+}
+
+// stamp digests the configuration with the uid and resourceVersion of the
+// object it was verified against.
+func stamp(config []byte, live *unstructured.Unstructured) string {
+	h := sha256.New()
+	h.Write(config)
+	fmt.Fprintf(h, "%s\n%s\n", live.GetUID(), live.GetResourceVersion())
+	return sum(h)
+}
+
+// splitRecord reads a record entry: its fingerprint, and its stamp (""
+// in a record written before stamps were).
+func splitRecord(entry string) (fingerprint, stamp string) {
+	fingerprint, stamp, _ = strings.Cut(entry, " ")
+	return fingerprint, stamp
 }
 
 // serverMeta are metadata fields the server keeps, which change without a

@@ -140,7 +140,13 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 		}
 	}
 	for _, p := range preds {
-		count(p.Live, false)
+		// An object the record vouches for is Applied's fixed point, and
+		// its Live may hold only metadata.
+		if p.Recorded {
+			count(p.Applied, false)
+		} else {
+			count(p.Live, false)
+		}
 		if p.Applied != nil {
 			count(p.Applied, true)
 		} else if p.Change.Action != Error {

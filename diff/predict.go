@@ -29,6 +29,16 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 	if err != nil {
 		return d.failed(p, err)
 	}
+	if live != nil && live == member && in.heads[o.ID()] {
+		applied, _, _ := d.applied(o, live, in)
+		if entry, ok := stamped(applied, live, in.verified); ok {
+			p.Live, p.Applied, p.Predicted, p.Record, p.Recorded, p.Change.Action = live, applied, live, entry, true, Unchanged
+			return p, nil
+		}
+		if live, err = d.whole(ctx, o); err != nil {
+			return d.failed(p, err)
+		}
+	}
 	p.Live = live
 	if live != nil && live.GetDeletionTimestamp() != nil {
 		terminating(&p.Change, live)
@@ -40,8 +50,8 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 	if msg := overfull(p); msg != "" {
 		return refused(p, msg), nil
 	}
-	if fp, ok := trusted(p.Applied, live, in.verified); ok {
-		p.Predicted, p.Fingerprint, p.Recorded, p.Change.Action = live, fp, true, Unchanged
+	if entry, ok := trusted(p.Applied, live, in.verified); ok {
+		p.Predicted, p.Record, p.Recorded, p.Change.Action = live, entry, true, Unchanged
 		return p, nil
 	}
 	adopting := false
@@ -78,6 +88,11 @@ func (d *Differ) resolveLive(ctx context.Context, o manifest.Object, member *uns
 	if member == nil || member.GetAPIVersion() == o.GetAPIVersion() {
 		return member, nil
 	}
+	return d.whole(ctx, o)
+}
+
+// whole reads o's live object whole, in o's version; nil when there is none.
+func (d *Differ) whole(ctx context.Context, o manifest.Object) (*unstructured.Unstructured, error) {
 	got, err := d.r.Get(ctx, o.GroupVersionKind(), o.GetNamespace(), o.GetName())
 	if apierrors.IsNotFound(err) {
 		return nil, nil
@@ -85,14 +100,30 @@ func (d *Differ) resolveLive(ctx context.Context, o manifest.Object, member *uns
 	return got, err
 }
 
-// trusted is the fingerprint of an object the last sync's record vouches
-// for: applying the same configuration to it again would change nothing.
+// trusted is the record entry of an object the last sync's record vouches
+// for by its fingerprint: applying the same configuration to it again would
+// change nothing. The entry is stamped anew with live's resourceVersion,
+// at which the fingerprint was just seen to hold.
 func trusted(applied, live *unstructured.Unstructured, verified map[string]string) (string, bool) {
 	if live == nil || verified == nil {
 		return "", false
 	}
-	fp := Fingerprint(applied, live)
-	return fp, fp != "" && verified[string(live.GetUID())] == fp
+	entry := Record(applied, live)
+	fp, _ := splitRecord(entry)
+	recorded, _ := splitRecord(verified[string(live.GetUID())])
+	return entry, fp != "" && recorded == fp
+}
+
+// stamped is the record entry of a member the record vouches for by its
+// stamp (Record): head, its metadata, is still at the resourceVersion at
+// which the last sync saw applied hold.
+func stamped(applied, head *unstructured.Unstructured, verified map[string]string) (string, bool) {
+	entry := verified[string(head.GetUID())]
+	_, want := splitRecord(entry)
+	if want == "" || IsSecret(applied) {
+		return "", false
+	}
+	return entry, stamp(encodeConfig(applied), head) == want
 }
 
 // outsideTheSet is an existing object of o's name that is not a member.
@@ -138,7 +169,7 @@ func classify(p Prediction, conflicts []string, adopting bool) (Prediction, erro
 		p.Change.Message = "fields added by hand that the tree does not have: sync removes them (keep a manager's fields with the annotation " + inventory.AnnotationCoOwners + ")"
 	case p.Change.Diff == "":
 		p.Change.Action = Unchanged
-		p.Fingerprint = Fingerprint(p.Applied, p.Live)
+		p.Record = Record(p.Applied, p.Live)
 	default:
 		p.Change.Action = Update
 	}

@@ -8,7 +8,6 @@ package diff
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -40,7 +39,7 @@ func digest(v any) string {
 	// Encoding maps of JSON values cannot fail; a failed encoding would only
 	// fail to match.
 	_ = json.NewEncoder(h).Encode(v)
-	return base64.RawStdEncoding.EncodeToString(h.Sum(nil)[:18])
+	return sum(h)
 }
 
 func applied(m *unstructured.Unstructured) bool {

@@ -262,24 +262,42 @@ func Now() string { return time.Now().UTC().Format(time.RFC3339) }
 // tree's Secrets and of the parent's (Parent.Secrets): an identity then
 // needs to read exactly those, and no other Secret of the namespace.
 func (inv *Inventory) Members(ctx context.Context, kinds []schema.GroupVersionKind, secrets []string, limit int) ([]unstructured.Unstructured, error) {
+	return inv.list(ctx, kinds, limit, func(ctx context.Context, gvk schema.GroupVersionKind) ([]unstructured.Unstructured, error) {
+		if gvk.GroupKind() == secretKind.GroupKind() {
+			return inv.secrets(ctx, secrets)
+		}
+		return inv.read.List(ctx, gvk, inv.Namespace, LabelPartOf+"="+inv.ID())
+	})
+}
+
+// Heads lists the members of kinds as Members does, by their metadata only
+// (cluster.Reader.ListMetadata): what a plan reads first of the kinds whose
+// members the last sync's record may vouch for by their resourceVersion,
+// before it reads whole those it must look at. Secrets are not listed.
+func (inv *Inventory) Heads(ctx context.Context, kinds []schema.GroupVersionKind, limit int) ([]unstructured.Unstructured, error) {
+	return inv.list(ctx, kinds, limit, func(ctx context.Context, gvk schema.GroupVersionKind) ([]unstructured.Unstructured, error) {
+		if gvk.GroupKind() == secretKind.GroupKind() {
+			return nil, nil
+		}
+		return inv.read.ListMetadata(ctx, gvk, inv.Namespace, LabelPartOf+"="+inv.ID())
+	})
+}
+
+// list calls one list per group-kind of kinds, at most limit at a time, and
+// joins what they return; group-kinds the server does not serve are skipped.
+func (inv *Inventory) list(ctx context.Context, kinds []schema.GroupVersionKind, limit int, list func(context.Context, schema.GroupVersionKind) ([]unstructured.Unstructured, error)) ([]unstructured.Unstructured, error) {
 	kinds = unique(kinds)
 	results := make([][]unstructured.Unstructured, len(kinds))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
-	selector := LabelPartOf + "=" + inv.ID()
 	for i, gvk := range kinds {
-		if gvk.GroupKind() == secretKind.GroupKind() {
-			g.Go(func() (err error) {
-				results[i], err = inv.secrets(ctx, secrets)
-				return err
-			})
-			continue
-		}
 		g.Go(func() error {
-			items, err := inv.read.List(ctx, gvk, inv.Namespace, selector)
+			items, err := list(ctx, gvk)
 			switch {
 			case meta.IsNoMatchError(err):
 				return nil
+			case err != nil && gvk.GroupKind() == secretKind.GroupKind():
+				return err
 			case err != nil:
 				return fmt.Errorf("list %s in %s: %w", gvk.GroupKind(), inv.Namespace, err)
 			}

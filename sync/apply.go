@@ -33,7 +33,7 @@ type Applied struct {
 	Change diff.Change
 	Err    error
 
-	uid, fingerprint string // of the stored object, for the Verified record
+	uid, record string // of the stored object, for the Verified record
 }
 
 // Report is what Apply did.
@@ -126,13 +126,13 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 func verified(res *diff.Result, rep Report) map[string]string {
 	out := map[string]string{}
 	for _, p := range res.Predictions {
-		if p.Change.Action == diff.Unchanged && p.Fingerprint != "" {
-			out[string(p.Live.GetUID())] = p.Fingerprint
+		if p.Change.Action == diff.Unchanged && p.Record != "" {
+			out[string(p.Live.GetUID())] = p.Record
 		}
 	}
 	for _, a := range rep.Applied {
-		if a.fingerprint != "" {
-			out[a.uid] = a.fingerprint
+		if a.record != "" {
+			out[a.uid] = a.record
 		}
 	}
 	return out
@@ -192,7 +192,7 @@ func (m *Manager) applyOne(ctx context.Context, p diff.Prediction, fence Fence) 
 		done.Err = fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)
 		return done
 	}
-	done.uid, done.fingerprint = string(stored.GetUID()), diff.Fingerprint(p.Applied, stored)
+	done.uid, done.record = string(stored.GetUID()), diff.Record(p.Applied, stored)
 	return done
 }
 

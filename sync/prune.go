@@ -128,6 +128,11 @@ var (
 // and the Lease is confirmed before each batch. A removal that fails stops
 // what it still points at; the inventory keeps everything that still exists.
 func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Result, opts PruneOptions, progress PruneProgress) (PruneReport, error) {
+	if !res.Whole() {
+		if err := diff.New(m.clients.Reader(), m.inv.Namespace, diff.Options{Inventory: m.inv.Name, Concurrency: 16}).ReadWhole(ctx, res); err != nil {
+			return PruneReport{}, fmt.Errorf("read the members whole: %w", err)
+		}
+	}
 	ap, err := matchApproval(approved, res)
 	if err != nil {
 		return PruneReport{}, err

@@ -1,0 +1,161 @@
+package diff
+
+import (
+	"context"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/manifest"
+)
+
+// listed is the set's live members as a plan reads them.
+type listed struct {
+	members []unstructured.Unstructured
+	// heads are the members read by their metadata only: desired objects
+	// of a kind whose members the record may vouch for by their stamp.
+	heads map[manifest.ID]bool
+}
+
+// readWholeAtOnce is how many members of one kind, read by their metadata
+// first, a plan still reads whole one by one; above it, it lists the kind
+// whole again.
+const readWholeAtOnce = 16
+
+// members lists the set's live members. The kinds of the tree whose
+// objects are each what their tree says (no entries kept from the live
+// object, no catalogue) are listed by their metadata first when the last
+// sync left a record: most of their members are still at the
+// resourceVersion the record stamped, and need no more. The rest, and the
+// members the tree no longer has (a prune reads them), are read whole.
+func (d *Differ) members(ctx context.Context, set *desired.Set, parent inventory.Parent) (listed, error) {
+	var secrets []string
+	for _, o := range set.Objects {
+		if isSecretKind(o.GroupVersionKind().GroupKind()) {
+			secrets = append(secrets, o.GetName())
+		}
+	}
+	heads := d.headKinds(set, parent)
+	var whole []schema.GroupVersionKind
+	for _, gvk := range append(treeVersions(set), inventory.Kinds(parent.GroupKinds)...) {
+		if !heads[gvk.GroupKind()] {
+			whole = append(whole, gvk)
+		}
+	}
+	var byHead []schema.GroupVersionKind
+	for _, gvk := range treeVersions(set) {
+		if heads[gvk.GroupKind()] {
+			byHead = append(byHead, gvk)
+		}
+	}
+	var out listed
+	var metadata []unstructured.Unstructured
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		out.members, err = d.inv.Members(gctx, whole, append(secrets, parent.Secrets...), d.opts.Concurrency)
+		return err
+	})
+	if len(byHead) > 0 {
+		g.Go(func() (err error) {
+			metadata, err = d.inv.Heads(gctx, byHead, d.opts.Concurrency)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return listed{}, err
+	}
+	desiredIDs := map[manifest.ID]bool{}
+	for _, o := range set.Objects {
+		desiredIDs[o.ID()] = true
+	}
+	out.heads = map[manifest.ID]bool{}
+	var gone []*unstructured.Unstructured
+	for i := range metadata {
+		if id := manifest.IDOf(&metadata[i]); desiredIDs[id] {
+			out.heads[id] = true
+			out.members = append(out.members, metadata[i])
+		} else {
+			gone = append(gone, &metadata[i])
+		}
+	}
+	read, err := d.readWhole(ctx, gone)
+	if err != nil {
+		return listed{}, err
+	}
+	out.members = append(out.members, read...)
+	return out, nil
+}
+
+// headKinds are the group-kinds of the tree to list by metadata first.
+func (d *Differ) headKinds(set *desired.Set, parent inventory.Parent) map[schema.GroupKind]bool {
+	if len(parent.Verified) == 0 || d.opts.Full || d.opts.WholeMembers {
+		return nil
+	}
+	out := map[schema.GroupKind]bool{}
+	for _, o := range set.Objects {
+		out[o.GroupVersionKind().GroupKind()] = true
+	}
+	for _, o := range set.Objects {
+		_, shared := gateway.ItemListFor(o.Unstructured)
+		_, catalogue := catalogueKey(o.Unstructured)
+		if gk := o.GroupVersionKind().GroupKind(); shared || catalogue || isSecretKind(gk) {
+			out[gk] = false
+		}
+	}
+	return out
+}
+
+// readWhole reads whole the members heads found by their metadata: one by
+// one when they are few, else by listing their kinds whole again. A member
+// deleted since is left out.
+func (d *Differ) readWhole(ctx context.Context, heads []*unstructured.Unstructured) ([]unstructured.Unstructured, error) {
+	byKind := map[schema.GroupVersionKind][]manifest.ID{}
+	for _, h := range heads {
+		byKind[h.GroupVersionKind()] = append(byKind[h.GroupVersionKind()], manifest.IDOf(h))
+	}
+	var out []unstructured.Unstructured
+	for gvk, ids := range byKind {
+		if len(ids) > readWholeAtOnce {
+			wanted := map[manifest.ID]bool{}
+			for _, id := range ids {
+				wanted[id] = true
+			}
+			all, err := d.inv.Members(ctx, []schema.GroupVersionKind{gvk}, nil, 1)
+			if err != nil {
+				return nil, err
+			}
+			for i := range all {
+				if wanted[manifest.IDOf(&all[i])] {
+					out = append(out, all[i])
+				}
+			}
+			continue
+		}
+		read := make([]*unstructured.Unstructured, len(ids))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(d.opts.Concurrency)
+		for i, id := range ids {
+			g.Go(func() (err error) {
+				read[i], err = d.r.Get(gctx, gvk, id.Namespace, id.Name)
+				if apierrors.IsNotFound(err) {
+					return nil
+				}
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		for _, u := range read {
+			if u != nil && u.GetLabels()[inventory.LabelPartOf] == d.inv.ID() {
+				out = append(out, *u)
+			}
+		}
+	}
+	return out, nil
+}
