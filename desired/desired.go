@@ -140,7 +140,7 @@ func (f *Files) Build(opts Options) (*Set, error) {
 	out, err := generate.Objects(set.Models, raw, opts.Namespace)
 	set.addErrors("model", err)
 	set.Objects, set.Contributions = out.Objects, out.Contributions
-	sort.SliceStable(set.Objects, func(i, j int) bool { return set.Objects[i].ID().Less(set.Objects[j].ID()) })
+	sortByID(set.Objects)
 	set.Diagnostics = append(set.Diagnostics, validation.Validate(validation.Input{
 		Objects: set.Objects, Models: set.Models, Contributions: set.Contributions,
 		CRDs: opts.CRDs, Served: opts.Served, Lock: lock,
@@ -260,4 +260,19 @@ func CRDs(ctx context.Context, dir string) ([]manifest.Object, error) {
 		return nil, fmt.Errorf("%s holds no CustomResourceDefinition", dir)
 	}
 	return crds, nil
+}
+
+// sortByID sorts objs by their identity, stably, reading each identity once.
+func sortByID(objs []manifest.Object) {
+	ids := make([]manifest.ID, len(objs))
+	order := make([]int, len(objs))
+	for i := range objs {
+		ids[i], order[i] = objs[i].ID(), i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return ids[order[a]].Less(ids[order[b]]) })
+	sorted := make([]manifest.Object, len(objs))
+	for i, j := range order {
+		sorted[i] = objs[j]
+	}
+	copy(objs, sorted)
 }

@@ -95,7 +95,7 @@ type Result struct {
 	// record vouched for by their stamp hold only their metadata
 	// (Options.WholeMembers).
 	Members []unstructured.Unstructured
-	heads   map[manifest.ID]bool
+	vouched map[manifest.ID]vouched
 	// GroupKinds are the union of the parent's and the desired group-kinds.
 	GroupKinds []schema.GroupKind
 	// Parent is the inventory parent as the plan found it.
@@ -136,7 +136,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	for i := range members {
 		live[manifest.IDOf(&members[i])] = &members[i]
 	}
-	in := inputs{verified: parent.Verified, holders: holders(set), heads: read.heads}
+	in := inputs{verified: parent.Verified, holders: holders(set), vouched: read.vouched}
 	in.deferred = deferredMoves(set, live, in.holders)
 	in.awaiting = rulesAwaitingPrune(set, live)
 	if d.opts.Full {
@@ -146,6 +146,10 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.opts.Concurrency)
 	for i, o := range set.Objects {
+		if v, ok := in.vouched[o.ID()]; ok {
+			preds[i] = vouchedFor(o, live[o.ID()], v)
+			continue
+		}
 		g.Go(func() error {
 			p, err := d.predict(gctx, o, live[o.ID()], in)
 			preds[i] = p
@@ -206,11 +210,11 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 		plan.Warnings = append(plan.Warnings, "the last sync's record was ignored and every object dry-run: "+parent.Distrusted)
 	}
 	plan.Requests = op.Requests()
-	return &Result{Plan: plan, Predictions: preds, Members: members, heads: read.heads, GroupKinds: gks, Parent: parent}, nil
+	return &Result{Plan: plan, Predictions: preds, Members: members, vouched: read.vouched, GroupKinds: gks, Parent: parent}, nil
 }
 
 // Whole is whether every member in Members was read whole.
-func (r *Result) Whole() bool { return len(r.heads) == 0 }
+func (r *Result) Whole() bool { return len(r.vouched) == 0 }
 
 // ReadWhole reads whole the members res holds only the metadata of, so that
 // res serves a prune, which walks the references of what it keeps. A member
@@ -219,7 +223,7 @@ func (d *Differ) ReadWhole(ctx context.Context, res *Result) error {
 	var heads []*unstructured.Unstructured
 	var members []unstructured.Unstructured
 	for i := range res.Members {
-		if res.heads[manifest.IDOf(&res.Members[i])] {
+		if _, ok := res.vouched[manifest.IDOf(&res.Members[i])]; ok {
 			heads = append(heads, &res.Members[i])
 		} else {
 			members = append(members, res.Members[i])
@@ -229,7 +233,7 @@ func (d *Differ) ReadWhole(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
-	res.Members, res.heads = append(members, read...), nil
+	res.Members, res.vouched = append(members, read...), nil
 	return nil
 }
 

@@ -18,12 +18,8 @@ import (
 	"modelsync.dev/modelsync/manifest"
 )
 
-// applied is what sync sends: the desired object labeled as a member, and
-// for a shared object the live entries that await an approved prune, kept at
-// their live positions. A live entry another object of its group holds in
-// the tree moves there (left out here), unless the move is deferred: then it
-// stays here, and the receiving object leaves it out for now.
-func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in inputs) (*unstructured.Unstructured, []gateway.Item, []Move) {
+// labeled is a copy of o labeled as a member of the set.
+func (d *Differ) labeled(o manifest.Object) *unstructured.Unstructured {
 	u := o.DeepCopy()
 	labels := u.GetLabels()
 	if labels == nil {
@@ -31,6 +27,16 @@ func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in 
 	}
 	labels[inventory.LabelPartOf] = d.inv.ID()
 	u.SetLabels(labels)
+	return u
+}
+
+// applied is what sync sends: the desired object labeled as a member, and
+// for a shared object the live entries that await an approved prune, kept at
+// their live positions. A live entry another object of its group holds in
+// the tree moves there (left out here), unless the move is deferred: then it
+// stays here, and the receiving object leaves it out for now.
+func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in inputs) (*unstructured.Unstructured, []gateway.Item, []Move) {
+	u := d.labeled(o)
 	if live == nil {
 		return u, nil, nil
 	}
@@ -127,8 +133,8 @@ type inputs struct {
 	deferred map[entryKey]string
 	// awaiting are the keys of live rules that await the prune.
 	awaiting map[string]bool
-	// heads are the members listed by their metadata only.
-	heads map[manifest.ID]bool
+	// vouched are the members the record vouches for by their stamp.
+	vouched map[manifest.ID]vouched
 }
 
 // groupID names the objects sharing one list of entries (the shards of a

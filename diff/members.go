@@ -2,6 +2,7 @@ package diff
 
 import (
 	"context"
+	"runtime"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,9 +18,16 @@ import (
 // listed is the set's live members as a plan reads them.
 type listed struct {
 	members []unstructured.Unstructured
-	// heads are the members read by their metadata only: desired objects
-	// of a kind whose members the record may vouch for by their stamp.
-	heads map[manifest.ID]bool
+	// vouched are the members read by their metadata only, which the
+	// record vouches for by their stamp.
+	vouched map[manifest.ID]vouched
+}
+
+// vouched is a member the record vouches for: what sync would apply to it,
+// and the record's entry for it.
+type vouched struct {
+	applied *unstructured.Unstructured
+	entry   string
 }
 
 // readWholeAtOnce is how many members of one kind, read by their metadata
@@ -69,26 +77,60 @@ func (d *Differ) members(ctx context.Context, set *desired.Set, parent inventory
 	if err := g.Wait(); err != nil {
 		return listed{}, err
 	}
-	desiredIDs := map[manifest.ID]bool{}
+	desiredObjects := map[manifest.ID]manifest.Object{}
 	for _, o := range set.Objects {
-		desiredIDs[o.ID()] = true
+		desiredObjects[o.ID()] = o
 	}
-	out.heads = map[manifest.ID]bool{}
-	var gone []*unstructured.Unstructured
+	out.vouched = d.vouch(metadata, desiredObjects, parent.Verified)
+	var unsure []*unstructured.Unstructured
 	for i := range metadata {
-		if id := manifest.IDOf(&metadata[i]); desiredIDs[id] {
-			out.heads[id] = true
+		if _, ok := out.vouched[manifest.IDOf(&metadata[i])]; ok {
 			out.members = append(out.members, metadata[i])
 		} else {
-			gone = append(gone, &metadata[i])
+			unsure = append(unsure, &metadata[i])
 		}
 	}
-	read, err := d.readWhole(ctx, gone)
+	read, err := d.readWhole(ctx, unsure)
 	if err != nil {
 		return listed{}, err
 	}
 	out.members = append(out.members, read...)
 	return out, nil
+}
+
+// vouch finds the heads the record vouches for by their stamp: desired, in
+// the version the tree writes them in, and still at the resourceVersion at
+// which the last sync saw what it would apply to them hold.
+func (d *Differ) vouch(heads []unstructured.Unstructured, desired map[manifest.ID]manifest.Object, verified map[string]string) map[manifest.ID]vouched {
+	found := make([]*vouched, len(heads))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	const chunk = 256
+	for start := 0; start < len(heads); start += chunk {
+		g.Go(func() error {
+			for i := start; i < min(start+chunk, len(heads)); i++ {
+				h := &heads[i]
+				o, ok := desired[manifest.IDOf(h)]
+				entry := verified[string(h.GetUID())]
+				_, want := splitRecord(entry)
+				if !ok || want == "" || o.GetAPIVersion() != h.GetAPIVersion() || IsSecret(o.Unstructured) {
+					continue
+				}
+				if applied := d.labeled(o); stamp(encodeConfig(applied), h) == want {
+					found[i] = &vouched{applied: applied, entry: entry}
+				}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	out := map[manifest.ID]vouched{}
+	for i, v := range found {
+		if v != nil {
+			out[manifest.IDOf(&heads[i])] = *v
+		}
+	}
+	return out
 }
 
 // headKinds are the group-kinds of the tree to list by metadata first.
@@ -112,7 +154,7 @@ func (d *Differ) headKinds(set *desired.Set, parent inventory.Parent) map[schema
 
 // readWhole reads whole the members heads found by their metadata: one by
 // one when they are few, else by listing their kinds whole again. A member
-// deleted since is left out.
+// deleted since, or no longer one, is left out.
 func (d *Differ) readWhole(ctx context.Context, heads []*unstructured.Unstructured) ([]unstructured.Unstructured, error) {
 	byKind := map[schema.GroupVersionKind][]manifest.ID{}
 	for _, h := range heads {

@@ -29,16 +29,6 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 	if err != nil {
 		return d.failed(p, err)
 	}
-	if live != nil && live == member && in.heads[o.ID()] {
-		applied, _, _ := d.applied(o, live, in)
-		if entry, ok := stamped(applied, live, in.verified); ok {
-			p.Live, p.Applied, p.Predicted, p.Record, p.Recorded, p.Change.Action = live, applied, live, entry, true, Unchanged
-			return p, nil
-		}
-		if live, err = d.whole(ctx, o); err != nil {
-			return d.failed(p, err)
-		}
-	}
 	p.Live = live
 	if live != nil && live.GetDeletionTimestamp() != nil {
 		terminating(&p.Change, live)
@@ -81,6 +71,14 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 	return classify(p, conflicts, adopting)
 }
 
+// vouchedFor is the prediction of a member the record vouches for by its
+// stamp: unchanged, not dry-run.
+func vouchedFor(o manifest.Object, member *unstructured.Unstructured, v vouched) Prediction {
+	c := changeOf(Unchanged, o.Unstructured)
+	c.Origin = o.Origin.String()
+	return Prediction{Object: o, Live: member, Applied: v.applied, Predicted: member, Record: v.entry, Recorded: true, Change: c}
+}
+
 // resolveLive is the member as the tree's version shows it: a member listed
 // in another version of its kind is read again in the tree's; nil when it
 // is not a member, or was deleted since the LIST.
@@ -112,18 +110,6 @@ func trusted(applied, live *unstructured.Unstructured, verified map[string]strin
 	fp, _ := splitRecord(entry)
 	recorded, _ := splitRecord(verified[string(live.GetUID())])
 	return entry, fp != "" && recorded == fp
-}
-
-// stamped is the record entry of a member the record vouches for by its
-// stamp (Record): head, its metadata, is still at the resourceVersion at
-// which the last sync saw applied hold.
-func stamped(applied, head *unstructured.Unstructured, verified map[string]string) (string, bool) {
-	entry := verified[string(head.GetUID())]
-	_, want := splitRecord(entry)
-	if want == "" || IsSecret(applied) {
-		return "", false
-	}
-	return entry, stamp(encodeConfig(applied), head) == want
 }
 
 // outsideTheSet is an existing object of o's name that is not a member.

@@ -3,10 +3,13 @@ package generate
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sort"
+	gosync "sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/manifest"
@@ -54,6 +57,7 @@ func Objects(models []model.Model, raw []manifest.Object, ns string) (Output, er
 	for _, m := range sorted {
 		g.model(m)
 	}
+	g.convert()
 	g.routes(sorted)
 	g.catalogues()
 	return g.out, errors.Join(g.errs...)
@@ -66,6 +70,7 @@ type generator struct {
 	// shared indexes out.Objects by kind/name for the objects with keyed lists.
 	shared map[manifest.ID]int
 	errs   []error
+	typed  []typed
 }
 
 func (g *generator) key(o manifest.Object) manifest.ID {
@@ -78,18 +83,52 @@ func (g *generator) fail(m *model.Model, msg, hint string) {
 	g.errs = append(g.errs, &model.Error{Origin: m.Origin, Model: m.Name(), Msg: msg, Hint: hint})
 }
 
-func (g *generator) emit(m *model.Model, obj runtime.Object) {
+// emit adds one of m's objects. A typed object is converted later, with
+// the others, by convert.
+func (g *generator) emit(m *model.Model, obj kruntime.Object) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
-		content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-		if err != nil {
-			g.fail(m, err.Error(), "")
-			return
-		}
-		manifest.DropEmpty(content, convertedEmpty)
-		u = &unstructured.Unstructured{Object: content}
+		g.typed = append(g.typed, typed{at: len(g.out.Objects), m: m, obj: obj})
 	}
 	g.out.Objects = append(g.out.Objects, manifest.Object{Unstructured: u, Origin: m.Origin})
+}
+
+// typed is an emitted object still to convert, at its index in out.Objects.
+type typed struct {
+	at  int
+	m   *model.Model
+	obj kruntime.Object
+}
+
+// convert turns the emitted typed objects into unstructured ones, on every
+// core (the conversion reflects over each field, the generator's main
+// cost), and drops those that fail, with their errors in emission order.
+func (g *generator) convert() {
+	errs := make([]error, len(g.typed))
+	var wg gosync.WaitGroup
+	workers := runtime.NumCPU()
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(g.typed); i += workers {
+				t := g.typed[i]
+				content, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(t.obj)
+				if err != nil {
+					errs[i] = &model.Error{Origin: t.m.Origin, Model: t.m.Name(), Msg: err.Error()}
+					continue
+				}
+				manifest.DropEmpty(content, convertedEmpty)
+				g.out.Objects[t.at].Unstructured = &unstructured.Unstructured{Object: content}
+			}
+		})
+	}
+	wg.Wait()
+	g.typed = nil
+	for _, err := range errs {
+		if err != nil {
+			g.errs = append(g.errs, err)
+		}
+	}
+	g.out.Objects = slices.DeleteFunc(g.out.Objects, func(o manifest.Object) bool { return o.Unstructured == nil })
 }
 
 // model writes the objects that belong to m alone.

@@ -108,12 +108,15 @@ type checker struct {
 	byID map[manifest.ID][]int
 	// itemOrigin is where a model put an entry of a shared object.
 	itemOrigin map[entry]manifest.Origin
+	// byKind indexes objects by group-kind, in the tree's order.
+	byKind map[schema.GroupKind][]manifest.Object
 }
 
 func newChecker(in Input) *checker {
-	c := &checker{in: in, byID: map[manifest.ID][]int{}, itemOrigin: map[entry]manifest.Origin{}}
+	c := &checker{in: in, byID: map[manifest.ID][]int{}, itemOrigin: map[entry]manifest.Origin{}, byKind: map[schema.GroupKind][]manifest.Object{}}
 	for i, o := range in.Objects {
 		id := o.ID()
+		c.byKind[id.GroupKind()] = append(c.byKind[id.GroupKind()], o)
 		id.Namespace = ""
 		c.byID[id] = append(c.byID[id], i)
 	}

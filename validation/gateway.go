@@ -12,15 +12,7 @@ import (
 	"modelsync.dev/modelsync/manifest"
 )
 
-func (c *checker) ofKind(gk schema.GroupKind) []manifest.Object {
-	var out []manifest.Object
-	for _, o := range c.in.Objects {
-		if gateway.Is(o, gk) {
-			out = append(out, o)
-		}
-	}
-	return out
-}
+func (c *checker) ofKind(gk schema.GroupKind) []manifest.Object { return c.byKind[gk] }
 
 func backendRefsOf(rule map[string]any) []map[string]any {
 	raw, _, _ := unstructured.NestedSlice(rule, "backendRefs")
