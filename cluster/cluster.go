@@ -165,6 +165,15 @@ func (r Reader) List(ctx context.Context, gvk schema.GroupVersionKind, namespace
 	return list.Items, nil
 }
 
+// Preferred is gk at the version the server prefers.
+func (r Reader) Preferred(gk schema.GroupKind) (schema.GroupVersionKind, error) {
+	m, err := r.c.Mapper.RESTMapping(gk)
+	if err != nil {
+		return schema.GroupVersionKind{}, fmt.Errorf("%s: %w", gk, err)
+	}
+	return m.GroupVersionKind, nil
+}
+
 // ListMetadata lists gvk's objects in namespace that match selector by their
 // metadata only (uid, resourceVersion, labels, …), in protobuf: a fraction
 // of a whole LIST's bytes, and no spec to decode. Each comes back as an
@@ -228,6 +237,11 @@ type operationKey struct{}
 func Track(ctx context.Context) (context.Context, *Operation) {
 	op := &Operation{}
 	return context.WithValue(ctx, operationKey{}, op), op
+}
+
+// Join makes requests made with the returned context count toward o.
+func Join(ctx context.Context, o *Operation) context.Context {
+	return context.WithValue(ctx, operationKey{}, o)
 }
 
 // Requests is the number of HTTP requests the operation sent so far.

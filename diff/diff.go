@@ -50,9 +50,10 @@ func DefaultOptions() Options {
 // Differ computes plans for one namespace. It holds a cluster.Reader: it
 // can read and dry-run, and has no way to write.
 type Differ struct {
-	r    cluster.Reader
-	inv  *inventory.Inventory
-	opts Options
+	r     cluster.Reader
+	inv   *inventory.Inventory
+	opts  Options
+	early *early
 }
 
 // New returns a Differ for namespace.
@@ -105,8 +106,15 @@ type Result struct {
 // Plan compares set with the live namespace.
 func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	ctx, op := cluster.Track(ctx)
-	parent, err := d.inv.Parent(ctx)
-	if err != nil {
+	e := d.started()
+	if e != nil {
+		op, ctx = e.op, cluster.Join(ctx, e.op)
+	}
+	var parent inventory.Parent
+	var err error
+	if e != nil && e.err == nil {
+		parent = e.parent
+	} else if parent, err = d.inv.Parent(ctx); err != nil {
 		return nil, err
 	}
 	gks := append([]schema.GroupKind(nil), parent.GroupKinds...)
@@ -119,7 +127,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	var claims []corev1.PersistentVolumeClaim
 	lists, lctx := errgroup.WithContext(ctx)
 	lists.Go(func() (err error) {
-		read, err = d.members(lctx, set, parent)
+		read, err = d.members(lctx, set, parent, e)
 		return err
 	})
 	if hasClaimTemplates(set) {

@@ -7,6 +7,7 @@ package diff
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -18,9 +19,14 @@ import (
 	"modelsync.dev/modelsync/manifest"
 )
 
-// labeled is a copy of o labeled as a member of the set.
+// labeled is o labeled as a member of the set: a new object whose top
+// level, metadata and labels are its own, and which shares the rest (spec,
+// data, …) with o. What changes more of it copies it first.
 func (d *Differ) labeled(o manifest.Object) *unstructured.Unstructured {
-	u := o.DeepCopy()
+	u := &unstructured.Unstructured{Object: maps.Clone(o.Object)}
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		u.Object["metadata"] = maps.Clone(md)
+	}
 	labels := u.GetLabels()
 	if labels == nil {
 		labels = map[string]string{}
@@ -43,6 +49,7 @@ func (d *Differ) applied(o manifest.Object, live *unstructured.Unstructured, in 
 	if _, ok := gateway.ItemListFor(u); !ok {
 		return u, nil, nil
 	}
+	u = u.DeepCopy() // its entries change below
 	group := groupOf(o.Unstructured)
 	deferredHere := func(key string) (holder string, ok bool) {
 		holder, ok = in.deferred[entryKey{group: group, key: key}]

@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -75,17 +78,59 @@ func Record(config, live *unstructured.Unstructured) string {
 	if IsSecret(config) {
 		return ""
 	}
-	cfg := encodeConfig(config)
-	return fingerprint(cfg, live) + " " + stamp(cfg, live)
+	return Fingerprint(config, live) + " " + stamp(config, live)
 }
 
 // stamp digests the configuration with the uid and resourceVersion of the
 // object it was verified against.
-func stamp(config []byte, live *unstructured.Unstructured) string {
+func stamp(config, live *unstructured.Unstructured) string {
 	h := sha256.New()
-	h.Write(config)
+	h.Write(appendCanonical(nil, config.Object))
 	fmt.Fprintf(h, "%s\n%s\n", live.GetUID(), live.GetResourceVersion())
 	return sum(h)
+}
+
+// appendCanonical appends v, a JSON value as unstructured content holds it,
+// so that two values append the same bytes exactly when they are equal:
+// maps with their keys sorted, every value tagged with its type, every
+// string and collection with its length. It is the stamp's encoding, a
+// walk without reflection, since it runs over every desired object of
+// every plan.
+func appendCanonical(b []byte, v any) []byte {
+	str := func(b []byte, tag byte, s string) []byte {
+		b = strconv.AppendInt(append(b, tag), int64(len(s)), 10)
+		return append(append(b, ':'), s...)
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(strconv.AppendInt(append(b, 'm'), int64(len(keys)), 10), ':')
+		for _, k := range keys {
+			b = appendCanonical(str(b, 'k', k), t[k])
+		}
+	case []any:
+		b = append(strconv.AppendInt(append(b, 'a'), int64(len(t)), 10), ':')
+		for _, e := range t {
+			b = appendCanonical(b, e)
+		}
+	case string:
+		b = str(b, 's', t)
+	case int64:
+		b = append(strconv.AppendInt(append(b, 'i'), t, 10), ';')
+	case float64:
+		b = append(strconv.AppendUint(append(b, 'f'), math.Float64bits(t), 16), ';')
+	case bool:
+		b = append(strconv.AppendBool(append(b, 'b'), t), ';')
+	case nil:
+		b = append(b, 'n', ';')
+	default: // not JSON content: its Go syntax, with type and value
+		b = str(b, 'g', fmt.Sprintf("%#v", t))
+	}
+	return b
 }
 
 // splitRecord reads a record entry: its fingerprint, and its stamp (""

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/desired"
-	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
@@ -41,7 +40,8 @@ const readWholeAtOnce = 16
 // sync left a record: most of their members are still at the
 // resourceVersion the record stamped, and need no more. The rest, and the
 // members the tree no longer has (a prune reads them), are read whole.
-func (d *Differ) members(ctx context.Context, set *desired.Set, parent inventory.Parent) (listed, error) {
+// What Start listed already is taken from e.
+func (d *Differ) members(ctx context.Context, set *desired.Set, parent inventory.Parent, e *early) (listed, error) {
 	var secrets []string
 	for _, o := range set.Objects {
 		if isSecretKind(o.GroupVersionKind().GroupKind()) {
@@ -49,39 +49,56 @@ func (d *Differ) members(ctx context.Context, set *desired.Set, parent inventory
 		}
 	}
 	heads := d.headKinds(set, parent)
-	var whole []schema.GroupVersionKind
-	for _, gvk := range append(treeVersions(set), inventory.Kinds(parent.GroupKinds)...) {
-		if !heads[gvk.GroupKind()] {
+	tree := treeVersions(set)
+	var whole, byHead []schema.GroupVersionKind
+	var got, metadata []unstructured.Unstructured
+	seen := map[schema.GroupKind]bool{}
+	for _, gvk := range append(tree, inventory.Kinds(parent.GroupKinds)...) {
+		gk := gvk.GroupKind()
+		if seen[gk] {
+			continue // listed in the version the tree writes it in
+		}
+		seen[gk] = true
+		if heads[gk] {
+			if items, ok := e.listed(true, gvk); ok {
+				metadata = append(metadata, items...)
+			} else {
+				byHead = append(byHead, gvk)
+			}
+			continue
+		}
+		if items, ok := e.listed(false, gvk); ok {
+			got = append(got, items...)
+		} else {
 			whole = append(whole, gvk)
 		}
-	}
-	var byHead []schema.GroupVersionKind
-	for _, gvk := range treeVersions(set) {
-		if heads[gvk.GroupKind()] {
-			byHead = append(byHead, gvk)
-		}
-	}
-	var out listed
-	var metadata []unstructured.Unstructured
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		out.members, err = d.inv.Members(gctx, whole, append(secrets, parent.Secrets...), d.opts.Concurrency)
-		return err
-	})
-	if len(byHead) > 0 {
-		g.Go(func() (err error) {
-			metadata, err = d.inv.Heads(gctx, byHead, d.opts.Concurrency)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return listed{}, err
 	}
 	desiredObjects := map[manifest.ID]manifest.Object{}
 	for _, o := range set.Objects {
 		desiredObjects[o.ID()] = o
 	}
-	out.vouched = d.vouch(metadata, desiredObjects, parent.Verified)
+	var out listed
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		more, err := d.inv.Members(gctx, whole, append(secrets, parent.Secrets...), d.opts.Concurrency)
+		got = append(got, more...)
+		return err
+	})
+	g.Go(func() error {
+		if len(byHead) > 0 {
+			more, err := d.inv.Heads(gctx, byHead, d.opts.Concurrency)
+			if err != nil {
+				return err
+			}
+			metadata = append(metadata, more...)
+		}
+		out.vouched = d.vouch(metadata, desiredObjects, parent.Verified)
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return listed{}, err
+	}
+	out.members = got
 	var unsure []*unstructured.Unstructured
 	for i := range metadata {
 		if _, ok := out.vouched[manifest.IDOf(&metadata[i])]; ok {
@@ -116,7 +133,7 @@ func (d *Differ) vouch(heads []unstructured.Unstructured, desired map[manifest.I
 				if !ok || want == "" || o.GetAPIVersion() != h.GetAPIVersion() || IsSecret(o.Unstructured) {
 					continue
 				}
-				if applied := d.labeled(o); stamp(encodeConfig(applied), h) == want {
+				if applied := d.labeled(o); stamp(applied, h) == want {
 					found[i] = &vouched{applied: applied, entry: entry}
 				}
 			}
@@ -140,14 +157,8 @@ func (d *Differ) headKinds(set *desired.Set, parent inventory.Parent) map[schema
 	}
 	out := map[schema.GroupKind]bool{}
 	for _, o := range set.Objects {
-		out[o.GroupVersionKind().GroupKind()] = true
-	}
-	for _, o := range set.Objects {
-		_, shared := gateway.ItemListFor(o.Unstructured)
-		_, catalogue := catalogueKey(o.Unstructured)
-		if gk := o.GroupVersionKind().GroupKind(); shared || catalogue || isSecretKind(gk) {
-			out[gk] = false
-		}
+		gk := o.GroupVersionKind().GroupKind()
+		out[gk] = headKind(gk)
 	}
 	return out
 }

@@ -104,7 +104,8 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 	// and the namespace's totals; their memory and storage.
 	totals := map[string]*GPUTotal{}
 	sizes := map[string]*[4]resource.Quantity{} // memory before, after, storage before, after
-	count := func(u *unstructured.Unstructured, after bool) {
+	const before, after = 1, 2
+	count := func(u *unstructured.Unstructured, sides int) {
 		if u == nil {
 			return
 		}
@@ -115,46 +116,48 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 				sizes[name] = &[4]resource.Quantity{}
 			}
 			mem, storage := workloadSizes(u)
-			i := 0
-			if after {
-				i = 1
+			for i, side := range []int{before, after} {
+				if sides&side != 0 {
+					sizes[name][i].Add(mem)
+					sizes[name][i+2].Add(storage)
+				}
 			}
-			sizes[name][i].Add(mem)
-			sizes[name][i+2].Add(storage)
 		}
 		for res, n := range workloadGPUs(u) {
 			if totals[res] == nil {
 				totals[res] = &GPUTotal{Resource: res}
 			}
-			switch {
-			case after:
-				totals[res].After += n
-			default:
+			if sides&before != 0 {
 				totals[res].Before += n
+				if m != nil {
+					m.GPUsBefore[res] += n
+				}
 			}
-			if m != nil && after {
-				m.GPUsAfter[res] += n
-			} else if m != nil {
-				m.GPUsBefore[res] += n
+			if sides&after != 0 {
+				totals[res].After += n
+				if m != nil {
+					m.GPUsAfter[res] += n
+				}
 			}
 		}
 	}
 	for _, p := range preds {
-		// An object the record vouches for is Applied's fixed point, and
-		// its Live may hold only metadata.
-		if p.Recorded {
-			count(p.Applied, false)
-		} else {
-			count(p.Live, false)
-		}
-		if p.Applied != nil {
-			count(p.Applied, true)
-		} else if p.Change.Action != Error {
-			count(p.Object.Unstructured, true)
+		switch {
+		case p.Recorded:
+			// Applied's fixed point, whose Live may hold only metadata.
+			count(p.Applied, before|after)
+		case p.Applied != nil:
+			count(p.Live, before)
+			count(p.Applied, after)
+		default:
+			count(p.Live, before)
+			if p.Change.Action != Error {
+				count(p.Object.Unstructured, after)
+			}
 		}
 	}
 	for _, u := range pruned {
-		count(u, false)
+		count(u, before)
 	}
 	var out []ModelChange
 	for name, m := range byName {

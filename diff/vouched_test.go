@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,8 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
+	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/manifest"
 )
 
 // The record never hides a change: whatever others write between a sync and
@@ -29,8 +32,14 @@ func TestRecordedPlanIsTheFullPlan(t *testing.T) {
 	e.sync(files, false)
 	full := diff.DefaultOptions()
 	full.Full = true
-	plans := func() (trusted, all *diff.Result) {
-		trusted, _ = e.Plan(files)
+	// The trusted plan is made as the CLI makes it on odd seeds: Start
+	// reads the parent and lists the recorded kinds while the tree loads.
+	plans := func(seed int) (trusted, all *diff.Result) {
+		if seed%2 == 0 {
+			trusted, _ = e.Plan(files)
+		} else {
+			trusted = e.startedPlan(files)
+		}
 		all, _ = e.PlanWith(files, full)
 		return trusted, all
 	}
@@ -99,7 +108,7 @@ func TestRecordedPlanIsTheFullPlan(t *testing.T) {
 			}
 			done = append(done, w.name+" "+u.GetKind()+" "+u.GetName())
 		}
-		trusted, all := plans()
+		trusted, all := plans(seed)
 		if d := cmp.Diff(shown(all), shown(trusted)); d != "" {
 			t.Errorf("seed %d, after %v: the plan trusting the record differs from the full plan (-full +trusted):\n%s", seed, done, d)
 		}
@@ -139,4 +148,36 @@ func toAny(m map[string]string) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// startedPlan plans files as the CLI does: Start first, then the tree.
+func (e *env) startedPlan(files fstest.MapFS) *diff.Result {
+	e.T.Helper()
+	d := diff.New(e.C.Reader(), e.NS, diff.DefaultOptions())
+	d.Start(e.T.Context())
+	set, err := desired.Load(e.T.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: e.NS})
+	if err != nil || set.HasErrors() {
+		e.T.Fatalf("load: %v %v", err, set.Diagnostics)
+	}
+	res, err := d.Plan(e.T.Context(), set)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return res
+}
+
+// What Start lists before the tree is loaded is in the server's preferred
+// version; a kind the tree writes in another is listed again in that one,
+// so its deprecation is still heard and its members still vouched for.
+func TestStartedPlanListsTheTreesVersion(t *testing.T) {
+	e := newEnv(t)
+	files := deprecatedTree()
+	e.sync(files, false)
+	res := e.startedPlan(files)
+	if res.Plan.HasChanges() || res.Plan.Verified != 2 {
+		t.Errorf("started plan after sync: %d verified, dry-ran %v, changes %v", res.Plan.Verified, dryRun(res), summary(res.Plan))
+	}
+	if w := strings.Join(res.Plan.Warnings, "\n"); !strings.Contains(w, "aigateway.envoyproxy.io/v1alpha1") || !strings.Contains(w, "deprecated") {
+		t.Errorf("no deprecation warning from a started plan: %q", res.Plan.Warnings)
+	}
 }

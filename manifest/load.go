@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	gosync "sync"
 )
 
 // kustomizationNames are the file names kustomize recognises, in its order.
@@ -29,6 +31,7 @@ func Load(ctx context.Context, tree Tree) ([]Object, error) {
 	var objs []Object
 	var errs []error
 	var kustomized []string
+	var files []file
 	walkErr := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -51,18 +54,19 @@ func Load(ctx context.Context, tree Tree) ([]Object, error) {
 		}
 		data, err := readTreeFile(fsys, root, p)
 		if err != nil {
-			errs = append(errs, locate(p, err))
-			return nil
+			err = locate(p, err)
 		}
-		got, err := Decode(p, data)
-		objs = append(objs, got...)
-		if err != nil {
-			errs = append(errs, err)
-		}
+		files = append(files, file{path: p, data: data, err: err})
 		return nil
 	})
 	if walkErr != nil {
 		return nil, fmt.Errorf("read %s: %w", root, walkErr)
+	}
+	for _, f := range decodeAll(files) {
+		objs = append(objs, f.objs...)
+		if f.err != nil {
+			errs = append(errs, f.err)
+		}
 	}
 	for _, dir := range kustomized {
 		got, err := buildKustomization(tree, dir)
@@ -91,4 +95,30 @@ func locate(p string, err error) error {
 		return err
 	}
 	return &Error{Origin{File: p}, err.Error()}
+}
+
+// file is one file of the tree, read, and what decoding it gave.
+type file struct {
+	path string
+	data []byte
+	objs []Object
+	err  error
+}
+
+// decodeAll decodes the files that were read, on every core, keeping
+// their order.
+func decodeAll(files []file) []file {
+	var wg gosync.WaitGroup
+	workers := runtime.NumCPU()
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(files); i += workers {
+				if files[i].err == nil {
+					files[i].objs, files[i].err = Decode(files[i].path, files[i].data)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return files
 }

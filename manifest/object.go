@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"fmt"
 	"strconv"
+	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 
@@ -97,10 +98,24 @@ type ID struct {
 	Name      string `json:"name"`
 }
 
-// IDOf returns the identity of u.
+// IDOf returns the identity of u. It reads u's maps directly: a plan asks
+// it of every object many times. An apiVersion that is no group/version
+// gives no group and kind, as u.GroupVersionKind().
 func IDOf(u *unstructured.Unstructured) ID {
-	gvk := u.GroupVersionKind()
-	return ID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
+	str := func(m map[string]any, key string) string {
+		s, _ := m[key].(string)
+		return s
+	}
+	md, _ := u.Object["metadata"].(map[string]any)
+	id := ID{Namespace: str(md, "namespace"), Name: str(md, "name")}
+	switch apiVersion := str(u.Object, "apiVersion"); strings.Count(apiVersion, "/") {
+	case 0:
+		id.Kind = str(u.Object, "kind")
+	case 1:
+		id.Group, _, _ = strings.Cut(apiVersion, "/")
+		id.Kind = str(u.Object, "kind")
+	}
+	return id
 }
 
 // ID returns the identity of the object.

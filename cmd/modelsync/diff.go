@@ -258,8 +258,14 @@ type planned struct {
 	res     *diff.Result
 }
 
-// plan loads the tree and plans it against the target.
+// plan loads the tree and plans it against the target; what the plan reads
+// whatever the tree holds is read while the tree loads.
 func (t *target) plan(ctx context.Context, pf planFlags, stderr io.Writer) (*planned, error) {
+	opts := diff.DefaultOptions()
+	opts.Full, opts.KeepManagers = pf.full, pf.keep
+	m := t.manager()
+	d := m.Differ(opts)
+	d.Start(ctx)
 	set, err := t.source.load(ctx, t.ns, clusterView{served: servedBy(t.clients)})
 	if err != nil {
 		return nil, err
@@ -268,10 +274,7 @@ func (t *target) plan(ctx context.Context, pf planFlags, stderr io.Writer) (*pla
 		printDiagnostics(stderr, set.Diagnostics)
 		return nil, &treeErrors{set.Diagnostics}
 	}
-	opts := diff.DefaultOptions()
-	opts.Full, opts.KeepManagers = pf.full, pf.keep
-	m := t.manager()
-	res, err := m.Plan(ctx, set, opts)
+	res, err := d.Plan(ctx, set)
 	if err != nil {
 		return nil, err
 	}
