@@ -144,7 +144,11 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	for i := range members {
 		live[manifest.IDOf(&members[i])] = &members[i]
 	}
-	in := inputs{verified: parent.Verified, holders: holders(set), vouched: read.vouched}
+	absent, err := d.absent(ctx, set, live)
+	if err != nil {
+		return nil, err
+	}
+	in := inputs{verified: parent.Verified, holders: holders(set), vouched: read.vouched, absent: absent}
 	in.deferred = deferredMoves(set, live, in.holders)
 	in.awaiting = rulesAwaitingPrune(set, live)
 	if d.opts.Full {

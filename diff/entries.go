@@ -142,6 +142,8 @@ type inputs struct {
 	awaiting map[string]bool
 	// vouched are the members the record vouches for by their stamp.
 	vouched map[manifest.ID]vouched
+	// absent are desired objects known not to exist.
+	absent map[manifest.ID]bool
 }
 
 // groupID names the objects sharing one list of entries (the shards of a

@@ -2,7 +2,9 @@ package diff
 
 import (
 	"context"
+	"fmt"
 	"runtime"
+	gosync "sync"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -211,4 +213,46 @@ func (d *Differ) readWhole(ctx context.Context, heads []*unstructured.Unstructur
 		}
 	}
 	return out, nil
+}
+
+// absent finds the desired objects that are not members and do not exist
+// at all, so that predict need not read each by name to see whether it
+// exists outside the set: a kind with more of them than readWholeAtOnce
+// is listed by its metadata instead, all of it in the namespace. Secrets
+// are never listed.
+func (d *Differ) absent(ctx context.Context, set *desired.Set, live map[manifest.ID]*unstructured.Unstructured) (map[manifest.ID]bool, error) {
+	missing := map[schema.GroupVersionKind][]manifest.ID{}
+	for _, o := range set.Objects {
+		if id := o.ID(); live[id] == nil && !isSecretKind(id.GroupKind()) {
+			missing[o.GroupVersionKind()] = append(missing[o.GroupVersionKind()], id)
+		}
+	}
+	out := map[manifest.ID]bool{}
+	var mu gosync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.opts.Concurrency)
+	for gvk, ids := range missing {
+		if len(ids) <= readWholeAtOnce {
+			continue
+		}
+		g.Go(func() error {
+			all, err := d.r.ListMetadata(gctx, gvk, d.inv.Namespace, "")
+			if err != nil {
+				return fmt.Errorf("list %s in %s: %w", gvk.GroupKind(), d.inv.Namespace, err)
+			}
+			exists := map[string]bool{}
+			for i := range all {
+				exists[all[i].GetName()] = true
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, id := range ids {
+				if !exists[id.Name] {
+					out[id] = true
+				}
+			}
+			return nil
+		})
+	}
+	return out, g.Wait()
 }

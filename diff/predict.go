@@ -45,7 +45,7 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 		return p, nil
 	}
 	adopting := false
-	if live == nil {
+	if live == nil && !in.absent[o.ID()] {
 		existing, err := d.outsideTheSet(ctx, o)
 		switch {
 		case err != nil:

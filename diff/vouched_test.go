@@ -181,3 +181,41 @@ func TestStartedPlanListsTheTreesVersion(t *testing.T) {
 		t.Errorf("no deprecation warning from a started plan: %q", res.Plan.Warnings)
 	}
 }
+
+// A tree of many new objects is not read object by object to see whether
+// each exists outside the set: their kind is listed once. Those that exist
+// are still found, and are adopted, not created.
+func TestManyCreatesListTheirKindOnce(t *testing.T) {
+	e := newEnv(t)
+	var docs []string
+	for i := range 20 {
+		docs = append(docs, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\ndata:\n  k: v%d\n", i, i))
+	}
+	files := fstest.MapFS{"models-config/cm.yaml": &fstest.MapFile{Data: []byte(strings.Join(docs, "---\n"))}}
+	for _, name := range []string{"cm-3", "cm-17"} {
+		cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": name}, "data": map[string]any{"k": "by hand"}}}
+		if _, err := e.resource(cm).Create(t.Context(), cm, metav1.CreateOptions{FieldManager: "kubectl-create"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, _ := e.Plan(files)
+	var adopt, create int
+	for _, c := range res.Plan.Changes {
+		switch {
+		case c.Action == diff.Adopt && (c.Name == "cm-3" || c.Name == "cm-17"):
+			adopt++
+		case c.Action == diff.Create:
+			create++
+		default:
+			t.Errorf("unexpected %s", c.Line())
+		}
+	}
+	if adopt != 2 || create != 18 {
+		t.Errorf("%d adopted, %d created; want the 2 made by hand adopted and 18 created", adopt, create)
+	}
+	// The parent, the members, the kind, a dry run each, and a read of the
+	// two that exist: not one read per object on top of its dry run.
+	if res.Plan.Requests >= 40 {
+		t.Errorf("20 new objects took %d requests, one more per object than their dry runs", res.Plan.Requests)
+	}
+}

@@ -275,6 +275,7 @@ func (t *target) plan(ctx context.Context, pf planFlags, stderr io.Writer) (*pla
 		return nil, &treeErrors{set.Diagnostics}
 	}
 	res, err := d.Plan(ctx, set)
+	collect()
 	if err != nil {
 		return nil, err
 	}

@@ -9,19 +9,28 @@ import (
 	"strings"
 )
 
-// gcPercent is the garbage collector's target for a run: modelsync is a
-// short process that decodes thousands of objects at once, and with Go's
-// default (100) it spends a fifth of its CPU collecting. memoryLimit keeps
-// the heap bounded all the same: above it the collector runs as often as
-// it must. GOGC and GOMEMLIMIT override both.
+// The garbage collector: a plan is a burst that decodes, generates and
+// compares thousands of objects in well under a second, and collecting
+// during it costs a fifth of its CPU while freeing little. So the
+// collector is off until the plan is made (collect), and runs after it
+// at gcPercent, for what a sync does then, waiting minutes for health,
+// is long. memoryLimit bounds the heap throughout: above it the collector
+// runs as often as it must. GOGC and GOMEMLIMIT override both.
 const (
 	gcPercent   = 400
 	memoryLimit = 1 << 30
 )
 
-func main() {
+// collect turns the collector on after a plan, unless GOGC says otherwise.
+func collect() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
+	}
+}
+
+func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(-1)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
