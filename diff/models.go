@@ -59,13 +59,13 @@ type GPUTotal struct {
 
 // modelChanges groups the plan's changes by Model and totals the GPUs.
 func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]ModelChange, []GPUTotal, []string) {
-	desired := map[string]bool{}
+	desired := map[manifest.ID]bool{}
 	for _, p := range preds {
-		desired[idString(p.Object.Unstructured)] = true
+		desired[p.Object.ID()] = true
 	}
 	var pruned []*unstructured.Unstructured
 	for i := range members {
-		if !desired[idString(&members[i])] {
+		if !desired[manifest.IDOf(&members[i])] {
 			pruned = append(pruned, &members[i])
 		}
 	}
@@ -177,9 +177,6 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 	return out, gpus, unowned
 }
 
-func idString(u *unstructured.Unstructured) string {
-	return manifest.IDOf(u).String()
-}
 
 // modelVerdict names what happens to a Model from what happens to its
 // objects.

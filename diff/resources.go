@@ -35,10 +35,11 @@ func SplitGPUKey(key string) (string, []string) {
 // gpuProducts are the GPU products a pod spec's required node affinity
 // admits (nvidia.com/gpu.product In …), sorted; none means any.
 func gpuProducts(obj map[string]any, spec []string) []string {
-	terms, _, _ := unstructured.NestedSlice(obj, append(slices.Clone(spec), "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")...)
+	terms := sliceAt(obj, append(slices.Clone(spec), "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")...)
 	var out []string
 	for _, t := range terms {
-		exprs, _, _ := unstructured.NestedSlice(t.(map[string]any), "matchExpressions")
+		tm, _ := t.(map[string]any)
+		exprs := sliceAt(tm, "matchExpressions")
 		for _, e := range exprs {
 			em, _ := e.(map[string]any)
 			if em["key"] != model.NodeGPUProduct || em["operator"] != "In" {
@@ -64,11 +65,11 @@ func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
 	for _, t := range templates {
 		path := t.SpecPath()
 		products := gpuProducts(u.Object, path)
-		containers, _, _ := unstructured.NestedSlice(u.Object, append(slices.Clone(path), "containers")...)
+		containers := sliceAt(u.Object, append(slices.Clone(path), "containers")...)
 		for _, c := range containers {
 			cm, _ := c.(map[string]any)
 			for _, field := range []string{"limits", "requests"} {
-				res, _, _ := unstructured.NestedMap(cm, "resources", field)
+				res, _ := fieldAt(cm, "resources", field).(map[string]any)
 				for name, v := range res {
 					if !isGPU(name) {
 						continue
@@ -99,7 +100,7 @@ func workloadSizes(u *unstructured.Unstructured) (memory, storage resource.Quant
 	replicas := workload.Count(u.Object, 1, "spec", "replicas")
 	var mem, disk int64
 	for _, t := range templates {
-		containers, _, _ := unstructured.NestedSlice(u.Object, append(t.SpecPath(), "containers")...)
+		containers := sliceAt(u.Object, append(t.SpecPath(), "containers")...)
 		for _, c := range containers {
 			cm, _ := c.(map[string]any)
 			if v, ok, _ := unstructured.NestedString(cm, "resources", "requests", "memory"); ok {
@@ -109,7 +110,7 @@ func workloadSizes(u *unstructured.Unstructured) (memory, storage resource.Quant
 			}
 		}
 	}
-	claims, _, _ := unstructured.NestedSlice(u.Object, "spec", "volumeClaimTemplates")
+	claims := sliceAt(u.Object, "spec", "volumeClaimTemplates")
 	for _, c := range claims {
 		cm, _ := c.(map[string]any)
 		if v, ok, _ := unstructured.NestedString(cm, "spec", "resources", "requests", "storage"); ok {
@@ -151,4 +152,16 @@ func gpuCounts(m map[string]int64) string {
 		return "-"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// fieldAt and sliceAt read a field without copying it, as the sums only
+// read (unstructured's NestedSlice and NestedMap copy what they return).
+func fieldAt(obj map[string]any, path ...string) any {
+	v, _, _ := unstructured.NestedFieldNoCopy(obj, path...)
+	return v
+}
+
+func sliceAt(obj map[string]any, path ...string) []any {
+	s, _ := fieldAt(obj, path...).([]any)
+	return s
 }
