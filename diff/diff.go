@@ -30,6 +30,10 @@ type Options struct {
 	// KeepManagers are field managers whose fields added by hand are meant
 	// to stay on every object: not drift, and left by sync.
 	KeepManagers []string
+	// OmitCreateDiffs leaves out the YAML of the objects to create (their
+	// Change.Diff), which only a plan's markdown and JSON show: a sync
+	// shows neither.
+	OmitCreateDiffs bool
 	// WholeMembers reads every member whole. Otherwise a member the last
 	// sync's record vouches for by its stamp (Record) is read by its
 	// metadata only, and Result.Members holds just that of it: enough for

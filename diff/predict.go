@@ -68,7 +68,7 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 	if !adopting {
 		p.Change.Added, p.Change.TakeFrom = addedByHand(p.Live, p.Predicted, p.Applied, d.opts.KeepManagers)
 	}
-	return classify(p, conflicts, adopting)
+	return classify(p, conflicts, adopting, d.opts.OmitCreateDiffs)
 }
 
 // vouchedFor is the prediction of a member the record vouches for by its
@@ -136,11 +136,13 @@ func (d *Differ) dryRun(ctx context.Context, u *unstructured.Unstructured, adopt
 }
 
 // classify names the change from the dry run's prediction.
-func classify(p Prediction, conflicts []string, adopting bool) (Prediction, error) {
+func classify(p Prediction, conflicts []string, adopting, omitCreateDiffs bool) (Prediction, error) {
 	o := p.Object
 	var err error
-	if p.Change.Diff, err = compare(p.Live, p.Predicted, o.GetKind()+"/"+o.GetName()); err != nil {
-		return p, err
+	if p.Live != nil || !omitCreateDiffs {
+		if p.Change.Diff, err = compare(p.Live, p.Predicted, o.GetKind()+"/"+o.GetName()); err != nil {
+			return p, err
+		}
 	}
 	switch {
 	case adopting:

@@ -26,6 +26,13 @@ type planFlags struct {
 	keep []string
 }
 
+// options are the differ's options the flags ask for.
+func (f planFlags) options() diff.Options {
+	opts := diff.DefaultOptions()
+	opts.Full, opts.KeepManagers = f.full, f.keep
+	return opts
+}
+
 func (f *planFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.full, "full", false, "dry-run every object, also those still as the last sync recorded them: sees changes on the server's side (a CRD's new default or rule)")
 	fs.StringSliceVar(&f.keep, "keep-fields-of", diff.DefaultKeepManagers, "a kubectl field manager (kubectl-edit, kubectl-patch, …) whose fields added by hand are meant to stay: not drift, left by sync (per object: annotation modelsync.dev/co-owners)")
@@ -230,7 +237,7 @@ func artifactURL(planOut string) string {
 // planAgainstBaseline computes the plan, marked against --baseline when
 // given.
 func (o *diffOptions) planAgainstBaseline(ctx context.Context, t *target, stderr io.Writer) (*diff.Plan, error) {
-	p, err := t.plan(ctx, o.plan, stderr)
+	p, err := t.plan(ctx, o.plan.options(), stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +250,7 @@ func (o *diffOptions) planAgainstBaseline(ctx context.Context, t *target, stderr
 	}
 	base := *t
 	base.source = src
-	b, err := base.plan(ctx, o.plan, stderr)
+	b, err := base.plan(ctx, o.plan.options(), stderr)
 	if err != nil {
 		return nil, fmt.Errorf("--baseline %s: %w", o.baseline, err)
 	}
@@ -260,9 +267,7 @@ type planned struct {
 
 // plan loads the tree and plans it against the target; what the plan reads
 // whatever the tree holds is read while the tree loads.
-func (t *target) plan(ctx context.Context, pf planFlags, stderr io.Writer) (*planned, error) {
-	opts := diff.DefaultOptions()
-	opts.Full, opts.KeepManagers = pf.full, pf.keep
+func (t *target) plan(ctx context.Context, opts diff.Options, stderr io.Writer) (*planned, error) {
 	m := t.manager()
 	d := m.Differ(opts)
 	d.Start(ctx)

@@ -18,7 +18,7 @@ import (
 // runs as often as it must. GOGC and GOMEMLIMIT override both.
 const (
 	gcPercent   = 400
-	memoryLimit = 1 << 30
+	memoryLimit = 512 << 20
 )
 
 // collect turns the collector on after a plan, unless GOGC says otherwise.

@@ -73,7 +73,7 @@ func (o *pruneOptions) Run(ctx context.Context, out, stderr io.Writer) error {
 // every kubectl manager's) and removes what the approved plan removes.
 func (o *pruneOptions) prune(ctx context.Context, t *target, approved *diff.Plan, out, stderr io.Writer) error {
 	ns := t.ns
-	p, err := t.plan(ctx, planFlags{}, stderr)
+	p, err := t.plan(ctx, planFlags{}.options(), stderr)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,9 @@ func (o *syncOptions) Run(ctx context.Context, out, stderr io.Writer) error {
 
 func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, out, stderr io.Writer) error {
 	ns := t.ns
-	p, err := t.plan(ctx, o.plan, stderr)
+	opts := o.plan.options()
+	opts.OmitCreateDiffs = true // sync shows no create's YAML
+	p, err := t.plan(ctx, opts, stderr)
 	if err != nil {
 		return err
 	}
