@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sort"
+	gosync "sync"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -110,9 +112,10 @@ func (f *Files) Build(opts Options) (*Set, error) {
 		set.addErrors("yaml", f.err)
 	}
 	var raw []manifest.Object
-	for _, o := range objs {
+	models := decodeModels(objs)
+	for i, o := range objs {
 		if model.IsModel(o) {
-			m, err := model.Decode(o)
+			m, err := models[i].m, models[i].err
 			if err != nil {
 				set.addErrors("model-spec", err)
 				continue
@@ -275,4 +278,29 @@ func sortByID(objs []manifest.Object) {
 		sorted[i] = objs[j]
 	}
 	copy(objs, sorted)
+}
+
+// decoded is one Model decoded from the tree.
+type decoded struct {
+	m   model.Model
+	err error
+}
+
+// decodeModels decodes the Models among objs on every core: at the index
+// of each, its Model or why it is none.
+func decodeModels(objs []manifest.Object) []decoded {
+	out := make([]decoded, len(objs))
+	var wg gosync.WaitGroup
+	workers := runtime.NumCPU()
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(objs); i += workers {
+				if model.IsModel(objs[i]) {
+					out[i].m, out[i].err = model.Decode(objs[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }

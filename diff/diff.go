@@ -21,7 +21,10 @@ import (
 type Options struct {
 	// Inventory is the ApplySet parent Secret's name.
 	Inventory string
-	// Concurrency bounds the dry-run requests in flight.
+	// Concurrency bounds the dry-run requests in flight. The default, 64,
+	// is where the API server dry-ran a 4,080-object tree fastest of 4, 8,
+	// 16, 32 and 64 at once, in both runs of BenchmarkProcess's floor on
+	// two cores (8.6 s at 64 against 9.0 s at 32 and 10.5 s at 4).
 	Concurrency int
 	// Full dry-runs every object, trusting no fingerprint the last sync
 	// recorded: it also sees what changed on the server's side (a CRD's new
@@ -48,7 +51,7 @@ var DefaultKeepManagers = []string{"kubectl-rollout"}
 
 // DefaultOptions returns the options modelsync uses unless told otherwise.
 func DefaultOptions() Options {
-	return Options{Inventory: inventory.DefaultName, Concurrency: 32, KeepManagers: DefaultKeepManagers}
+	return Options{Inventory: inventory.DefaultName, Concurrency: 64, KeepManagers: DefaultKeepManagers}
 }
 
 // Differ computes plans for one namespace. It holds a cluster.Reader: it

@@ -26,7 +26,7 @@ type Options struct {
 }
 
 // DefaultOptions returns the defaults.
-func DefaultOptions() Options { return Options{Concurrency: 32, Fence: Unfenced{}} }
+func DefaultOptions() Options { return Options{Concurrency: 16, Fence: Unfenced{}} }
 
 // Applied is one object written by Apply.
 type Applied struct {

@@ -5,6 +5,9 @@
 package validation
 
 import (
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/generate"
@@ -74,12 +77,28 @@ func Validate(in Input) []Diagnostic {
 		in.Lock = &modelfiles.Lock{}
 	}
 	c := newChecker(in)
-	for _, rule := range []func(*checker){
+	rules := []func(*checker){
 		checkKinds, checkDuplicates, checkNames, checkDeprecated, checkSecrets,
 		checkRouteLimits, checkModelHeaders, checkReferences, checkRoundRobinCovered, checkSecurityPolicies,
 		checkModels, checkStart, checkWorkloads, checkSchemas,
-	} {
-		rule(c)
+	}
+	// The rules only read the tree: each runs on its own copy of the
+	// checker, on every core, and their findings join in the rules' order.
+	found := make([][]Diagnostic, len(rules))
+	var g errgroup.Group
+	g.SetLimit(runtime.NumCPU())
+	for i, rule := range rules {
+		g.Go(func() error {
+			own := *c
+			own.diags = nil
+			rule(&own)
+			found[i] = own.diags
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for _, ds := range found {
+		c.diags = append(c.diags, ds...)
 	}
 	sort.SliceStable(c.diags, func(i, j int) bool {
 		a, b := c.diags[i].Origin, c.diags[j].Origin

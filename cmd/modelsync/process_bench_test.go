@@ -22,11 +22,13 @@ import (
 // $MODELSYNC_BENCH_OUT (default: the test's temp dir). Pairs alternate
 // modelsync and kubectl so that both meet the same load; the ratio is per
 // pair, and the table gives medians. MODELSYNC_BENCH_MODELS changes the size,
-// MODELSYNC_BENCH_PAIRS the pairs, and MODELSYNC_BENCH_PROFILE=DIR writes a
-// CPU profile of each modelsync process there.
+// MODELSYNC_BENCH_PAIRS the pairs, MODELSYNC_BENCH_RUNS the no-op diffs
+// and renders per pair, and MODELSYNC_BENCH_PROFILE=DIR writes a CPU profile
+// of each modelsync process there.
 func BenchmarkProcess(b *testing.B) {
 	models := envInt("MODELSYNC_BENCH_MODELS", 1000)
 	pairs := envInt("MODELSYNC_BENCH_PAIRS", 3)
+	runs := envInt("MODELSYNC_BENCH_RUNS", 5)
 	bin := filepath.Join(b.TempDir(), "modelsync")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
@@ -110,9 +112,16 @@ func BenchmarkProcess(b *testing.B) {
 		kfirst := kubectl("apply", "--server-side", "--field-manager=modelsync", "-f", objects)
 		row("first sync", "kubectl apply --server-side", []time.Duration{first}, []time.Duration{kfirst})
 
+		// A no-op diff takes a second where kubectl's takes a minute: each
+		// pair runs it runs times and counts the median, so that one slow
+		// run on a busy machine does not stand for the pair.
 		var a, k []time.Duration
 		for range pairs {
-			a = append(a, modelsync(0, "diff", "--kubeconfig", kubeconfig, "-n", ours, "--path", tree))
+			var ds []time.Duration
+			for range runs {
+				ds = append(ds, modelsync(0, "diff", "--kubeconfig", kubeconfig, "-n", ours, "--path", tree))
+			}
+			a = append(a, time.Duration(median(ds)*float64(time.Second)))
 			k = append(k, kubectl("diff", "--server-side", "--field-manager=modelsync", "--force-conflicts", "-f", objects))
 		}
 		row("no-op diff", "kubectl diff --server-side", a, k)
@@ -128,7 +137,7 @@ func BenchmarkProcess(b *testing.B) {
 		rows = append(rows, benchRow{Name: "  the server's floor", Kubectl: fmt.Sprintf("bare dry-runs, %d at once", fl.Best),
 			KubectlSeconds: best, Ratio: best / median(full)})
 		var offline []time.Duration
-		for range pairs {
+		for range pairs * runs {
 			offline = append(offline, modelsync(0, "render", "--path", tree, "-n", ours, "-o", "json"))
 		}
 		row("render (offline)", "", offline, nil)
