@@ -123,6 +123,12 @@ func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, ou
 		return err
 	}
 	fmt.Fprintln(out, "all healthy")
+	// The rollout's status writes moved the resourceVersions the record
+	// stamped: record them again, so that plans until the next sync need
+	// not read those objects whole. A failure only costs later plans time.
+	if err := p.manager.Restamp(ctx, p.set, opts, fence); err != nil {
+		fmt.Fprintf(stderr, "note: the record was not refreshed after the wait (later plans read the objects whose status changed whole): %v\n", err)
+	}
 	return nil
 }
 
