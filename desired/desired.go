@@ -8,14 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"sort"
-	gosync "sync"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/generate"
+	"modelsync.dev/modelsync/internal/parallel"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/modelfiles"
@@ -290,17 +289,10 @@ type decoded struct {
 // of each, its Model or why it is none.
 func decodeModels(objs []manifest.Object) []decoded {
 	out := make([]decoded, len(objs))
-	var wg gosync.WaitGroup
-	workers := runtime.NumCPU()
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(objs); i += workers {
-				if model.IsModel(objs[i]) {
-					out[i].m, out[i].err = model.Decode(objs[i])
-				}
-			}
-		})
-	}
-	wg.Wait()
+	parallel.For(len(objs), func(i int) {
+		if model.IsModel(objs[i]) {
+			out[i].m, out[i].err = model.Decode(objs[i])
+		}
+	})
 	return out
 }

@@ -3,7 +3,6 @@ package diff
 import (
 	"context"
 	"fmt"
-	"runtime"
 	gosync "sync"
 
 	"golang.org/x/sync/errgroup"
@@ -12,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/internal/parallel"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
@@ -122,27 +122,18 @@ func (d *Differ) members(ctx context.Context, set *desired.Set, parent inventory
 // which the last sync saw what it would apply to them hold.
 func (d *Differ) vouch(heads []unstructured.Unstructured, desired map[manifest.ID]manifest.Object, verified map[string]string) map[manifest.ID]vouched {
 	found := make([]*vouched, len(heads))
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	const chunk = 256
-	for start := 0; start < len(heads); start += chunk {
-		g.Go(func() error {
-			for i := start; i < min(start+chunk, len(heads)); i++ {
-				h := &heads[i]
-				o, ok := desired[manifest.IDOf(h)]
-				entry := verified[string(h.GetUID())]
-				_, want := splitRecord(entry)
-				if !ok || want == "" || o.GetAPIVersion() != h.GetAPIVersion() || IsSecret(o.Unstructured) {
-					continue
-				}
-				if applied := d.labeled(o); stamp(applied, h) == want {
-					found[i] = &vouched{applied: applied, entry: entry}
-				}
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
+	parallel.For(len(heads), func(i int) {
+		h := &heads[i]
+		o, ok := desired[manifest.IDOf(h)]
+		entry := verified[string(h.GetUID())]
+		_, want := splitRecord(entry)
+		if !ok || want == "" || o.GetAPIVersion() != h.GetAPIVersion() || IsSecret(o.Unstructured) {
+			return
+		}
+		if applied := d.labeled(o); stamp(applied, h) == want {
+			found[i] = &vouched{applied: applied, entry: entry}
+		}
+	})
 	out := map[manifest.ID]vouched{}
 	for i, v := range found {
 		if v != nil {

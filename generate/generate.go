@@ -3,15 +3,14 @@ package generate
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
-	gosync "sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/internal/parallel"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 )
@@ -85,7 +84,7 @@ func (g *generator) fail(m *model.Model, msg, hint string) {
 
 // emit adds one of m's objects. A typed object is converted later, with
 // the others, by convert.
-func (g *generator) emit(m *model.Model, obj kruntime.Object) {
+func (g *generator) emit(m *model.Model, obj runtime.Object) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		g.typed = append(g.typed, typed{at: len(g.out.Objects), m: m, obj: obj})
@@ -97,7 +96,7 @@ func (g *generator) emit(m *model.Model, obj kruntime.Object) {
 type typed struct {
 	at  int
 	m   *model.Model
-	obj kruntime.Object
+	obj runtime.Object
 }
 
 // convert turns the emitted typed objects into unstructured ones, on every
@@ -105,23 +104,16 @@ type typed struct {
 // cost), and drops those that fail, with their errors in emission order.
 func (g *generator) convert() {
 	errs := make([]error, len(g.typed))
-	var wg gosync.WaitGroup
-	workers := runtime.NumCPU()
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(g.typed); i += workers {
-				t := g.typed[i]
-				content, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(t.obj)
-				if err != nil {
-					errs[i] = &model.Error{Origin: t.m.Origin, Model: t.m.Name(), Msg: err.Error()}
-					continue
-				}
-				manifest.DropEmpty(content, convertedEmpty)
-				g.out.Objects[t.at].Unstructured = &unstructured.Unstructured{Object: content}
-			}
-		})
-	}
-	wg.Wait()
+	parallel.For(len(g.typed), func(i int) {
+		t := g.typed[i]
+		content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(t.obj)
+		if err != nil {
+			errs[i] = &model.Error{Origin: t.m.Origin, Model: t.m.Name(), Msg: err.Error()}
+			return
+		}
+		manifest.DropEmpty(content, convertedEmpty)
+		g.out.Objects[t.at].Unstructured = &unstructured.Unstructured{Object: content}
+	})
 	g.typed = nil
 	for _, err := range errs {
 		if err != nil {

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"runtime"
 	"sort"
 	"strings"
-	gosync "sync"
+
+	"modelsync.dev/modelsync/internal/parallel"
 )
 
 // kustomizationNames are the file names kustomize recognises, in its order.
@@ -108,17 +108,10 @@ type file struct {
 // decodeAll decodes the files that were read, on every core, keeping
 // their order.
 func decodeAll(files []file) []file {
-	var wg gosync.WaitGroup
-	workers := runtime.NumCPU()
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(files); i += workers {
-				if files[i].err == nil {
-					files[i].objs, files[i].err = Decode(files[i].path, files[i].data)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	parallel.For(len(files), func(i int) {
+		if files[i].err == nil {
+			files[i].objs, files[i].err = Decode(files[i].path, files[i].data)
+		}
+	})
 	return files
 }

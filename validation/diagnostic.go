@@ -5,12 +5,10 @@
 package validation
 
 import (
-	"runtime"
-
-	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/generate"
+	"modelsync.dev/modelsync/internal/parallel"
 	"modelsync.dev/modelsync/modelfiles"
 
 	"fmt"
@@ -85,18 +83,12 @@ func Validate(in Input) []Diagnostic {
 	// The rules only read the tree: each runs on its own copy of the
 	// checker, on every core, and their findings join in the rules' order.
 	found := make([][]Diagnostic, len(rules))
-	var g errgroup.Group
-	g.SetLimit(runtime.NumCPU())
-	for i, rule := range rules {
-		g.Go(func() error {
-			own := *c
-			own.diags = nil
-			rule(&own)
-			found[i] = own.diags
-			return nil
-		})
-	}
-	_ = g.Wait()
+	parallel.For(len(rules), func(i int) {
+		own := *c
+		own.diags = nil
+		rules[i](&own)
+		found[i] = own.diags
+	})
 	for _, ds := range found {
 		c.diags = append(c.diags, ds...)
 	}
