@@ -17,6 +17,7 @@ type early struct {
 	done   chan struct{}
 	op     *cluster.Operation
 	ctx    context.Context
+	cancel context.CancelFunc
 	parent inventory.Parent
 	err    error
 	// heads are the members' metadata of the kinds the parent records
@@ -30,10 +31,11 @@ type early struct {
 // their metadata, the members of the kinds it records. Plan takes from it
 // what still fits the tree (a kind the tree writes in another version is
 // listed again) and reads the rest itself. Calling Start is optional; call
-// it at most once, before Plan.
+// it at most once, before Plan, and Stop once the plan is made or given up.
 func (d *Differ) Start(ctx context.Context) {
 	e := &early{done: make(chan struct{}), heads: map[schema.GroupVersionKind][]unstructured.Unstructured{}, whole: map[schema.GroupVersionKind][]unstructured.Unstructured{}}
-	e.ctx, e.op = cluster.Track(ctx)
+	e.ctx, e.cancel = context.WithCancel(ctx)
+	e.ctx, e.op = cluster.Track(e.ctx)
 	d.early = e
 	go func() {
 		defer close(e.done)
@@ -103,6 +105,16 @@ func (e *early) listed(heads bool, gvk schema.GroupVersionKind) ([]unstructured.
 		}
 	}
 	return nil, false
+}
+
+// Stop ends what Start began, if it still runs (the tree failed to load and
+// no plan is made), and returns once it has: nothing Start began outlives
+// the caller.
+func (d *Differ) Stop() {
+	if d.early != nil {
+		d.early.cancel()
+		<-d.early.done
+	}
 }
 
 // started is what Start read, once it is done; nil without Start.

@@ -155,6 +155,7 @@ func (e *env) startedPlan(files fstest.MapFS) *diff.Result {
 	e.T.Helper()
 	d := diff.New(e.C.Reader(), e.NS, diff.DefaultOptions())
 	d.Start(e.T.Context())
+	defer d.Stop()
 	set, err := desired.Load(e.T.Context(), manifest.Tree{FS: files, Root: "models-config"}, desired.Options{Namespace: e.NS})
 	if err != nil || set.HasErrors() {
 		e.T.Fatalf("load: %v %v", err, set.Diagnostics)

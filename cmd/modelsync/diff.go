@@ -271,6 +271,7 @@ func (t *target) plan(ctx context.Context, opts diff.Options, stderr io.Writer) 
 	m := t.manager()
 	d := m.Differ(opts)
 	d.Start(ctx)
+	defer d.Stop()
 	set, err := t.source.load(ctx, t.ns, clusterView{served: servedBy(t.clients)})
 	if err != nil {
 		return nil, err
