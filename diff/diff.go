@@ -23,8 +23,9 @@ type Options struct {
 	Inventory string
 	// Concurrency bounds the dry-run requests in flight. The default, 64,
 	// is where the API server dry-ran a 4,080-object tree fastest of 4, 8,
-	// 16, 32 and 64 at once, in both runs of BenchmarkProcess's floor on
-	// two cores (8.6 s at 64 against 9.0 s at 32 and 10.5 s at 4).
+	// 16, 32 and 64 at once in three of four runs of BenchmarkProcess's
+	// floor on two cores, and within 1 % of the fastest (32) in the fourth
+	// (8.6 s at 64 against 9.0 s at 32 and 10.5 s at 4, for one).
 	Concurrency int
 	// Full dry-runs every object, trusting no fingerprint the last sync
 	// recorded: it also sees what changed on the server's side (a CRD's new
