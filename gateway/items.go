@@ -126,13 +126,17 @@ func ItemListFor(u *unstructured.Unstructured) (ItemList, bool) {
 	return ItemList{}, false
 }
 
-// Items returns the keyed entries of u's tracked list, in order.
+// Items returns the keyed entries of u's tracked list, in order. A Value is
+// u's own entry, not a copy (reading a route's rules is frequent, copying
+// them was costly): read it, or copy it before changing it. SetItems copies
+// what it is given, so handing one object's entries to another is safe.
 func Items(u *unstructured.Unstructured) []Item {
 	l, ok := ItemListFor(u)
 	if !ok {
 		return nil
 	}
-	raw, _, _ := unstructured.NestedSlice(u.Object, l.Path...)
+	field, _, _ := unstructured.NestedFieldNoCopy(u.Object, l.Path...)
+	raw, _ := field.([]any)
 	out := make([]Item, 0, len(raw))
 	for _, e := range raw {
 		if m, ok := e.(map[string]any); ok {
@@ -142,7 +146,7 @@ func Items(u *unstructured.Unstructured) []Item {
 	return out
 }
 
-// SetItems replaces u's tracked list with items.
+// SetItems replaces u's tracked list with a copy of items.
 func SetItems(u *unstructured.Unstructured, items []Item) error {
 	l, ok := ItemListFor(u)
 	if !ok {

@@ -4,22 +4,10 @@ import (
 	"cmp"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/model"
 )
-
-func newObject(apiVersion, kind, ns, name string, labels, annotations map[string]string, spec map[string]any) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
-	u.SetAPIVersion(apiVersion)
-	u.SetKind(kind)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	u.SetLabels(labels)
-	if len(annotations) > 0 {
-		u.SetAnnotations(annotations)
-	}
-	return u
-}
 
 // endpoint is the host and port the model's Backend points at.
 func endpoint(m *model.Model, ns string) (string, int64) {

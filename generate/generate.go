@@ -3,14 +3,11 @@ package generate
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/internal/parallel"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 )
@@ -56,7 +53,6 @@ func Objects(models []model.Model, raw []manifest.Object, ns string) (Output, er
 	for _, m := range sorted {
 		g.model(m)
 	}
-	g.convert()
 	g.routes(sorted)
 	g.catalogues()
 	return g.out, errors.Join(g.errs...)
@@ -69,7 +65,6 @@ type generator struct {
 	// shared indexes out.Objects by kind/name for the objects with keyed lists.
 	shared map[manifest.ID]int
 	errs   []error
-	typed  []typed
 }
 
 func (g *generator) key(o manifest.Object) manifest.ID {
@@ -82,45 +77,9 @@ func (g *generator) fail(m *model.Model, msg, hint string) {
 	g.errs = append(g.errs, &model.Error{Origin: m.Origin, Model: m.Name(), Msg: msg, Hint: hint})
 }
 
-// emit adds one of m's objects. A typed object is converted later, with
-// the others, by convert.
-func (g *generator) emit(m *model.Model, obj runtime.Object) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		g.typed = append(g.typed, typed{at: len(g.out.Objects), m: m, obj: obj})
-	}
-	g.out.Objects = append(g.out.Objects, manifest.Object{Unstructured: u, Origin: m.Origin})
-}
-
-// typed is an emitted object still to convert, at its index in out.Objects.
-type typed struct {
-	at  int
-	m   *model.Model
-	obj runtime.Object
-}
-
-// convert turns the emitted typed objects into unstructured ones, on every
-// core (the conversion reflects over each field, the generator's main
-// cost), and drops those that fail, with their errors in emission order.
-func (g *generator) convert() {
-	errs := make([]error, len(g.typed))
-	parallel.For(len(g.typed), func(i int) {
-		t := g.typed[i]
-		content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(t.obj)
-		if err != nil {
-			errs[i] = &model.Error{Origin: t.m.Origin, Model: t.m.Name(), Msg: err.Error()}
-			return
-		}
-		manifest.DropEmpty(content, convertedEmpty)
-		g.out.Objects[t.at].Unstructured = &unstructured.Unstructured{Object: content}
-	})
-	g.typed = nil
-	for _, err := range errs {
-		if err != nil {
-			g.errs = append(g.errs, err)
-		}
-	}
-	g.out.Objects = slices.DeleteFunc(g.out.Objects, func(o manifest.Object) bool { return o.Unstructured == nil })
+// emit adds one of m's objects.
+func (g *generator) emit(m *model.Model, obj *unstructured.Unstructured) {
+	g.out.Objects = append(g.out.Objects, manifest.Object{Unstructured: obj, Origin: m.Origin})
 }
 
 // model writes the objects that belong to m alone.
@@ -211,10 +170,4 @@ func (g *generator) addTarget(m *model.Model, owner manifest.ID, ref map[string]
 	if err := gateway.SetItems(obj.Unstructured, items); err != nil {
 		g.fail(m, err.Error(), "")
 	}
-}
-
-// convertedEmpty are the keys a converted typed object leaves empty (an
-// unset status, creationTimestamp's metadata, a container's resources).
-func convertedEmpty(key string) bool {
-	return key == "status" || key == "metadata" || key == "resources"
 }

@@ -2,9 +2,7 @@ package generate
 
 import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"modelsync.dev/modelsync/engine"
-	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/workload"
 )
@@ -30,24 +28,15 @@ func leaderWorkerSet(m *model.Model, ns string, r model.Resolved) (*unstructured
 	if err != nil {
 		return nil, err
 	}
-	var parts []map[string]any
-	for _, v := range []any{&leader, &worker, &claim} {
-		c, err := runtime.DefaultUnstructuredConverter.ToUnstructured(v)
-		if err != nil {
-			return nil, err
-		}
-		manifest.DropEmpty(c, convertedEmpty)
-		parts = append(parts, c)
-	}
 	u := newObject(workload.LWSAPIVersion, workload.LeaderWorkerSet.Kind, ns, name, labels(m, map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM}), m.Metadata.Annotations, map[string]any{
 		"replicas":      int64(r.Replicas),
 		"startupPolicy": "LeaderCreated",
 		"leaderWorkerTemplate": map[string]any{
 			"size":                 int64(s.Nodes),
 			"restartPolicy":        "RecreateGroupOnPodRestart",
-			"leaderTemplate":       parts[0],
-			"workerTemplate":       parts[1],
-			"volumeClaimTemplates": []any{parts[2]},
+			"leaderTemplate":       leader,
+			"workerTemplate":       worker,
+			"volumeClaimTemplates": []any{claim},
 			"persistentVolumeClaimRetentionPolicy": map[string]any{
 				"whenDeleted": "Retain", "whenScaled": "Retain",
 			},

@@ -3,13 +3,7 @@ package generate
 import (
 	"cmp"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/model"
@@ -53,95 +47,94 @@ func poolRef(m *model.Model) map[string]any {
 // pool is the InferencePool over the model's serving pods and the endpoint
 // picker that schedules requests onto them: Deployment, Service,
 // ServiceAccount, Role and RoleBinding, and its ConfigMap.
-func pool(m *model.Model, ns string) []runtime.Object {
+func pool(m *model.Model, ns string) []*unstructured.Unstructured {
 	p := m.Spec.Pool
 	name, picker := m.PoolName(), pickerName(m)
-	pickerLabels := labels(m, map[string]string{model.LabelApp: picker})
 	inferencePool := newObject(gateway.PoolAPIVersion, gateway.InferencePool.Kind, ns, name, labels(m, nil), m.Metadata.Annotations, map[string]any{
+		"selector":          map[string]any{"matchLabels": strs(podSelector(m))},
 		"targetPorts":       []any{map[string]any{"number": int64(model.ServerPort)}},
 		"endpointPickerRef": map[string]any{"name": picker, "port": map[string]any{"number": int64(pickerPort)}},
 	})
-	_ = unstructured.SetNestedStringMap(inferencePool.Object, podSelector(m), "spec", "selector", "matchLabels")
-	meta := metav1.ObjectMeta{Name: picker, Namespace: ns, Labels: pickerLabels, Annotations: m.Metadata.Annotations}
+	pickerMeta := func() map[string]any {
+		return meta(picker, ns, labels(m, map[string]string{model.LabelApp: picker}), m.Metadata.Annotations)
+	}
 	replicas := int32(1)
 	if p.PickerReplicas != nil {
 		replicas = *p.PickerReplicas
 	}
-	grpcProbe := func(service string) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler:        corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: pickerHealthPort, Service: ptr(service)}},
-			InitialDelaySeconds: 5, PeriodSeconds: 10,
+	grpcProbe := func(service string) map[string]any {
+		return map[string]any{
+			"grpc":                map[string]any{"port": int64(pickerHealthPort), "service": service},
+			"initialDelaySeconds": int64(5), "periodSeconds": int64(10),
 		}
 	}
-	deployment := &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: meta,
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{model.LabelApp: picker}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{model.LabelApp: picker}},
-				Spec: corev1.PodSpec{
-					ServiceAccountName: picker,
+	selector := map[string]any{model.LabelApp: picker}
+	deployment := object("apps/v1", "Deployment", pickerMeta(), map[string]any{
+		"spec": map[string]any{
+			"replicas": int64(replicas),
+			"selector": map[string]any{"matchLabels": selector},
+			// What an unset typed strategy carried: see emptyServiceStatus.
+			"strategy": map[string]any{},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": map[string]any{model.LabelApp: picker}},
+				"spec": map[string]any{
+					"serviceAccountName": picker,
 					// The namespace's reserved nodes, as the model's own pods.
-					Tolerations: []corev1.Toleration{{Key: model.ReservationKey, Operator: corev1.TolerationOpEqual,
-						Value: cmp.Or(m.Spec.Server.Reservation, ns), Effect: corev1.TaintEffectNoSchedule}},
+					"tolerations": []any{reservedFor(cmp.Or(m.Spec.Server.Reservation, ns))},
 					// As long as the longest grace period of the pool's pods.
-					TerminationGracePeriodSeconds: ptr(int64(130)),
-					Containers: []corev1.Container{{
-						Name:            "epp",
-						Image:           cmp.Or(p.PickerImage, model.DefaultPickerImage),
-						ImagePullPolicy: corev1.PullAlways,
-						Args: []string{"--pool-name", name, "--pool-namespace", ns, "--zap-encoder", "json", "--log-level", "error",
-							"--config-file", "/config/" + pickerConfigFile},
-						Ports: []corev1.ContainerPort{
-							{Name: "grpc", ContainerPort: pickerPort},
-							{Name: "grpc-health", ContainerPort: pickerHealthPort},
-							{Name: "metrics", ContainerPort: pickerMetricsPort},
+					"terminationGracePeriodSeconds": int64(130),
+					"containers": []any{map[string]any{
+						"name":            "epp",
+						"image":           cmp.Or(p.PickerImage, model.DefaultPickerImage),
+						"imagePullPolicy": "Always",
+						"args": list("--pool-name", name, "--pool-namespace", ns, "--zap-encoder", "json", "--log-level", "error",
+							"--config-file", "/config/"+pickerConfigFile),
+						"ports": []any{
+							map[string]any{"name": "grpc", "containerPort": int64(pickerPort)},
+							map[string]any{"name": "grpc-health", "containerPort": int64(pickerHealthPort)},
+							map[string]any{"name": "metrics", "containerPort": int64(pickerMetricsPort)},
 						},
-						LivenessProbe:  grpcProbe("inference-extension"),
-						ReadinessProbe: grpcProbe("inference-extension"),
-						Env:            []corev1.EnvVar{{Name: "NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}},
-						VolumeMounts:   []corev1.VolumeMount{{Name: "plugins-config-volume", MountPath: "/config"}},
+						"livenessProbe":  grpcProbe("inference-extension"),
+						"readinessProbe": grpcProbe("inference-extension"),
+						"env": []any{map[string]any{"name": "NAMESPACE", "valueFrom": map[string]any{
+							"fieldRef": map[string]any{"fieldPath": "metadata.namespace"},
+						}}},
+						"volumeMounts": []any{map[string]any{"name": "plugins-config-volume", "mountPath": "/config"}},
 					}},
-					Volumes: []corev1.Volume{{Name: "plugins-config-volume", VolumeSource: corev1.VolumeSource{
-						ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: picker}},
-					}}},
+					"volumes": []any{map[string]any{"name": "plugins-config-volume", "configMap": map[string]any{"name": picker}}},
 				},
 			},
 		},
-	}
-	service := &corev1.Service{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: meta,
-		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeClusterIP,
-			Selector: map[string]string{model.LabelApp: picker},
-			Ports: []corev1.ServicePort{
-				{Name: "grpc-ext-proc", Port: pickerPort, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(pickerPort), AppProtocol: ptr("http2")},
-				{Name: "http-metrics", Port: pickerMetricsPort, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(pickerMetricsPort)},
+	})
+	service := object("v1", "Service", pickerMeta(), map[string]any{
+		"spec": map[string]any{
+			"type":     "ClusterIP",
+			"selector": map[string]any{model.LabelApp: picker},
+			"ports": []any{
+				map[string]any{"name": "grpc-ext-proc", "port": int64(pickerPort), "protocol": "TCP", "targetPort": int64(pickerPort), "appProtocol": "http2"},
+				map[string]any{"name": "http-metrics", "port": int64(pickerMetricsPort), "protocol": "TCP", "targetPort": int64(pickerMetricsPort)},
 			},
 		},
+		"status": emptyServiceStatus(),
+	})
+	read := list("get", "watch", "list")
+	rule := func(group string, resources ...string) map[string]any {
+		return map[string]any{"apiGroups": list(group), "resources": list(resources...), "verbs": read}
 	}
-	read := []string{"get", "watch", "list"}
-	role := &rbacv1.Role{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
-		ObjectMeta: meta,
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"inference.networking.x-k8s.io"}, Resources: []string{"inferenceobjectives", "inferencemodelrewrites"}, Verbs: read},
-			{APIGroups: []string{gateway.PoolGroup}, Resources: []string{"inferencepools"}, Verbs: read},
-			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: read},
+	role := object("rbac.authorization.k8s.io/v1", "Role", pickerMeta(), map[string]any{
+		"rules": []any{
+			rule("inference.networking.x-k8s.io", "inferenceobjectives", "inferencemodelrewrites"),
+			rule(gateway.PoolGroup, "inferencepools"),
+			rule("", "pods"),
 		},
-	}
-	binding := &rbacv1.RoleBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-		ObjectMeta: meta,
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: picker, Namespace: ns}},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: picker},
-	}
-	return []runtime.Object{
+	})
+	binding := object("rbac.authorization.k8s.io/v1", "RoleBinding", pickerMeta(), map[string]any{
+		"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": picker, "namespace": ns}},
+		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": picker},
+	})
+	return []*unstructured.Unstructured{
 		inferencePool, deployment, service, role, binding,
-		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta},
-		&corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta, Data: map[string]string{pickerConfigFile: pickerConfig}},
+		object("v1", "ServiceAccount", pickerMeta(), map[string]any{}),
+		object("v1", "ConfigMap", pickerMeta(), map[string]any{"data": map[string]any{pickerConfigFile: pickerConfig}}),
 	}
 }

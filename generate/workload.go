@@ -7,11 +7,9 @@ import (
 	"slices"
 	"strconv"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"modelsync.dev/modelsync/engine"
 	"modelsync.dev/modelsync/model"
 )
@@ -30,32 +28,41 @@ func podSelector(m *model.Model) map[string]string {
 }
 
 // service selects the model's serving pods (podSelector).
-func service(m *model.Model, ns string) *corev1.Service {
-	selector := podSelector(m)
-	return &corev1.Service{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: metav1.ObjectMeta{Name: m.WorkloadName(), Namespace: ns, Labels: labels(m, map[string]string{model.LabelComponent: model.ComponentLLM}), Annotations: m.Metadata.Annotations},
-		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeClusterIP,
-			Selector: selector,
-			Ports: []corev1.ServicePort{{
-				Name: "http", Port: model.ServerPort, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(model.ServerPort),
+func service(m *model.Model, ns string) *unstructured.Unstructured {
+	return object("v1", "Service", meta(m.WorkloadName(), ns, labels(m, map[string]string{model.LabelComponent: model.ComponentLLM}), m.Metadata.Annotations), map[string]any{
+		"spec": map[string]any{
+			"type":     "ClusterIP",
+			"selector": strs(podSelector(m)),
+			"ports": []any{map[string]any{
+				"name": "http", "port": int64(model.ServerPort), "protocol": "TCP", "targetPort": int64(model.ServerPort),
 			}},
 		},
+		"status": emptyServiceStatus(),
+	})
+}
+
+// emptyServiceStatus and emptyStatefulSetStatus are the status an unset
+// typed object carried, which earlier versions generated and recorded; an
+// apply ignores status, and keeping it leaves those records as they were.
+func emptyServiceStatus() map[string]any {
+	return map[string]any{"loadBalancer": map[string]any{}}
+}
+
+func emptyStatefulSetStatus() map[string]any {
+	return map[string]any{"availableReplicas": int64(0), "replicas": int64(0)}
+}
+
+// volumeMounts are /dev/shm and the cache claim, in the Model's order.
+func volumeMounts(m *model.Model) []any {
+	shm := map[string]any{"name": model.MountShm, "mountPath": model.ShmPath}
+	cache := map[string]any{"name": m.VolumeName(), "mountPath": "/workspace/.cache", "subPath": "cache"}
+	if slices.Equal(m.Spec.Server.Mounts, []string{model.MountCache, model.MountShm}) {
+		return []any{cache, shm}
 	}
+	return []any{shm, cache}
 }
 
 // labels are an object's: the Model's own labels, extra, and model.LabelModel.
-// volumeMounts are /dev/shm and the cache claim, in the Model's order.
-func volumeMounts(m *model.Model) []corev1.VolumeMount {
-	shm := corev1.VolumeMount{Name: model.MountShm, MountPath: model.ShmPath}
-	cache := corev1.VolumeMount{Name: m.VolumeName(), MountPath: "/workspace/.cache", SubPath: "cache"}
-	if slices.Equal(m.Spec.Server.Mounts, []string{model.MountCache, model.MountShm}) {
-		return []corev1.VolumeMount{cache, shm}
-	}
-	return []corev1.VolumeMount{shm, cache}
-}
-
 func labels(m *model.Model, extra map[string]string) map[string]string {
 	l := maps.Clone(m.Metadata.Labels)
 	if l == nil {
@@ -66,7 +73,7 @@ func labels(m *model.Model, extra map[string]string) map[string]string {
 	return l
 }
 
-func statefulSet(m *model.Model, ns string, r model.Resolved) (*appsv1.StatefulSet, error) {
+func statefulSet(m *model.Model, ns string, r model.Resolved) (*unstructured.Unstructured, error) {
 	name := m.StatefulSetName(r)
 	podLabels := map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM}
 	if r.Name != "" {
@@ -80,28 +87,28 @@ func statefulSet(m *model.Model, ns string, r model.Resolved) (*appsv1.StatefulS
 	if err != nil {
 		return nil, err
 	}
-	retain := appsv1.RetainPersistentVolumeClaimRetentionPolicyType
-	return &appsv1.StatefulSet{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels(m, podLabels), Annotations: m.Metadata.Annotations},
-		Spec: appsv1.StatefulSetSpec{
-			Replicas:            &r.Replicas,
-			ServiceName:         m.WorkloadName(),
-			PodManagementPolicy: appsv1.OrderedReadyPodManagement,
-			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
-				WhenDeleted: retain, WhenScaled: retain,
+	return object("apps/v1", "StatefulSet", meta(name, ns, labels(m, podLabels), m.Metadata.Annotations), map[string]any{
+		"spec": map[string]any{
+			"replicas":            int64(r.Replicas),
+			"serviceName":         m.WorkloadName(),
+			"podManagementPolicy": "OrderedReady",
+			"persistentVolumeClaimRetentionPolicy": map[string]any{
+				"whenDeleted": "Retain", "whenScaled": "Retain",
 			},
-			Selector:             &metav1.LabelSelector{MatchLabels: map[string]string{model.LabelApp: name}},
-			Template:             tmpl,
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{claim},
+			"selector":             map[string]any{"matchLabels": map[string]any{model.LabelApp: name}},
+			"template":             tmpl,
+			"volumeClaimTemplates": []any{claim},
+			// What an unset typed strategy carried: see emptyServiceStatus.
+			"updateStrategy": map[string]any{},
 		},
-	}, nil
+		"status": emptyStatefulSetStatus(),
+	}), nil
 }
 
 // podTemplate is the pod of one engine process: the container named name
 // running line under bash -c, sized for r, with /dev/shm and the cache
 // claim mounted; probed on /health when serves (a multi-node worker is not).
-func podTemplate(m *model.Model, ns string, r model.Resolved, name string, podLabels map[string]string, line string, serves bool) (corev1.PodTemplateSpec, error) {
+func podTemplate(m *model.Model, ns string, r model.Resolved, name string, podLabels map[string]string, line string, serves bool) (map[string]any, error) {
 	s := m.Spec.Server
 	templateLabels := maps.Clone(s.PodLabels)
 	if templateLabels == nil {
@@ -110,83 +117,95 @@ func podTemplate(m *model.Model, ns string, r model.Resolved, name string, podLa
 	maps.Copy(templateLabels, podLabels)
 	res, err := resources(m, r)
 	if err != nil {
-		return corev1.PodTemplateSpec{}, err
+		return nil, err
 	}
-	probe := func(period, failure int32) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(model.ServerPort)}},
-			PeriodSeconds:    period,
-			FailureThreshold: failure,
+	probe := func(period, failure int32) map[string]any {
+		return map[string]any{
+			"httpGet":          map[string]any{"path": "/health", "port": int64(model.ServerPort)},
+			"periodSeconds":    int64(period),
+			"failureThreshold": int64(failure),
 		}
 	}
-	container := corev1.Container{
-		Name:            name,
-		Image:           s.Image,
-		ImagePullPolicy: corev1.PullAlways,
-		Command:         engine.Command(),
-		Args:            []string{line},
-		Env:             engine.Env(m, r),
-		Resources:       res,
-		SecurityContext: &corev1.SecurityContext{
-			AllowPrivilegeEscalation: ptr(false),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-			RunAsNonRoot:             ptr(false),
+	container := map[string]any{
+		"name":            name,
+		"imagePullPolicy": "Always",
+		"command":         list(engine.Command()...),
+		"args":            list(line),
+		"resources":       res,
+		"securityContext": map[string]any{
+			"allowPrivilegeEscalation": false,
+			"capabilities":             map[string]any{"drop": list("ALL")},
+			"runAsNonRoot":             false,
 		},
-		VolumeMounts: volumeMounts(m),
+		"volumeMounts": volumeMounts(m),
+	}
+	if s.Image != "" {
+		container["image"] = s.Image
+	}
+	env, err := content(engine.Env(m, r))
+	if err != nil {
+		return nil, fmt.Errorf("env: %w", err)
+	}
+	if len(env) > 0 {
+		container["env"] = env
 	}
 	if serves {
-		container.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: model.ServerPort, Protocol: corev1.ProtocolTCP}}
-		container.StartupProbe = probe(10, s.StartupFailureThreshold())
-		container.ReadinessProbe = probe(10, 6)
-		container.LivenessProbe = probe(30, 8)
+		container["ports"] = []any{map[string]any{"name": "http", "containerPort": int64(model.ServerPort), "protocol": "TCP"}}
+		container["startupProbe"] = probe(10, s.StartupFailureThreshold())
+		container["readinessProbe"] = probe(10, 6)
+		container["livenessProbe"] = probe(30, 8)
 	}
 	if s.ConfigMap != "" {
-		container.EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s.ConfigMap}}}}
+		container["envFrom"] = []any{map[string]any{"configMapRef": map[string]any{"name": s.ConfigMap}}}
 	}
-	var shm *resource.Quantity
+	shm := map[string]any{"medium": "Memory"}
 	if s.ShmSize != model.ShmUnlimited {
 		q, err := quantity(s.ShmSize, model.DefaultShmSize)
 		if err != nil {
-			return corev1.PodTemplateSpec{}, fmt.Errorf("shmSize %w", err)
+			return nil, fmt.Errorf("shmSize %w", err)
 		}
-		shm = &q
+		shm["sizeLimit"] = q.String()
 	}
-	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: templateLabels, Annotations: s.PodAnnotations},
-		Spec: corev1.PodSpec{
-			Affinity:          affinity(m, r),
-			Containers:        []corev1.Container{container},
-			PriorityClassName: cmp.Or(s.PriorityClass, model.DefaultPriorityClass),
-			SecurityContext:   &corev1.PodSecurityContext{RunAsGroup: ptr(int64(0)), RunAsNonRoot: ptr(false), RunAsUser: ptr(int64(0))},
-			Tolerations:       tolerations(m, ns, r),
-			Volumes: []corev1.Volume{{
-				Name:         model.MountShm,
-				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: shm}},
-			}},
-		},
-	}, nil
+	spec := map[string]any{
+		"affinity":          affinity(r),
+		"containers":        []any{container},
+		"priorityClassName": cmp.Or(s.PriorityClass, model.DefaultPriorityClass),
+		"securityContext":   map[string]any{"runAsGroup": int64(0), "runAsNonRoot": false, "runAsUser": int64(0)},
+		"volumes":           []any{map[string]any{"name": model.MountShm, "emptyDir": shm}},
+	}
+	tolerations, err := tolerations(m, ns, r)
+	if err != nil {
+		return nil, fmt.Errorf("tolerations: %w", err)
+	}
+	if len(tolerations) > 0 {
+		spec["tolerations"] = tolerations
+	}
+	return map[string]any{"metadata": meta("", "", templateLabels, s.PodAnnotations), "spec": spec}, nil
 }
 
 // claimTemplate is the cache claim each pod gets.
-func claimTemplate(m *model.Model) (corev1.PersistentVolumeClaim, error) {
+func claimTemplate(m *model.Model) (map[string]any, error) {
 	s := m.Spec.Server
 	storage, err := quantity(s.Overrides.Storage, fmt.Sprintf("%dGi", s.StorageGi()))
 	if err != nil {
-		return corev1.PersistentVolumeClaim{}, fmt.Errorf("storage %w", err)
+		return nil, fmt.Errorf("storage %w", err)
 	}
-	return corev1.PersistentVolumeClaim{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
-		ObjectMeta: metav1.ObjectMeta{Name: m.VolumeName()},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: storage}},
-			StorageClassName: ptr(cmp.Or(s.StorageClass, model.DefaultStorageClass)),
-			VolumeMode:       ptr(corev1.PersistentVolumeFilesystem),
+	return map[string]any{
+		"apiVersion": "v1",
+		"kind":       "PersistentVolumeClaim",
+		"metadata":   map[string]any{"name": m.VolumeName()},
+		"spec": map[string]any{
+			"accessModes":      list("ReadWriteOnce"),
+			"resources":        map[string]any{"requests": map[string]any{"storage": storage.String()}},
+			"storageClassName": cmp.Or(s.StorageClass, model.DefaultStorageClass),
+			"volumeMode":       "Filesystem",
 		},
 	}, nil
 }
 
-func resources(m *model.Model, r model.Resolved) (corev1.ResourceRequirements, error) {
+// resources are the container's requests and limits: derived from the
+// runbook's rules, or the Model's overrides.
+func resources(m *model.Model, r model.Resolved) (map[string]any, error) {
 	s := m.Spec.Server
 	memReq, memLim := s.MemoryGi(r)
 	type derived struct {
@@ -199,63 +218,67 @@ func resources(m *model.Model, r model.Resolved) (corev1.ResourceRequirements, e
 		{"memory request", s.Overrides.MemoryRequest, fmt.Sprintf("%dGi", memReq)},
 		{"memory limit", s.Overrides.MemoryLimit, fmt.Sprintf("%dGi", memLim)},
 	}
-	q := make([]resource.Quantity, len(values))
+	q := make([]string, len(values))
 	for i, v := range values {
-		var err error
-		if q[i], err = quantity(v.override, v.derived); err != nil {
-			return corev1.ResourceRequirements{}, fmt.Errorf("%s %w", v.name, err)
+		parsed, err := quantity(v.override, v.derived)
+		if err != nil {
+			return nil, fmt.Errorf("%s %w", v.name, err)
 		}
+		q[i] = parsed.String()
 	}
-	gpu := resource.MustParse(strconv.Itoa(r.GPUs))
-	gpuName := corev1.ResourceName(r.GPUResource)
-	res := corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: q[0], corev1.ResourceMemory: q[2], gpuName: gpu},
-		Limits:   corev1.ResourceList{corev1.ResourceCPU: q[1], corev1.ResourceMemory: q[3], gpuName: gpu},
-	}
+	gpus := strconv.Itoa(r.GPUs)
+	limits := map[string]any{"cpu": q[1], "memory": q[3], r.GPUResource: gpus}
 	if s.Offloading() && s.Overrides.CPULimit == "" {
 		// The runbook: offloading to CPU RAM takes the most threads
 		// possible, so the pod may use every thread of its node.
-		delete(res.Limits, corev1.ResourceCPU)
+		delete(limits, "cpu")
 	}
-	return res, nil
+	return map[string]any{
+		"requests": map[string]any{"cpu": q[0], "memory": q[2], r.GPUResource: gpus},
+		"limits":   limits,
+	}, nil
 }
 
-func affinity(m *model.Model, r model.Resolved) *corev1.Affinity {
-	var exprs []corev1.NodeSelectorRequirement
+func affinity(r model.Resolved) map[string]any {
+	var exprs []any
+	expr := func(key, op string, values ...string) {
+		exprs = append(exprs, map[string]any{"key": key, "operator": op, "values": list(values...)})
+	}
 	if len(r.GPUProducts) > 0 {
-		exprs = append(exprs, corev1.NodeSelectorRequirement{Key: model.NodeGPUProduct, Operator: corev1.NodeSelectorOpIn, Values: r.GPUProducts})
+		expr(model.NodeGPUProduct, "In", r.GPUProducts...)
 	}
 	if r.MinGPUMemoryMB > 0 {
-		exprs = append(exprs, corev1.NodeSelectorRequirement{Key: model.NodeGPUMemory, Operator: corev1.NodeSelectorOpGt, Values: []string{strconv.Itoa(r.MinGPUMemoryMB)}})
+		expr(model.NodeGPUMemory, "Gt", strconv.Itoa(r.MinGPUMemoryMB))
 	}
-	exprs = append(exprs,
-		corev1.NodeSelectorRequirement{Key: model.NodeComputeMajor, Operator: corev1.NodeSelectorOpGt, Values: []string{strconv.Itoa(*r.ComputeMajorAbove)}},
-		corev1.NodeSelectorRequirement{Key: model.NodeDriverMajor, Operator: corev1.NodeSelectorOpGt, Values: []string{strconv.Itoa(*r.DriverMajorAbove)}},
-	)
-	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
-		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
-			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: exprs}},
+	expr(model.NodeComputeMajor, "Gt", strconv.Itoa(*r.ComputeMajorAbove))
+	expr(model.NodeDriverMajor, "Gt", strconv.Itoa(*r.DriverMajorAbove))
+	return map[string]any{"nodeAffinity": map[string]any{
+		"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
+			"nodeSelectorTerms": []any{map[string]any{"matchExpressions": exprs}},
 		},
 	}}
 }
 
 // tolerations: the namespace reservation, GPU nodes, and large-gpu nodes only
-// for 4 or 8 GPUs, as the runbook says.
-func tolerations(m *model.Model, ns string, r model.Resolved) []corev1.Toleration {
+// for 4 or 8 GPUs, as the runbook says; or the Model's own.
+func tolerations(m *model.Model, ns string, r model.Resolved) ([]any, error) {
 	if t := m.Spec.Server.Overrides.Tolerations; t != nil {
-		return t
+		return content(t)
 	}
-	t := []corev1.Toleration{
-		{Key: model.ReservationKey, Operator: corev1.TolerationOpEqual, Value: cmp.Or(m.Spec.Server.Reservation, ns), Effect: corev1.TaintEffectNoSchedule},
-		{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectPreferNoSchedule},
+	t := []any{
+		reservedFor(cmp.Or(m.Spec.Server.Reservation, ns)),
+		map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "PreferNoSchedule"},
 	}
 	if r.GPUs == 4 || r.GPUs == 8 {
-		t = append(t, corev1.Toleration{Key: "nautilus.io/hardware", Operator: corev1.TolerationOpEqual, Value: "large-gpu", Effect: corev1.TaintEffectNoSchedule})
+		t = append(t, map[string]any{"key": "nautilus.io/hardware", "operator": "Equal", "value": "large-gpu", "effect": "NoSchedule"})
 	}
-	return t
+	return t, nil
 }
 
-func ptr[T any](v T) *T { return &v }
+// reservedFor tolerates the nodes reserved for reservation.
+func reservedFor(reservation string) map[string]any {
+	return map[string]any{"key": model.ReservationKey, "operator": "Equal", "value": reservation, "effect": "NoSchedule"}
+}
 
 // quantity returns override if set, else the derived value.
 func quantity(override, derived string) (resource.Quantity, error) {
