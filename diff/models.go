@@ -177,7 +177,6 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 	return out, gpus, unowned
 }
 
-
 // modelVerdict names what happens to a Model from what happens to its
 // objects.
 func modelVerdict(actions []Action) string {
