@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/internal/parallel"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 )
@@ -50,9 +51,7 @@ func Objects(models []model.Model, raw []manifest.Object, ns string) (Output, er
 		sorted[i] = &models[i]
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ServedName() < sorted[j].ServedName() })
-	for _, m := range sorted {
-		g.model(m)
-	}
+	g.models(sorted)
 	g.routes(sorted)
 	g.catalogues()
 	return g.out, errors.Join(g.errs...)
@@ -74,55 +73,82 @@ func (g *generator) key(o manifest.Object) manifest.ID {
 }
 
 func (g *generator) fail(m *model.Model, msg, hint string) {
-	g.errs = append(g.errs, &model.Error{Origin: m.Origin, Model: m.Name(), Msg: msg, Hint: hint})
+	g.errs = append(g.errs, modelError(m, msg, hint))
 }
 
-// emit adds one of m's objects.
+func modelError(m *model.Model, msg, hint string) error {
+	return &model.Error{Origin: m.Origin, Model: m.Name(), Msg: msg, Hint: hint}
+}
+
+// emit adds one of m's objects to the output.
 func (g *generator) emit(m *model.Model, obj *unstructured.Unstructured) {
 	g.out.Objects = append(g.out.Objects, manifest.Object{Unstructured: obj, Origin: m.Origin})
 }
 
-// model writes the objects that belong to m alone.
-func (g *generator) model(m *model.Model) {
+// models writes the objects that belong to each model alone, on every
+// core, then what the models add to shared objects, in order.
+func (g *generator) models(sorted []*model.Model) {
+	owned := make([]ownObjects, len(sorted))
+	parallel.For(len(sorted), func(i int) { owned[i] = ownOf(sorted[i], g.ns) })
+	for i, m := range sorted {
+		for _, o := range owned[i].objects {
+			g.emit(m, o)
+		}
+		g.errs = append(g.errs, owned[i].errs...)
+		if owned[i].backend && m.Spec.APIKey != "" {
+			g.addTarget(m, gateway.ID(gateway.SecurityPolicy, "", m.Spec.APIKey),
+				gateway.RefTo(gateway.ServiceBackend, m.BackendName()),
+				"add the BackendSecurityPolicy holding this API key to models-config (the runbook's securitypolicy.yaml)")
+		}
+	}
+}
+
+// ownObjects are the objects that belong to one model alone, and the
+// errors writing them.
+type ownObjects struct {
+	objects []*unstructured.Unstructured
+	errs    []error
+	// backend: the model is reached through its own AIServiceBackend.
+	backend bool
+}
+
+// ownOf writes m's own objects in namespace ns.
+func ownOf(m *model.Model, ns string) ownObjects {
+	var own ownObjects
+	fail := func(msg, hint string) { own.errs = append(own.errs, modelError(m, msg, hint)) }
 	if len(m.Spec.Combine) > 0 {
-		return // a combined model only has its rule
+		return own // a combined model only has its rule
 	}
 	if s := m.Spec.Server; s != nil && s.MultiNode() {
-		lws, err := leaderWorkerSet(m, g.ns, s.ResolvedVariants()[0])
+		lws, err := leaderWorkerSet(m, ns, s.ResolvedVariants()[0])
 		if err != nil {
-			g.fail(m, err.Error(), "give a Kubernetes quantity such as 64Gi or 8")
+			fail(err.Error(), "give a Kubernetes quantity such as 64Gi or 8")
 		} else {
-			g.emit(m, lws)
+			own.objects = append(own.objects, lws)
 		}
-		g.emit(m, service(m, g.ns))
+		own.objects = append(own.objects, service(m, ns))
 	} else if m.Spec.Server != nil {
 		for _, r := range m.Spec.Server.ResolvedVariants() {
-			sts, err := statefulSet(m, g.ns, r)
+			sts, err := statefulSet(m, ns, r)
 			if err != nil {
-				g.fail(m, err.Error(), "give a Kubernetes quantity such as 64Gi or 8")
+				fail(err.Error(), "give a Kubernetes quantity such as 64Gi or 8")
 				continue
 			}
-			g.emit(m, sts)
+			own.objects = append(own.objects, sts)
 		}
-		g.emit(m, service(m, g.ns))
+		own.objects = append(own.objects, service(m, ns))
 	}
 	if m.Spec.Pool != nil {
 		if m.Spec.Server == nil || m.Spec.APIKey != "" {
-			g.fail(m, "a pool routes to pods served here, with no AIServiceBackend for an API key to target", "use pool with server and without apiKey")
-			return
+			fail("a pool routes to pods served here, with no AIServiceBackend for an API key to target", "use pool with server and without apiKey")
+			return own
 		}
-		for _, o := range pool(m, g.ns) {
-			g.emit(m, o)
-		}
-		return
+		own.objects = append(own.objects, pool(m, ns)...)
+		return own
 	}
-	g.emit(m, backend(m, g.ns))
-	g.emit(m, serviceBackend(m, g.ns))
-	if m.Spec.APIKey != "" {
-		g.addTarget(m, gateway.ID(gateway.SecurityPolicy, "", m.Spec.APIKey),
-			gateway.RefTo(gateway.ServiceBackend, m.BackendName()),
-			"add the BackendSecurityPolicy holding this API key to models-config (the runbook's securitypolicy.yaml)")
-	}
+	own.objects = append(own.objects, backend(m, ns), serviceBackend(m, ns))
+	own.backend = true
+	return own
 }
 
 // backendRefs of m's rule: its own backend, or the backends it combines.
