@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/gateway"
@@ -80,5 +81,36 @@ func TestShapeErrors(t *testing.T) {
 		if d := cmp.Diff(tc.want, got); d != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.obj, d)
 		}
+	}
+}
+
+// TestSetItemsCopies: entries handed from one object to another through
+// SetItems are not shared, so changing one object never changes the other
+// (Items itself does not copy).
+func TestSetItemsCopies(t *testing.T) {
+	route := func(name string, rules ...any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"rules": rules}}}
+		u.SetAPIVersion(gateway.Route.Group + "/v1beta1")
+		u.SetKind(gateway.Route.Kind)
+		u.SetName(name)
+		return u
+	}
+	rule := func(model string) map[string]any {
+		return map[string]any{"name": model, "timeouts": map[string]any{"request": "60s"}}
+	}
+	from, to := route("a", rule("m1"), rule("m2")), route("b")
+	if err := gateway.SetItems(to, gateway.Items(from)); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range gateway.Items(to) {
+		it.Value["timeouts"].(map[string]any)["request"] = "1s"
+	}
+	for _, it := range gateway.Items(from) {
+		if got := it.Value["timeouts"].(map[string]any)["request"]; got != "60s" {
+			t.Errorf("rule %s of the giving route changed with the receiving one's: request timeout %v", it.Key, got)
+		}
+	}
+	if got := len(gateway.Items(to)); got != 2 {
+		t.Errorf("receiving route holds %d rules, want 2", got)
 	}
 }
