@@ -50,6 +50,8 @@ const (
 	// counter): the fence policy refuses a write whose token is not the
 	// Lease's current one (rbac.Fence).
 	AnnotationFence = "modelsync.dev/fence"
+	// FenceRefusal begins every refusal of the fence policy (rbac.Fence).
+	FenceRefusal = "modelsync fence: "
 	// AnnotationDeleting is the fence token a prune marks an object with
 	// just before it deletes it, so that the fence policy can refuse the
 	// delete of a run that lost its Lease in between.

@@ -73,17 +73,17 @@ func Fence(namespace, inventoryName string) (*admissionv1.ValidatingAdmissionPol
 			Validations: []admissionv1.Validation{
 				{
 					Expression:        `variables.newFence == variables.oldFence || !variables.newFence.startsWith(variables.lease) || variables.newFence.startsWith(variables.current)`,
-					MessageExpression: `"modelsync fence: this write carries " + variables.newFence + " but Lease " + params.metadata.name + " is at " + variables.current + ": the run lost its Lease to another run and must not write; make a new plan and run again"`,
+					MessageExpression: `"` + inventory.FenceRefusal + `this write carries " + variables.newFence + " but Lease " + params.metadata.name + " is at " + variables.current + ": the run lost its Lease to another run and must not write; make a new plan and run again"`,
 					Reason:            reason,
 				},
 				{
 					Expression:        `variables.newMark == variables.oldMark || !variables.newMark.startsWith(variables.lease) || variables.newMark.startsWith(variables.current)`,
-					MessageExpression: `"modelsync fence: this deletion mark carries " + variables.newMark + " but Lease " + params.metadata.name + " is at " + variables.current + ": the run lost its Lease to another run and must not delete"`,
+					MessageExpression: `"` + inventory.FenceRefusal + `this deletion mark carries " + variables.newMark + " but Lease " + params.metadata.name + " is at " + variables.current + ": the run lost its Lease to another run and must not delete"`,
 					Reason:            reason,
 				},
 				{
 					Expression:        `request.operation != "DELETE" || !variables.oldMark.startsWith(variables.lease) || variables.oldMark.startsWith(variables.current)`,
-					MessageExpression: `"modelsync fence: this object was marked for deletion by a modelsync run (" + variables.oldMark + ") that lost Lease " + params.metadata.name + " (now at " + variables.current + "); modelsync prune marks it again, or remove the annotation ` + inventory.AnnotationDeleting + ` to delete it by hand"`,
+					MessageExpression: `"` + inventory.FenceRefusal + `this object was marked for deletion by a modelsync run (" + variables.oldMark + ") that lost Lease " + params.metadata.name + " (now at " + variables.current + "); modelsync prune marks it again, or remove the annotation ` + inventory.AnnotationDeleting + ` to delete it by hand"`,
 					Reason:            reason,
 				},
 			},

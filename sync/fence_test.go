@@ -270,3 +270,68 @@ func BenchmarkFence(b *testing.B) {
 		})
 	}
 }
+
+// A fence refusal of a run that still holds its Lease is not reported as a
+// lost Lease. kube-apiserver stops watching the policy's parameters (Leases,
+// a built-in kind) once no binding uses them for a moment, and keeps the
+// copies it had (kubernetes/kubernetes#130887): a binding deleted and
+// created again, with the Lease replaced meanwhile (its namespace
+// recreated), leaves the policy reading the old Lease. The run then names
+// that cause and what to do, instead of "another run took the Lease".
+func TestFenceRefusalWhileHeldNamesTheStaleLease(t *testing.T) {
+	cp := kubetest.PrivateControlPlane(t) // the fault outlives the test: it lasts until the API server restarts
+	c, err := cluster.New(cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{&kubetest.Env{T: t, NS: "fenced", C: c}}
+	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.NS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.installFence()
+	m := sync.NewManager(e.C, e.NS, inventory.DefaultName)
+	syncAs := func(identity, value string) error {
+		opts := sync.LeaseOptions{Identity: identity, Wait: 30 * time.Second, Duration: 15 * time.Second}
+		return m.WithLease(t.Context(), opts, sync.NoProgress{}, func(ctx context.Context, l *sync.Lease) error {
+			o := sync.DefaultOptions()
+			o.Fence = l
+			_, _, err := e.trySync(ctx, settings(value), o)
+			return err
+		})
+	}
+	for i, run := range []string{"run-a", "run-b"} { // the Lease at its second transition
+		if err := syncAs(run, "v"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	policy, binding := rbac.Fence(e.NS, inventory.DefaultName)
+	adm := e.C.Core.AdmissionregistrationV1()
+	if err := adm.ValidatingAdmissionPolicyBindings().Delete(t.Context(), binding.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // past the policy source's refresh (1 s) with no binding
+	if err := e.C.Core.CoordinationV1().Leases(e.NS).Delete(t.Context(), inventory.LeaseName(inventory.DefaultName), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.ValidatingAdmissionPolicyBindings().Create(t.Context(), binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "fence-probe", Annotations: map[string]string{inventory.AnnotationFence: inventory.LeaseName(inventory.DefaultName) + ":999/1"}}}
+	if err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := e.C.Core.CoreV1().ConfigMaps(e.NS).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil && strings.Contains(err.Error(), inventory.FenceRefusal), nil
+	}); err != nil {
+		t.Fatalf("policy %s is not enforced again after 30s: %v", policy.Name, err)
+	}
+
+	err = syncAs("run-c", "new")
+	t.Logf("the error a user sees: %v", err)
+	switch {
+	case err == nil:
+		t.Log("the API server read the Lease as it is: nothing to explain (kubernetes/kubernetes#130887 fixed)")
+	case errors.Is(err, sync.ErrLeaseLost):
+		t.Fatalf("a run that held its Lease throughout reports it lost: %v", err)
+	case !errors.Is(err, sync.ErrStaleFence) || !strings.Contains(err.Error(), "restart kube-apiserver") || !strings.Contains(err.Error(), "kubernetes/kubernetes#130887"):
+		t.Fatalf("the fence's refusal of a run holding its Lease does not name the stale Lease and the remedy: %v", err)
+	}
+}

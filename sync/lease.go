@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,10 @@ var (
 	// off past the Lease's duration and another run took it, or released
 	// it); it must not write.
 	ErrLeaseLost = errors.New("this run lost the lease")
+	// ErrStaleFence: the fence policy refused a write of a run that still
+	// held its Lease; the API server checked it against an old copy of the
+	// Lease.
+	ErrStaleFence = errors.New("the API server's fence policy reads an old copy of the Lease")
 )
 
 // LeaseProgress hears about the wait for a Lease another run holds.
@@ -118,8 +123,39 @@ func (m *Manager) WithLease(ctx context.Context, opts LeaseOptions, progress Lea
 	if lost := l.lost(); lost != nil {
 		return lost
 	}
+	if l.refusedOwnToken(err) {
+		if err = l.refusedWhileHeld(context.WithoutCancel(ctx), err); errors.Is(err, ErrLeaseLost) {
+			return err
+		}
+	}
 	l.release(context.WithoutCancel(ctx))
 	return err
+}
+
+// refusedOwnToken: err holds a fence policy's refusal of a token of this
+// run's own transition (not of a deletion mark an older run left).
+func (l *Lease) refusedOwnToken(err error) bool {
+	return err != nil && strings.Contains(err.Error(), inventory.FenceRefusal) && strings.Contains(err.Error(), " carries "+l.fence+"/")
+}
+
+// refusedWhileHeld explains a fence policy's refusal of this run's write.
+// When a renewal shows that nobody wrote the Lease since this run took it,
+// the run never lost it, and the policy compared the write's token with an
+// old copy of the Lease: kube-apiserver stops watching a built-in kind of
+// policy parameter once no binding uses it, even for a second, and keeps
+// the copies it had (kubernetes/kubernetes#130887). A renewal that finds
+// the Lease taken is the ordinary lost Lease.
+func (l *Lease) refusedWhileHeld(ctx context.Context, refusal error) error {
+	switch err := l.Confirm(ctx); {
+	case errors.Is(err, ErrLeaseLost):
+		return err
+	case err != nil:
+		return refusal
+	}
+	return fmt.Errorf("%w (kubernetes/kubernetes#130887): this run still holds %s at %s, yet the API server refused its write as if it did not. "+
+		"The API server stopped watching Leases for the policy when, for a moment, no binding of it existed, and still reads the Lease as it was then; "+
+		"restart kube-apiserver to refresh it, and change the fence's bindings with kubectl apply rather than by deleting them: %w",
+		ErrStaleFence, l, l.fence, refusal)
 }
 
 // acquire takes the Lease when it is free, released or expired, and waits
