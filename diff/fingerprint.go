@@ -85,7 +85,7 @@ func Record(config, live *unstructured.Unstructured) string {
 // object it was verified against.
 func stamp(config, live *unstructured.Unstructured) string {
 	h := sha256.New()
-	h.Write(appendCanonical(nil, config.Object))
+	h.Write(appendCanonical(make([]byte, 0, 4096), config.Object))
 	fmt.Fprintf(h, "%s\n%s\n", live.GetUID(), live.GetResourceVersion())
 	return sum(h)
 }
@@ -103,7 +103,8 @@ func appendCanonical(b []byte, v any) []byte {
 	}
 	switch t := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(t))
+		var small [16]string // most maps: no allocation
+		keys := small[:0]
 		for k := range t {
 			keys = append(keys, k)
 		}
