@@ -21,7 +21,9 @@ type flag struct {
 	field func(m *model.Model, h *model.Hardware) any
 	// above: a number is written when it is over this.
 	above int
-	// quote writes a text value for bash -c; nil writes it as it is.
+	// quote writes a text value for bash -c; nil is Word. Every value the
+	// tree controls goes through one of them: a Model's field is data, never
+	// shell code.
 	quote func(string) string
 	// prefix is written before the flag, per engine.
 	prefix map[string][]string
@@ -44,7 +46,7 @@ func server(f func(s *model.Server) any) func(*model.Model, *model.Hardware) any
 
 var flags = []flag{
 	{words: both("--model", "--model-path"), field: func(m *model.Model, _ *model.Hardware) any { return &m.Spec.Upstream }},
-	{words: both("--revision", "--revision"), field: func(m *model.Model, _ *model.Hardware) any { return &m.Spec.Revision }, quote: Word},
+	{words: both("--revision", "--revision"), field: func(m *model.Model, _ *model.Hardware) any { return &m.Spec.Revision }},
 	{write: servedName},
 	{words: vllmOnly("--api-server-count"), field: func(_ *model.Model, h *model.Hardware) any { return &h.APIServers }},
 	{words: both("--tensor-parallel-size", "--tp-size"), field: func(_ *model.Model, h *model.Hardware) any { return &h.TensorParallel }},
@@ -106,6 +108,8 @@ func (f flag) text(a *args, e, name, v string) {
 	}
 	if f.quote != nil {
 		v = f.quote(v)
+	} else {
+		v = Word(v)
 	}
 	*a = append(*a, f.prefix[e]...)
 	*a = append(*a, name, v)
@@ -143,7 +147,7 @@ func (f flag) readFrom(m *model.Model, e string, flags map[string]string) {
 // which must answer to the served name.
 func servedName(a *args, m *model.Model, _ model.Resolved) {
 	if m.Spec.Pool != nil && m.ServedName() != m.Spec.Upstream {
-		*a = append(*a, "--served-model-name", m.ServedName())
+		*a = append(*a, "--served-model-name", Word(m.ServedName()))
 	}
 }
 

@@ -2,11 +2,14 @@ package engine
 
 import "strings"
 
-// Words splits a bash -c line into words the way the shell reads them
-// back: blanks separate words, single quotes keep everything, double quotes
-// keep everything but backslash escapes, and a backslash escapes one character.
-// It is not a shell: it knows no expansions, which engine lines do not use.
+// Words splits a container's bash -c line into words the way bash reads
+// them back after the kubelet: the kubelet first turns each $$ into $ (its
+// escape for $(VAR) references), then blanks separate words, single quotes
+// keep everything, double quotes keep everything but backslash escapes, and
+// a backslash escapes one character. It is not a shell: it knows no
+// expansions, which engine lines do not use.
 func Words(line string) []string {
+	line = strings.ReplaceAll(line, "$$", "$")
 	var words []string
 	var w strings.Builder
 	inWord := false
@@ -87,7 +90,11 @@ func Word(v string) string {
 	return Quote(v)
 }
 
-// Quote wraps v in single quotes for bash -c.
+// Quote makes v one word of a container's bash -c line, whatever it holds:
+// each $ doubled, since the kubelet expands $(VAR) in a container's args
+// before bash runs and passes $$ on as $, then wrapped in single quotes,
+// inside which bash takes everything literally.
 func Quote(v string) string {
+	v = strings.ReplaceAll(v, "$", "$$")
 	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
