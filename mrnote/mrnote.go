@@ -1,5 +1,7 @@
 // Package mrnote keeps one sticky note per target on a GitLab merge request:
-// found by a hidden marker, updated in place, never duplicated.
+// found by a hidden marker among the notes the token's own user wrote,
+// updated in place, never duplicated. A note of anyone else that carries the
+// marker (a quote in a reply, a forgery) is never taken for it.
 package mrnote
 
 import (
@@ -61,6 +63,14 @@ func TargetFromEnv(getenv func(string) string, tokenVariable string) (Target, er
 type Result struct {
 	NoteID  int64
 	Created bool
+	// Ignored are notes of other users that carry the marker.
+	Ignored []IgnoredNote
+}
+
+// IgnoredNote is a note with the marker that the token's user did not write.
+type IgnoredNote struct {
+	ID     int64
+	Author string
 }
 
 // Options configures the client.
@@ -86,7 +96,11 @@ func Upsert(ctx context.Context, t Target, marker, body string, opts Options) (R
 	if err != nil {
 		return Result{}, fmt.Errorf("GitLab MR note: client for %s: %w", t.APIURL, err)
 	}
-	existing, err := find(ctx, client, t, marker)
+	me, _, err := client.Users.CurrentUser(gitlab.WithContext(ctx))
+	if err != nil {
+		return Result{}, t.explain("read the token's user (GET /user)", err)
+	}
+	existing, ignored, err := find(ctx, client, t, marker, me.ID)
 	if err != nil {
 		return Result{}, t.explain("find the note", err)
 	}
@@ -96,31 +110,38 @@ func Upsert(ctx context.Context, t Target, marker, body string, opts Options) (R
 		if err != nil {
 			return Result{}, t.explain(fmt.Sprintf("update note %d", existing.ID), err)
 		}
-		return Result{NoteID: note.ID}, nil
+		return Result{NoteID: note.ID, Ignored: ignored}, nil
 	}
 	note, _, err := client.Notes.CreateMergeRequestNote(t.Project, t.MergeRequest,
 		&gitlab.CreateMergeRequestNoteOptions{Body: &body}, gitlab.WithContext(ctx))
 	if err != nil {
 		return Result{}, t.explain("create the note", err)
 	}
-	return Result{NoteID: note.ID, Created: true}, nil
+	return Result{NoteID: note.ID, Created: true, Ignored: ignored}, nil
 }
 
-// find pages through the merge request's notes for the one with marker.
-func find(ctx context.Context, client *gitlab.Client, t Target, marker string) (*gitlab.Note, error) {
+// find pages through the merge request's notes for the one with marker that
+// user wrote; notes of others with the marker are returned as ignored.
+func find(ctx context.Context, client *gitlab.Client, t Target, marker string, user int64) (*gitlab.Note, []IgnoredNote, error) {
 	opt := &gitlab.ListMergeRequestNotesOptions{ListOptions: gitlab.ListOptions{PerPage: 100, Page: 1}}
+	var own *gitlab.Note
+	var ignored []IgnoredNote
 	for {
 		notes, resp, err := client.Notes.ListMergeRequestNotes(t.Project, t.MergeRequest, opt, gitlab.WithContext(ctx))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, n := range notes {
-			if !n.System && strings.Contains(n.Body, marker) {
-				return n, nil
+			switch {
+			case n.System || !strings.Contains(n.Body, marker):
+			case n.Author.ID != user:
+				ignored = append(ignored, IgnoredNote{ID: n.ID, Author: n.Author.Username})
+			case own == nil:
+				own = n
 			}
 		}
 		if resp.NextPage == 0 {
-			return nil, nil
+			return own, ignored, nil
 		}
 		opt.Page = resp.NextPage
 	}

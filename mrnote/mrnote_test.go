@@ -74,7 +74,7 @@ func TestAPIErrorsSayWhatToDo(t *testing.T) {
 		{"401 bad token", func(tg *mrnote.Target, _ *gitlabtest.Server) { tg.Token = "expired" },
 			"401 Unauthorized}: the token in MODELSYNC_GITLAB_TOKEN is missing, expired or revoked", 1},
 		{"404 wrong project", func(tg *mrnote.Target, _ *gitlabtest.Server) { tg.Project = "41" },
-			"404 Not Found: the project or merge request does not exist, or the token in MODELSYNC_GITLAB_TOKEN cannot see it", 1},
+			"404 Not Found: the project or merge request does not exist, or the token in MODELSYNC_GITLAB_TOKEN cannot see it", 2},
 		{"403 no role", func(_ *mrnote.Target, s *gitlabtest.Server) { s.Fail = 403 },
 			"lacks the api scope or a role that may comment", 1},
 		{"500 retried, then given up", func(_ *mrnote.Target, s *gitlabtest.Server) { s.Fail = 500 },
@@ -124,5 +124,40 @@ func TestBodyWithoutMarkerOrTooLongIsRefused(t *testing.T) {
 	}
 	if len(s.Requests) != 0 {
 		t.Errorf("refused bodies reached GitLab: %v", s.Requests)
+	}
+}
+
+// The sticky note is the bot's own: a reply quoting the marker, written
+// before the bot's note and listed first, is neither edited nor taken for
+// the plan; the bot's note is updated and the other one named as ignored.
+func TestNoteOfAnotherUserWithTheMarkerIsIgnored(t *testing.T) {
+	s := gitlabtest.New(t, "glpat-secret", "42", 7)
+	forged := s.Add("mallory", "<!-- "+marker+" -->\n### modelsync plan: No changes")
+	first, err := mrnote.Upsert(t.Context(), target(s), marker, "<!-- "+marker+" -->\nplan one", mrnote.DefaultOptions())
+	if err != nil {
+		t.Fatalf("first push: %v", err)
+	}
+	quoted := s.Add("alice", "> <!-- "+marker+" -->\n> plan one\n\nwhy?")
+	second, err := mrnote.Upsert(t.Context(), target(s), marker, "<!-- "+marker+" -->\nplan two", mrnote.DefaultOptions())
+	if err != nil {
+		t.Fatalf("second push: %v", err)
+	}
+	if !first.Created || second.Created || second.NoteID != first.NoteID || first.NoteID == forged.ID {
+		t.Errorf("first %+v, second %+v: want the bot's own note created, then updated", first, second)
+	}
+	if len(second.Ignored) != 2 || second.Ignored[0] != (mrnote.IgnoredNote{ID: forged.ID, Author: "mallory"}) || second.Ignored[1].ID != quoted.ID {
+		t.Errorf("ignored %+v, want mallory's and alice's notes", second.Ignored)
+	}
+	for _, n := range s.Notes() {
+		switch n.ID {
+		case forged.ID:
+			if !strings.HasSuffix(n.Body, "No changes") {
+				t.Errorf("another user's note was edited: %q", n.Body)
+			}
+		case first.NoteID:
+			if !strings.HasSuffix(n.Body, "plan two") {
+				t.Errorf("the bot's note holds %q, want plan two", n.Body)
+			}
+		}
 	}
 }

@@ -186,6 +186,9 @@ func (o *diffOptions) upsertNote(ctx context.Context, target mrnote.Target, mark
 		verb = "created"
 	}
 	fmt.Fprintf(stderr, "%s note %d on merge request !%d\n", verb, res.NoteID, target.MergeRequest)
+	for _, n := range res.Ignored {
+		fmt.Fprintf(stderr, "ignored note %d by @%s: it carries modelsync's marker, but only notes of the token's own user are modelsync's\n", n.ID, n.Author)
+	}
 	return nil
 }
 

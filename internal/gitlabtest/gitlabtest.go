@@ -26,7 +26,11 @@ type Note struct {
 // Server is a fake GitLab holding one project's merge request notes.
 type Server struct {
 	*httptest.Server
-	Token        string
+	Token string
+	// User is the token's user (default project_bot), who writes the notes
+	// the API creates; GET /user answers with it, and it may edit only its
+	// own notes.
+	User         string
 	Project      string
 	MergeRequest int64
 	// Fail, when not zero, is the status every request gets.
@@ -41,7 +45,7 @@ type Server struct {
 
 // New starts a server; it is closed when the test ends.
 func New(t testing.TB, token, project string, mergeRequest int64) *Server {
-	s := &Server{Token: token, Project: project, MergeRequest: mergeRequest, nextID: 1000}
+	s := &Server{Token: token, User: "project_bot", Project: project, MergeRequest: mergeRequest, nextID: 1000}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -84,6 +88,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "401 Unauthorized")
 		return
 	}
+	if r.URL.Path == "/api/v4/user" && r.Method == http.MethodGet {
+		writeJSON(w, http.StatusOK, map[string]any{"id": userID(s.User), "username": s.User})
+		return
+	}
 	prefix := fmt.Sprintf("/api/v4/projects/%s/merge_requests/%d/notes", s.Project, s.MergeRequest)
 	if !strings.HasPrefix(r.URL.Path, prefix) {
 		writeError(w, http.StatusNotFound, "404 Project Not Found")
@@ -100,7 +108,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.nextID++
-		n := &Note{ID: s.nextID, Body: in.Body, Author: "project_bot"}
+		n := &Note{ID: s.nextID, Body: in.Body, Author: s.User}
 		s.notes = append(s.notes, n)
 		writeJSON(w, http.StatusCreated, s.render(n))
 	case r.Method == http.MethodPut:
@@ -109,6 +117,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		for _, n := range s.notes {
 			if n.ID == id {
+				if n.Author != s.User {
+					writeError(w, http.StatusForbidden, "403 Forbidden")
+					return
+				}
 				n.Body = in.Body
 				writeJSON(w, http.StatusOK, s.render(n))
 				return
@@ -153,9 +165,18 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 func (s *Server) render(n *Note) map[string]any {
 	return map[string]any{
 		"id": n.ID, "body": n.Body, "system": n.System, "noteable_type": "MergeRequest", "noteable_iid": s.MergeRequest,
-		"author":     map[string]any{"id": 1, "username": n.Author},
+		"author":     map[string]any{"id": userID(n.Author), "username": n.Author},
 		"created_at": time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC).Format(time.RFC3339),
 	}
+}
+
+// userID is a stable id per username, as GitLab gives each user one.
+func userID(username string) int64 {
+	var id int64 = 7
+	for _, c := range username {
+		id = id*31 + int64(c)
+	}
+	return id & 0xffffff
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
