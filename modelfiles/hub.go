@@ -67,15 +67,16 @@ func (h *Hub) client() *http.Client {
 	if h.Client != nil {
 		c = h.Client
 	}
-	// The token goes to the endpoint's host alone: Go keeps Authorization
-	// on a redirect to the same host name even on another port.
+	// The token goes to the endpoint's scheme, host and port alone: Go keeps
+	// Authorization on a redirect to the same host name even on another
+	// port, or from https to http.
 	endpoint, _ := url.Parse(h.Endpoint)
 	c2 := *c
 	c2.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
 			return errors.New("stopped after 10 redirects")
 		}
-		if req.URL.Host != endpoint.Host {
+		if req.URL.Host != endpoint.Host || req.URL.Scheme != endpoint.Scheme {
 			req.Header.Del("Authorization")
 		}
 		return nil

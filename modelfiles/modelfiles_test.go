@@ -1,12 +1,18 @@
 package modelfiles_test
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
+	"sync/atomic"
 	"testing"
 
 	"modelsync.dev/modelsync/internal/hftest"
@@ -241,3 +247,93 @@ func TestQuantizedParameters(t *testing.T) {
 		})
 	}
 }
+
+// The Hub token never crosses to http: a Hub on https that redirects to
+// http on its own host and port (one port serving both) gets the file
+// request without Authorization.
+func TestTokenNeverFollowsARedirectToHTTP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConns, plainConns := newConnListener(ln.Addr()), newConnListener(ln.Addr())
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				tlsConns.close()
+				plainConns.close()
+				return
+			}
+			br := bufio.NewReader(c)
+			first, err := br.Peek(1)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			pc := &peekedConn{Conn: c, r: br}
+			if first[0] == 0x16 { // a TLS handshake record
+				tlsConns.conns <- pc
+			} else {
+				plainConns.conns <- pc
+			}
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	var plainSawToken atomic.Bool
+	plain := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			plainSawToken.Store(true)
+		}
+		http.NotFound(w, r)
+	})}
+	secure := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://"+ln.Addr().String()+r.URL.Path, http.StatusFound)
+	}))
+	secure.Listener = tlsConns
+	secure.StartTLS()
+	go plain.Serve(plainConns)
+	t.Cleanup(func() { secure.Close(); plain.Close() })
+
+	hub := &modelfiles.Hub{Endpoint: "https://" + ln.Addr().String(), Token: "hf_secret", Repo: "Qwen/Qwen3-8B", Revision: "main", Client: secure.Client()}
+	_, err = modelfiles.Read(t.Context(), hub)
+	if err == nil {
+		t.Fatal("read through a redirect to a 404 succeeded")
+	}
+	if plainSawToken.Load() {
+		t.Error("the token was sent over http after a redirect from https")
+	}
+}
+
+// connListener hands out connections another goroutine accepted.
+type connListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	once  gosync.Once
+	done  chan struct{}
+}
+
+func newConnListener(addr net.Addr) *connListener {
+	return &connListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) close()         { l.once.Do(func() { close(l.done) }) }
+func (l *connListener) Close() error   { l.close(); return nil }
+func (l *connListener) Addr() net.Addr { return l.addr }
+
+// peekedConn reads first what was peeked.
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peekedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
