@@ -1,5 +1,5 @@
 // Package gateway holds what modelsync knows about the Envoy AI Gateway and
-// Envoy Gateway objects it manages (v1.1.0, ../shared/crds): their API
+// Envoy Gateway objects it manages (Envoy AI Gateway v1.1.0, Envoy Gateway v1.8.1): their API
 // groups, the keyed lists inside shared objects (a route's rules, a policy's
 // targetRefs) and their limits, the route-group annotation, the header
 // routes match on, and which object points at which. The generator,

@@ -5,7 +5,7 @@ import (
 	"math"
 )
 
-// Defaults from the runbook (../shared/seeds/001): the generator writes
+// Defaults from the cluster team's runbook: the generator writes
 // them, and import leaves a field unset when the live object has them.
 const (
 	DefaultGPUResource    = "nvidia.com/gpu"

@@ -2,8 +2,8 @@
 // a request of maxModelLen tokens needs on each GPU, the memory left for it
 // after the weights and the engine's overhead, and the verdict vLLM would
 // reach 30 to 90 minutes after a sync. The rules and their sources are in
-// ../shared/model-configs/SIZING.md (vLLM's kv_cache_interface.py,
-// kv_cache_utils.py and gpu_worker.py).
+// vLLM's vllm/v1/kv_cache_interface.py, vllm/v1/core/kv_cache_utils.py
+// and vllm/v1/worker/gpu_worker.py (vllm-project/vllm, v0.11 to v0.28).
 package sizing
 
 import (

@@ -67,7 +67,7 @@ func checkKinds(c *checker) {
 		case c.in.Served == nil:
 			c.add(Warning, "unknown-kind", o.Origin, objectName(o),
 				fmt.Sprintf("kind %s in %s is not known offline, so it is not checked", gvk.Kind, o.GetAPIVersion()),
-				"declare it: pass --crds DIR with its CustomResourceDefinition (as ../shared/crds holds them), or validate against the cluster with diff")
+				"declare it: pass --crds DIR with its CustomResourceDefinition (the upstream project publishes it, e.g. Envoy AI Gateway v1.1.0's ai-gateway-crds-helm chart), or validate against the cluster with diff")
 		case !c.in.Served(gvk.GroupKind()):
 			c.add(Error, "unknown-kind", o.Origin, objectName(o),
 				fmt.Sprintf("the cluster does not serve kind %s in %s", gvk.Kind, o.GetAPIVersion()),

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// LeaderWorkerSet's API (CRD in ../shared/crds/lws/): one model instance
+// LeaderWorkerSet's API (kubernetes-sigs/lws v0.10.0): one model instance
 // over several pods, a leader and its workers.
 var LeaderWorkerSet = schema.GroupKind{Group: "leaderworkerset.x-k8s.io", Kind: "LeaderWorkerSet"}
 

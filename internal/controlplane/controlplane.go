@@ -132,22 +132,31 @@ func RepoRoot(dir string) (string, error) {
 }
 
 // CRDDirs returns the CRD directories to install for the repository at root:
-// the upstream CRDs in ../shared/crds when that folder exists (it does in CI),
-// else the project's own structural CRDs in testdata/crds.
+// the project's own CRDs in testdata/crds, whatever lies beside the
+// checkout, so a user's clone tests exactly what CI tests. Their fidelity to
+// the upstream CRDs is checked by TestCRDFidelity (UpstreamCRDsEnv).
 func CRDDirs(root string) []string {
-	upstream := filepath.Join(filepath.Dir(root), "shared", "crds")
-	if entries, err := os.ReadDir(upstream); err == nil {
-		var dirs []string
-		for _, e := range entries {
-			if e.IsDir() {
-				dirs = append(dirs, filepath.Join(upstream, e.Name()))
-			}
-		}
-		if len(dirs) > 0 {
-			return dirs
+	return []string{filepath.Join(root, "testdata", "crds")}
+}
+
+// UpstreamCRDsEnv names a folder of upstream CRDs (one folder per project,
+// as the upstream releases publish them) that TestCRDFidelity compares the
+// project's own CRDs with. Nothing else reads it.
+const UpstreamCRDsEnv = "MODELSYNC_UPSTREAM_CRDS"
+
+// UpstreamCRDDirs returns dir and every folder directly inside it.
+func UpstreamCRDDirs(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", UpstreamCRDsEnv, err)
+	}
+	dirs := []string{dir}
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, filepath.Join(dir, e.Name()))
 		}
 	}
-	return []string{filepath.Join(root, "testdata", "crds")}
+	return dirs, nil
 }
 
 const (
