@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"modelsync.dev/modelsync/markdown"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -80,20 +81,21 @@ func (p *Plan) modelsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| model | change | GPUs before | GPUs after | memory | storage |\n|---|---|---|---|---|---|\n")
 	for _, m := range p.Models {
-		fmt.Fprintf(&b, "| %s | %s%s | %s | %s | %s → %s | %s → %s |\n", code(m.Name), m.Change, whatText(m.What), gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
-			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", markdown.Cell(m.Name), markdown.CellText(m.Change+whatText(m.What)),
+			markdown.CellText(gpuCounts(m.GPUsBefore)), markdown.CellText(gpuCounts(m.GPUsAfter)),
+			markdown.CellText(orDash(m.MemoryBefore)+" → "+orDash(m.MemoryAfter)), markdown.CellText(orDash(m.StorageBefore)+" → "+orDash(m.StorageAfter)))
 	}
 	if len(p.Unowned) > 0 {
-		fmt.Fprintf(&b, "| shared or hand-written objects | %s | | | | |\n", code(strings.Join(p.Unowned, ", ")))
+		fmt.Fprintf(&b, "| shared or hand-written objects | %s | | | | |\n", markdown.Cell(strings.Join(p.Unowned, ", ")))
 	}
 	b.WriteString("\n")
 	for _, m := range p.Models {
 		for _, c := range slices.Concat(m.Start, m.Capacity) {
-			fmt.Fprintf(&b, "- %s: %s\n", code(m.Name), code(c))
+			fmt.Fprintf(&b, "- %s: %s\n", markdown.Code(m.Name), markdown.Code(c))
 		}
 	}
 	if t := p.gpuTotals(); t != "" {
-		fmt.Fprintf(&b, "\nGPUs requested in the namespace: %s\n\n", t)
+		fmt.Fprintf(&b, "\nGPUs requested in the namespace: %s\n\n", markdown.Text(t))
 		b.WriteString(p.gpuChart())
 	}
 	return b.String()
@@ -109,11 +111,12 @@ func (p *Plan) gpuChart() string {
 		if t.Before == t.After {
 			continue // the chart shows what the plan moves
 		}
-		labels = append(labels, fmt.Sprintf("%q, %q", t.Resource+" before", t.Resource+" after"))
+		name := markdown.Label(t.Resource)
+		labels = append(labels, fmt.Sprintf("%q, %q", name+" before", name+" after"))
 		values = append(values, fmt.Sprintf("%d, %d", t.Before, t.After))
 		top = max(top, t.Before, t.After)
 		if t.Free != nil {
-			labels = append(labels, fmt.Sprintf("%q", t.Resource+" free"))
+			labels = append(labels, fmt.Sprintf("%q", name+" free"))
 			values = append(values, fmt.Sprint(*t.Free))
 			top = max(top, *t.Free)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"modelsync.dev/modelsync/markdown"
 	"slices"
 	"strings"
 )
@@ -147,7 +148,7 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	if opts.Marker != "" {
 		fmt.Fprintf(&head, "<!-- %s -->\n", opts.Marker)
 	}
-	fmt.Fprintf(&head, "### modelsync plan: %s\n\n", code(p.target()))
+	fmt.Fprintf(&head, "### modelsync plan: %s\n\n", markdown.Code(p.target()))
 	n := p.Counts()
 	fmt.Fprintf(&head, "| create | update | prune | prune-item | unchanged |\n|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d |\n\n",
 		n[Create], n[Update]+n[Conflict], n[Prune], n[PruneItem], n[Unchanged])
@@ -158,9 +159,9 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	if removals := p.Removals(); len(removals) > 0 {
 		head.WriteString("> [!warning]\n> **Pending removals.** `sync` keeps these; the manual `prune` job deletes them after approval:\n")
 		for _, c := range removals {
-			fmt.Fprintf(&head, "> - %s %s", c.Action, code(c.subject()))
+			fmt.Fprintf(&head, "> - %s %s", c.Action, markdown.Code(c.subject()))
 			if claims := c.claimNames(); claims != "" {
-				fmt.Fprintf(&head, " (claims %s: kept; deleted only by `prune --delete-pvcs`)", code(claims))
+				fmt.Fprintf(&head, " (claims %s: kept; deleted only by `prune --delete-pvcs`)", markdown.Code(claims))
 			}
 			head.WriteString("\n")
 		}
@@ -170,7 +171,7 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 		head.WriteString("> [!caution]\n> **Needs attention** (refused objects, fields owned by other managers, objects to adopt): see the table.\n\n")
 	}
 	if drift := p.driftCount(); drift > 0 {
-		fmt.Fprintf(&head, "> [!note]\n> %d change(s) marked *drift* are pending on the cluster at the baseline %s already: they do not come from this merge request.\n\n", drift, code(short(p.Baseline)))
+		fmt.Fprintf(&head, "> [!note]\n> %d change(s) marked *drift* are pending on the cluster at the baseline %s already: they do not come from this merge request.\n\n", drift, markdown.Code(short(p.Baseline)))
 	}
 	rows := false
 	for _, c := range p.Changes {
@@ -185,13 +186,13 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 		if c.Drift {
 			action += " *(drift)*"
 		}
-		fmt.Fprintf(&head, "| %s | %s | %s | %s |\n", action, cell(c.subject()), cell(c.Model), cell(c.Origin))
+		fmt.Fprintf(&head, "| %s | %s | %s | %s |\n", action, markdown.Cell(c.subject()), markdown.Cell(c.Model), markdown.Cell(c.Origin))
 	}
 	if rows {
 		head.WriteString("\n")
 	}
 	for _, warn := range p.Warnings {
-		fmt.Fprintf(&head, "- warning: %s\n", code(warn))
+		fmt.Fprintf(&head, "- warning: %s\n", markdown.Code(warn))
 	}
 	if head.Len() > MaxMarkdownBytes-1024 {
 		return p.writeMarkdownSummary(w, opts)
@@ -222,7 +223,7 @@ func (p *Plan) markdownDetails(budget int, opts MarkdownOptions) string {
 			if (c.Diff == "" && c.Message == "") || c.Action == Unchanged {
 				continue
 			}
-			detail := fmt.Sprintf("**%s** %s\n\n%s%s\n", c.Action, code(c.subject()), messageBlock(c), fence(c.Diff))
+			detail := fmt.Sprintf("**%s** %s\n\n%s%s\n", c.Action, markdown.Code(c.subject()), messageBlock(c), markdown.Fence(c.Diff, diffLang(c.Diff)))
 			if body.Len()+inner.Len()+len(detail)+len(g.Title())+wrap > budget {
 				left[string(c.Action)+" "+c.Kind]++
 				leftNames = append(leftNames, string(c.Action)+" "+c.subject())
@@ -232,7 +233,7 @@ func (p *Plan) markdownDetails(budget int, opts MarkdownOptions) string {
 			n++
 		}
 		if n > 0 {
-			fmt.Fprintf(&body, "<details><summary>%s: %d diff(s)</summary>\n\n%s</details>\n\n", htmlEscape(g.Title()), n, inner.String())
+			fmt.Fprintf(&body, "<details><summary>%s: %d diff(s)</summary>\n\n%s</details>\n\n", markdown.HTMLCode(g.Title()), n, inner.String())
 		}
 	}
 	if len(leftNames) == 0 {
@@ -251,9 +252,9 @@ func (p *Plan) markdownDetails(budget int, opts MarkdownOptions) string {
 	body.WriteString(".\n")
 	const named = 20
 	if len(leftNames) <= named {
-		fmt.Fprintf(&body, "Left out: %s.\n", code(strings.Join(leftNames, ", ")))
+		fmt.Fprintf(&body, "Left out: %s.\n", markdown.Code(strings.Join(leftNames, ", ")))
 	} else {
-		fmt.Fprintf(&body, "Left out, first %d: %s, and %d more.\n", named, code(strings.Join(leftNames[:named], ", ")), len(leftNames)-named)
+		fmt.Fprintf(&body, "Left out, first %d: %s, and %d more.\n", named, markdown.Code(strings.Join(leftNames[:named], ", ")), len(leftNames)-named)
 	}
 	return body.String()
 }
@@ -265,7 +266,7 @@ func (p *Plan) writeMarkdownSummary(w io.Writer, opts MarkdownOptions) error {
 	if opts.Marker != "" {
 		fmt.Fprintf(&b, "<!-- %s -->\n", opts.Marker)
 	}
-	fmt.Fprintf(&b, "### modelsync plan: %s\n\n", code(p.target()))
+	fmt.Fprintf(&b, "### modelsync plan: %s\n\n", markdown.Code(p.target()))
 	r := p.Report()
 	fmt.Fprintf(&b, "| create | update (objects and entries) | delete | unchanged |\n|---:|---:|---:|---:|\n| %d | %d | %d | %d |\n\n",
 		r.Create, r.Update, r.Delete, p.Counts()[Unchanged])
@@ -308,42 +309,13 @@ func messageBlock(c Change) string {
 	if len(lines) == 0 {
 		return ""
 	}
-	return fence(strings.Join(lines, "\n"))
+	return markdown.Fence(strings.Join(lines, "\n"), "")
 }
 
-// fence wraps text in a code fence longer than any backtick run inside it.
-func fence(s string) string {
-	if s == "" {
-		return ""
-	}
-	f := "```"
-	for strings.Contains(s, f) {
-		f += "`"
-	}
-	lang := ""
+// diffLang is the fence's info string: diff for a unified diff.
+func diffLang(s string) string {
 	if strings.HasPrefix(s, "--- ") {
-		lang = "diff"
+		return "diff"
 	}
-	return f + lang + "\n" + s + "\n" + f + "\n"
-}
-
-func code(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	tick := "`"
-	for strings.Contains(s, tick) {
-		tick += "`"
-	}
-	return tick + " " + s + " " + tick
-}
-
-// cell makes s safe inside a table cell.
-func cell(s string) string {
-	if s == "" {
-		return ""
-	}
-	return code(strings.ReplaceAll(s, "|", `\|`))
-}
-
-func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"modelsync.dev/modelsync/markdown"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,14 +197,16 @@ func (o *diffOptions) upsertNote(ctx context.Context, target mrnote.Target, mark
 // problems, or the error that stopped the plan.
 func failureNote(marker, ns string, err error) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "<!-- %s -->\n### modelsync plan: `%s`: no plan\n\n", marker, ns)
+	fmt.Fprintf(&b, "<!-- %s -->\n### modelsync plan: %s: no plan\n\n", marker, markdown.Code(ns))
 	var te *treeErrors
 	if errors.As(err, &te) {
-		b.WriteString("The tree has errors, so nothing can be planned. Fix them and push again:\n\n```\n")
-		printDiagnostics(&b, te.diagnostics)
-		b.WriteString("```\n")
+		var problems strings.Builder
+		printDiagnostics(&problems, te.diagnostics)
+		b.WriteString("The tree has errors, so nothing can be planned. Fix them and push again:\n\n")
+		b.WriteString(markdown.Fence(strings.TrimSuffix(problems.String(), "\n"), ""))
 	} else {
-		fmt.Fprintf(&b, "The plan could not be made, so the previous plan no longer holds:\n\n```\n%s\n```\n", err)
+		b.WriteString("The plan could not be made, so the previous plan no longer holds:\n\n")
+		b.WriteString(markdown.Fence(err.Error(), ""))
 	}
 	if u := os.Getenv("CI_JOB_URL"); u != "" {
 		fmt.Fprintf(&b, "\n[job log](%s)\n", u)
