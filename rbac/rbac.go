@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -78,10 +79,15 @@ type Options struct {
 	// it and still have to be pruned: the only Secrets besides the
 	// inventory the identity may read (by name).
 	Secrets []string
-	// Roles are the Roles the tree holds. Writing a Role or a RoleBinding
-	// to it needs escalate and bind on it (the API server's escalation
-	// check), granted for these names only.
-	Roles []string
+	// Roles are the Roles the tree holds. The API server lets an identity
+	// write a Role only when it holds every permission the Role grants:
+	// the identity is granted the Roles' rules themselves and never
+	// escalate, so it can write these Roles as the tree has them and
+	// nothing wider (a Role rewritten to */*/*). It holds bind on these
+	// names alone: a binding to a Role that does not exist yet (the first
+	// plan's dry run) cannot be checked against the Role's rules, and
+	// binding a Role whose rules it holds gives nothing it has not.
+	Roles []rbacv1.Role
 }
 
 // Role returns the Role for opts, and the RoleBinding when opts names
@@ -114,9 +120,13 @@ func Role(opts Options) (*rbacv1.Role, *rbacv1.RoleBinding) {
 		}
 	}
 	rules = append(rules, secretRules(opts)...)
+	rules = append(rules, treeRoleRules(opts.Roles)...)
 	if len(opts.Roles) > 0 {
-		names := slices.Sorted(slices.Values(opts.Roles))
-		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles"}, Verbs: []string{"bind", "escalate"}, ResourceNames: slices.Compact(names)})
+		var names []string
+		for _, r := range opts.Roles {
+			names = append(names, r.Name)
+		}
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles"}, Verbs: []string{"bind"}, ResourceNames: slices.Compact(slices.Sorted(slices.Values(names)))})
 	}
 	meta := metav1.ObjectMeta{Name: opts.Name, Namespace: opts.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "modelsync"}}
 	role := &rbacv1.Role{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"}, ObjectMeta: meta, Rules: rules}
@@ -174,6 +184,20 @@ func secretRules(opts Options) []rbacv1.PolicyRule {
 	}
 	names := slices.Compact(slices.Sorted(slices.Values(append([]string{inv}, opts.Secrets...))))
 	return append(create, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: named, ResourceNames: names})
+}
+
+// treeRoleRules are the rules of the tree's Roles, each once, in the order
+// the tree gives them.
+func treeRoleRules(roles []rbacv1.Role) []rbacv1.PolicyRule {
+	var out []rbacv1.PolicyRule
+	for _, r := range roles {
+		for _, rule := range r.Rules {
+			if !slices.ContainsFunc(out, func(o rbacv1.PolicyRule) bool { return equality.Semantic.DeepEqual(o, rule) }) {
+				out = append(out, rule)
+			}
+		}
+	}
+	return out
 }
 
 // RoleName is the Role's name when none is given: modelsync, or

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
@@ -106,7 +107,11 @@ func (o *rbacOptions) Run(ctx context.Context, out, errOut io.Writer) error {
 	opts.Secrets = o.secrets
 	for _, obj := range set.Objects {
 		if obj.GetKind() == "Role" && obj.GroupVersionKind().Group == rbacv1.GroupName {
-			opts.Roles = append(opts.Roles, obj.GetName())
+			var role rbacv1.Role
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &role); err != nil {
+				return fmt.Errorf("%s: Role %s: %w", obj.Origin, obj.GetName(), err)
+			}
+			opts.Roles = append(opts.Roles, role)
 		}
 		if gvk := obj.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Secret" {
 			opts.Secrets = append(opts.Secrets, obj.GetName())
