@@ -84,6 +84,9 @@ func ParseConfig(data []byte) (*Config, error) {
 	if c.HeadDim == 0 {
 		c.HeadDim = c.HiddenSize / c.Heads
 	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
 	return &c, nil
 }
 

@@ -13,7 +13,9 @@ import (
 	"strings"
 	gosync "sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"modelsync.dev/modelsync/internal/hftest"
 	"modelsync.dev/modelsync/modelfiles"
@@ -337,3 +339,77 @@ type peekedConn struct {
 }
 
 func (c *peekedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// The lock is input like the tree: every fact a merge request could forge
+// is range-checked, and the error names the lock's line and the fact.
+func TestLockFactsAreRangeChecked(t *testing.T) {
+	entry := func(field, value string) string {
+		facts := map[string]string{
+			"commit": "'" + strings.Repeat("a", 40) + "'", "num_hidden_layers": "36", "num_attention_heads": "32", "num_key_value_heads": "8",
+			"head_dim": "128", "hidden_size": "4096", "max_position_embeddings": "40960", "weightsBytes": "16381470720", "parameters": "8190735360", "shards": "5",
+		}
+		facts[field] = value
+		return "models:\n  Qwen/Qwen3-8B@main:\n    commit: " + facts["commit"] + "\n    config:\n      model_type: qwen3\n" +
+			"      num_hidden_layers: " + facts["num_hidden_layers"] + "\n      num_attention_heads: " + facts["num_attention_heads"] +
+			"\n      num_key_value_heads: " + facts["num_key_value_heads"] + "\n      head_dim: " + facts["head_dim"] +
+			"\n      hidden_size: " + facts["hidden_size"] + "\n      max_position_embeddings: " + facts["max_position_embeddings"] +
+			"\n    weightsBytes: " + facts["weightsBytes"] + "\n    bytesByDType: {BF16: " + facts["weightsBytes"] + "}\n    parameters: " + facts["parameters"] +
+			"\n    shards: " + facts["shards"] + "\n"
+	}
+	if _, err := modelfiles.ParseLock([]byte(entry("", "")), "modelsync.lock"); err != nil {
+		t.Fatalf("a real entry: %v", err)
+	}
+	for _, tc := range []struct{ field, value, want string }{
+		{"num_hidden_layers", "0", "num_hidden_layers 0 is out of range"},
+		{"num_hidden_layers", "-1", "num_hidden_layers -1 is out of range"},
+		{"head_dim", "0", "head_dim 0 is out of range"},
+		{"num_key_value_heads", "-8", "num_key_value_heads -8"},
+		{"weightsBytes", "1", "weightsBytes 1 is out of range"},
+		{"weightsBytes", "-17179869184", "weightsBytes -17179869184"},
+		{"parameters", "99999999999999999", "parameters 99999999999999999 is out of range"},
+		{"max_position_embeddings", "99999999999999", "max_position_embeddings 99999999999999"},
+		{"commit", "main", `commit "main" is not a 40-digit commit`},
+		{"shards", "0", "shards 0"},
+	} {
+		_, err := modelfiles.ParseLock([]byte(entry(tc.field, tc.value)), "models-config/modelsync.lock")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "models-config/modelsync.lock:2: Qwen/Qwen3-8B@main") {
+			t.Errorf("%s %s: got %v, want %q at line 2", tc.field, tc.value, err, tc.want)
+		}
+	}
+}
+
+// The lock is read only as a regular file of the tree: a link (to a file
+// outside, or to /dev/zero) and a FIFO are refused before they are opened,
+// so nothing outside the tree is read and nothing blocks or fills memory.
+func TestLockIsReadOnlyAsARegularFile(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("models: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, create := range map[string]func(path string) error{
+		"a link outside the tree": func(p string) error { return os.Symlink(outside, p) },
+		"a link to /dev/zero":     func(p string) error { return os.Symlink("/dev/zero", p) },
+		"a FIFO":                  func(p string) error { return syscall.Mkfifo(p, 0o644) },
+	} {
+		root := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(root, "models-config"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := create(filepath.Join(root, "models-config", modelfiles.LockFile)); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := modelfiles.ReadLock(os.DirFS(root), "models-config")
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s: got %v, want a refusal", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: ReadLock did not return", name)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"modelsync.dev/modelsync/modelfiles"
@@ -199,21 +200,28 @@ func (o *lockOptions) Run(ctx context.Context, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The old lock is what a merge request may have forged: lock reads
+	// every entry again from the model's files, whatever it held, and can
+	// always write a lock that could not be read.
 	old, err := modelfiles.ReadLock(src.tree.FS, src.tree.Root)
 	if err != nil {
-		old = &modelfiles.Lock{}
+		fmt.Fprintf(errOut, "warning: the lock could not be read whole, so it is written anew: %v\n", err)
+		if old == nil {
+			old = &modelfiles.Lock{}
+		}
 	}
 	lock := &modelfiles.Lock{Models: map[string]*modelfiles.Facts{}}
+	var skipped []string
 	for _, m := range set.Models {
-		if m.Spec.Server == nil || m.Spec.Revision == "" || m.Spec.Upstream == "" {
+		if m.Spec.Server == nil || m.Spec.Upstream == "" {
+			continue
+		}
+		if m.Spec.Revision == "" {
+			skipped = append(skipped, m.Name())
 			continue
 		}
 		key := modelfiles.Key(m.Spec.Upstream, m.Spec.Revision)
 		if lock.Models[key] != nil {
-			continue
-		}
-		if f := old.Models[key]; f != nil && f.Commit == m.Spec.Revision {
-			lock.Models[key] = f // a commit's files do not change
 			continue
 		}
 		f, err := modelfiles.Read(ctx, files.source(m.Spec.Upstream, m.Spec.Revision))
@@ -222,17 +230,47 @@ func (o *lockOptions) Run(ctx context.Context, out, errOut io.Writer) error {
 		}
 		lock.Models[key] = f
 		fmt.Fprintf(out, "%s: commit %s, %d shard(s), %s of weights\n", key, f.Commit, f.Shards, gib(f.WeightsBytes))
+		if was := old.Models[key]; was != nil && !equality.Semantic.DeepEqual(was, f) {
+			fmt.Fprintf(errOut, "warning: %s: the lock's entry did not match the model's files; it is replaced\n", key)
+		}
 	}
 	data, err := lock.Marshal()
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(o.source.path, modelfiles.LockFile)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	if err := writeRegularFile(path, data); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "wrote %s: %d model(s)\n", path, len(lock.Models))
+	if len(skipped) > 0 {
+		fmt.Fprintf(out, "skipped %d served Model(s) without spec.revision: %s; pin each to a commit (revision: <40-digit commit, or a branch or tag lock resolves>) to size it from its files\n",
+			len(skipped), strings.Join(skipped, ", "))
+	}
 	return nil
+}
+
+// writeRegularFile replaces path with a regular file holding data: written
+// beside it and renamed over it, so that a link committed at path is
+// replaced, never followed out of the tree.
+func writeRegularFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 func (o *sizeOptions) Validate() error {

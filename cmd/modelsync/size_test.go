@@ -87,6 +87,60 @@ func TestLockSizeValidate(t *testing.T) {
 	if code, out, errOut := run("lock", "--path", dir, "-n", "nrp-llm"); code != 0 || !strings.Contains(out, "2 model(s)") {
 		t.Fatalf("lock: exit %d\n%s%s", code, out, errOut)
 	}
+	lockPath := filepath.Join(dir, "modelsync.lock")
+	good, err := os.ReadFile(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lock is input like the tree. A forged entry at a pinned commit is
+	// read again and replaced; a lock that is a link is replaced, never
+	// written through; a broken lock is an error at its line, and lock
+	// writes it again.
+	forged := strings.ReplaceAll(string(good), "16381470720", "1638147072")
+	if err := os.WriteFile(lockPath, []byte(forged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run("lock", "--path", dir, "-n", "nrp-llm"); code != 0 || !strings.Contains(errOut, "Qwen/Qwen3-8B@main: the lock's entry did not match the model's files; it is replaced") {
+		t.Errorf("lock over a forged entry: exit %d\n%s%s", code, out, errOut)
+	}
+	if got, _ := os.ReadFile(lockPath); string(got) != string(good) {
+		t.Errorf("lock did not restore the forged entry:\n%s", got)
+	}
+	outside := filepath.Join(t.TempDir(), "outside")
+	if err := os.WriteFile(outside, []byte("not modelsync's\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(lockPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, lockPath); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run("validate", "--path", dir, "-n", "nrp-llm"); code == 0 || !strings.Contains(out+errOut, "not a regular file") {
+		t.Errorf("validate of a linked lock: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run("lock", "--path", dir, "-n", "nrp-llm"); code != 0 || !strings.Contains(errOut, "written anew") {
+		t.Errorf("lock over a linked lock: exit %d\n%s%s", code, out, errOut)
+	}
+	if got, _ := os.ReadFile(outside); string(got) != "not modelsync's\n" {
+		t.Errorf("lock wrote through the link to a file outside the tree: %q", got)
+	}
+	if fi, err := os.Lstat(lockPath); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the lock after lock: %v, %v; want a regular file", fi, err)
+	}
+	broken := strings.Replace(string(good), "num_hidden_layers: 36", "num_hidden_layers: 0", 1)
+	if err := os.WriteFile(lockPath, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run("validate", "--path", dir, "-n", "nrp-llm"); code == 0 || !regexp.MustCompile(`modelsync.lock:\d+: Qwen/Qwen3-8B@main: config num_hidden_layers 0 is out of range`).MatchString(out+errOut) {
+		t.Errorf("validate of a lock with 0 layers: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run("lock", "--path", dir, "-n", "nrp-llm"); code != 0 {
+		t.Errorf("lock over a broken lock: exit %d\n%s%s", code, out, errOut)
+	}
+	if got, _ := os.ReadFile(lockPath); string(got) != string(good) {
+		t.Errorf("lock did not rewrite the broken lock:\n%s", got)
+	}
 	requests := hub.Requests.Load()
 
 	code, out, errOut := run("size", "--path", dir, "-n", "nrp-llm", "-o", "json")
