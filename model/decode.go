@@ -21,6 +21,9 @@ func IsModel(o manifest.Object) bool {
 	return o.GroupVersionKind().Group == Group && o.GetKind() == Kind
 }
 
+// plainDecimal is a number as every engine's flag parser reads it.
+var plainDecimal = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$`)
+
 // Decode reads a Model from a loaded object. Unknown fields are errors, so a
 // misspelt field is reported instead of silently ignored.
 func Decode(o manifest.Object) (Model, error) {
@@ -41,8 +44,8 @@ func Decode(o manifest.Object) (Model, error) {
 			obj = runtime.DeepCopyJSON(obj)
 			_ = unstructured.SetNestedField(obj, strconv.FormatFloat(toFloat(n), 'f', -1, 64), "spec", "server", "gpuMemoryUtilization")
 		case string:
-			if _, err := strconv.ParseFloat(n, 64); err != nil {
-				return fail(fmt.Sprintf("spec.server.gpuMemoryUtilization %q is not a number", n), "write a fraction such as 0.95")
+			if !plainDecimal.MatchString(n) {
+				return fail(fmt.Sprintf("spec.server.gpuMemoryUtilization %q is not a plain decimal number", n), "write a fraction such as 0.95 (the engine's parser takes no hex, exponent or NaN)")
 			}
 		}
 	}

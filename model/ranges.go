@@ -45,7 +45,7 @@ var Ranges = append([]numberRange{
 	{path: "spec.server.weightsGi", min: 0, minOpen: true, max: 1 << 16, what: "the weight size hf-mem reports, in GiB"},
 	{path: "spec.server.paramsB", min: 0, max: 1 << 20, what: "the parameter count in billions"},
 	{path: "spec.server.overheadGi", min: 0, max: 1024, what: "GiB per GPU besides weights and KV cache"},
-	{path: "spec.server.maxModelLen", min: 1, max: 1 << 30, integer: true, what: "the context length in tokens"},
+	{path: "spec.server.maxModelLen", min: 1, max: 1 << 24, integer: true, what: "the context length in tokens"},
 	{path: "spec.server.gpuMemoryUtilization", min: 0, minOpen: true, max: 1, what: "the fraction of GPU memory vLLM may use"},
 	{path: "spec.server.maxNumSeqs", min: 1, max: 1 << 20, integer: true, what: "concurrent sequences"},
 	{path: "spec.server.maxNumBatchedTokens", min: 1, max: 1 << 30, integer: true, what: "tokens per batch"},
@@ -114,6 +114,9 @@ func (r numberRange) check(v any) string {
 	case string:
 		if !strings.HasSuffix(r.path, "gpuMemoryUtilization") {
 			return "" // the type check says it is not a number
+		}
+		if !plainDecimal.MatchString(n) {
+			return fmt.Sprintf("%q is not a plain decimal number (the engine's parser takes no hex, exponent or NaN)", n)
 		}
 		p, err := strconv.ParseFloat(n, 64)
 		if err != nil {

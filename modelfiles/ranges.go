@@ -6,13 +6,15 @@ import (
 )
 
 // The ranges a model's facts must lie in. Wider than any model published
-// (DeepSeek-V3: 61 layers, 671 B parameters, 642 GiB of weights), narrow
-// enough that no product of them in sizing overflows an int64.
+// (DeepSeek-V3: 61 layers, 128 heads, 671 B parameters, 642 GiB of
+// weights), narrow enough that no product of them in sizing overflows an
+// int64.
 const (
-	maxLayers     = 10_000
-	maxHeads      = 100_000
-	maxDim        = 1 << 20 // hidden size, head dims, ranks, windows
-	maxPositions  = 1 << 30
+	maxLayers     = 2048
+	maxHeads      = 2048
+	maxDim        = 8192    // head dims, ranks, linear-attention dims
+	maxHidden     = 1 << 18 // hidden size
+	maxPositions  = 1 << 24 // 16,777,216 tokens; also bounds sliding windows
 	maxVocab      = 1 << 24
 	maxExperts    = 100_000
 	minBytes      = 1 << 20 // 1 MiB: no served model is smaller
@@ -20,6 +22,13 @@ const (
 	maxParameters = 1 << 50
 	maxShards     = 100_000
 )
+
+// MaxPositions is the longest context modelsync sizes: the bound of a
+// config's max_position_embeddings, a Model's maxModelLen and size's
+// --max-model-len, chosen with the other bounds so that a whole model's KV
+// cache for it (every layer, KV head and head dimension at 4 bytes) fits in
+// an int64.
+const MaxPositions = maxPositions
 
 var commitPattern = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
@@ -73,7 +82,7 @@ func (c *Config) check() error {
 		{"num_attention_heads", c.Heads, 1, maxHeads},
 		{"num_key_value_heads", c.KVHeads, 1, maxHeads},
 		{"head_dim", c.HeadDim, 1, maxDim},
-		{"hidden_size", c.HiddenSize, 1, maxDim},
+		{"hidden_size", c.HiddenSize, 1, maxHidden},
 		{"kv_lora_rank", c.KVLoraRank, 0, maxDim},
 		{"qk_rope_head_dim", c.QKRopeHeadDim, 0, maxDim},
 		{"sliding_window", c.SlidingWindow, 0, maxPositions},

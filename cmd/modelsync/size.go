@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -276,6 +277,22 @@ func writeRegularFile(path string, data []byte) error {
 func (o *sizeOptions) Validate() error {
 	if err := oneOf("-o", o.output, "text", "json"); err != nil {
 		return err
+	}
+	if o.gpus < 1 || o.gpus > 64 {
+		return fmt.Errorf("--gpus %d: out of range [1, 64] (GPUs per pod)", o.gpus)
+	}
+	if math.IsNaN(o.utilization) || o.utilization <= 0 || o.utilization > 1 {
+		return fmt.Errorf("--gpu-memory-utilization %v: out of range (0, 1] (the fraction of GPU memory vLLM may use)", o.utilization)
+	}
+	if o.maxModelLen < 0 || o.maxModelLen > modelfiles.MaxPositions {
+		return fmt.Errorf("--max-model-len %d: out of range [1, %d] (0: the model's context)", o.maxModelLen, modelfiles.MaxPositions)
+	}
+	mem, err := resource.ParseQuantity(o.gpuMemory)
+	if err != nil {
+		return fmt.Errorf("--gpu-memory %s: %w", o.gpuMemory, err)
+	}
+	if mem.Cmp(resource.MustParse("1Gi")) < 0 || mem.Cmp(resource.MustParse("1Ti")) > 0 {
+		return fmt.Errorf("--gpu-memory %s: out of range [1Gi, 1Ti] (one GPU's memory)", o.gpuMemory)
 	}
 	return filesFlag{}.parse(o.files)
 }

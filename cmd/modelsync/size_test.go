@@ -203,3 +203,26 @@ func TestLockSizeValidate(t *testing.T) {
 		t.Errorf("size and validate read the network: %d requests after the lock", hub.Requests.Load()-requests)
 	}
 }
+
+// Every number flag of size has a range, refused with the flag's name
+// before anything is read (a GPU count of 0 was sized as 1, NaN gave an
+// 8.6 billion GiB budget, a huge --max-model-len overflowed to "fits").
+func TestSizeFlagsOutOfRange(t *testing.T) {
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--gpus", "0"}, "--gpus 0: out of range [1, 64]"},
+		{[]string{"--gpus", "-4"}, "--gpus -4: out of range"},
+		{[]string{"--gpu-memory-utilization", "1.5"}, "--gpu-memory-utilization 1.5: out of range (0, 1]"},
+		{[]string{"--gpu-memory-utilization", "NaN"}, "--gpu-memory-utilization NaN: out of range"},
+		{[]string{"--max-model-len", "-5"}, "--max-model-len -5: out of range"},
+		{[]string{"--max-model-len", "99999999999999"}, "--max-model-len 99999999999999: out of range"},
+		{[]string{"--gpu-memory", "-80Gi"}, "--gpu-memory -80Gi: out of range"},
+	} {
+		code, out, errOut := run(append([]string{"size", "Qwen/Qwen3-8B"}, tc.flags...)...)
+		if code < 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("size %v: exit %d, want an error %q\n%s%s", tc.flags, code, tc.want, out, errOut)
+		}
+	}
+}
