@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -59,6 +60,7 @@ func checkModels(c *checker) {
 			c.add(Error, "command-line-conflict", m.Origin.At("spec", "server", "commandLine"), obj, "commandLine is the whole engine line, but args or preStart are set too",
 				"put the args and the preStart command into commandLine, or drop commandLine")
 		}
+		c.checkNames(m, obj)
 		if s.HFOverrides != "" && !json.Valid([]byte(s.HFOverrides)) {
 			c.add(Error, "hf-overrides-json", serverField(m, "", "hfOverrides"), obj, "hfOverrides is not valid JSON; the engine would refuse to start",
 				`write it as one JSON object, for example hfOverrides: '{"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}'`)
@@ -212,4 +214,38 @@ func doubledField(d string) string {
 		return "env"
 	}
 	return "args"
+}
+
+// Grammars of the names a served Model hands the engine. The line quotes
+// them anyway (engine.Word); these catch a typo, or a name that is not one,
+// before a pod crash-loops on it.
+var (
+	// hubRepo is a Hugging Face repository id (ORG/NAME or NAME) or an
+	// absolute path to the files.
+	hubRepo = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$|^/[A-Za-z0-9._/-]+$`)
+	// parserName is a tool-call or reasoning parser as the engines name them
+	// (hermes, llama3_json, deepseek_r1, qwen3_coder, glm45).
+	parserName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	// servedName is a name clients ask for: the x-ai-eg-model header value.
+	servedName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,252}$`)
+)
+
+func (c *checker) checkNames(m *model.Model, obj string) {
+	s := m.Spec.Server
+	for _, f := range []struct {
+		path    []string
+		value   string
+		grammar *regexp.Regexp
+		what    string
+	}{
+		{[]string{"spec", "upstream"}, m.Spec.Upstream, hubRepo, "a Hugging Face repository id (ORG/NAME) or an absolute path"},
+		{[]string{"spec", "served"}, m.Spec.Served, servedName, "a model name: letters, digits and . _ : / @ + -"},
+		{[]string{"spec", "server", "toolCallParser"}, s.ToolCallParser, parserName, "a parser name as the engine lists it (hermes, llama3_json)"},
+		{[]string{"spec", "server", "reasoningParser"}, s.ReasoningParser, parserName, "a parser name as the engine lists it (deepseek_r1, qwen3)"},
+	} {
+		if f.value != "" && !f.grammar.MatchString(f.value) {
+			c.add(Error, "model-name", m.Origin.At(f.path...), obj, fmt.Sprintf("%s %q is not %s", f.path[len(f.path)-1], f.value, f.what),
+				"write it as the engine expects it; modelsync passes it to the engine as one argument")
+		}
+	}
 }

@@ -288,6 +288,24 @@ func TestServerRules(t *testing.T) {
 			rule:  "enforce-eager", severity: validation.Warning, origin: "models-config/m.yaml:12", message: "--enforce-eager disables CUDA graphs",
 		},
 		{
+			name:  "an upstream that runs a command",
+			files: map[string]string{"m.yaml": strings.Replace(served("m", "    gpus: 1\n"), "  upstream: org/m\n", "  upstream: 'Qwen/Qwen3-8B;touch pwned;:'\n", 1)},
+			rule:  "model-name", severity: validation.Error, origin: "models-config/m.yaml:6",
+			message: `upstream "Qwen/Qwen3-8B;touch pwned;:" is not a Hugging Face repository id (ORG/NAME) or an absolute path`,
+		},
+		{
+			name:  "a served name with a command substitution",
+			files: map[string]string{"m.yaml": strings.Replace(served("m", "    gpus: 1\n"), "  upstream: org/m\n", "  upstream: org/m\n  served: chat$(id)\n", 1)},
+			rule:  "model-name", severity: validation.Error, origin: "models-config/m.yaml:7",
+			message: `served "chat$(id)" is not a model name`,
+		},
+		{
+			name:  "a parser with a backtick",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    toolCallParser: 'hermes`id`'\n")},
+			rule:  "model-name", severity: validation.Error, origin: "models-config/m.yaml:12",
+			message: "toolCallParser \"hermes`id`\" is not a parser name",
+		},
+		{
 			name:  "parsers on an embedding model",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    embedding: true\n    toolCallParser: hermes\n")},
 			rule:  "embedding-parsers", severity: validation.Error, origin: "models-config/m.yaml:13", message: "an embedding model takes no tool-call or reasoning parser",
