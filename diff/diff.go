@@ -43,6 +43,10 @@ type Options struct {
 	// metadata only, and Result.Members holds just that of it: enough for
 	// a plan and a sync, not for a prune (Differ.ReadWhole).
 	WholeMembers bool
+	// CapacitySnapshot, when set, is the ConfigMap ("namespace/name") a
+	// trusted identity published the cluster's capacity in (capacity.Take):
+	// the plan reads it instead of listing every namespace's pods.
+	CapacitySnapshot string
 }
 
 // DefaultKeepManagers are the imperative managers kept by default:

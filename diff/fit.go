@@ -3,11 +3,33 @@ package diff
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"modelsync.dev/modelsync/capacity"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/workload"
 )
+
+// snapshotStale is the age past which a capacity snapshot is said to be old.
+const snapshotStale = time.Hour
+
+// readCapacity reads the published snapshot when the options name one,
+// else lists the nodes and pods itself.
+func (d *Differ) readCapacity(ctx context.Context, plan *Plan) (*capacity.Cluster, error) {
+	if d.opts.CapacitySnapshot == "" {
+		return capacity.Read(ctx, d.r)
+	}
+	ns, name, _ := strings.Cut(d.opts.CapacitySnapshot, "/")
+	s, err := capacity.ReadSnapshot(ctx, d.r, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if age := time.Since(s.Taken.Time); age > snapshotStale {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("the capacity snapshot %s was taken %s ago: is its publisher running?", d.opts.CapacitySnapshot, age.Round(time.Minute)))
+	}
+	return s.Cluster(), nil
+}
 
 // placeModels says, for each Model whose workloads the plan creates or
 // changes and that asks for GPUs, whether its pods can be placed on the
@@ -29,10 +51,10 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 	if len(placing) == 0 {
 		return
 	}
-	c, err := capacity.Read(ctx, d.r)
+	c, err := d.readCapacity(ctx, plan)
 	switch {
 	case err != nil:
-		plan.Warnings = append(plan.Warnings, fmt.Sprintf("capacity not checked: %v (optional: an identity that may list nodes and pods cluster-wide sees whether the plan fits)", err))
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("capacity not checked: %v (optional: read a snapshot that modelsync capacity publish keeps, with --capacity-from, or list nodes and pods cluster-wide)", err))
 		return
 	case c.Nodes() == 0:
 		return // a control plane without nodes (a test lab): nothing to place on

@@ -2,10 +2,11 @@ package diff
 
 import (
 	"fmt"
-	"modelsync.dev/modelsync/markdown"
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"modelsync.dev/modelsync/markdown"
 )
 
 // modelsText is the models table of a text plan, and the GPU totals.

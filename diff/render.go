@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"modelsync.dev/modelsync/markdown"
 	"slices"
 	"strings"
+
+	"modelsync.dev/modelsync/markdown"
 )
 
 // MaxMarkdownBytes keeps an MR note well under GitLab's 1,000,000-character

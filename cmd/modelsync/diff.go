@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"modelsync.dev/modelsync/markdown"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/markdown"
 	"modelsync.dev/modelsync/mrnote"
 	"modelsync.dev/modelsync/sync"
 	"modelsync.dev/modelsync/validation"
@@ -23,19 +23,21 @@ import (
 
 // planFlags say how a plan is made: shared by diff and sync.
 type planFlags struct {
-	full bool
-	keep []string
+	full         bool
+	keep         []string
+	capacityFrom string
 }
 
 // options are the differ's options the flags ask for.
 func (f planFlags) options() diff.Options {
 	opts := diff.DefaultOptions()
-	opts.Full, opts.KeepManagers = f.full, f.keep
+	opts.Full, opts.KeepManagers, opts.CapacitySnapshot = f.full, f.keep, f.capacityFrom
 	return opts
 }
 
 func (f *planFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.full, "full", false, "dry-run every object, also those still as the last sync recorded them: sees changes on the server's side (a CRD's new default or rule)")
+	fs.StringVar(&f.capacityFrom, "capacity-from", "", "NAMESPACE/NAME: read the cluster's capacity from the snapshot `modelsync capacity publish` keeps in that ConfigMap, instead of listing every namespace's pods")
 	fs.StringSliceVar(&f.keep, "keep-fields-of", diff.DefaultKeepManagers, "a kubectl field manager (kubectl-edit, kubectl-patch, …) whose fields added by hand are meant to stay: not drift, left by sync (per object: annotation modelsync.dev/co-owners)")
 }
 

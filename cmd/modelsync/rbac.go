@@ -25,7 +25,8 @@ type rbacOptions struct {
 	identity        string
 	inventory       string
 	secrets         []string
-	capacity        bool
+	capacity        string
+	publisher       bool
 }
 
 func newRBACCommand() *cobra.Command {
@@ -47,8 +48,11 @@ func newRBACCommand() *cobra.Command {
 			"and its binding for the target, with the target's Lease as parameter, that refuses a write or\n" +
 			"delete of a run that lost the Lease to another run (paused past its term and resumed). The\n" +
 			"policy and the bindings are cluster-scoped: a cluster administrator applies them.\n\n" +
-			"--capacity adds a ClusterRole (list nodes and pods) and its binding: with it the plan places new\n" +
-			"and changed models on the cluster as it is now; without it the plan says capacity is unknown.",
+			"--capacity NAMESPACE/NAME adds a Role (and binding) to read, by its name alone, the capacity\n" +
+			"snapshot ConfigMap that `modelsync capacity publish` keeps (diff --capacity-from NAMESPACE/NAME):\n" +
+			"with it the plan places new and changed models on the cluster as it is now, without any right to\n" +
+			"read a pod. --capacity-publisher prints instead what the publisher needs: a ClusterRole to list\n" +
+			"nodes and pods and a Role to write that ConfigMap, bound to the subjects given.",
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
@@ -61,7 +65,8 @@ func newRBACCommand() *cobra.Command {
 	f.StringSliceVar(&o.serviceAccounts, "service-account", nil, "bind the Role to this ServiceAccount (namespace/name)")
 	f.StringVar(&o.inventory, "inventory", inventory.DefaultName, "the inventory Secret: with the tree's own Secrets, the only Secrets the Role lets the identity read, by name")
 	f.StringSliceVar(&o.secrets, "secret", nil, "also a Secret that is no longer in the tree but still has to be pruned (by name)")
-	f.BoolVar(&o.capacity, "capacity", false, "also print the ClusterRole (and binding) to list nodes and pods, with which the plan checks that new models fit the cluster now")
+	f.StringVar(&o.capacity, "capacity", "", "NAMESPACE/NAME: also print the Role (and binding) to read the capacity snapshot ConfigMap, with which the plan checks that new models fit the cluster now")
+	f.BoolVar(&o.publisher, "capacity-publisher", false, "print only what `modelsync capacity publish` needs (list nodes and pods, write the --capacity ConfigMap), for the subjects given")
 	f.StringSliceVar(&o.extraKinds, "kind", nil, "also a kind that is no longer in the tree, as Kind.group (Backend.gateway.envoyproxy.io)")
 	return cmd
 }
@@ -88,10 +93,19 @@ func (o *rbacOptions) Validate() error {
 	if id := rbac.Identity(o.identity); id != rbac.Apply && id != rbac.Plan {
 		return fmt.Errorf("--identity %s: use apply or plan", o.identity)
 	}
+	if ns, name, ok := strings.Cut(o.capacity, "/"); o.capacity != "" && (!ok || ns == "" || name == "") {
+		return fmt.Errorf("--capacity %s: write NAMESPACE/NAME of the capacity snapshot ConfigMap", o.capacity)
+	}
+	if o.publisher && o.capacity == "" {
+		return fmt.Errorf("--capacity-publisher needs --capacity NAMESPACE/NAME: the ConfigMap it writes")
+	}
 	return nil
 }
 
 func (o *rbacOptions) Run(ctx context.Context, out, errOut io.Writer) error {
+	if o.publisher {
+		return o.printPublisher(out)
+	}
 	identity := rbac.Identity(o.identity)
 	set, ns, err := o.source.loadOffline(ctx, errOut)
 	if err != nil {
@@ -140,13 +154,29 @@ func (o *rbacOptions) Run(ctx context.Context, out, errOut io.Writer) error {
 		policy, pb := rbac.Fence(opts.Namespace, opts.Inventory)
 		objs = append(objs, policy, pb)
 	}
-	if o.capacity {
-		role, binding := rbac.Capacity(opts.Name+"-capacity-"+opts.Namespace, opts.Subjects)
+	if o.capacity != "" {
+		cmNS, cmName, _ := strings.Cut(o.capacity, "/")
+		role, binding := rbac.CapacityReader(opts.Name+"-capacity-"+opts.Namespace, cmNS, cmName, opts.Subjects)
 		objs = append(objs, role)
 		if binding != nil {
 			objs = append(objs, binding)
 		}
 	}
+	return printObjects(out, objs)
+}
+
+// printPublisher prints what `modelsync capacity publish` needs.
+func (o *rbacOptions) printPublisher(out io.Writer) error {
+	cmNS, cmName, _ := strings.Cut(o.capacity, "/")
+	subjects, err := o.subjects(cmNS)
+	if err != nil {
+		return err
+	}
+	return printObjects(out, rbac.CapacityPublisher("modelsync-capacity-publisher", cmNS, cmName, subjects))
+}
+
+// printObjects prints objects as one YAML stream.
+func printObjects(out io.Writer, objs []any) error {
 	for i, obj := range objs {
 		b, err := yaml.Marshal(obj)
 		if err != nil {

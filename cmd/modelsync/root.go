@@ -112,6 +112,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newRenderCommand(), newValidateCommand(), newDiffCommand(), newSyncCommand(), newPruneCommand(), newStatusCommand(), newRBACCommand(), newImportCommand(), newLockCommand(), newSizeCommand())
+	root.AddCommand(newVersionCommand(), newRenderCommand(), newValidateCommand(), newDiffCommand(), newSyncCommand(), newPruneCommand(), newStatusCommand(), newRBACCommand(), newImportCommand(), newLockCommand(), newSizeCommand(), newCapacityCommand())
 	return root
 }
