@@ -5,6 +5,7 @@
 package mrnote
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,12 +36,18 @@ type Target struct {
 	Token string
 	// TokenVariable names where Token came from, for error messages.
 	TokenVariable string
+	// Commit is the commit the plan was made at (the merge request's source
+	// commit: CI_MERGE_REQUEST_SOURCE_BRANCH_SHA, else CI_COMMIT_SHA). When
+	// set, the note is written only while it is the merge request's head:
+	// a retried job of an older push never overwrites a newer plan.
+	Commit string
 }
 
 // TargetFromEnv reads the target from GitLab CI's predefined variables and
 // the token from tokenVariable, naming every variable that is missing.
 func TargetFromEnv(getenv func(string) string, tokenVariable string) (Target, error) {
-	t := Target{APIURL: getenv("CI_API_V4_URL"), Project: getenv("CI_PROJECT_ID"), Token: getenv(tokenVariable), TokenVariable: tokenVariable}
+	t := Target{APIURL: getenv("CI_API_V4_URL"), Project: getenv("CI_PROJECT_ID"), Token: getenv(tokenVariable), TokenVariable: tokenVariable,
+		Commit: cmp.Or(getenv("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA"), getenv("CI_COMMIT_SHA"))}
 	var missing []string
 	for name, v := range map[string]string{"CI_API_V4_URL": t.APIURL, "CI_PROJECT_ID": t.Project, "CI_MERGE_REQUEST_IID": getenv("CI_MERGE_REQUEST_IID"), tokenVariable: t.Token} {
 		if v == "" {
@@ -65,6 +72,9 @@ type Result struct {
 	Created bool
 	// Ignored are notes of other users that carry the marker.
 	Ignored []IgnoredNote
+	// Head is the merge request's head commit when it is not Target.Commit:
+	// the note was left alone.
+	Head string
 }
 
 // IgnoredNote is a note with the marker that the token's user did not write.
@@ -95,6 +105,15 @@ func Upsert(ctx context.Context, t Target, marker, body string, opts Options) (R
 	client, err := gitlab.NewClient(t.Token, gitlab.WithBaseURL(t.APIURL), gitlab.WithCustomRetryMax(opts.Retries))
 	if err != nil {
 		return Result{}, fmt.Errorf("GitLab MR note: client for %s: %w", t.APIURL, err)
+	}
+	if t.Commit != "" {
+		mr, _, err := client.MergeRequests.GetMergeRequest(t.Project, t.MergeRequest, nil, gitlab.WithContext(ctx))
+		if err != nil {
+			return Result{}, t.explain("read the merge request's head", err)
+		}
+		if mr.SHA != "" && mr.SHA != t.Commit {
+			return Result{Head: mr.SHA}, nil
+		}
 	}
 	me, _, err := client.Users.CurrentUser(gitlab.WithContext(ctx))
 	if err != nil {

@@ -161,3 +161,29 @@ func TestNoteOfAnotherUserWithTheMarkerIsIgnored(t *testing.T) {
 		}
 	}
 }
+
+// The sticky note follows the merge request's head: a retried job of an
+// older push (its commit is not the head) leaves the newer plan in place
+// and says so; the head's job writes it.
+func TestOldPushLeavesTheNoteAlone(t *testing.T) {
+	s := gitlabtest.New(t, "glpat-secret", "42", 7)
+	s.Head = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	head := target(s)
+	head.Commit = s.Head
+	if _, err := mrnote.Upsert(t.Context(), head, marker, "<!-- "+marker+" -->\nplan of the head: removes minimax", mrnote.DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	old := target(s)
+	old.Commit = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	res, err := mrnote.Upsert(t.Context(), old, marker, "<!-- "+marker+" -->\nplan of an older push: nothing to remove", mrnote.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Head != s.Head || res.NoteID != 0 {
+		t.Errorf("the old push's result %+v, want the head named and no note written", res)
+	}
+	notes := s.Notes()
+	if len(notes) != 1 || !strings.HasSuffix(notes[0].Body, "removes minimax") {
+		t.Errorf("notes after the old push: %+v, want the head's plan", notes)
+	}
+}

@@ -184,6 +184,11 @@ func (o *diffOptions) upsertNote(ctx context.Context, target mrnote.Target, mark
 	if err != nil {
 		return err
 	}
+	if res.Head != "" {
+		fmt.Fprintf(stderr, "left the note on merge request !%d alone: this plan is of commit %s, but the merge request's head is %s (the head's pipeline writes the note)\n",
+			target.MergeRequest, short(target.Commit), short(res.Head))
+		return nil
+	}
 	verb := "updated"
 	if res.Created {
 		verb = "created"
@@ -327,4 +332,12 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// short is a commit as people read it.
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
 }

@@ -33,6 +33,8 @@ type Server struct {
 	User         string
 	Project      string
 	MergeRequest int64
+	// Head is the merge request's head commit (its sha); empty answers none.
+	Head string
 	// Fail, when not zero, is the status every request gets.
 	Fail int
 
@@ -90,6 +92,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == "/api/v4/user" && r.Method == http.MethodGet {
 		writeJSON(w, http.StatusOK, map[string]any{"id": userID(s.User), "username": s.User})
+		return
+	}
+	if r.URL.Path == fmt.Sprintf("/api/v4/projects/%s/merge_requests/%d", s.Project, s.MergeRequest) && r.Method == http.MethodGet {
+		writeJSON(w, http.StatusOK, map[string]any{"iid": s.MergeRequest, "project_id": 1, "sha": s.Head, "state": "opened"})
 		return
 	}
 	prefix := fmt.Sprintf("/api/v4/projects/%s/merge_requests/%d/notes", s.Project, s.MergeRequest)
