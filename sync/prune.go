@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -144,7 +146,7 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 	var reps []replacement
 	reps, ap.done = replacements(ap, res)
 	for _, ch := range ap.done {
-		p := Pruned{Change: ch, State: AlreadyGone}
+		p := m.confirmGone(ctx, ch)
 		progress.Pruned(p)
 		rep.Pruned = append(rep.Pruned, p)
 	}
@@ -318,4 +320,26 @@ func (m *Manager) shrink(ctx context.Context, res *diff.Result, rep PruneReport,
 	parent.GroupKinds, parent.Fence = gks, fence.Token()
 	parent.Secrets = res.Secrets(func(id manifest.ID) bool { return gone[id] })
 	return m.inv.Update(ctx, m.clients, parent)
+}
+
+// confirmGone checks, by uid, that an approved object removal that is no
+// longer a member is gone: an object that still exists with the approved
+// uid lost modelsync's label (by hand), so it is not listed, and is not
+// deleted either; it is reported as not deleted, never as done.
+func (m *Manager) confirmGone(ctx context.Context, ch diff.Change) Pruned {
+	if ch.Item != nil || ch.UID == "" {
+		return Pruned{Change: ch, State: AlreadyGone}
+	}
+	gvk := schema.FromAPIVersionAndKind(ch.APIVersion, ch.Kind)
+	u, err := m.clients.Reader().Get(ctx, gvk, ch.Namespace, ch.Name)
+	switch {
+	case apierrors.IsNotFound(err):
+		return Pruned{Change: ch, State: AlreadyGone}
+	case err != nil:
+		return Pruned{Change: ch, State: Failed, Err: fmt.Errorf("confirm it is gone: %w", err)}
+	case string(u.GetUID()) != ch.UID || u.GetDeletionTimestamp() != nil:
+		return Pruned{Change: ch, State: AlreadyGone} // another object by that name, or on its way out
+	}
+	return Pruned{Change: ch, State: Failed, Err: fmt.Errorf("still exists with the approved uid %s but without the label %s=%s (taken off by hand?), "+
+		"so modelsync does not delete it: put the label back and run the same prune again, or delete it by hand", ch.UID, inventory.LabelPartOf, m.inv.ID())}
 }

@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -340,4 +341,41 @@ func TestLeaderWorkerSetClaimsAreListedAndDeletable(t *testing.T) {
 		}
 	}
 	diffStrings(t, "claims left", []string{"someone-elses-claim"}, names)
+}
+
+// A prune confirms each deletion by uid: a StatefulSet the approved plan
+// removes, whose membership label was taken off by hand before the prune
+// (so no plan lists it any more), still exists with its GPUs and claim. The
+// prune reports it as not deleted and fails; it never says "already gone".
+func TestUnlabeledApprovedObjectIsNotReportedDone(t *testing.T) {
+	e, files, res := syncedThenRemoved(t)
+	approved := approve(t, res.Plan)
+	var sts *diff.Change
+	for _, c := range approved.Changes {
+		if c.Action == diff.Prune && c.Kind == "StatefulSet" {
+			sts = &c
+			break
+		}
+	}
+	if sts == nil {
+		t.Fatalf("the plan prunes no StatefulSet: %+v", approved.Changes)
+	}
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:null}}}`, inventory.LabelPartOf)
+	if _, err := e.C.Core.AppsV1().StatefulSets(e.NS).Patch(t.Context(), sts.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, _, err := e.prune(files, approved, sync.DefaultPruneOptions())
+	if err == nil {
+		t.Errorf("the prune succeeded; want it to fail on the StatefulSet it did not delete")
+	}
+	for _, p := range rep.Pruned {
+		if p.Change.Kind == "StatefulSet" && p.Change.Name == sts.Name {
+			if p.State != sync.Failed || p.Err == nil || !strings.Contains(p.Err.Error(), "without the label") {
+				t.Errorf("the unlabeled StatefulSet: %s %v, want failed: without the label", p.State, p.Err)
+			}
+		}
+	}
+	if _, err := e.C.Core.AppsV1().StatefulSets(e.NS).Get(t.Context(), sts.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("the StatefulSet without modelsync's label was deleted: %v", err)
+	}
 }
