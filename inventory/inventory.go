@@ -41,6 +41,9 @@ const (
 const (
 	// AnnotationRevision on the parent is the git commit last synced.
 	AnnotationRevision = "modelsync.dev/revision"
+	// AnnotationTree on the parent names the tree the namespace is synced
+	// from (manifest.Tree.ID): a namespace belongs to one tree.
+	AnnotationTree = "modelsync.dev/tree"
 	// AnnotationSyncedAt on the parent is when that sync finished (RFC 3339).
 	AnnotationSyncedAt = "modelsync.dev/synced-at"
 	// AnnotationPrune on a member set to "disabled" keeps it when it leaves the tree.
@@ -105,6 +108,8 @@ type Parent struct {
 	GroupKinds []schema.GroupKind
 	Revision   string
 	SyncedAt   string
+	// Tree is the tree the namespace is synced from (AnnotationTree).
+	Tree string
 	// Verified maps the uid of each member the last sync left as its tree asks
 	// to a fingerprint of the configuration applied and of the object as it
 	// then was (diff.Fingerprint). A diff trusts an object whose fingerprint
@@ -168,6 +173,7 @@ func (inv *Inventory) Parent(ctx context.Context) (Parent, error) {
 		GroupKinds: ParseGroupKinds(s.Annotations[AnnotationGroupKinds]),
 		Revision:   s.Annotations[AnnotationRevision],
 		SyncedAt:   s.Annotations[AnnotationSyncedAt],
+		Tree:       s.Annotations[AnnotationTree],
 		Distrusted: dataWriter(s),
 	}
 	if names := s.Annotations[AnnotationSecrets]; names != "" {
@@ -230,6 +236,9 @@ func (inv *Inventory) Update(ctx context.Context, c *cluster.Clients, p Parent) 
 	}
 	if p.SyncedAt != "" {
 		ann[AnnotationSyncedAt] = p.SyncedAt
+	}
+	if p.Tree != "" {
+		ann[AnnotationTree] = p.Tree
 	}
 	if p.Fence != "" {
 		ann[AnnotationFence] = p.Fence

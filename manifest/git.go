@@ -27,6 +27,12 @@ type Tree struct {
 	// RemoteBases lets a kustomization name remote resources (URLs, git
 	// repositories), which kustomize then fetches; off, they are refused.
 	RemoteBases bool
+	// ID names the tree among all trees: its repository (the origin
+	// remote, without credentials or scheme: gitlab.example.com/team/models)
+	// and its path in it, "gitlab.example.com/team/models:models-config".
+	// The same for a CI clone and a person's clone; empty outside a git
+	// repository or without an origin remote.
+	ID string
 }
 
 // WorkTree opens dir on disk. Origins are reported relative to dir's parent,
@@ -51,6 +57,7 @@ func WorkTree(dir string) (Tree, error) {
 	if head, err := repo.Head(); err == nil {
 		t.Revision = head.Hash().String()
 	}
+	t.ID = treeID(repo, rel)
 	if wt, err := repo.Worktree(); err == nil {
 		if st, err := wt.StatusWithOptions(git.StatusOptions{Strategy: git.Preload}); err == nil {
 			for file, s := range st {
@@ -98,7 +105,38 @@ func AtRevision(dir, revision string) (Tree, error) {
 	if err != nil {
 		return Tree{}, fmt.Errorf("git revision %s: %w", revision, err)
 	}
-	return Tree{FS: files, Root: filepath.Base(abs), Revision: hash.String()}, nil
+	return Tree{FS: files, Root: filepath.Base(abs), Revision: hash.String(), ID: treeID(repo, rel)}, nil
+}
+
+// treeID is the tree's ID: the origin remote's host and path, and rel.
+func treeID(repo *git.Repository, rel string) string {
+	remote, err := repo.Remote("origin")
+	if err != nil || len(remote.Config().URLs) == 0 {
+		return ""
+	}
+	return RepositoryName(remote.Config().URLs[0]) + ":" + filepath.ToSlash(rel)
+}
+
+// RepositoryName is a git remote URL as host/path, whatever its form:
+// https://user:token@gitlab.example.com/team/models.git,
+// ssh://git@gitlab.example.com:2222/team/models and
+// git@gitlab.example.com:team/models.git all name
+// gitlab.example.com/team/models.
+func RepositoryName(url string) string {
+	s := url
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	} else if at, colon := strings.Index(s, "@"), strings.Index(s, ":"); colon > at && at >= 0 {
+		s = s[:colon] + "/" + s[colon+1:] // scp-like: git@host:path
+	}
+	if at := strings.LastIndex(strings.SplitN(s, "/", 2)[0], "@"); at >= 0 {
+		s = s[at+1:]
+	}
+	host, path, _ := strings.Cut(s, "/")
+	if h, _, ok := strings.Cut(host, ":"); ok {
+		host = h // a port
+	}
+	return strings.ToLower(host) + "/" + strings.TrimSuffix(strings.Trim(path, "/"), ".git")
 }
 
 func openRepo(abs string) (*git.Repository, string, error) {

@@ -98,3 +98,18 @@ func TestAtRevisionReadsGitHistory(t *testing.T) {
 		t.Error("an unknown revision was accepted")
 	}
 }
+
+// A repository is named the same from a CI clone and a person's clone.
+func TestRepositoryName(t *testing.T) {
+	for _, url := range []string{
+		"https://gitlab-ci-token:glcbt-secret@gitlab.example.com/team/models.git",
+		"https://gitlab.example.com/team/models",
+		"ssh://git@gitlab.example.com:2222/team/models.git",
+		"git@gitlab.example.com:team/models.git",
+		"https://GitLab.example.com/team/models/",
+	} {
+		if got := manifest.RepositoryName(url); got != "gitlab.example.com/team/models" {
+			t.Errorf("%s: %s", url, got)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,11 @@ type Options struct {
 	// Fence is confirmed before every write batch and held before every
 	// write (the run's Lease).
 	Fence Fence
+	// Tree names the tree synced (manifest.Tree.ID), recorded on the
+	// inventory; a namespace recorded as another tree's is refused.
+	Tree string
+	// TakeOver hands a namespace recorded as another tree's to this one.
+	TakeOver bool
 }
 
 // DefaultOptions returns the defaults.
@@ -63,7 +69,13 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 	if err := refusals(res, opts); err != nil {
 		return Report{}, err
 	}
+	if !opts.TakeOver {
+		if err := OwnTree(res.Parent, opts.Tree); err != nil {
+			return Report{}, err
+		}
+	}
 	widened := res.Parent // its Verified record stays true: each entry is a fact about one object state
+	widened.Tree = cmp.Or(opts.Tree, widened.Tree)
 	widened.GroupKinds, widened.Secrets, widened.Fence = res.GroupKinds, inventory.SecretNames(append(res.Secrets(nil), res.Parent.Secrets...)), opts.Fence.Token()
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return Report{}, err
@@ -111,7 +123,8 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 	if err != nil {
 		return rep, fmt.Errorf("a claim smaller than its StatefulSet's template could not be resized: %w", err)
 	}
-	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep), Secrets: res.Secrets(nil), Fence: opts.Fence.Token()}
+	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep), Secrets: res.Secrets(nil), Fence: opts.Fence.Token(),
+		Tree: widened.Tree}
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return rep, err
 	}
@@ -217,4 +230,20 @@ func interrupted(rep Report, err error, host string, total int) error {
 	return fmt.Errorf("lost the API server at %s (%v): %d of %d objects applied; failed: %s. "+
 		"What was applied is in the inventory: rerun sync when the API server is back",
 		host, cause, len(rep.Applied)-len(failed), total, strings.Join(failed, ", "))
+}
+
+// ErrOtherTree: the namespace is synced from another tree; nothing was changed.
+var ErrOtherTree = errors.New("the namespace belongs to another tree")
+
+// OwnTree refuses a plan, sync or prune of tree on a namespace whose
+// inventory records another tree: the two trees would plan each other's
+// models as removed. A namespace without a recorded tree, or a tree
+// without an ID (not in a git repository with an origin), passes.
+func OwnTree(p inventory.Parent, tree string) error {
+	if p.Tree == "" || tree == "" || p.Tree == tree {
+		return nil
+	}
+	return fmt.Errorf("%w, nothing was changed: it is synced from %s, and this is %s; "+
+		"a namespace holds one tree, so each would remove the other's models. Choose another namespace, or, to hand "+
+		"the namespace to this tree, run sync --take-over-namespace once", ErrOtherTree, p.Tree, tree)
 }

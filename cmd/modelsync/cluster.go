@@ -52,6 +52,9 @@ type target struct {
 	clients   *cluster.Clients
 	ns        string
 	inventory string
+	// takeOver lets this tree plan and sync a namespace recorded as
+	// another tree's (sync --take-over-namespace).
+	takeOver bool
 }
 
 // connectTarget reads the tree and connects to its cluster: the namespace

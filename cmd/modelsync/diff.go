@@ -298,6 +298,11 @@ func (t *target) plan(ctx context.Context, opts diff.Options, stderr io.Writer) 
 	if err != nil {
 		return nil, err
 	}
+	if !t.takeOver {
+		if err := sync.OwnTree(res.Parent, t.source.tree.ID); err != nil {
+			return nil, err
+		}
+	}
 	return &planned{set: set, manager: m, res: res}, nil
 }
 

@@ -29,6 +29,7 @@ type syncOptions struct {
 	lock       lockFlags
 	adopt      bool
 	allowEmpty bool
+	takeOver   bool
 	wait       bool
 	sync.WaitOptions
 }
@@ -49,6 +50,7 @@ func newSyncCommand() *cobra.Command {
 	o.plan.register(cmd.Flags())
 	o.lock.register(cmd.Flags())
 	cmd.Flags().BoolVar(&o.allowEmpty, "allow-empty", false, "sync a tree that holds no objects (every member then awaits pruning)")
+	cmd.Flags().BoolVar(&o.takeOver, "take-over-namespace", false, "sync a namespace whose inventory records another tree (repository and path), and record this one: the other tree's models then plan as removed")
 	cmd.Flags().BoolVar(&o.adopt, "adopt", false, "take over objects that exist without modelsync's label, and kubectl's field managers on them")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until StatefulSets have rolled out and custom resources are Accepted/Ready")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "how long --wait waits (default: the slowest workload's startup probes plus 10m, at least 15m)")
@@ -67,6 +69,7 @@ func (o *syncOptions) Run(ctx context.Context, out, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	t.takeOver = o.takeOver
 	return o.lock.run(ctx, t, stderr, func(ctx context.Context, fence sync.Fence) error {
 		return o.apply(ctx, t, fence, out, stderr)
 	})
@@ -82,6 +85,7 @@ func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, ou
 	}
 	sopts := sync.DefaultOptions()
 	sopts.Adopt, sopts.AllowEmpty, sopts.Fence = o.adopt, o.allowEmpty, fence
+	sopts.Tree, sopts.TakeOver = t.source.tree.ID, o.takeOver
 	progress := newLineProgress(out)
 	rep, err := p.manager.Apply(ctx, p.res, p.set.Revision, sopts, progress)
 	if err != nil {
