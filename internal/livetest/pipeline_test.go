@@ -133,7 +133,7 @@ func TestPipelineFromAModelsConfigRepository(t *testing.T) {
 		// before and after as a chart, and the diffs under their model.
 		body := noteOf(gl, "nrp-llm")
 		for _, want := range []string{"| model | change | GPUs before | GPUs after | memory | storage |", "| ` minimax ` | added |",
-			"```mermaid\nxychart-beta\n", "<details><summary>Model minimax (added): "} {
+			"```mermaid\nxychart-beta\n", "<details><summary><code>Model minimax (added)</code>: "} {
 			if !strings.Contains(body, want) {
 				t.Errorf("nrp-llm's note lacks %q:\n%s", want, body)
 			}
