@@ -67,3 +67,24 @@ func TestSizingStaysInRangeForEveryCheckedInput(t *testing.T) {
 		t.Errorf("only %d of 20000 inputs were sized", checked)
 	}
 }
+
+// FuzzEstimated: any facts that pass Check, on any target in the flags'
+// ranges, size without overflow (go test -fuzz FuzzEstimated ./sizing).
+func FuzzEstimated(f *testing.F) {
+	f.Add(int64(36), int64(32), int64(8), int64(128), int64(40960), int64(16381470720), int64(80<<30), uint8(90), int64(1), int64(0))
+	f.Add(int64(2048), int64(2048), int64(2048), int64(8192), int64(1<<24), int64(1<<50), int64(1<<40), uint8(100), int64(64), int64(1<<24))
+	f.Fuzz(func(t *testing.T, layers, heads, kvHeads, headDim, positions, weights, gpuMemory int64, util uint8, tp, maxLen int64) {
+		c := &modelfiles.Config{ModelType: "fuzz", Layers: layers, Heads: heads, KVHeads: kvHeads, HeadDim: headDim, HiddenSize: 4096, MaxPositions: positions}
+		facts := &modelfiles.Facts{Commit: strings.Repeat("a", 40), Config: c, WeightsBytes: weights, BytesByDType: map[string]int64{"BF16": weights}, Parameters: 1, Shards: 1}
+		if facts.Check() != nil || gpuMemory < 1<<30 || gpuMemory > 1<<40 || util == 0 || util > 100 || tp < 1 || tp > 64 || maxLen < 0 || maxLen > modelfiles.MaxPositions {
+			return // refused before sizing, by the lock or the flags
+		}
+		e, err := sizing.Estimated(facts, sizing.Target{GPUMemory: gpuMemory, Utilization: float64(util) / 100, MaxModelLen: maxLen, Shape: sizing.Shape{TP: tp, PP: 1}})
+		if err != nil {
+			return
+		}
+		if e.KVBytesPerToken <= 0 || e.KVCacheTokens < 0 || e.FitMaxModelLen < 0 || (e.Fits && e.KVCacheTokens < e.MaxModelLen) {
+			t.Fatalf("%+v on %d GiB: %+v", *c, gpuMemory>>30, e)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -50,6 +51,9 @@ func newPruneCommand() *cobra.Command {
 func (o *pruneOptions) Validate() error {
 	if o.MaxPrunes < 0 {
 		return fmt.Errorf("--max-prunes %d: give zero or more", o.MaxPrunes)
+	}
+	if o.Terminating < 0 || o.Terminating > time.Hour {
+		return fmt.Errorf("--terminating-timeout %s: out of range [0s, 1h]", o.Terminating)
 	}
 	return o.lock.validate()
 }

@@ -204,23 +204,31 @@ func TestLockSizeValidate(t *testing.T) {
 	}
 }
 
-// Every number flag of size has a range, refused with the flag's name
+// Every number flag has a range; size's, refused with the flag's name
 // before anything is read (a GPU count of 0 was sized as 1, NaN gave an
 // 8.6 billion GiB budget, a huge --max-model-len overflowed to "fits").
 func TestSizeFlagsOutOfRange(t *testing.T) {
 	for _, tc := range []struct {
-		flags []string
-		want  string
+		flags   []string
+		want    string
+		command []string
 	}{
-		{[]string{"--gpus", "0"}, "--gpus 0: out of range [1, 64]"},
-		{[]string{"--gpus", "-4"}, "--gpus -4: out of range"},
-		{[]string{"--gpu-memory-utilization", "1.5"}, "--gpu-memory-utilization 1.5: out of range (0, 1]"},
-		{[]string{"--gpu-memory-utilization", "NaN"}, "--gpu-memory-utilization NaN: out of range"},
-		{[]string{"--max-model-len", "-5"}, "--max-model-len -5: out of range"},
-		{[]string{"--max-model-len", "99999999999999"}, "--max-model-len 99999999999999: out of range"},
-		{[]string{"--gpu-memory", "-80Gi"}, "--gpu-memory -80Gi: out of range"},
+		{want: "--terminating-timeout -1s: out of range", command: []string{"prune", "--plan", "p.json", "--terminating-timeout", "-1s"}},
+		{want: "--lease-duration 2562047h47m16.854775807s", command: []string{"sync", "--lease-duration", "2562047h47m16.854775807s"}},
+		{want: "--timeout 1000h0m0s: out of range", command: []string{"sync", "--timeout", "1000h"}},
+		{flags: []string{"--gpus", "0"}, want: "--gpus 0: out of range [1, 64]"},
+		{flags: []string{"--gpus", "-4"}, want: "--gpus -4: out of range"},
+		{flags: []string{"--gpu-memory-utilization", "1.5"}, want: "--gpu-memory-utilization 1.5: out of range (0, 1]"},
+		{flags: []string{"--gpu-memory-utilization", "NaN"}, want: "--gpu-memory-utilization NaN: out of range"},
+		{flags: []string{"--max-model-len", "-5"}, want: "--max-model-len -5: out of range"},
+		{flags: []string{"--max-model-len", "99999999999999"}, want: "--max-model-len 99999999999999: out of range"},
+		{flags: []string{"--gpu-memory", "-80Gi"}, want: "--gpu-memory -80Gi: out of range"},
 	} {
-		code, out, errOut := run(append([]string{"size", "Qwen/Qwen3-8B"}, tc.flags...)...)
+		args := append([]string{"size", "Qwen/Qwen3-8B"}, tc.flags...)
+		if tc.command != nil {
+			args = tc.command
+		}
+		code, out, errOut := run(args...)
 		if code < 2 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("size %v: exit %d, want an error %q\n%s%s", tc.flags, code, tc.want, out, errOut)
 		}

@@ -58,8 +58,8 @@ func newSyncCommand() *cobra.Command {
 }
 
 func (o *syncOptions) Validate() error {
-	if o.Timeout < 0 {
-		return fmt.Errorf("--timeout %s: give a duration of zero (derived) or more", o.Timeout)
+	if o.Timeout < 0 || o.Timeout > 48*time.Hour {
+		return fmt.Errorf("--timeout %s: out of range [0s (derived), 48h]", o.Timeout)
 	}
 	return o.lock.validate()
 }
@@ -158,6 +158,9 @@ func runIdentity() string {
 func (f *lockFlags) validate() error {
 	if f.Wait < 0 || f.Duration <= 0 {
 		return fmt.Errorf("--lock-timeout %s, --lease-duration %s: give a wait of zero or more and a positive duration", f.Wait, f.Duration)
+	}
+	if f.Wait > 24*time.Hour || f.Duration < time.Second || f.Duration > 24*time.Hour {
+		return fmt.Errorf("--lock-timeout %s, --lease-duration %s: out of range: a wait of at most 24h, a duration of 1s to 24h (the Lease counts whole seconds)", f.Wait, f.Duration)
 	}
 	return nil
 }
