@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
