@@ -13,13 +13,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/klog/v2"
@@ -41,33 +41,14 @@ type node struct {
 }
 
 // Read lists the nodes and the pods of every namespace (cluster-wide list
-// on nodes and pods, which a plan identity may lack: the caller warns).
+// on nodes and pods, which a plan identity may lack: the caller warns), and
+// keeps of them what a snapshot keeps.
 func Read(ctx context.Context, r cluster.Reader) (*Cluster, error) {
-	nodes, err := r.List(ctx, schema.GroupVersionKind{Version: "v1", Kind: "Node"}, "", "")
+	s, err := Take(ctx, r, time.Time{})
 	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
+		return nil, err
 	}
-	pods, err := r.List(ctx, schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, "", "")
-	if err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
-	}
-	var ns []corev1.Node
-	for _, u := range nodes {
-		var n corev1.Node
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &n); err != nil {
-			return nil, err
-		}
-		ns = append(ns, n)
-	}
-	var ps []corev1.Pod
-	for _, u := range pods {
-		var p corev1.Pod
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	return New(ns, ps), nil
+	return s.Cluster(), nil
 }
 
 // New is the cluster of these nodes with these pods running: every pod bound
