@@ -137,13 +137,19 @@ func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, ou
 }
 
 // lockFlags configure the Lease a sync or prune holds.
-type lockFlags struct{ sync.LeaseOptions }
+type lockFlags struct {
+	sync.LeaseOptions
+	// requireFence refuses to write when the fence policy does not guard
+	// the target; without it, the run warns and goes on.
+	requireFence bool
+}
 
 func (f *lockFlags) register(fs *pflag.FlagSet) {
 	f.LeaseOptions = sync.DefaultLeaseOptions()
 	f.Identity = runIdentity()
 	fs.DurationVar(&f.Wait, "lock-timeout", f.Wait, "how long to wait for another sync or prune of the same target to finish")
 	fs.DurationVar(&f.Duration, "lease-duration", f.Duration, "how long the target's Lease outlives a run that stopped renewing it (killed, paused)")
+	fs.BoolVar(&f.requireFence, "require-fence", false, "refuse to write unless the fence policy (modelsync rbac) guards the target; without it a run says so and goes on")
 }
 
 // runIdentity names this run in the Lease: the CI job's URL, else host:pid.
@@ -168,7 +174,17 @@ func (f *lockFlags) validate() error {
 // run holds the target's Lease while fn runs; fn confirms it before each
 // write batch through fence.
 func (f *lockFlags) run(ctx context.Context, t *target, stderr io.Writer, fn func(context.Context, sync.Fence) error) error {
-	return t.manager().WithLease(ctx, f.LeaseOptions, leaseWait{stderr}, func(ctx context.Context, l *sync.Lease) error {
+	m := t.manager()
+	return m.WithLease(ctx, f.LeaseOptions, leaseWait{stderr}, func(ctx context.Context, l *sync.Lease) error {
+		on, err := m.FenceInForce(ctx)
+		switch {
+		case err != nil:
+			return err
+		case !on && f.requireFence:
+			return fmt.Errorf("%w, nothing was written (--require-fence): %s", sync.ErrFenceOff, sync.FenceOffWarning(t.ns))
+		case !on:
+			fmt.Fprintf(stderr, "warning: %s\n", sync.FenceOffWarning(t.ns))
+		}
 		return fn(ctx, l)
 	})
 }
