@@ -183,7 +183,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	plan := &Plan{Revision: set.Revision, Dirty: set.Dirty, Namespace: d.inv.Namespace, Inventory: d.inv.ID()}
+	plan := &Plan{Revision: set.Revision, Dirty: set.Dirty, Namespace: d.inv.Namespace, Inventory: d.inv.ID(), Rollbacks: parent.Rollbacks}
 	desiredIDs := map[manifest.ID]bool{}
 	for _, p := range preds {
 		desiredIDs[p.Object.ID()] = true

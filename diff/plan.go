@@ -114,6 +114,9 @@ type Plan struct {
 	Dirty     bool     `json:"dirty,omitempty"`
 	Namespace string   `json:"namespace"`
 	Inventory string   `json:"inventory"`
+	// Rollbacks is the inventory's count of rollbacks when the plan was
+	// made: a prune refuses the plan once the namespace was rolled back.
+	Rollbacks int `json:"rollbacks,omitempty"`
 	Changes   []Change `json:"changes"`
 	Warnings  []string `json:"warnings,omitempty"`
 	// Verified counts the unchanged objects whose fingerprint matched the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,15 @@ const (
 const (
 	// AnnotationRevision on the parent is the git commit last synced.
 	AnnotationRevision = "modelsync.dev/revision"
+	// AnnotationBegan on the parent is the git commit of the last sync that
+	// began (written before it writes anything): a sync cut off half-way
+	// leaves the namespace part at that commit, though AnnotationRevision
+	// still names the last one that completed.
+	AnnotationBegan = "modelsync.dev/began-revision"
+	// AnnotationRollbacks on the parent counts the syncs that went back to
+	// an older commit (sync --allow-rollback): each makes every approval of
+	// a plan made before it stale.
+	AnnotationRollbacks = "modelsync.dev/rollbacks"
 	// AnnotationTree on the parent names the tree the namespace is synced
 	// from (manifest.Tree.ID): a namespace belongs to one tree.
 	AnnotationTree = "modelsync.dev/tree"
@@ -110,6 +120,10 @@ type Parent struct {
 	SyncedAt   string
 	// Tree is the tree the namespace is synced from (AnnotationTree).
 	Tree string
+	// Began is the commit of the last sync that began (AnnotationBegan).
+	Began string
+	// Rollbacks counts the syncs to an older commit (AnnotationRollbacks).
+	Rollbacks int
 	// Verified maps the uid of each member the last sync left as its tree asks
 	// to a fingerprint of the configuration applied and of the object as it
 	// then was (diff.Fingerprint). A diff trusts an object whose fingerprint
@@ -174,6 +188,7 @@ func (inv *Inventory) Parent(ctx context.Context) (Parent, error) {
 		Revision:   s.Annotations[AnnotationRevision],
 		SyncedAt:   s.Annotations[AnnotationSyncedAt],
 		Tree:       s.Annotations[AnnotationTree],
+		Began:      s.Annotations[AnnotationBegan],
 		Distrusted: dataWriter(s),
 	}
 	if names := s.Annotations[AnnotationSecrets]; names != "" {
@@ -181,6 +196,11 @@ func (inv *Inventory) Parent(ctx context.Context) (Parent, error) {
 	}
 	if p.Distrusted == "" {
 		p.Verified = decodeVerified(s.Data[DataVerified])
+	}
+	if n := s.Annotations[AnnotationRollbacks]; n != "" {
+		if p.Rollbacks, err = strconv.Atoi(n); err != nil || p.Rollbacks < 0 {
+			return Parent{}, fmt.Errorf("read inventory %s: annotation %s=%q is not a count", inv, AnnotationRollbacks, n)
+		}
 	}
 	return p, nil
 }
@@ -239,6 +259,12 @@ func (inv *Inventory) Update(ctx context.Context, c *cluster.Clients, p Parent) 
 	}
 	if p.Tree != "" {
 		ann[AnnotationTree] = p.Tree
+	}
+	if p.Began != "" {
+		ann[AnnotationBegan] = p.Began
+	}
+	if p.Rollbacks > 0 {
+		ann[AnnotationRollbacks] = strconv.Itoa(p.Rollbacks)
 	}
 	if p.Fence != "" {
 		ann[AnnotationFence] = p.Fence

@@ -187,3 +187,33 @@ func treeFiles(tree *object.Tree, prefix string) (fs.FS, error) {
 	}
 	return files, nil
 }
+
+// Descends reports whether commit newer is older or a descendant of it, in
+// the git repository holding dir; known is false when that repository does
+// not hold both (a shallow clone, another repository).
+func Descends(dir, older, newer string) (descends, known bool) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false, false
+	}
+	repo, _, err := openRepo(abs)
+	if err != nil {
+		return false, false
+	}
+	a, err := repo.CommitObject(plumbing.NewHash(older))
+	if err != nil {
+		return false, false
+	}
+	b, err := repo.CommitObject(plumbing.NewHash(newer))
+	if err != nil {
+		return false, false
+	}
+	if a.Hash == b.Hash {
+		return true, true
+	}
+	ok, err := a.IsAncestor(b)
+	if err != nil {
+		return false, false
+	}
+	return ok, true
+}

@@ -29,6 +29,10 @@ type Options struct {
 	Tree string
 	// TakeOver hands a namespace recorded as another tree's to this one.
 	TakeOver bool
+	// Rollback says the revision synced is older than the one recorded
+	// (sync --allow-rollback): the parent counts it, and every approval of
+	// a plan made before it goes stale.
+	Rollback bool
 }
 
 // DefaultOptions returns the defaults.
@@ -76,6 +80,10 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 	}
 	widened := res.Parent // its Verified record stays true: each entry is a fact about one object state
 	widened.Tree = cmp.Or(opts.Tree, widened.Tree)
+	widened.Began = revision
+	if opts.Rollback {
+		widened.Rollbacks++
+	}
 	widened.GroupKinds, widened.Secrets, widened.Fence = res.GroupKinds, inventory.SecretNames(append(res.Secrets(nil), res.Parent.Secrets...)), opts.Fence.Token()
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return Report{}, err
@@ -124,7 +132,7 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 		return rep, fmt.Errorf("a claim smaller than its StatefulSet's template could not be resized: %w", err)
 	}
 	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep), Secrets: res.Secrets(nil), Fence: opts.Fence.Token(),
-		Tree: widened.Tree}
+		Tree: widened.Tree, Began: revision, Rollbacks: widened.Rollbacks}
 	if err := opts.Fence.Confirm(ctx); err != nil {
 		return rep, err
 	}

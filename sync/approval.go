@@ -68,6 +68,15 @@ func matchApproval(approved *diff.Plan, res *diff.Result) (approval, error) {
 			"which is what the target is meant to be now; approve the prune of the pipeline that synced %s (its plan lists what is still to remove)",
 			ErrStalePlan, approved.Revision, current.Namespace, synced, synced)
 	}
+	if began := res.Parent.Began; approved.Revision != "" && began != "" && began != approved.Revision {
+		return approval{}, fmt.Errorf("%w, nothing was changed: it was made at revision %s, and a sync of revision %s has since begun in namespace %s "+
+			"(it may not have completed: what the target is meant to be is %s now); sync %s to the end, then approve the prune of the plan made at it",
+			ErrStalePlan, approved.Revision, began, current.Namespace, began, began)
+	}
+	if approved.Rollbacks != res.Parent.Rollbacks {
+		return approval{}, fmt.Errorf("%w, nothing was changed: namespace %s was rolled back to an older revision (sync --allow-rollback) after the plan was made, "+
+			"which makes every earlier approval stale; make a new plan and approve it", ErrStalePlan, current.Namespace)
+	}
 	pending := map[removalKey]diff.Change{}
 	for _, ch := range current.Removals() {
 		pending[keyOf(ch)] = ch

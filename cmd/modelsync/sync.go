@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -30,6 +31,7 @@ type syncOptions struct {
 	adopt      bool
 	allowEmpty bool
 	takeOver   bool
+	rollback   bool
 	wait       bool
 	sync.WaitOptions
 }
@@ -50,6 +52,7 @@ func newSyncCommand() *cobra.Command {
 	o.plan.register(cmd.Flags())
 	o.lock.register(cmd.Flags())
 	cmd.Flags().BoolVar(&o.allowEmpty, "allow-empty", false, "sync a tree that holds no objects (every member then awaits pruning)")
+	cmd.Flags().BoolVar(&o.rollback, "allow-rollback", false, "sync a revision that does not descend from the one the namespace was synced at (an older commit: GitLab's Retry of an old job or an environment's Rollback); every approval of an earlier plan then goes stale")
 	cmd.Flags().BoolVar(&o.takeOver, "take-over-namespace", false, "sync a namespace whose inventory records another tree (repository and path), and record this one: the other tree's models then plan as removed")
 	cmd.Flags().BoolVar(&o.adopt, "adopt", false, "take over objects that exist without modelsync's label, and kubectl's field managers on them")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until StatefulSets have rolled out and custom resources are Accepted/Ready")
@@ -86,6 +89,9 @@ func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, ou
 	sopts := sync.DefaultOptions()
 	sopts.Adopt, sopts.AllowEmpty, sopts.Fence = o.adopt, o.allowEmpty, fence
 	sopts.Tree, sopts.TakeOver = t.source.tree.ID, o.takeOver
+	if sopts.Rollback, err = o.backwards(p.res.Parent.Revision, p.set.Revision); err != nil {
+		return err
+	}
 	progress := newLineProgress(out)
 	rep, err := p.manager.Apply(ctx, p.res, p.set.Revision, sopts, progress)
 	if err != nil {
@@ -307,4 +313,32 @@ func (p *lineProgress) Pruned(r sync.Pruned) {
 			p.printf(red, "%-10s %s %s\n", "deleted", r.Change.Kind, r.Change.Name)
 		}
 	}
+}
+
+// ErrRollback: the revision synced does not come after the recorded one.
+var ErrRollback = errors.New("a sync back to an older revision")
+
+// backwards says whether syncing revision after the namespace was synced at
+// synced goes back in history; without --allow-rollback that is refused:
+// GitLab's Retry of an old sync job, or an environment's Rollback, would put
+// an older tree back and make an approval of its plan fresh again.
+func (o *syncOptions) backwards(synced, revision string) (bool, error) {
+	if synced == "" || revision == "" || synced == revision {
+		return false, nil
+	}
+	descends, known := manifest.Descends(o.source.path, synced, revision)
+	if descends {
+		return false, nil
+	}
+	why := fmt.Sprintf("revision %s is older than %s, which the namespace was synced at", short(revision), short(synced))
+	if !known {
+		why = fmt.Sprintf("this clone's history does not show revision %s coming after %s, which the namespace was synced at (a shallow clone: fetch deeper, GIT_DEPTH)", short(revision), short(synced))
+	} else if older, _ := manifest.Descends(o.source.path, revision, synced); !older {
+		why = fmt.Sprintf("revision %s does not descend from %s, which the namespace was synced at (history rewritten?)", short(revision), short(synced))
+	}
+	if !o.rollback {
+		return false, fmt.Errorf("%w, nothing was written: %s. To go back, revert the change in git and let its pipeline sync; "+
+			"to sync this revision anyway, run sync --allow-rollback (every approval of an earlier plan then goes stale)", ErrRollback, why)
+	}
+	return true, nil
 }
