@@ -110,13 +110,13 @@ type ItemRef struct {
 
 // Plan is the contract between the diff job and the prune job.
 type Plan struct {
-	Revision  string   `json:"revision,omitempty"`
-	Dirty     bool     `json:"dirty,omitempty"`
-	Namespace string   `json:"namespace"`
-	Inventory string   `json:"inventory"`
+	Revision  string `json:"revision,omitempty"`
+	Dirty     bool   `json:"dirty,omitempty"`
+	Namespace string `json:"namespace"`
+	Inventory string `json:"inventory"`
 	// Rollbacks is the inventory's count of rollbacks when the plan was
 	// made: a prune refuses the plan once the namespace was rolled back.
-	Rollbacks int `json:"rollbacks,omitempty"`
+	Rollbacks int      `json:"rollbacks,omitempty"`
 	Changes   []Change `json:"changes"`
 	Warnings  []string `json:"warnings,omitempty"`
 	// Verified counts the unchanged objects whose fingerprint matched the
