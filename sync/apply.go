@@ -50,6 +50,9 @@ type Applied struct {
 type Report struct {
 	Applied   []Applied
 	Unchanged int
+	// Held are the objects not written because they point at an object of
+	// the tree that is being deleted (holdDangling).
+	Held []string
 	// Moved are the Services written only once the pods their new
 	// selector picks were ready.
 	Moved []string
@@ -101,6 +104,8 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 			rep.Unchanged++
 		}
 	}
+	writes, held := holdDangling(writes, res.Predictions)
+	rep.Held = held
 	writes, moves := holdSelectors(writes)
 	for _, batch := range byRank(writes, orderOf(res).applyRank) {
 		if err := opts.Fence.Confirm(ctx); err != nil {
@@ -130,6 +135,10 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 	rep.Applied = append(rep.Applied, resized...)
 	if err != nil {
 		return rep, fmt.Errorf("a claim smaller than its StatefulSet's template could not be resized: %w", err)
+	}
+	if len(held) > 0 {
+		return rep, fmt.Errorf("%w: %d object(s) not written, so the models they serve are not served yet; revision %s is not recorded as synced: run sync again once the objects being deleted are gone:\n  %s",
+			ErrHeldBack, len(held), revision, strings.Join(held, "\n  "))
 	}
 	done := inventory.Parent{GroupKinds: res.GroupKinds, Revision: revision, SyncedAt: inventory.Now(), Verified: verified(res, rep), Secrets: res.Secrets(nil), Fence: opts.Fence.Token(),
 		Tree: widened.Tree, Began: revision, Rollbacks: widened.Rollbacks}

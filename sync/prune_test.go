@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/kubetest"
@@ -377,5 +378,63 @@ func TestUnlabeledApprovedObjectIsNotReportedDone(t *testing.T) {
 	}
 	if _, err := e.C.Core.AppsV1().StatefulSets(e.NS).Get(t.Context(), sts.Name, metav1.GetOptions{}); err != nil {
 		t.Errorf("the StatefulSet without modelsync's label was deleted: %v", err)
+	}
+}
+
+// A rule or targetRef is written only once its backend exists and is not
+// terminating. A prune removed the embedding model's rule and targetRef and
+// deleted its AIServiceBackend, which a finalizer holds; the revert's sync
+// cannot create the backend again, so it holds back the route and the
+// policy that would point at it (no rule points at what is going away),
+// fails naming them, and does not record its revision as synced. Once the
+// backend is gone, sync writes all of it.
+func TestRevertWhileABackendTerminatesWritesNoDanglingRule(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	e.sync(files, sync.DefaultOptions())
+	const backend = "envoy-ai-gateway-qwen3-embedding-8b"
+	patch := []byte(`{"metadata":{"finalizers":["test.modelsync.dev/hold"]}}`) // a controller's, as the AI Gateway's
+	if _, err := e.C.Dynamic.Resource(aiBackends).Namespace(e.NS).Patch(t.Context(), backend, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	delete(files, embedding)
+	res, _ := e.Plan(files)
+	opts := sync.DefaultPruneOptions()
+	opts.Terminating = time.Second
+	if _, _, err := e.prune(files, approve(t, res.Plan), opts); err != nil && !errors.Is(err, sync.ErrPartial) {
+		t.Fatalf("prune: %v", err)
+	}
+	if e.get(aiBackends, backend).GetDeletionTimestamp() == nil {
+		t.Fatal("the AIServiceBackend is not terminating")
+	}
+
+	reverted := kubetest.RepoTree(t)
+	_, _, err := e.trySync(t.Context(), reverted, sync.DefaultOptions())
+	if !errors.Is(err, sync.ErrHeldBack) || !strings.Contains(err.Error(), "AIGatewayRoute envoy-ai-gateway-nrp") || !strings.Contains(err.Error(), "BackendSecurityPolicy") {
+		t.Errorf("the revert's sync: %v, want the route and the policy held back", err)
+	}
+	if rules := ruleNames(e.get(routes, "envoy-ai-gateway-nrp")); slices.Contains(rules, "qwen3-embedding-8b") {
+		t.Errorf("the route has a rule for the terminating backend: %v", rules)
+	}
+	parent, err := e.C.Core.CoreV1().Secrets(e.NS).Get(t.Context(), inventory.DefaultName, metav1.GetOptions{})
+	if err != nil || parent.Annotations[inventory.AnnotationBegan] != "rev1" {
+		t.Fatalf("the inventory after the held sync: %v, %v", parent.Annotations, err)
+	}
+
+	// The finalizer lets go: the next sync writes the backend and the rule.
+	if _, err := e.C.Dynamic.Resource(aiBackends).Namespace(e.NS).Patch(t.Context(), backend, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := e.C.Dynamic.Resource(aiBackends).Namespace(e.NS).Get(ctx, backend, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}); err != nil {
+		t.Fatal("the AIServiceBackend did not go")
+	}
+	if _, _, err := e.trySync(t.Context(), reverted, sync.DefaultOptions()); err != nil {
+		t.Fatalf("sync once the backend is gone: %v", err)
+	}
+	if rules := ruleNames(e.get(routes, "envoy-ai-gateway-nrp")); !slices.Contains(rules, "qwen3-embedding-8b") {
+		t.Errorf("the route lacks the model's rule after the backend came back: %v", rules)
 	}
 }
