@@ -42,6 +42,9 @@ type ModelChange struct {
 	// Capacity says, per workload the plan creates or changes, whether its
 	// pods can be placed on the cluster now (capacity.Verdict).
 	Capacity []string `json:"capacity,omitempty"`
+	// Restart says what an update that restarts the model's pods costs it
+	// while it runs (restartCost): down, or serving on fewer replicas.
+	Restart []string `json:"restart,omitempty"`
 	// Fits is whether every pod of its created or changed workloads can be
 	// placed now; absent when capacity was not checked.
 	Fits *bool `json:"fits,omitempty"`
@@ -93,6 +96,9 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 					if !slices.Contains(m.What, w) {
 						m.What = append(m.What, w)
 					}
+				}
+				if cost := restartCost(p); cost != "" {
+					m.Restart = append(m.Restart, cost)
 				}
 			}
 		}

@@ -19,7 +19,7 @@ func (p *Plan) modelsText() string {
 	for _, m := range p.Models {
 		fmt.Fprintf(&b, "  %-9s %s%s  GPUs %s → %s, memory %s → %s, storage %s → %s\n", m.Change, m.Name, whatText(m.What), gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
 			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
-		for _, c := range slices.Concat(m.Start, m.Capacity) {
+		for _, c := range slices.Concat(m.Restart, m.Start, m.Capacity) {
 			fmt.Fprintf(&b, "            %s\n", c)
 		}
 	}
@@ -91,7 +91,7 @@ func (p *Plan) modelsMarkdown() string {
 	}
 	b.WriteString("\n")
 	for _, m := range p.Models {
-		for _, c := range slices.Concat(m.Start, m.Capacity) {
+		for _, c := range slices.Concat(m.Restart, m.Start, m.Capacity) {
 			fmt.Fprintf(&b, "- %s: %s\n", markdown.Code(m.Name), markdown.Code(c))
 		}
 	}

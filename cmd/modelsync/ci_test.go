@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"regexp"
@@ -26,8 +27,9 @@ func component(t *testing.T, inputs map[string]string) (jobs map[string]map[stri
 	var s struct {
 		Spec struct {
 			Inputs map[string]struct {
-				Default     *string `json:"default"`
-				Description string  `json:"description"`
+				Default     any    `json:"default"`
+				Type        string `json:"type"`
+				Description string `json:"description"`
 			} `json:"inputs"`
 		} `json:"spec"`
 	}
@@ -37,7 +39,7 @@ func component(t *testing.T, inputs map[string]string) (jobs map[string]map[stri
 	values := map[string]string{}
 	for name, in := range s.Spec.Inputs {
 		if in.Default != nil {
-			values[name] = *in.Default
+			values[name] = fmt.Sprint(in.Default)
 		}
 	}
 	for k, v := range inputs {

@@ -323,8 +323,8 @@ var ErrRollback = errors.New("a sync back to an older revision")
 // GitLab's Retry of an old sync job, or an environment's Rollback, would put
 // an older tree back and make an approval of its plan fresh again.
 func (o *syncOptions) backwards(synced, revision string) (bool, error) {
-	if synced == "" || revision == "" || synced == revision {
-		return false, nil
+	if synced == "" || revision == "" || synced == revision || o.takeOver {
+		return false, nil // a namespace handed over: the other tree's history is not this one's
 	}
 	descends, known := manifest.Descends(o.source.path, synced, revision)
 	if descends {

@@ -1,0 +1,68 @@
+package diff
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/workload"
+)
+
+// restartCost says what an update of a workload costs the model it serves
+// when it changes a pod template, so that the reviewer sees it before the
+// merge: the workload's controller replaces the pods in place, so a model
+// with one replica is down from the moment its pod is deleted until the new
+// one passes its startup probe (the weights load: minutes to an hour and
+// more), and stays down if the new revision never starts. "" when no pod
+// restarts.
+func restartCost(p Prediction) string {
+	if p.Live == nil || p.Predicted == nil || (p.Change.Action != Update && p.Change.Action != Conflict) {
+		return ""
+	}
+	var restarts []workload.Template
+	for _, t := range workload.Templates(p.Live) {
+		if changedAt(p.Live, p.Predicted, t.Path, [][]string{{}}) {
+			restarts = append(restarts, t)
+		}
+	}
+	if len(restarts) == 0 {
+		return ""
+	}
+	replicas := workload.Count(p.Live.Object, 1, "spec", "replicas")
+	budget := startupBudget(p.Predicted, restarts[0])
+	within := ""
+	if budget > 0 {
+		within = fmt.Sprintf(" for up to %s (its startup probe's budget)", strings.TrimSuffix(budget.String(), "0s"))
+	}
+	what := p.Change.Kind + " " + p.Change.Name
+	if replicas <= 1 {
+		return fmt.Sprintf("DOWN while it restarts: %s replaces its only replica in place%s, and stays down if the new revision never starts", what, within)
+	}
+	return fmt.Sprintf("restarts one replica at a time: %d of %d keep serving while %s replaces each%s", replicas-1, replicas, what, within)
+}
+
+// startupBudget is how long the startup probe of t's first container
+// allows before the kubelet gives up: initial delay + failures × period.
+func startupBudget(u *unstructured.Unstructured, t workload.Template) time.Duration {
+	containers, _, _ := unstructured.NestedSlice(u.Object, append(t.SpecPath(), "containers")...)
+	if len(containers) == 0 {
+		return 0
+	}
+	c, _ := containers[0].(map[string]any)
+	probe, ok := c["startupProbe"].(map[string]any)
+	if !ok {
+		return 0
+	}
+	n := func(key string, def int64) int64 {
+		switch v := probe[key].(type) {
+		case int64:
+			return v
+		case float64:
+			return int64(v)
+		}
+		return def
+	}
+	return time.Duration(n("initialDelaySeconds", 0)+n("failureThreshold", 3)*n("periodSeconds", 10)) * time.Second
+}
