@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/workload"
 	"modelsync.dev/modelsync/manifest"
 )
 
@@ -51,7 +52,7 @@ func checkKinds(c *checker) {
 	}
 	for _, m := range c.in.Models {
 		if m.Spec.Server != nil && m.Spec.Server.MultiNode() {
-			extra = append(extra, "leaderworkerset.x-k8s.io/LeaderWorkerSet") // the kind a multi-node Model generates
+			extra = append(extra, workload.LeaderWorkerSet.Group+"/"+workload.LeaderWorkerSet.Kind) // the kind a multi-node Model generates
 		}
 	}
 	for _, o := range c.in.Objects {
@@ -126,7 +127,7 @@ func checkDeprecated(c *checker) {
 	for _, o := range c.in.Objects {
 		if o.GetAPIVersion() == gateway.AIGatewayGroup+"/v1alpha1" {
 			c.add(Warning, "deprecated-api", o.Origin, objectName(o),
-				"aigateway.envoyproxy.io/v1alpha1 is deprecated in AI Gateway v1.1",
+				gateway.AIGatewayGroup+"/v1alpha1 is deprecated in AI Gateway v1.1",
 				"change apiVersion to "+gateway.AIGatewayAPIVersion+" (the storage version)")
 		}
 	}
