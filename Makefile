@@ -110,7 +110,8 @@ down:
 
 # make run: the main job on the embedded default. Starts the local cluster
 # (kube-apiserver, etcd, controller-manager, scheduler, kwok GPU nodes; kept
-# running, `make down` stops it), syncs models-config/ into the runbook's
+# running, `make down` stops it), installs the fence policy for the namespace
+# (modelsync rbac; waits until it refuses a stale token), syncs models-config/ into the runbook's
 # namespace and waits for the rollout, and shows the result: what was
 # applied, a diff that now finds nothing to do, and the status of every member.
 RUN_NS ?= nrp-llm
@@ -118,6 +119,10 @@ RUN_NS ?= nrp-llm
 run: up build
 	@set -e; export KUBECONFIG=$(KUBECONFIG_LOCAL); \
 	kubectl get namespace $(RUN_NS) >/dev/null 2>&1 || kubectl create namespace $(RUN_NS); \
+	./bin/modelsync rbac -n $(RUN_NS) | kubectl apply -f - >/dev/null; \
+	for i in $$(seq 1 30); do \
+		printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: modelsync\n  annotations: {modelsync.dev/fence: "modelsync-lock:stale/0"}\n' | \
+			kubectl -n $(RUN_NS) apply --dry-run=server -f - 2>&1 | grep -q "modelsync fence" && break; sleep 1; done; \
 	./bin/modelsync sync -n $(RUN_NS) --wait --timeout 3m; \
 	./bin/modelsync diff -n $(RUN_NS); \
 	./bin/modelsync status -n $(RUN_NS); \
