@@ -160,7 +160,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := inputs{verified: parent.Verified, holders: holders(set), vouched: read.vouched, absent: absent}
+	in := inputs{verified: parent.Verified, record: parent.Verified, holders: holders(set), vouched: read.vouched, absent: absent}
 	in.deferred = deferredMoves(set, live, in.holders)
 	in.awaiting = rulesAwaitingPrune(set, live)
 	if d.opts.Full {

@@ -132,6 +132,9 @@ func (m Move) Gives() bool { return m.From == "" }
 type inputs struct {
 	// verified is the last sync's record; nil dry-runs every object.
 	verified map[string]string
+	// record is the last sync's record, also when verified is nil: what it
+	// applied to each object (appliedAgain).
+	record map[string]string
 	// holders maps a group to its entries' keys and the desired object
 	// holding each.
 	holders map[groupID]map[string]string

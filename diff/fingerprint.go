@@ -65,8 +65,9 @@ func sum(h hash.Hash) string { return base64.RawStdEncoding.EncodeToString(h.Sum
 
 // Record is the entry the last sync's record (inventory.Parent.Verified)
 // keeps for an object it left as its tree asks, config applied to live:
-// the Fingerprint, and a stamp of the configuration with the uid and
-// resourceVersion live had then. "" for a Secret.
+// the Fingerprint, a stamp of the configuration with the uid and
+// resourceVersion live had then, and a digest of the configuration alone.
+// "" for a Secret.
 //
 // The stamp lets a plan vouch for a member from its metadata alone. A
 // resourceVersion is the storage's revision of the object's last write, so
@@ -74,20 +75,47 @@ func sum(h hash.Hash) string { return base64.RawStdEncoding.EncodeToString(h.Sum
 // taken of: the same content and owners, and with the same configuration
 // the same fixed point. A status write moves the resourceVersion; the plan
 // then reads the object whole and compares the fingerprint.
+//
+// The configuration's digest tells a change of the tree from a change of the
+// cluster: an object that would change although the tree asks what the last
+// sync applied to it was changed on the cluster, by a write that records no
+// field manager (`kubectl scale`) when no other manager owns the field.
 func Record(config, live *unstructured.Unstructured) string {
 	if IsSecret(config) {
 		return ""
 	}
-	return Fingerprint(config, live) + " " + stamp(config, live)
+	canonical := appendCanonical(make([]byte, 0, 4096), config.Object)
+	return Fingerprint(config, live) + " " + stampOf(canonical, live) + " " + configDigest(canonical)
 }
 
 // stamp digests the configuration with the uid and resourceVersion of the
 // object it was verified against.
 func stamp(config, live *unstructured.Unstructured) string {
+	return stampOf(appendCanonical(make([]byte, 0, 4096), config.Object), live)
+}
+
+func stampOf(canonical []byte, live *unstructured.Unstructured) string {
 	h := sha256.New()
-	h.Write(appendCanonical(make([]byte, 0, 4096), config.Object))
+	h.Write(canonical)
 	fmt.Fprintf(h, "%s\n%s\n", live.GetUID(), live.GetResourceVersion())
 	return sum(h)
+}
+
+// configDigest digests a configuration alone, from its canonical encoding.
+func configDigest(canonical []byte) string {
+	d := sha256.Sum256(canonical)
+	return base64.RawStdEncoding.EncodeToString(d[:12])
+}
+
+// appliedAgain reports whether config is what the record says the last sync
+// applied to live (same uid): a change the plan finds on it then comes from
+// the cluster, not from the tree. False without a record entry.
+func appliedAgain(config, live *unstructured.Unstructured, record map[string]string) bool {
+	if live == nil || IsSecret(config) {
+		return false
+	}
+	_, _, digest := splitRecord(record[string(live.GetUID())])
+	return digest != "" && digest == configDigest(appendCanonical(make([]byte, 0, 4096), config.Object))
 }
 
 // appendCanonical appends v, a JSON value as unstructured content holds it,
@@ -134,11 +162,12 @@ func appendCanonical(b []byte, v any) []byte {
 	return b
 }
 
-// splitRecord reads a record entry: its fingerprint, and its stamp (""
-// in a record written before stamps were).
-func splitRecord(entry string) (fingerprint, stamp string) {
-	fingerprint, stamp, _ = strings.Cut(entry, " ")
-	return fingerprint, stamp
+// splitRecord reads a record entry: its fingerprint, its stamp and the
+// digest of the configuration ("" in a record written before these were).
+func splitRecord(entry string) (fingerprint, stamp, config string) {
+	fingerprint, rest, _ := strings.Cut(entry, " ")
+	stamp, config, _ = strings.Cut(rest, " ")
+	return fingerprint, stamp, config
 }
 
 // serverMeta are metadata fields the server keeps, which change without a

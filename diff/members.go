@@ -126,7 +126,7 @@ func (d *Differ) vouch(heads []unstructured.Unstructured, desired map[manifest.I
 		h := &heads[i]
 		o, ok := desired[manifest.IDOf(h)]
 		entry := verified[string(h.GetUID())]
-		_, want := splitRecord(entry)
+		_, want, _ := splitRecord(entry)
 		if !ok || want == "" || o.GetAPIVersion() != h.GetAPIVersion() || IsSecret(o.Unstructured) {
 			return
 		}

@@ -68,8 +68,16 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 	if !adopting {
 		p.Change.Added, p.Change.TakeFrom = addedByHand(p.Live, p.Predicted, p.Applied, d.opts.KeepManagers)
 	}
-	return classify(p, conflicts, adopting, d.opts.OmitCreateDiffs)
+	p, err = classify(p, conflicts, adopting, d.opts.OmitCreateDiffs)
+	if err == nil && p.Change.Action == Update && appliedAgain(p.Applied, p.Live, in.record) {
+		p.Change.Action, p.Change.Message = Conflict, strings.TrimPrefix(p.Change.Message+"; "+changedOnCluster, "; ")
+	}
+	return p, err
 }
+
+// changedOnCluster explains a change of an object whose configuration is
+// the one the last sync applied to it.
+const changedOnCluster = "changed on the cluster since the last sync applied this same configuration, by a write that records no field manager (`kubectl scale`) or a new server-side default: sync sets the tree's values back; to keep the change, put it in the tree"
 
 // vouchedFor is the prediction of a member the record vouches for by its
 // stamp: unchanged, not dry-run.
@@ -107,8 +115,8 @@ func trusted(applied, live *unstructured.Unstructured, verified map[string]strin
 		return "", false
 	}
 	entry := Record(applied, live)
-	fp, _ := splitRecord(entry)
-	recorded, _ := splitRecord(verified[string(live.GetUID())])
+	fp, _, _ := splitRecord(entry)
+	recorded, _, _ := splitRecord(verified[string(live.GetUID())])
 	return entry, fp != "" && recorded == fp
 }
 
