@@ -20,6 +20,7 @@ import (
 	"modelsync.dev/modelsync/modelfiles"
 	"modelsync.dev/modelsync/sizing"
 	"modelsync.dev/modelsync/validation"
+	"modelsync.dev/modelsync/workload"
 )
 
 // Options configures Load.
@@ -46,6 +47,10 @@ type Set struct {
 	// Starts is, per Model that modelsync.lock sizes, whether vLLM would
 	// start each of its variants, one line each (sizing.VariantEstimate.Verdict).
 	Starts map[string][]string
+	// Autoscaled are the workloads whose spec.replicas an autoscaler of the
+	// tree owns, each with it: their objects do not set it
+	// (workload.LeaveReplicas).
+	Autoscaled map[manifest.ID]string
 	// Revision and Dirty describe the git state the tree was read from.
 	Revision string
 	Dirty    bool
@@ -142,6 +147,7 @@ func (f *Files) Build(opts Options) (*Set, error) {
 	out, err := generate.Objects(set.Models, raw, opts.Namespace)
 	set.addErrors("model", err)
 	set.Objects, set.Contributions = out.Objects, out.Contributions
+	set.Autoscaled = workload.LeaveReplicas(set.Objects)
 	sortByID(set.Objects)
 	set.Diagnostics = append(set.Diagnostics, validation.Validate(validation.Input{
 		Objects: set.Objects, Models: set.Models, Contributions: set.Contributions,

@@ -95,6 +95,11 @@ type Prediction struct {
 	// Record is the record entry of an unchanged object (Record of Applied
 	// and Live), which sync keeps.
 	Record string
+	// Handover marks a workload whose spec.replicas modelsync applied and an
+	// autoscaler of the tree now owns: sync first gives the field to
+	// inventory.HandoverManager at its live value, so that applying without
+	// it leaves the count where the autoscaler put it.
+	Handover bool
 	// Recorded is an unchanged object the last sync's record vouched for,
 	// not dry-run. Its Live may hold only metadata (Result.Whole).
 	Recorded bool
@@ -160,7 +165,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := inputs{verified: parent.Verified, record: parent.Verified, holders: holders(set), vouched: read.vouched, absent: absent}
+	in := inputs{verified: parent.Verified, record: parent.Verified, holders: holders(set), vouched: read.vouched, absent: absent, autoscaled: set.Autoscaled}
 	in.deferred = deferredMoves(set, live, in.holders)
 	in.awaiting = rulesAwaitingPrune(set, live)
 	if d.opts.Full {

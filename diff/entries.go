@@ -147,6 +147,8 @@ type inputs struct {
 	vouched map[manifest.ID]vouched
 	// absent are desired objects known not to exist.
 	absent map[manifest.ID]bool
+	// autoscaled are the workloads whose replicas an autoscaler owns.
+	autoscaled map[manifest.ID]string
 }
 
 // groupID names the objects sharing one list of entries (the shards of a

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"maps"
 	"slices"
 	"sort"
 
@@ -151,10 +152,10 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 		switch {
 		case p.Recorded:
 			// Applied's fixed point, whose Live may hold only metadata.
-			count(p.Applied, before|after)
+			count(withReplicas(p.Applied, p.Live), before|after)
 		case p.Applied != nil:
 			count(p.Live, before)
-			count(p.Applied, after)
+			count(withReplicas(p.Applied, p.Predicted), after)
 		default:
 			count(p.Live, before)
 			if p.Change.Action != Error {
@@ -196,4 +197,30 @@ func modelVerdict(actions []Action) string {
 		return "replaced"
 	}
 	return "changed"
+}
+
+// withReplicas is applied, a configuration that leaves spec.replicas to an
+// autoscaler (workload.LeaveReplicas), with the count of the object it
+// predicts or matches, so a model's GPUs count every replica the
+// autoscaler runs; applied itself when it sets the count or from has none.
+func withReplicas(applied, from *unstructured.Unstructured) *unstructured.Unstructured {
+	if applied == nil || from == nil {
+		return applied
+	}
+	if _, set, _ := unstructured.NestedFieldNoCopy(applied.Object, "spec", "replicas"); set {
+		return applied
+	}
+	n, ok, _ := unstructured.NestedFieldNoCopy(from.Object, "spec", "replicas")
+	if !ok {
+		return applied
+	}
+	out := &unstructured.Unstructured{Object: maps.Clone(applied.Object)}
+	spec, _ := out.Object["spec"].(map[string]any)
+	spec = maps.Clone(spec)
+	if spec == nil {
+		spec = map[string]any{}
+	}
+	spec["replicas"] = n
+	out.Object["spec"] = spec
+	return out
 }

@@ -10,9 +10,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/workload"
 )
 
 // predict dry-runs one object, unless it is a member whose fingerprint the
@@ -65,6 +67,10 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 		return d.failed(p, err)
 	}
 	p.Predicted = predicted
+	by, autoscaled := in.autoscaled[o.ID()]
+	if autoscaled && !adopting && p.Live != nil {
+		handOver(&p)
+	}
 	if !adopting {
 		p.Change.Added, p.Change.TakeFrom = addedByHand(p.Live, p.Predicted, p.Applied, d.opts.KeepManagers)
 	}
@@ -72,12 +78,32 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 	if err == nil && p.Change.Action == Update && appliedAgain(p.Applied, p.Live, in.record) {
 		p.Change.Action, p.Change.Message = Conflict, strings.TrimPrefix(p.Change.Message+"; "+changedOnCluster, "; ")
 	}
+	if p.Handover && p.Change.Action != Unchanged {
+		p.Change.Message = strings.TrimPrefix(p.Change.Message+"; spec.replicas is left to "+by+": sync first hands the field over at its live value", "; ")
+	}
 	return p, err
+}
+
+// handOver predicts the hand-over of a workload's replicas to its
+// autoscaler. The autoscaler's first write through the scale subresource
+// takes spec.replicas from modelsync's apply entry; until then modelsync
+// holds it, and an apply without it would remove the field and the API
+// server default it back to 1. Sync gives
+// the field at its live value to inventory.HandoverManager first
+// (Prediction.Handover), so the count stays the autoscaler's.
+func handOver(p *Prediction) {
+	replicas, ok, _ := unstructured.NestedFieldCopy(p.Live.Object, "spec", "replicas")
+	if !ok || !workload.OwnsReplicas(p.Live, inventory.FieldManager) {
+		return
+	}
+	p.Predicted = p.Predicted.DeepCopy()
+	_ = unstructured.SetNestedField(p.Predicted.Object, replicas, "spec", "replicas")
+	p.Handover = true
 }
 
 // changedOnCluster explains a change of an object whose configuration is
 // the one the last sync applied to it.
-const changedOnCluster = "changed on the cluster since the last sync applied this same configuration, by a write that records no field manager (`kubectl scale`) or a new server-side default: sync sets the tree's values back; to keep the change, put it in the tree"
+const changedOnCluster = "changed on the cluster since the last sync applied this same configuration (`kubectl scale`, whose write through the scale subresource is no conflict to the API server, a field removed by hand, or a new server-side default): sync sets the tree's values back; to keep the change, put it in the tree"
 
 // vouchedFor is the prediction of a member the record vouches for by its
 // stamp: unchanged, not dry-run.

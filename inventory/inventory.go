@@ -79,6 +79,10 @@ const (
 	AnnotationSecrets = "modelsync.dev/secrets"
 	// FieldManager is the server-side apply field manager of every write.
 	FieldManager = "modelsync"
+	// HandoverManager holds the fields modelsync gives up to a controller
+	// that owns them without a managed-fields entry: spec.replicas of a
+	// workload an autoscaler of the tree scales (diff.Prediction.Handover).
+	HandoverManager = "modelsync-handover"
 	// DefaultName is the default parent Secret name.
 	DefaultName = "modelsync"
 )

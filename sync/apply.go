@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/inventory"
@@ -216,6 +218,12 @@ func (m *Manager) applyOne(ctx context.Context, p diff.Prediction, fence Fence) 
 			return done
 		}
 	}
+	if p.Handover && p.Live != nil {
+		if err := m.handOver(ctx, p.Live); err != nil {
+			done.Err = fmt.Errorf("%s (%s): hand spec.replicas over to its autoscaler: %w", p.Object.ID(), p.Object.Origin, err)
+			return done
+		}
+	}
 	stored, err := m.apply(ctx, p.Applied, fence)
 	if err != nil {
 		err = diff.RedactSecret(p.Applied.GroupVersionKind().GroupKind(), err)
@@ -263,4 +271,21 @@ func OwnTree(p inventory.Parent, tree string) error {
 	return fmt.Errorf("%w, nothing was changed: it is synced from %s, and this is %s; "+
 		"a namespace holds one tree, so each would remove the other's models. Choose another namespace, or, to hand "+
 		"the namespace to this tree, run sync --take-over-namespace once", ErrOtherTree, p.Tree, tree)
+}
+
+// handOver gives spec.replicas of live, a workload an autoscaler of the tree
+// scales, to inventory.HandoverManager at the live count, as Kubernetes
+// documents for handing replicas to an HPA: applied after it without the
+// field, modelsync's configuration then leaves the count as it is, since
+// another manager still holds it. Not forced: a count changed since the read
+// is a conflict, and the sync stops there rather than write an old count.
+func (m *Manager) handOver(ctx context.Context, live *unstructured.Unstructured) error {
+	replicas, _, _ := unstructured.NestedFieldCopy(live.Object, "spec", "replicas")
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": live.GetAPIVersion(), "kind": live.GetKind(),
+		"metadata": map[string]any{"name": live.GetName(), "namespace": live.GetNamespace()},
+		"spec":     map[string]any{"replicas": replicas},
+	}}
+	_, err := m.clients.Apply(ctx, u, cluster.ApplyOptions{FieldManager: inventory.HandoverManager})
+	return err
 }
