@@ -11,8 +11,8 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/workload"
 	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/workload"
 )
 
 // DeclaredKind is the group/Kind a CustomResourceDefinition declares, as
