@@ -78,6 +78,9 @@ func (d *Differ) predict(ctx context.Context, o manifest.Object, member *unstruc
 	if err == nil && p.Change.Action == Update && appliedAgain(p.Applied, p.Live, in.record) {
 		p.Change.Action, p.Change.Message = Conflict, strings.TrimPrefix(p.Change.Message+"; "+changedOnCluster, "; ")
 	}
+	if p.Change.Action == Unchanged && err == nil && !adopting {
+		p = movedVersion(p)
+	}
 	if p.Handover && p.Change.Action != Unchanged {
 		p.Change.Message = strings.TrimPrefix(p.Change.Message+"; spec.replicas is left to "+by+": sync first hands the field over at its live value", "; ")
 	}
@@ -99,6 +102,20 @@ func handOver(p *Prediction) {
 	p.Predicted = p.Predicted.DeepCopy()
 	_ = unstructured.SetNestedField(p.Predicted.Object, replicas, "spec", "replicas")
 	p.Handover = true
+}
+
+// movedVersion turns an unchanged object whose fields modelsync recorded at
+// a version the tree left into an update: once the API server stops
+// serving that version, only a read at another finds them, and applying
+// them again moves them to the tree's.
+func movedVersion(p Prediction) Prediction {
+	entry, ok := inventory.ApplyEntry(p.Live)
+	if !ok || entry.APIVersion == p.Object.GetAPIVersion() {
+		return p
+	}
+	p.Change.Action, p.Record = Update, ""
+	p.Change.Message = fmt.Sprintf("modelsync's fields are recorded at %s; sync applies them again at %s, the tree's version, so they stay readable once %s is no longer served", entry.APIVersion, p.Object.GetAPIVersion(), entry.APIVersion)
+	return p
 }
 
 // changedOnCluster explains a change of an object whose configuration is

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -187,23 +188,57 @@ func (w entryWrite) apply(live []gateway.Item) ([]gateway.Item, bool, error) {
 }
 
 // getApplied reads the object in the version modelsync applied it in, so
-// that its managedFields describe the fields as read.
+// that its managedFields describe the fields as read. When the API server no
+// longer serves that version (a CRD withdrew it), the object is read in the
+// plan's version: a CRD converts between its versions without changing the
+// fields' paths unless a webhook converts it, and a removal must not wait
+// for a version that will never be served again. The write that follows
+// moves modelsync's entry to the served version.
 func (m *Manager) getApplied(ctx context.Context, ch diff.Change) (*unstructured.Unstructured, error) {
-	gvk := schema.FromAPIVersionAndKind(ch.APIVersion, ch.Kind)
-	for range 2 {
-		res, err := m.clients.Resource(gvk, ch.Namespace)
-		if err != nil {
-			return nil, err
-		}
-		live, err := res.Get(ctx, ch.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		entry, ok := inventory.ApplyEntry(live)
-		if !ok || entry.APIVersion == live.GetAPIVersion() {
-			return live, nil
-		}
-		gvk = schema.FromAPIVersionAndKind(entry.APIVersion, ch.Kind)
+	live, err := m.getAt(ctx, ch, ch.APIVersion)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("%s: read in the version modelsync applied it in: the API server answered in another", ch.ID())
+	entry, ok := inventory.ApplyEntry(live)
+	if !ok || entry.APIVersion == live.GetAPIVersion() {
+		return live, nil
+	}
+	at, err := m.getAt(ctx, ch, entry.APIVersion)
+	switch {
+	case err == nil && at.GetAPIVersion() == entry.APIVersion:
+		return at, nil
+	case err == nil:
+		return nil, fmt.Errorf("%s: read in the version modelsync applied it in (%s): the API server answered in %s", ch.ID(), entry.APIVersion, at.GetAPIVersion())
+	case meta.IsNoMatchError(err) || apierrors.IsNotFound(err):
+		// Not served, or gone since: read again in the served version.
+		if live, err = m.getAt(ctx, ch, live.GetAPIVersion()); err != nil {
+			return nil, err
+		}
+		return entryAtServedVersion(live), nil
+	}
+	return nil, err
+}
+
+// entryAtServedVersion is live with modelsync's apply entry taken as of
+// live's version, the version served: its fields are read at the paths the
+// served version has.
+func entryAtServedVersion(live *unstructured.Unstructured) *unstructured.Unstructured {
+	live = live.DeepCopy()
+	entries := live.GetManagedFields()
+	for i, mf := range entries {
+		if mf.Manager == inventory.FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
+			entries[i].APIVersion = live.GetAPIVersion()
+		}
+	}
+	live.SetManagedFields(entries)
+	return live
+}
+
+// getAt reads ch's object in apiVersion.
+func (m *Manager) getAt(ctx context.Context, ch diff.Change, apiVersion string) (*unstructured.Unstructured, error) {
+	res, err := m.clients.Resource(schema.FromAPIVersionAndKind(apiVersion, ch.Kind), ch.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	return res.Get(ctx, ch.Name, metav1.GetOptions{})
 }
