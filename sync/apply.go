@@ -31,10 +31,13 @@ type Options struct {
 	Tree string
 	// TakeOver hands a namespace recorded as another tree's to this one.
 	TakeOver bool
-	// Rollback says the revision synced is older than the one recorded
-	// (sync --allow-rollback): the parent counts it, and every approval of
-	// a plan made before it goes stale.
-	Rollback bool
+	// History tells whether the revision synced comes after the newest one
+	// a sync of the namespace began at (backwards); nil checks nothing.
+	History History
+	// AllowRollback syncs a revision that goes back in History (sync
+	// --allow-rollback): the parent counts it, and every approval of a plan
+	// made before it goes stale.
+	AllowRollback bool
 }
 
 // DefaultOptions returns the defaults.
@@ -83,10 +86,14 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 			return Report{}, err
 		}
 	}
+	rollback, err := backwards(res.Parent, revision, opts)
+	if err != nil {
+		return Report{}, err
+	}
 	widened := res.Parent // its Verified record stays true: each entry is a fact about one object state
 	widened.Tree = cmp.Or(opts.Tree, widened.Tree)
 	widened.Began = revision
-	if opts.Rollback {
+	if rollback {
 		widened.Rollbacks++
 	}
 	widened.GroupKinds, widened.Secrets, widened.Fence = res.GroupKinds, inventory.SecretNames(append(res.Secrets(nil), res.Parent.Secrets...)), opts.Fence.Token()

@@ -21,7 +21,8 @@ import (
 // back in history unasked:
 //   - A removes the embedding model; its prune awaits approval. B reverts A
 //     and its sync begins, writes, and is cut off (the API server refuses
-//     one of its writes). A's approved prune is refused: a sync of B began.
+//     one of its writes). A's approved prune is refused: a sync of B began;
+//     so is a retried sync job of A, the last sync that completed.
 //   - B synced to the end; a retried sync job of A (GitLab's Retry, or an
 //     environment's Rollback) is refused as a rollback and writes nothing.
 //   - With --allow-rollback it syncs A, and A's approval, though it matches
@@ -80,6 +81,10 @@ func TestRollbackAndCutOffSyncKeepApprovalsStale(t *testing.T) {
 	}
 	if _, err := admin.AppsV1().StatefulSets(ns).Get(t.Context(), "qwen3-embedding-8b-vllm-inference", metav1.GetOptions{}); err != nil {
 		t.Errorf("the model B wants back was deleted: %v", err)
+	}
+	// A's sync job retried now, though A is the last completed sync: B began.
+	if code, out := cli("sync", "--revision", a); code < 2 || !strings.Contains(out, "is older than "+b[:12]) {
+		t.Errorf("retried sync of A after B's sync began: exit %d, want a refused rollback\n%s", code, out)
 	}
 
 	// B syncs to the end; then A's sync job is retried.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -89,8 +88,9 @@ func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, ou
 	sopts := sync.DefaultOptions()
 	sopts.Adopt, sopts.AllowEmpty, sopts.Fence = o.adopt, o.allowEmpty, fence
 	sopts.Tree, sopts.TakeOver = t.source.tree.ID, o.takeOver
-	if sopts.Rollback, err = o.backwards(p.res.Parent.Revision, p.set.Revision); err != nil {
-		return err
+	sopts.AllowRollback = o.rollback
+	sopts.History = func(ancestor, revision string) (bool, bool) {
+		return manifest.Descends(o.source.path, ancestor, revision)
 	}
 	progress := newLineProgress(out)
 	rep, err := p.manager.Apply(ctx, p.res, p.set.Revision, sopts, progress)
@@ -313,32 +313,4 @@ func (p *lineProgress) Pruned(r sync.Pruned) {
 			p.printf(red, "%-10s %s %s\n", "deleted", r.Change.Kind, r.Change.Name)
 		}
 	}
-}
-
-// ErrRollback: the revision synced does not come after the recorded one.
-var ErrRollback = errors.New("a sync back to an older revision")
-
-// backwards says whether syncing revision after the namespace was synced at
-// synced goes back in history; without --allow-rollback that is refused:
-// GitLab's Retry of an old sync job, or an environment's Rollback, would put
-// an older tree back and make an approval of its plan fresh again.
-func (o *syncOptions) backwards(synced, revision string) (bool, error) {
-	if synced == "" || revision == "" || synced == revision || o.takeOver {
-		return false, nil // a namespace handed over: the other tree's history is not this one's
-	}
-	descends, known := manifest.Descends(o.source.path, synced, revision)
-	if descends {
-		return false, nil
-	}
-	why := fmt.Sprintf("revision %s is older than %s, which the namespace was synced at", short(revision), short(synced))
-	if !known {
-		why = fmt.Sprintf("this clone's history does not show revision %s coming after %s, which the namespace was synced at (a shallow clone: fetch deeper, GIT_DEPTH)", short(revision), short(synced))
-	} else if older, _ := manifest.Descends(o.source.path, revision, synced); !older {
-		why = fmt.Sprintf("revision %s does not descend from %s, which the namespace was synced at (history rewritten?)", short(revision), short(synced))
-	}
-	if !o.rollback {
-		return false, fmt.Errorf("%w, nothing was written: %s. To go back, revert the change in git and let its pipeline sync; "+
-			"to sync this revision anyway, run sync --allow-rollback (every approval of an earlier plan then goes stale)", ErrRollback, why)
-	}
-	return true, nil
 }
