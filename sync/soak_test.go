@@ -22,6 +22,7 @@ import (
 	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/controlplane"
+	"modelsync.dev/modelsync/internal/gitlabtest"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
@@ -34,7 +35,10 @@ import (
 // default-branch pipelines that plan and sync; approvals run late, out of
 // order and twice; runs frozen after their Lease cleared a write while
 // another run takes the Lease; runs killed half-way; controllers writing
-// status; hand edits. After every step it checks:
+// status; hand edits; and GitLab's own world (soak_steps_test.go): retried
+// old sync and diff jobs, a second tree, labels taken off by hand,
+// finalizers, a withdrawn API version, the fence's binding removed, an
+// autoscaler and hand scales. After every step it checks:
 //
 //   - nothing the default branch's head wants is deleted, and nothing is
 //     deleted that the approved plan being run did not list;
@@ -84,6 +88,13 @@ type soak struct {
 	// (or already had) their manual prune, with the tree of their commit.
 	approvals []approval
 	schedule  []string
+	gitlab    *gitlabtest.Server // the merge request's notes
+	fenced    bool               // the fence policy is installed
+	held      []string           // AIServiceBackends a finalizer holds
+	scaledTo  int32              // the count the tree's HPA last set; -1 none
+	counts    map[string]int     // steps run, by kind
+	// unlabeling: a person took a member's label off for this prune.
+	unlabeling bool
 }
 
 type approval struct {
@@ -115,10 +126,12 @@ func runSoak(t *testing.T, cp *controlplane.ControlPlane, seed uint64, steps int
 	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.NS}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	s := &soak{e: e, t: t, cp: cp, rng: rand.New(rand.NewPCG(seed, 0x50a1c)), canary: fmt.Sprintf("s0ak-canary-%d", seed),
+		gitlab: gitlabtest.New(t, "glpat-soak", "42", 7), scaledTo: -1, counts: map[string]int{}}
 	if os.Getenv("MODELSYNC_SOAK_NOFENCE") == "" {
 		e.installFence()
+		s.fenced = true
 	}
-	s := &soak{e: e, t: t, cp: cp, rng: rand.New(rand.NewPCG(seed, 0x50a1c)), canary: fmt.Sprintf("s0ak-canary-%d", seed)}
 	base := kubetest.RepoTree(t)
 	base[soakSecret] = s.secret(0)
 	s.commits = []fstest.MapFS{base}
@@ -126,7 +139,7 @@ func runSoak(t *testing.T, cp *controlplane.ControlPlane, seed uint64, steps int
 	s.watch = w
 	s.pipeline()
 	for range steps {
-		switch op := s.rng.IntN(8); op {
+		switch op := s.rng.IntN(16); op {
 		case 7:
 			s.commit()
 			s.restarted()
@@ -144,9 +157,27 @@ func runSoak(t *testing.T, cp *controlplane.ControlPlane, seed uint64, steps int
 			s.statusChurn()
 		case 6:
 			s.handEdit()
+		case 8:
+			s.retriedSync()
+		case 9:
+			s.retriedDiff()
+		case 10:
+			s.secondTree()
+		case 11:
+			s.unlabeled()
+		case 12:
+			s.holdBackend()
+		case 13:
+			s.withdrawn()
+		case 14:
+			s.unfenced()
+		case 15:
+			s.scale()
 		}
 	}
-	// Convergence: the head's pipeline and its approved prune.
+	// Convergence: the controllers let go; the head's pipeline and its
+	// approved prune.
+	s.release()
 	s.pipeline()
 	if a := s.approvals[len(s.approvals)-1]; len(a.plan.Removals()) > 0 {
 		s.prune(a, true)
@@ -165,6 +196,12 @@ func runSoak(t *testing.T, cp *controlplane.ControlPlane, seed uint64, steps int
 		s.fail("a route pointed at a missing object:\n%s", strings.Join(dangling, "\n"))
 	}
 	t.Logf("schedule:\n  %s", strings.Join(s.schedule, "\n  "))
+	var kinds []string
+	for k, n := range s.counts {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	}
+	slices.Sort(kinds)
+	t.Logf("soak: seed %d: %d steps (%s); violations: 0", seed, steps, strings.Join(kinds, ", "))
 }
 
 func (s *soak) secret(version int) *fstest.MapFile {
@@ -193,7 +230,7 @@ func (s *soak) commit() {
 	}
 	slices.Sort(models)
 	slices.Sort(gone)
-	switch k := s.rng.IntN(4); {
+	switch k := s.rng.IntN(6); {
 	case k == 0 && len(models) > 4:
 		m := models[s.rng.IntN(len(models))]
 		delete(next, m)
@@ -207,10 +244,27 @@ func (s *soak) commit() {
 		next[m] = &fstest.MapFile{Data: []byte(strings.Replace(string(next[m].Data), "ownedBy: ", "ownedBy: x", 1))}
 		next[soakSecret] = s.secret(len(s.commits))
 		s.logf("commit r%d: change the owner of %s and the Secret's value", len(s.commits), m)
+	case k == 4:
+		if _, ok := next[soakHPA]; ok {
+			delete(next, soakHPA)
+			s.logf("commit r%d: remove the HPA of %s", len(s.commits), soakScaled)
+		} else {
+			next[soakHPA] = soakHPAFile()
+			s.logf("commit r%d: add an HPA for %s", len(s.commits), soakScaled)
+		}
+	case k == 5:
+		to := map[string]string{"v1beta1": "v1alpha1", "v1alpha1": "v1beta1"}[routesVersion(next)]
+		for _, name := range routeFiles {
+			next[name] = &fstest.MapFile{Data: []byte(strings.Replace(string(next[name].Data), "aigateway.envoyproxy.io/"+routesVersion(next), "aigateway.envoyproxy.io/"+to, 1))}
+		}
+		s.logf("commit r%d: AIGatewayRoutes written as %s", len(s.commits), to)
 	default:
 		i := s.rng.IntN(len(s.commits))
 		next = s.commits[i]
 		s.logf("commit r%d: revert to r%d", len(s.commits), i)
+	}
+	if _, had := head[soakHPA]; had != (next[soakHPA] != nil) {
+		s.scaledTo = -1 // a sync sets the tree's count, or hands it over
 	}
 	s.commits = append(s.commits, next)
 }
@@ -268,17 +322,20 @@ func (s *soak) pipeline() {
 	res, _ := s.e.Plan(head)
 	res.Plan.Revision = rev
 	s.noSecretIn(res.Plan, nil)
+	s.gitlab.Head = rev
+	if err := s.note(rev, res.Plan); err != nil {
+		s.t.Fatal(err)
+	}
 	err := s.withLease("pipeline "+rev, func(f sync.Fence) error {
-		o := sync.DefaultOptions()
-		o.Fence = f
-		_, err := sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Apply(s.t.Context(), res, rev, o, sync.NoProgress{})
+		_, err := sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Apply(s.t.Context(), res, rev, s.syncOptions(f), sync.NoProgress{})
 		return err
 	})
 	s.noSecretIn(nil, err)
-	s.logf("pipeline %s: sync: %v", rev, err)
-	if err != nil {
+	s.logf("pipeline %s: sync: %v", rev, firstLine(err))
+	if err != nil && !(errors.Is(err, sync.ErrHeldBack) && len(s.held) > 0) {
 		s.fail("sync of the head %s: %v", rev, err)
 	}
+	s.checkAutoscaled()
 	s.approvals = append(s.approvals, approval{plan: approve(s.t, res.Plan), tree: head})
 }
 
@@ -306,15 +363,21 @@ func (s *soak) prune(a approval, must bool) {
 	}
 	err := s.withLease("prune "+a.plan.Revision, func(f sync.Fence) error {
 		o := sync.DefaultPruneOptions()
-		o.Fence, o.AllowMass = f, must
+		o.Fence, o.AllowMass, o.Terminating = f, must, 2*time.Second
 		res, _ := s.e.Plan(a.tree)
 		_, err := sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Prune(s.t.Context(), a.plan, res, o, sync.NoProgress{})
 		return err
 	})
 	s.noSecretIn(nil, err)
 	s.logf("approve the prune of %s: %v", a.plan.Revision, firstLine(err))
-	if err != nil && (must || !errors.Is(err, sync.ErrStalePlan) && !errors.Is(err, sync.ErrMassPrune)) {
+	// Refusals are expected of stale and mass plans; an incomplete prune
+	// of objects a finalizer holds, or whose label a person took off.
+	expected := errors.Is(err, sync.ErrStalePlan) || errors.Is(err, sync.ErrMassPrune) || errors.Is(err, sync.ErrPartial) && (len(s.held) > 0 || s.unlabeling)
+	if err != nil && (must || !expected) {
 		s.fail("prune of %s: %v", a.plan.Revision, err)
+	}
+	if err == nil {
+		s.checkConfirmed(a)
 	}
 	s.checkDeletions(before, wanted, listed)
 }
@@ -367,8 +430,8 @@ func (s *soak) frozen() {
 	} else {
 		res, _ := s.e.Plan(head)
 		go func() {
-			o := sync.DefaultOptions()
-			o.Fence, o.Concurrency = paused, 1
+			o := s.syncOptions(paused)
+			o.Concurrency = 1
 			_, err := sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Apply(context.Background(), res, rev, o, sync.NoProgress{})
 			done <- err
 		}()
@@ -406,8 +469,8 @@ func (s *soak) restarted() {
 		s.watch.Disconnect() // the API server's shutdown waits for open watches
 		return s.cp.StopAPIServer()
 	}}
-	o := sync.DefaultOptions()
-	o.Fence, o.Concurrency = lease, 1
+	o := s.syncOptions(lease)
+	o.Concurrency = 1
 	_, err = sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Apply(s.t.Context(), res, rev, o, stopper)
 	s.noSecretIn(nil, err)
 	if !stopper.stopped {
@@ -439,8 +502,8 @@ func (s *soak) killed() {
 	ctx, kill := context.WithCancel(s.t.Context())
 	k := killAt{Fence: lease, n: int32(1 + s.rng.IntN(6)), kill: kill}
 	res, _ := s.e.Plan(head)
-	o := sync.DefaultOptions()
-	o.Fence, o.Concurrency = &k, 1
+	o := s.syncOptions(&k)
+	o.Concurrency = 1
 	_, err = sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Apply(ctx, res, rev, o, sync.NoProgress{})
 	s.logf("sync of %s killed at write %d: %v", rev, k.n, firstLine(err))
 }
