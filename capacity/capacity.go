@@ -74,6 +74,16 @@ func New(nodes []corev1.Node, pods []corev1.Pod) *Cluster {
 	return c
 }
 
+// Copy is c with its own free resources, to place on without changing c:
+// what would fit beside everything running now.
+func (c *Cluster) Copy() *Cluster {
+	out := &Cluster{pods: slices.Clone(c.pods), nodes: make([]*node, len(c.nodes))}
+	for i, n := range c.nodes {
+		out.nodes[i] = &node{n: n.n, free: n.free.DeepCopy()}
+	}
+	return out
+}
+
 // Nodes is how many nodes the cluster has.
 func (c *Cluster) Nodes() int { return len(c.nodes) }
 

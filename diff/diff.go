@@ -95,6 +95,11 @@ type Prediction struct {
 	// Record is the record entry of an unchanged object (Record of Applied
 	// and Live), which sync keeps.
 	Record string
+	// Surge marks an update of a serving StatefulSet's pod template whose
+	// new pods fit beside everything running now: sync first brings up a
+	// copy with the new template beside it (the model's Service serves
+	// both), then updates it in place, then removes the copy.
+	Surge bool
 	// Handover marks a workload whose spec.replicas modelsync applied and an
 	// autoscaler of the tree now owns: sync first gives the field to
 	// inventory.HandoverManager at its live value, so that applying without

@@ -18,15 +18,7 @@ import (
 // more), and stays down if the new revision never starts. "" when no pod
 // restarts.
 func restartCost(p Prediction) string {
-	if p.Live == nil || p.Predicted == nil || (p.Change.Action != Update && p.Change.Action != Conflict) {
-		return ""
-	}
-	var restarts []workload.Template
-	for _, t := range workload.Templates(p.Live) {
-		if changedAt(p.Live, p.Predicted, t.Path, [][]string{{}}) {
-			restarts = append(restarts, t)
-		}
-	}
+	restarts := restarting(p)
 	if len(restarts) == 0 {
 		return ""
 	}
@@ -37,6 +29,10 @@ func restartCost(p Prediction) string {
 		within = fmt.Sprintf(" for up to %s (its startup probe's budget)", strings.TrimSuffix(budget.String(), "0s"))
 	}
 	what := p.Change.Kind + " " + p.Change.Name
+	if p.Surge {
+		return fmt.Sprintf("no downtime (surge): a copy of %s with the new pod template starts beside it (its GPUs are free now) and serves beside it once ready; then %s is updated in place and the copy removed. "+
+			"If the copy does not start%s, it is removed and the old revision keeps serving", what, p.Change.Name, within)
+	}
 	if replicas <= 1 {
 		return fmt.Sprintf("DOWN while it restarts: %s replaces its only replica in place%s, and stays down if the new revision never starts", what, within)
 	}
@@ -65,4 +61,27 @@ func startupBudget(u *unstructured.Unstructured, t workload.Template) time.Durat
 		return def
 	}
 	return time.Duration(n("initialDelaySeconds", 0)+n("failureThreshold", 3)*n("periodSeconds", 10)) * time.Second
+}
+
+// restarting are the pod templates of p's workload that its update
+// changes: their pods are replaced. None for anything but an update of a
+// live workload.
+func restarting(p Prediction) []workload.Template {
+	if p.Live == nil || p.Predicted == nil || (p.Change.Action != Update && p.Change.Action != Conflict) {
+		return nil
+	}
+	var out []workload.Template
+	for _, t := range workload.Templates(p.Live) {
+		if changedAt(p.Live, p.Predicted, t.Path, [][]string{{}}) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// surgeable is an update sync can bring up beside the serving pods first: a
+// StatefulSet that serves now (replicas ≥ 1) whose pod template changes.
+// LeaderWorkerSets and Deployments roll as their controllers do.
+func surgeable(p Prediction) bool {
+	return p.Change.Kind == "StatefulSet" && len(restarting(p)) > 0 && workload.Count(p.Live.Object, 1, "spec", "replicas") >= 1
 }

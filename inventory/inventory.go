@@ -73,6 +73,10 @@ const (
 	// (comma-separated) whose fields added by hand are meant to stay: they
 	// are not drift, and sync leaves them (diff.Imperative).
 	AnnotationCoOwners = "modelsync.dev/co-owners"
+	// LabelSurgeOf labels and selects the pods of a StatefulSet's surge
+	// copy (sync.Manager.surged), and annotates the copy with the name of
+	// the StatefulSet it stands in for.
+	LabelSurgeOf = "modelsync.dev/surge-of"
 	// AnnotationSecrets on the parent names the set's Secrets, so that
 	// they are read by name: an identity may read those and no other
 	// Secret of the namespace (a LIST cannot be limited to names).

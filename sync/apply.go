@@ -231,7 +231,13 @@ func (m *Manager) applyOne(ctx context.Context, p diff.Prediction, fence Fence) 
 			return done
 		}
 	}
-	stored, err := m.apply(ctx, p.Applied, fence)
+	apply := m.apply
+	if p.Surge {
+		apply = func(ctx context.Context, _ *unstructured.Unstructured, fence Fence) (*unstructured.Unstructured, error) {
+			return m.surged(ctx, p, fence)
+		}
+	}
+	stored, err := apply(ctx, p.Applied, fence)
 	if err != nil {
 		err = diff.RedactSecret(p.Applied.GroupVersionKind().GroupKind(), err)
 		done.Err = fmt.Errorf("%s (%s): apply: %w", p.Object.ID(), p.Object.Origin, err)

@@ -1,0 +1,276 @@
+package livetest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	gosync "sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/sync"
+)
+
+var (
+	routesGVR     = schema.GroupVersionResource{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Resource: "aigatewayroutes"}
+	aiBackendsGVR = schema.GroupVersionResource{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Resource: "aiservicebackends"}
+	backendsGVR   = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"}
+)
+
+// prober samples, every 200 ms, whether a model's route rule points at a
+// backend with at least one ready endpoint: rule → AIServiceBackend →
+// Backend → Service (by its FQDN) → a ready, not terminating pod the
+// Service selects. It counts the samples where none does.
+type prober struct {
+	samples, down int
+	why           map[string]int
+	stop          chan struct{}
+	done          gosync.WaitGroup
+}
+
+func (e *env) probe(rule string) *prober {
+	p := &prober{why: map[string]int{}, stop: make(chan struct{})}
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			p.samples++
+			if why := e.serving(context.Background(), rule); why != "" {
+				p.down++
+				p.why[why]++
+			}
+		}
+	}()
+	return p
+}
+
+func (p *prober) Stop() (samples, down int) {
+	close(p.stop)
+	p.done.Wait()
+	return p.samples, p.down
+}
+
+func (p *prober) String() string {
+	return fmt.Sprintf("%d samples, %d down %v", p.samples, p.down, p.why)
+}
+
+// serving is "" when the rule named rule points at a backend with a ready
+// endpoint, else why not.
+func (e *env) serving(ctx context.Context, rule string) string {
+	routes, err := e.C.Dynamic.Resource(routesGVR).Namespace(e.NS).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "routes: " + err.Error()
+	}
+	for _, r := range routes.Items {
+		rules, _, _ := unstructured.NestedSlice(r.Object, "spec", "rules")
+		for _, x := range rules {
+			m, _ := x.(map[string]any)
+			if m["name"] != rule {
+				continue
+			}
+			refs, _ := m["backendRefs"].([]any)
+			for _, ref := range refs {
+				name, _ := ref.(map[string]any)["name"].(string)
+				if e.backendReady(ctx, name) {
+					return ""
+				}
+			}
+			return "no backend of the rule has a ready endpoint"
+		}
+	}
+	return "no rule " + rule
+}
+
+func (e *env) backendReady(ctx context.Context, aiBackend string) bool {
+	asb, err := e.C.Dynamic.Resource(aiBackendsGVR).Namespace(e.NS).Get(ctx, aiBackend, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	backend, _, _ := unstructured.NestedString(asb.Object, "spec", "backendRef", "name")
+	b, err := e.C.Dynamic.Resource(backendsGVR).Namespace(e.NS).Get(ctx, backend, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	endpoints, _, _ := unstructured.NestedSlice(b.Object, "spec", "endpoints")
+	for _, ep := range endpoints {
+		host, _, _ := unstructured.NestedString(ep.(map[string]any), "fqdn", "hostname")
+		svcName, _, _ := strings.Cut(host, ".")
+		svc, err := e.C.Core.CoreV1().Services(e.NS).Get(ctx, svcName, metav1.GetOptions{})
+		if err != nil || len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		pods, err := e.C.Core.CoreV1().Pods(e.NS).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
+		if err != nil {
+			continue
+		}
+		for _, pod := range pods.Items {
+			if pod.DeletionTimestamp != nil {
+				continue
+			}
+			for _, c := range pod.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// update plans files and applies them, as a default-branch sync does.
+func (e *env) update(files fstest.MapFS) (*diff.Result, error) {
+	e.T.Helper()
+	res, _ := e.Plan(files)
+	_, err := e.m.Apply(e.T.Context(), res, "rev", sync.DefaultOptions(), sync.NoProgress{})
+	return res, err
+}
+
+func surged(res *diff.Result, name string) bool {
+	for _, p := range res.Predictions {
+		if p.Object.GetKind() == "StatefulSet" && p.Object.GetName() == name {
+			return p.Surge
+		}
+	}
+	return false
+}
+
+func withImage(files fstest.MapFS, file, image string) {
+	files[file] = &fstest.MapFile{Data: regexp.MustCompile(`vllm/vllm-openai:v[0-9.]+`).ReplaceAll(files[file].Data, []byte(image))}
+}
+
+// waitServingImage waits until a ready pod of the Service's selector that
+// StatefulSet sts owns runs image.
+func (e *env) waitServingImage(sts, image string) {
+	e.T.Helper()
+	err := wait.PollUntilContextTimeout(e.T.Context(), 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pod, err := e.C.Core.CoreV1().Pods(e.NS).Get(ctx, sts+"-0", metav1.GetOptions{})
+		if err != nil || pod.DeletionTimestamp != nil || len(pod.Spec.Containers) == 0 || pod.Spec.Containers[0].Image != image {
+			return false, nil
+		}
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		e.T.Fatalf("pod %s-0 does not serve %s: %v", sts, image, err)
+	}
+}
+
+// A one-replica model whose image changes, with room for a second copy,
+// keeps serving throughout: the plan says the update surges, sync brings up
+// the copy, updates the StatefulSet behind it, and removes the copy. The
+// same update rolled in place (the old behaviour) takes the model down
+// while its only pod restarts: the prober counts both.
+func TestImageChangeWithRoomKeepsTheModelServing(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
+	// The model takes 3 s to load: long enough for the prober to see it.
+	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    gpus: 4\n", "    gpus: 4\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1))}
+	if err := e.syncAndWait(files, waitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if why := e.serving(t.Context(), rule); why != "" {
+		t.Fatalf("minimax does not serve after the first sync: %s", why)
+	}
+
+	// In place, as before: the pod is deleted first.
+	withImage(files, model, "vllm/vllm-openai:v0.11.3")
+	res, _ := e.Plan(files)
+	for i := range res.Predictions {
+		res.Predictions[i].Surge = false
+	}
+	p := e.probe(rule)
+	if _, err := e.m.Apply(t.Context(), res, "rev", sync.DefaultOptions(), sync.NoProgress{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitServingImage(sts, "vllm/vllm-openai:v0.11.3")
+	time.Sleep(time.Second)
+	p.Stop()
+	t.Logf("availability prober, image change rolled in place: %s", p)
+	inPlace := p.down
+
+	// Surge.
+	withImage(files, model, "vllm/vllm-openai:v0.11.4")
+	p = e.probe(rule)
+	res, err := e.update(files)
+	time.Sleep(time.Second)
+	p.Stop()
+	t.Logf("availability prober, image change with room (surge): %s", p)
+	if err != nil {
+		t.Fatalf("the surged update: %v", err)
+	}
+	if !surged(res, sts) {
+		t.Fatalf("the plan does not surge minimax's image change though there is room: %v", res.Plan.Models)
+	}
+	if p.down != 0 {
+		t.Errorf("minimax was down for %d of %d samples during its surged update, want 0 (in place: %d)", p.down, p.samples, inPlace)
+	}
+	if inPlace == 0 {
+		t.Errorf("the in-place update was never down: the prober does not see a restart")
+	}
+	image, _, _ := unstructured.NestedSlice(e.statefulSet(sts).Object, "spec", "template", "spec", "containers")
+	if !strings.Contains(fmt.Sprint(image), "v0.11.4") {
+		t.Errorf("the StatefulSet does not run the new image after the surge")
+	}
+	if _, err := e.C.Core.AppsV1().StatefulSets(e.NS).Get(t.Context(), sts+"-surge", metav1.GetOptions{}); err == nil {
+		t.Errorf("the surge copy is still there after the update")
+	}
+}
+
+// A new revision that never becomes ready never takes the serving one down:
+// the copy does not start within the Model's start deadline, so sync
+// removes it, leaves the StatefulSet at its old revision, and fails naming
+// the model and why; the prober counts no sample down.
+func TestRevisionThatNeverStartsLeavesTheOldOneServing(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	if err := e.syncAndWait(files, waitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
+	data := string(files[model].Data)
+	data = strings.Replace(data, "  name: minimax\n", "  name: minimax\n  annotations:\n    "+sync.AnnotationStartDeadline+": 15s\n", 1)
+	data = strings.Replace(data, "    image: vllm/vllm-openai:v0.11.2\n", "    image: vllm/vllm-openai:broken\n    podAnnotations:\n      modelsync.dev/ready-delay: 100h\n", 1)
+	files[model] = &fstest.MapFile{Data: []byte(data)}
+	p := e.probe(rule)
+	start := time.Now()
+	res, err := e.update(files)
+	p.Stop()
+	t.Logf("availability prober, a revision that never starts: %s; sync failed after %s: %v", p, time.Since(start).Round(time.Second), err)
+	if !surged(res, sts) {
+		t.Fatalf("the plan does not surge the update")
+	}
+	if !errors.Is(err, sync.ErrNotStarted) || !strings.Contains(err.Error(), "Model minimax") || !strings.Contains(err.Error(), "keeps serving") {
+		t.Errorf("sync: %v, want it to fail naming the model and that the old revision keeps serving", err)
+	}
+	if p.down != 0 {
+		t.Errorf("minimax was down for %d samples while its new revision failed to start, want 0", p.down)
+	}
+	containers, _, _ := unstructured.NestedSlice(e.statefulSet(sts).Object, "spec", "template", "spec", "containers")
+	if strings.Contains(fmt.Sprint(containers), "broken") {
+		t.Errorf("the serving StatefulSet was updated to the revision that never started")
+	}
+}

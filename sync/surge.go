@@ -1,0 +1,124 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
+
+	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/inventory"
+	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/workload"
+)
+
+// ErrNotStarted: a model's new revision did not start; the serving
+// revision was left as it was and keeps serving.
+var ErrNotStarted = errors.New("the new revision did not start")
+
+// AnnotationStartDeadline on a workload of the tree (a Model's
+// metadata.annotations reach it) bounds how long its new revision may take
+// to start in a surge, as a Go duration ("40m"). Without it the bound is
+// the pod template's startup probe budget plus workload.RolloutMargin.
+const AnnotationStartDeadline = "modelsync.dev/start-deadline"
+
+// surgeSuffix names a StatefulSet's surge copy.
+const surgeSuffix = "-surge"
+
+// surged applies a StatefulSet update that diff marked Surge, so that the
+// model it serves keeps serving throughout:
+//
+//  1. a copy with the new pod template, named <name>-surge, starts beside
+//     the serving StatefulSet. Its pods carry the serving pods' labels, so
+//     the model's Service (and InferencePool) serves them too once ready;
+//     the copy selects only its own pods (inventory.LabelSurgeOf).
+//  2. once every pod of the copy is ready, the StatefulSet is updated in
+//     place: while its pods restart, the copy serves;
+//  3. once the StatefulSet is ready at the new revision, the copy and its
+//     claims are deleted.
+//
+// If the copy does not start within the start deadline (or cannot be
+// scheduled), it is deleted and the StatefulSet is not touched: the old
+// revision keeps serving, and the sync fails with ErrNotStarted naming the
+// model and why. The copy is a member of the set while it exists, so a run
+// cut off half-way leaves it findable: the next plan lists it for pruning.
+func (m *Manager) surged(ctx context.Context, p diff.Prediction, fence Fence) (*unstructured.Unstructured, error) {
+	c := surgeCopy(p.Applied, p.Live)
+	name := p.Applied.GetName()
+	deadline := startDeadline(p.Applied)
+	if _, err := m.apply(ctx, c, fence); err != nil {
+		return nil, fmt.Errorf("create its surge copy %s: %w", c.GetName(), err)
+	}
+	if err := m.waitWithin(ctx, c, deadline); err != nil {
+		if derr := m.deleteCopy(ctx, c); derr != nil {
+			err = errors.Join(err, fmt.Errorf("delete the copy %s: %w (delete it by hand)", c.GetName(), derr))
+		}
+		return nil, fmt.Errorf("%w: Model %s: a copy of StatefulSet %s with the new pod template did not start within %s: %w; "+
+			"the serving revision was not touched and keeps serving, while the tree declares the new one; change the Model and sync again",
+			ErrNotStarted, p.Object.GetLabels()[model.LabelModel], name, deadline, err)
+	}
+	stored, err := m.apply(ctx, p.Applied, fence)
+	if err != nil {
+		return nil, fmt.Errorf("apply (its copy %s serves the new revision meanwhile): %w", c.GetName(), err)
+	}
+	if err := m.waitWithin(ctx, p.Applied, deadline); err != nil {
+		return stored, fmt.Errorf("%s did not become ready at the new revision within %s: %w; its copy %s keeps serving the new revision until it does (sync again)", name, deadline, err, c.GetName())
+	}
+	if err := m.deleteCopy(ctx, c); err != nil {
+		return stored, fmt.Errorf("delete its surge copy %s: %w", c.GetName(), err)
+	}
+	return stored, nil
+}
+
+// surgeCopy is applied under another name, with live's replicas, its pods
+// labeled and selected as the copy's own, and its claims deleted with it.
+func surgeCopy(applied, live *unstructured.Unstructured) *unstructured.Unstructured {
+	c := applied.DeepCopy()
+	name := applied.GetName() + surgeSuffix
+	c.SetName(name)
+	ann := c.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[inventory.LabelSurgeOf] = applied.GetName()
+	c.SetAnnotations(ann)
+	_ = unstructured.SetNestedField(c.Object, name, "spec", "selector", "matchLabels", inventory.LabelSurgeOf)
+	_ = unstructured.SetNestedField(c.Object, name, "spec", "template", "metadata", "labels", inventory.LabelSurgeOf)
+	_ = unstructured.SetNestedField(c.Object, workload.Count(live.Object, 1, "spec", "replicas"), "spec", "replicas")
+	_ = unstructured.SetNestedField(c.Object, "Delete", "spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted")
+	return c
+}
+
+// startDeadline is how long a new revision may take to start.
+func startDeadline(u *unstructured.Unstructured) time.Duration {
+	if d, err := time.ParseDuration(u.GetAnnotations()[AnnotationStartDeadline]); err == nil && d > 0 {
+		return d
+	}
+	return workload.RolloutBudget([]*unstructured.Unstructured{u}, time.Minute).Timeout
+}
+
+// waitWithin waits until u is ready, for at most d; a workload whose pods
+// the scheduler cannot place fails at once.
+func (m *Manager) waitWithin(ctx context.Context, u *unstructured.Unstructured, d time.Duration) error {
+	opts := DefaultWaitOptions()
+	opts.Timeout, opts.Interval = d, time.Second
+	return m.Wait(ctx, []*unstructured.Unstructured{u}, opts, NoProgress{})
+}
+
+// deleteCopy deletes a surge copy; its claims go with it.
+func (m *Manager) deleteCopy(ctx context.Context, c *unstructured.Unstructured) error {
+	res, err := m.clients.Resource(c.GroupVersionKind(), c.GetNamespace())
+	if err != nil {
+		return err
+	}
+	err = res.Delete(ctx, c.GetName(), metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
