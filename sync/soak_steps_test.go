@@ -13,6 +13,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -413,3 +414,42 @@ func (s *soak) checkConfirmed(a approval) {
 func soakHPAFile() *fstest.MapFile { return hpa(soakScaled) }
 
 func (s *soak) count(step string) { s.counts[step]++ }
+
+// checkRoutes: after a step, every backendRef of every route names an
+// AIServiceBackend that exists (the watch checks every moment; this names
+// the step).
+func (s *soak) checkRoutes(step string) {
+	list, err := s.e.C.Dynamic.Resource(routes).Namespace(s.e.NS).List(s.t.Context(), metav1.ListOptions{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	backends, err := s.e.C.Dynamic.Resource(aiBackends).Namespace(s.e.NS).List(s.t.Context(), metav1.ListOptions{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	exists := map[string]bool{}
+	for _, b := range backends.Items {
+		exists[b.GetName()] = true
+	}
+	for _, r := range list.Items {
+		for _, ref := range routeBackendRefs(&r) {
+			if !exists[ref] {
+				s.fail("after step %q, AIGatewayRoute %s points at AIServiceBackend %s, which does not exist", step, r.GetName(), ref)
+			}
+		}
+	}
+}
+
+func routeBackendRefs(u *unstructured.Unstructured) []string {
+	var out []string
+	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+	for _, r := range rules {
+		refs, _, _ := unstructured.NestedSlice(r.(map[string]any), "backendRefs")
+		for _, ref := range refs {
+			if name, ok := ref.(map[string]any)["name"].(string); ok {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}

@@ -174,6 +174,7 @@ func runSoak(t *testing.T, cp *controlplane.ControlPlane, seed uint64, steps int
 		case 15:
 			s.scale()
 		}
+		s.checkRoutes(s.schedule[len(s.schedule)-1])
 	}
 	// Convergence: the controllers let go; the head's pipeline and its
 	// approved prune.

@@ -88,29 +88,48 @@ func (w *RefWatch) Reconnect(t testing.TB, cfg *rest.Config) {
 		for i := range list.Items {
 			w.add(watch.Added, route, &list.Items[i])
 		}
-		wi, err := res.Watch(ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion()})
-		if err != nil {
-			t.Fatalf("watch %s: %v", gvr, err)
-		}
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			defer wi.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case ev, ok := <-wi.ResultChan():
-					if !ok {
-						return
-					}
-					if u, ok := ev.Object.(*unstructured.Unstructured); ok {
-						w.add(ev.Type, route, u)
-					}
-				}
-			}
+			w.follow(ctx, res, route, list.GetResourceVersion())
 		}()
 	}
+}
+
+// follow watches res from resourceVersion rv until ctx ends. A watch the
+// API server closes (a CRD's versions changed, a timeout) is resumed from
+// the last resourceVersion it delivered, so no event between is missed.
+func (w *RefWatch) follow(ctx context.Context, res dynamic.ResourceInterface, route bool, rv string) {
+	for ctx.Err() == nil {
+		wi, err := res.Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
+		if err != nil {
+			time.Sleep(100 * time.Millisecond) // the resource is being served again
+			continue
+		}
+		for ev := range wi.ResultChan() {
+			if ev.Type == watch.Error { // too old to resume: list again
+				rv = w.relist(ctx, res, route, rv)
+				break
+			}
+			if u, ok := ev.Object.(*unstructured.Unstructured); ok {
+				rv = u.GetResourceVersion()
+				w.add(ev.Type, route, u)
+			}
+		}
+		wi.Stop()
+	}
+}
+
+// relist records res's objects as they are now; rv when it cannot.
+func (w *RefWatch) relist(ctx context.Context, res dynamic.ResourceInterface, route bool, rv string) string {
+	list, err := res.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return rv
+	}
+	for i := range list.Items {
+		w.add(watch.Added, route, &list.Items[i])
+	}
+	return list.GetResourceVersion()
 }
 
 // Disconnect ends the watches, keeping what they saw: before the API
