@@ -7,12 +7,15 @@ import (
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/internal/controlplane"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
@@ -24,6 +27,21 @@ func TestMain(m *testing.M) { kubetest.Main(m) }
 type env struct{ *kubetest.Env }
 
 func newEnv(t *testing.T) *env { return &env{kubetest.NewEnv(t)} }
+
+// privateEnv is namespace ns, created, on cp: a control plane of the test's
+// own (kubetest.PrivateControlPlane), for a test that stops it or changes
+// what the whole API server serves.
+func privateEnv(t *testing.T, cp *controlplane.ControlPlane, ns string) *env {
+	t.Helper()
+	c, err := cluster.New(cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return &env{&kubetest.Env{T: t, NS: ns, C: c}}
+}
 
 // sync plans and applies files, failing the test on an error.
 func (e *env) sync(files fstest.MapFS, opts sync.Options) (sync.Report, *recorder) {

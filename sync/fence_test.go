@@ -280,14 +280,7 @@ func BenchmarkFence(b *testing.B) {
 // that cause and what to do, instead of "another run took the Lease".
 func TestFenceRefusalWhileHeldNamesTheStaleLease(t *testing.T) {
 	cp := kubetest.PrivateControlPlane(t) // the fault outlives the test: it lasts until the API server restarts
-	c, err := cluster.New(cp.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{&kubetest.Env{T: t, NS: "fenced", C: c}}
-	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.NS}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e := privateEnv(t, cp, "fenced")
 	e.installFence()
 	m := sync.NewManager(e.C, e.NS, inventory.DefaultName)
 	syncAs := func(identity, value string) error {
@@ -324,7 +317,7 @@ func TestFenceRefusalWhileHeldNamesTheStaleLease(t *testing.T) {
 		t.Fatalf("policy %s is not enforced again after 30s: %v", policy.Name, err)
 	}
 
-	err = syncAs("run-c", "new")
+	err := syncAs("run-c", "new")
 	t.Logf("the error a user sees: %v", err)
 	switch {
 	case err == nil:

@@ -6,9 +6,6 @@ import (
 	gosync "sync"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/inventory"
@@ -44,18 +41,11 @@ func (s *stopAfter) Applied(a sync.Applied) {
 // every object created before the stop.
 func TestAPIServerStoppedMidSync(t *testing.T) {
 	cp := kubetest.PrivateControlPlane(t)
-	c, err := cluster.New(cp.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{&kubetest.Env{T: t, NS: "restart", C: c}}
-	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.NS}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e := privateEnv(t, cp, "restart")
 	files := kubetest.RepoTree(t)
 	res, _ := e.Plan(files)
 	stopper := &stopAfter{n: 10, stop: cp.StopAPIServer}
-	_, err = sync.NewManager(c, e.NS, inventory.DefaultName).Apply(t.Context(), res, "rev1", sync.DefaultOptions(), stopper)
+	_, err := sync.NewManager(e.C, e.NS, inventory.DefaultName).Apply(t.Context(), res, "rev1", sync.DefaultOptions(), stopper)
 	if stopper.err != nil {
 		t.Fatal(stopper.err)
 	}

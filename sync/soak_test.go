@@ -14,7 +14,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -118,14 +117,7 @@ func (s *soak) fail(format string, args ...any) {
 const soakSecret = "models-config/hf-token.yaml"
 
 func runSoak(t *testing.T, cp *controlplane.ControlPlane, seed uint64, steps int) {
-	c, err := cluster.New(cp.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{&kubetest.Env{T: t, NS: fmt.Sprintf("soak-%d", seed), C: c}}
-	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.NS}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e := privateEnv(t, cp, fmt.Sprintf("soak-%d", seed))
 	s := &soak{e: e, t: t, cp: cp, rng: rand.New(rand.NewPCG(seed, 0x50a1c)), canary: fmt.Sprintf("s0ak-canary-%d", seed),
 		gitlab: gitlabtest.New(t, "glpat-soak", "42", 7), scaledTo: -1, counts: map[string]int{}}
 	if os.Getenv("MODELSYNC_SOAK_NOFENCE") == "" {

@@ -8,7 +8,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -62,14 +61,7 @@ func (e *env) applyEntryVersions() []string {
 // modelsync's fields there, after which nothing is left to write.
 func TestWithdrawnAPIVersionBlocksNoRemoval(t *testing.T) {
 	cp := kubetest.PrivateControlPlane(t)
-	c, err := cluster.New(cp.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{&kubetest.Env{T: t, NS: "withdrawn", C: c}}
-	if _, err := c.Core.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.NS}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e := privateEnv(t, cp, "withdrawn")
 	files := kubetest.RepoTree(t)
 	e.sync(routesAt(files, "v1alpha1"), sync.DefaultOptions())
 	if got := e.applyEntryVersions(); !slices.Equal(got, []string{"envoy-ai-gateway-nrp-qwen@aigateway.envoyproxy.io/v1alpha1", "envoy-ai-gateway-nrp@aigateway.envoyproxy.io/v1alpha1"}) {
@@ -85,14 +77,15 @@ func TestWithdrawnAPIVersionBlocksNoRemoval(t *testing.T) {
 	}
 
 	// The CRD stops serving v1alpha1; the jobs after it start anew.
-	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	patch := []byte(`[{"op":"test","path":"/spec/versions/0/name","value":"v1alpha1"},{"op":"replace","path":"/spec/versions/0/served","value":false}]`)
-	if _, err := c.Dynamic.Resource(crds).Patch(t.Context(), "aigatewayroutes.aigateway.envoyproxy.io", types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := e.C.Dynamic.Resource(crds).Patch(t.Context(), "aigatewayroutes.aigateway.envoyproxy.io", types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if e.C, err = cluster.New(cp.Config); err != nil {
+	c, err := cluster.New(cp.Config)
+	if err != nil {
 		t.Fatal(err)
 	}
+	e.C = c
 	waitWithdrawn(t, e.C, schema.GroupVersion{Group: "aigateway.envoyproxy.io", Version: "v1alpha1"}, "aigatewayroutes")
 
 	delete(files, embedding)
