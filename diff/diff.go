@@ -240,6 +240,8 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	}
 	plan.Warnings = op.Warnings()
 	d.placeModels(ctx, preds, plan)
+	gateDowntime(preds, plan)
+	restartLines(preds, plan)
 	if parent.Distrusted != "" && !d.opts.Full {
 		plan.Warnings = append(plan.Warnings, "the last sync's record was ignored and every object dry-run: "+parent.Distrusted)
 	}
@@ -331,7 +333,7 @@ func changeOf(a Action, u *unstructured.Unstructured) Change {
 	return Change{Action: a, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 }
 
-var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, Resize: 5, PruneItem: 6, Replace: 7, Prune: 8, Terminating: 9, Unchanged: 10}
+var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, Resize: 5, PruneItem: 6, Replace: 7, Recreate: 7, Prune: 8, Terminating: 9, Unchanged: 10}
 
 func sortChanges(cs []Change) {
 	sort.SliceStable(cs, func(i, j int) bool {

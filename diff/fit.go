@@ -40,7 +40,7 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 	var placing []Prediction
 	for _, p := range preds {
 		switch p.Change.Action {
-		case Create, Update, Conflict, Adopt, Replace:
+		case Create, Update, Conflict, Adopt, Replace, Recreate:
 		default:
 			continue
 		}
@@ -63,7 +63,7 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 		free := c.Free(SplitGPUKey(plan.GPUs[i].Resource))
 		plan.GPUs[i].Free = &free
 	}
-	surgeModels(preds, c.Copy(), plan)
+	surgeModels(preds, c.Copy())
 	for _, p := range placing {
 		if p.Live != nil {
 			c.Release(p.Live.GetNamespace(), workload.PodLabels(p.Live))
@@ -99,9 +99,8 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 // surgeModels marks the updates whose new pods fit beside everything
 // running now (room, placed on in turn): sync brings each up as a copy
 // beside the serving workload before it touches it (Prediction.Surge), so
-// the model keeps serving. The models' restart lines say so.
-func surgeModels(preds []Prediction, room *capacity.Cluster, plan *Plan) {
-	surged := map[string]bool{}
+// the model keeps serving.
+func surgeModels(preds []Prediction, room *capacity.Cluster) {
 	for i := range preds {
 		p := &preds[i]
 		if p.Object.GetLabels()[model.LabelModel] == "" || !surgeable(*p) {
@@ -109,21 +108,6 @@ func surgeModels(preds []Prediction, room *capacity.Cluster, plan *Plan) {
 		}
 		if v, ok := room.Place(p.Applied); ok && v.Placed == v.Pods {
 			p.Surge = true
-			surged[p.Object.GetLabels()[model.LabelModel]] = true
-		}
-	}
-	for i := range plan.Models {
-		m := &plan.Models[i]
-		if !surged[m.Name] {
-			continue
-		}
-		m.Restart = nil
-		for _, p := range preds {
-			if p.Object.GetLabels()[model.LabelModel] == m.Name {
-				if cost := restartCost(p); cost != "" {
-					m.Restart = append(m.Restart, cost)
-				}
-			}
 		}
 	}
 }

@@ -92,14 +92,11 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 		if p.Change.Action != Unchanged {
 			name := p.Object.GetLabels()[model.LabelModel]
 			touch(name, p.Change.Action, p.Change.Kind, p.Change.Name)
-			if m := byName[name]; m != nil && (p.Change.Action == Update || p.Change.Action == Conflict || p.Change.Action == Replace) {
+			if m := byName[name]; m != nil && (p.Change.Action == Update || p.Change.Action == Conflict || p.Change.Action == Replace || p.Change.Action == Recreate) {
 				for _, w := range whatChanged(p) {
 					if !slices.Contains(m.What, w) {
 						m.What = append(m.What, w)
 					}
-				}
-				if cost := restartCost(p); cost != "" {
-					m.Restart = append(m.Restart, cost)
 				}
 			}
 		}

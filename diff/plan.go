@@ -33,6 +33,12 @@ const (
 	// field, an API group move): a removal, which sync never does; the
 	// approved prune deletes the object and creates it again.
 	Replace Action = "replace"
+	// Recreate is an update that replaces the only serving pod of a model
+	// in place (no room for a surge): the model is down while the new pod
+	// starts. Like a replace, sync leaves it and the approved prune job
+	// applies it, bound to the live object's uid and content and to the
+	// configuration approved.
+	Recreate Action = "recreate"
 	// Terminating is an object being deleted, held by finalizers: sync does
 	// not write it, prune has nothing left to do with it.
 	Terminating Action = "terminating"
@@ -177,7 +183,7 @@ type Report struct {
 // which is a write of the object that holds it) and object deletions.
 func (p *Plan) Report() Report {
 	n := p.Counts()
-	return Report{Create: n[Create] + n[Replace], Update: n[Update] + n[Conflict] + n[Adopt] + n[PruneItem] + n[Resize], Delete: n[Prune] + n[Replace]}
+	return Report{Create: n[Create] + n[Replace], Update: n[Update] + n[Conflict] + n[Adopt] + n[PruneItem] + n[Resize] + n[Recreate], Delete: n[Prune] + n[Replace]}
 }
 
 // WriteDotenv writes the report's counts and the number of removals awaiting
@@ -215,7 +221,7 @@ func (p *Plan) HasErrors() bool { return p.Counts()[Error] > 0 }
 func (p *Plan) Removals() []Change {
 	var out []Change
 	for _, ch := range p.Changes {
-		if ch.Action == Prune || ch.Action == PruneItem || ch.Action == Replace {
+		if ch.Action == Prune || ch.Action == PruneItem || ch.Action == Replace || ch.Action == Recreate {
 			out = append(out, ch)
 		}
 	}

@@ -64,6 +64,9 @@ func (p *Plan) summary() string {
 	if n[Replace] > 0 {
 		s += fmt.Sprintf(", %d to replace (after approval)", n[Replace])
 	}
+	if n[Recreate] > 0 {
+		s += fmt.Sprintf(", %d to restart with downtime (after approval)", n[Recreate])
+	}
 	if n[Resize] > 0 {
 		s += fmt.Sprintf(", %d claims to resize", n[Resize])
 	}
@@ -158,7 +161,11 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 		fmt.Fprintf(&head, "%d unchanged objects are as the last sync recorded them and were not dry-run; the scheduled `diff --full` dry-runs every object.\n\n", p.Verified)
 	}
 	if removals := p.Removals(); len(removals) > 0 {
-		head.WriteString("> [!warning]\n> **Pending removals.** `sync` keeps these; the manual `prune` job deletes them after approval:\n")
+		if slices.ContainsFunc(removals, func(c Change) bool { return c.Action == Recreate }) {
+			head.WriteString("> [!warning]\n> **Pending approval.** `sync` leaves these; the manual `prune` job carries them out after approval (a recreate takes its model down while it restarts):\n")
+		} else {
+			head.WriteString("> [!warning]\n> **Pending removals.** `sync` keeps these; the manual `prune` job deletes them after approval:\n")
+		}
 		for _, c := range removals {
 			fmt.Fprintf(&head, "> - %s %s", c.Action, markdown.Code(c.subject()))
 			if claims := c.claimNames(); claims != "" {
@@ -206,7 +213,7 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 // reviewOrder is the order the note shows diffs in, and keeps them when it
 // must cut: what a reviewer most needs first (entries removed from shared
 // objects, replacements, changes to what runs), new objects last.
-var reviewOrder = map[Action]int{PruneItem: 0, Replace: 1, Update: 2, Conflict: 2, Resize: 2, Prune: 3, Error: 4, Adopt: 4, Terminating: 5, Create: 6}
+var reviewOrder = map[Action]int{PruneItem: 0, Replace: 1, Recreate: 1, Update: 2, Conflict: 2, Resize: 2, Prune: 3, Error: 4, Adopt: 4, Terminating: 5, Create: 6}
 
 // markdownDetails writes the diffs grouped under their Model, each group
 // collapsed, the groups and their diffs in review order, within budget

@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/workload"
 )
 
@@ -34,7 +36,11 @@ func restartCost(p Prediction) string {
 			"If the copy does not start%s, it is removed and the old revision keeps serving", what, p.Change.Name, within)
 	}
 	if replicas <= 1 {
-		return fmt.Sprintf("DOWN while it restarts: %s replaces its only replica in place%s, and stays down if the new revision never starts", what, within)
+		down := fmt.Sprintf("DOWN while it restarts: %s replaces its only replica in place%s, and stays down if the new revision never starts", what, within)
+		if p.Change.Action == Recreate {
+			down += "; approval required: sync leaves it and the approved prune job applies it"
+		}
+		return down
 	}
 	return fmt.Sprintf("restarts one replica at a time: %d of %d keep serving while %s replaces each%s", replicas-1, replicas, what, within)
 }
@@ -67,7 +73,7 @@ func startupBudget(u *unstructured.Unstructured, t workload.Template) time.Durat
 // changes: their pods are replaced. None for anything but an update of a
 // live workload.
 func restarting(p Prediction) []workload.Template {
-	if p.Live == nil || p.Predicted == nil || (p.Change.Action != Update && p.Change.Action != Conflict) {
+	if p.Live == nil || p.Predicted == nil || (p.Change.Action != Update && p.Change.Action != Conflict && p.Change.Action != Recreate) {
 		return nil
 	}
 	var out []workload.Template
@@ -84,4 +90,64 @@ func restarting(p Prediction) []workload.Template {
 // LeaderWorkerSets and Deployments roll as their controllers do.
 func surgeable(p Prediction) bool {
 	return p.Change.Kind == "StatefulSet" && len(restarting(p)) > 0 && workload.Count(p.Live.Object, 1, "spec", "replicas") >= 1
+}
+
+// gateDowntime puts behind the prune job's approval every update that takes
+// a serving model down: a workload with one replica whose pod template
+// changes and that cannot surge (no room for a copy, capacity not checked,
+// or a kind sync does not surge). The change becomes a Recreate, bound like
+// a replace to the live object's uid and content and to the configuration
+// approved.
+func gateDowntime(preds []Prediction, plan *Plan) {
+	gated := map[manifest.ID]Change{}
+	for i := range preds {
+		p := &preds[i]
+		if p.Surge || len(restarting(*p)) == 0 || workload.Count(p.Live.Object, 1, "spec", "replicas") != 1 {
+			continue
+		}
+		live := p.Live
+		p.Change.Action = Recreate
+		p.Change.UID, p.Change.ResourceVersion = string(live.GetUID()), live.GetResourceVersion()
+		p.Change.Digest = RecreateDigest(live, p.Applied)
+		p.Change.Message = strings.TrimPrefix(p.Change.Message+"; restarts the model's only serving pod in place (no room for a copy beside it): sync leaves it, the approved prune job applies it", "; ")
+		gated[p.Object.ID()] = p.Change
+	}
+	for i, c := range plan.Changes {
+		if g, ok := gated[c.ID()]; ok && (c.Action == Update || c.Action == Conflict) {
+			g.Model = c.Model
+			plan.Changes[i] = g
+		}
+	}
+	for i := range plan.Models {
+		for j, o := range plan.Models[i].Objects {
+			action, obj, _ := strings.Cut(o, " ")
+			kind, name, _ := strings.Cut(obj, " ")
+			for id := range gated {
+				if (action == string(Update) || action == string(Conflict)) && id.Kind == kind && id.Name == name {
+					plan.Models[i].Objects[j] = string(Recreate) + " " + obj
+				}
+			}
+		}
+	}
+}
+
+// RecreateDigest binds an approved recreate to the live object's content
+// (without status) and to the configuration it applies.
+func RecreateDigest(live, applied *unstructured.Unstructured) string {
+	return digest([]any{content(live), applied.Object})
+}
+
+// restartLines are each model's restart costs (restartCost), once the plan
+// knows which updates surge and which wait for approval.
+func restartLines(preds []Prediction, plan *Plan) {
+	lines := map[string][]string{}
+	for _, p := range preds {
+		if cost := restartCost(p); cost != "" {
+			name := p.Object.GetLabels()[model.LabelModel]
+			lines[name] = append(lines[name], cost)
+		}
+	}
+	for i := range plan.Models {
+		plan.Models[i].Restart = lines[plan.Models[i].Name]
+	}
 }

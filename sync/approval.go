@@ -98,6 +98,10 @@ func matchApproval(approved *diff.Plan, res *diff.Result) (approval, error) {
 			problems = append(problems, "changed since the plan was made: "+k.String())
 		case ok:
 			ap.todo = append(ap.todo, a)
+		case a.Action == diff.Recreate:
+			// Applied by an earlier run of this plan, or the tree no
+			// longer changes the pods (a revert): nothing goes down.
+			ap.done = append(ap.done, a)
 		case stillThere(a, members[a.ID()]):
 			problems = append(problems, "approved but no longer pending (back in the tree, or annotated prune: disabled): "+k.String())
 		default:

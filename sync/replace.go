@@ -20,6 +20,9 @@ type replacement struct {
 	// created: an earlier run of the same plan deleted the old object and
 	// created the new one, then stopped; what is left is to wait for it.
 	created bool
+	// inPlace: an approved recreate, applied over the live object (its
+	// only pod restarts), not deleted first.
+	inPlace bool
 }
 
 // replacements pairs the approved replaces with their desired objects: the
@@ -35,8 +38,11 @@ func replacements(ap approval, res *diff.Result) ([]replacement, []diff.Change) 
 	var out []replacement
 	var done []diff.Change
 	for _, ch := range ap.todo {
-		if ch.Action == diff.Replace {
+		switch ch.Action {
+		case diff.Replace:
 			out = append(out, replacement{change: ch, desired: byID[ch.ID()], deleteLive: true})
+		case diff.Recreate:
+			out = append(out, replacement{change: ch, desired: byID[ch.ID()], inPlace: true})
 		}
 	}
 	for _, ch := range ap.done {
@@ -44,7 +50,9 @@ func replacements(ap approval, res *diff.Result) ([]replacement, []diff.Change) 
 		switch {
 		case ch.Action == diff.Replace && ok && p.Change.Action == diff.Create:
 			out = append(out, replacement{change: ch, desired: p})
-		case ch.Action == diff.Replace && ok && p.Live != nil:
+		case (ch.Action == diff.Replace || ch.Action == diff.Recreate) && ok && p.Live != nil:
+			// Applied by an earlier run of the plan, or no longer needed
+			// (the tree went back): wait until it serves.
 			out = append(out, replacement{change: ch, desired: p, created: true})
 		default:
 			done = append(done, ch)
@@ -76,11 +84,20 @@ func (m *Manager) replaceStep(ctx context.Context, r replacement, opts PruneOpti
 	}
 	p := r.desired
 	p.Change.Action = diff.Create
+	if r.inPlace {
+		p.Change.Action = diff.Update
+	}
 	if a := m.applyOne(ctx, p, opts.Fence); a.Err != nil {
+		if r.inPlace {
+			return failed(done, fmt.Errorf("not applied: %w; run prune again with the same plan", a.Err))
+		}
 		return failed(done, fmt.Errorf("deleted, but not created again: %w; run prune again with the same plan", a.Err))
 	}
 	done.Notes = m.expandClaims(ctx, p.Applied)
 	if err := m.waitReady(ctx, []*unstructured.Unstructured{p.Applied}); err != nil {
+		if r.inPlace {
+			return failed(done, fmt.Errorf("applied, but not ready: %w; the model is down until its new pod starts (revert in git and approve the revert's recreate to go back)", err))
+		}
 		return failed(done, fmt.Errorf("created again, but not ready: %w", err))
 	}
 	return done

@@ -146,7 +146,7 @@ func TestAutoscalerOwnsReplicas(t *testing.T) {
 				t.Errorf("after the autoscaler scaled: %s %q\n%s\nwant unchanged", got.Action, got.Message, got.Diff)
 			}
 			e.sync(files, sync.DefaultOptions())
-			bumpImage(files, "models-config/models/minimax.yaml")
+			files["models-config/models/ext.yaml"] = kubetest.ExternalModel("ext", "envoy-ai-gateway-nrp") // an unrelated change
 			e.sync(files, sync.DefaultOptions())
 			if n := e.replicasOf(sts); n != 3 {
 				t.Errorf("an unrelated sync set replicas to %d, want the autoscaler's 3", n)

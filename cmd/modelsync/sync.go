@@ -105,7 +105,7 @@ func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, ou
 		switch c.Action {
 		case diff.Terminating:
 			fmt.Fprintf(out, "not written: %s %s is %s\n", c.Kind, c.Name, c.Message)
-		case diff.Replace:
+		case diff.Replace, diff.Recreate:
 			fmt.Fprintf(out, "not written: %s %s %s\n", c.Kind, c.Name, c.Message)
 		}
 	}
@@ -285,7 +285,7 @@ func actionColor(a diff.Action) string {
 	switch a {
 	case diff.Create:
 		return green
-	case diff.Prune, diff.PruneItem, diff.Replace:
+	case diff.Prune, diff.PruneItem, diff.Replace, diff.Recreate:
 		return red
 	}
 	return yellow

@@ -11,12 +11,16 @@ import (
 	"testing/fstest"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/kubetest"
@@ -272,5 +276,97 @@ func TestRevisionThatNeverStartsLeavesTheOldOneServing(t *testing.T) {
 	containers, _, _ := unstructured.NestedSlice(e.statefulSet(sts).Object, "spec", "template", "spec", "containers")
 	if strings.Contains(fmt.Sprint(containers), "broken") {
 		t.Errorf("the serving StatefulSet was updated to the revision that never started")
+	}
+}
+
+// fill takes count of a GPU resource with a pod that tolerates the model
+// nodes' taints, as another team's job would: no room for a second copy.
+func (e *env) fill(gpu string, count int64, tolerations []corev1.Toleration) {
+	e.T.Helper()
+	q := *resource.NewQuantity(count, resource.DecimalSI)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "filler"},
+		Spec: corev1.PodSpec{Tolerations: tolerations, Containers: []corev1.Container{{
+			Name: "job", Image: "busybox",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceName(gpu): q}, Limits: corev1.ResourceList{corev1.ResourceName(gpu): q}},
+		}}},
+	}
+	if _, err := e.C.Core.CoreV1().Pods(e.NS).Create(e.T.Context(), pod, metav1.CreateOptions{}); err != nil {
+		e.T.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(e.T.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		p, err := e.C.Core.CoreV1().Pods(e.NS).Get(ctx, "filler", metav1.GetOptions{})
+		return err == nil && p.Spec.NodeName != "", nil
+	}); err != nil {
+		e.T.Fatalf("the filler pod was not scheduled: %v", err)
+	}
+}
+
+// A one-replica model whose image changes, without room for a second copy:
+// the plan says DOWN and that approval is required; sync leaves the model
+// serving (0 samples down until the approval); the approved prune job
+// applies the update, and the model is down for about its start time, no
+// more.
+func TestImageChangeWithoutRoomWaitsForApproval(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
+	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    gpus: 4\n", "    gpus: 4\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1))}
+	if err := e.syncAndWait(files, waitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	var live appsv1.StatefulSet
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(e.statefulSet(sts).Object, &live); err != nil {
+		t.Fatal(err)
+	}
+	e.fill("nvidia.com/a100", 4, live.Spec.Template.Spec.Tolerations)
+
+	withImage(files, model, "vllm/vllm-openai:v0.11.3")
+	before := e.probe(rule)
+	res, err := e.update(files)
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	var gated *diff.Change
+	for i, c := range res.Plan.Changes {
+		if c.Kind == "StatefulSet" && c.Name == sts {
+			gated = &res.Plan.Changes[i]
+		}
+	}
+	if gated == nil || gated.Action != diff.Recreate {
+		t.Fatalf("the update without room: %+v, want a recreate behind the approval", gated)
+	}
+	restart := ""
+	for _, m := range res.Plan.Models {
+		if m.Name == "minimax" {
+			restart = strings.Join(m.Restart, "\n")
+		}
+	}
+	if !strings.Contains(restart, "DOWN while it restarts") || !strings.Contains(restart, "approval required") {
+		t.Errorf("the plan's restart line: %q, want DOWN and approval required", restart)
+	}
+	time.Sleep(2 * time.Second)
+	before.Stop()
+	t.Logf("availability prober, image change without room, before the approval: %s", before)
+	if before.down != 0 {
+		t.Errorf("minimax was down for %d samples before its recreate was approved", before.down)
+	}
+	containers, _, _ := unstructured.NestedSlice(e.statefulSet(sts).Object, "spec", "template", "spec", "containers")
+	if strings.Contains(fmt.Sprint(containers), "v0.11.3") {
+		t.Fatalf("sync applied the recreate without the approval")
+	}
+
+	after := e.probe(rule)
+	start := time.Now()
+	now, _ := e.Plan(files)
+	if _, err := e.m.Prune(t.Context(), res.Plan, now, sync.DefaultPruneOptions(), sync.NoProgress{}); err != nil {
+		t.Fatalf("the approved prune job: %v", err)
+	}
+	e.waitServingImage(sts, "vllm/vllm-openai:v0.11.3")
+	time.Sleep(time.Second)
+	after.Stop()
+	t.Logf("availability prober, the approved recreate: %s; the prune job took %s", after, time.Since(start).Round(100*time.Millisecond))
+	if after.down == 0 || after.down > 40 {
+		t.Errorf("minimax was down for %d samples of 200 ms during its approved recreate, want about its 3 s start (1 to 40)", after.down)
 	}
 }
