@@ -51,13 +51,13 @@ func Decode(o manifest.Object) (Model, error) {
 	}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(obj, &m, true); err != nil {
 		if path, msg := fieldError(obj, err); path != nil {
-			return Model{}, &Error{Origin: o.Origin.At(path...), Model: o.GetName(), Msg: msg, Hint: "see the Model reference in README.md"}
+			return Model{}, &Error{Origin: o.Origin.At(path...), Model: o.GetName(), Msg: msg, Hint: "see the Model reference in docs/models.md"}
 		}
-		return fail(cleanConvertError(err), "see the Model reference in README.md")
+		return fail(cleanConvertError(err), "see the Model reference in docs/models.md")
 	}
 	m.Origin = o.Origin
 	if err := m.check(); err != nil {
-		return fail(err.Error(), "see the Model reference in README.md")
+		return fail(err.Error(), "see the Model reference in docs/models.md")
 	}
 	return m, nil
 }

@@ -37,7 +37,7 @@ var hardwareRanges = []numberRange{
 	{path: "replicas", min: 0, max: 10000, integer: true, what: "replicas (0 scales the model to zero)"},
 }
 
-// Ranges are the documented ranges of every numeric Model field (README's
+// Ranges are the documented ranges of every numeric Model field (docs/models.md's
 // Model reference lists them).
 var Ranges = append([]numberRange{
 	{path: "spec.external.port", min: 1, max: 65535, integer: true, what: "a TCP port"},

@@ -28,7 +28,7 @@ import (
 	"modelsync.dev/modelsync/sync"
 )
 
-// TestSoak checks README's promises over seeded random schedules, in the
+// TestSoak checks the promises of docs/how-it-decides.md over seeded random schedules, in the
 // spirit of Jepsen and of simulation testing, against the real API server:
 // commits that add, change, remove and revert Models and change a Secret;
 // default-branch pipelines that plan and sync; approvals run late, out of
