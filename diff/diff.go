@@ -239,8 +239,8 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 		}
 	}
 	plan.Warnings = op.Warnings()
-	d.placeModels(ctx, preds, plan)
-	gateDowntime(preds, plan)
+	noRoom := d.placeModels(ctx, preds, plan)
+	gateDowntime(preds, plan, noRoom)
 	restartLines(preds, plan)
 	if parent.Distrusted != "" && !d.opts.Full {
 		plan.Warnings = append(plan.Warnings, "the last sync's record was ignored and every object dry-run: "+parent.Distrusted)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"modelsync.dev/modelsync/capacity"
+	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/workload"
 )
@@ -36,7 +37,7 @@ func (d *Differ) readCapacity(ctx context.Context, plan *Plan) (*capacity.Cluste
 // cluster now: the pods the plan replaces are released first. It reads the
 // nodes and pods only when there is such a workload; without permission to
 // list them it warns and goes on (capacity is optional).
-func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan) {
+func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan) (noRoom map[manifest.ID]string) {
 	var placing []Prediction
 	for _, p := range preds {
 		switch p.Change.Action {
@@ -63,7 +64,7 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 		free := c.Free(SplitGPUKey(plan.GPUs[i].Resource))
 		plan.GPUs[i].Free = &free
 	}
-	surgeModels(preds, c.Copy())
+	noRoom = surgeModels(preds, c.Copy())
 	for _, p := range placing {
 		if p.Live != nil {
 			c.Release(p.Live.GetNamespace(), workload.PodLabels(p.Live))
@@ -94,20 +95,27 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 			plan.Models[i].Fits = &f
 		}
 	}
+	return noRoom
 }
 
 // surgeModels marks the updates whose new pods fit beside everything
 // running now (room, placed on in turn): sync brings each up as a copy
 // beside the serving workload before it touches it (Prediction.Surge), so
-// the model keeps serving.
-func surgeModels(preds []Prediction, room *capacity.Cluster) {
+// the model keeps serving. It returns why the others' copies cannot be
+// placed. A Model whose spec.update is recreate never surges.
+func surgeModels(preds []Prediction, room *capacity.Cluster) map[manifest.ID]string {
+	noRoom := map[manifest.ID]string{}
 	for i := range preds {
 		p := &preds[i]
-		if p.Object.GetLabels()[model.LabelModel] == "" || !surgeable(*p) {
+		if p.Object.GetLabels()[model.LabelModel] == "" || !surgeable(*p) || forcedUpdate(p.Applied) == model.UpdateRecreate {
 			continue
 		}
-		if v, ok := room.Place(p.Applied); ok && v.Placed == v.Pods {
+		switch v, ok := room.Place(p.Applied); {
+		case ok && v.Placed == v.Pods:
 			p.Surge = true
+		case ok:
+			noRoom[p.Object.ID()] = v.String()
 		}
 	}
+	return noRoom
 }

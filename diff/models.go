@@ -46,6 +46,9 @@ type ModelChange struct {
 	// Restart says what an update that restarts the model's pods costs it
 	// while it runs (restartCost): down, or serving on fewer replicas.
 	Restart []string `json:"restart,omitempty"`
+	// Update is how an update that restarts its pods runs (UpdateMode):
+	// surge, roll or recreate; empty when no pod restarts.
+	Update UpdateMode `json:"update,omitempty"`
 	// Fits is whether every pod of its created or changed workloads can be
 	// placed now; absent when capacity was not checked.
 	Fits *bool `json:"fits,omitempty"`

@@ -98,11 +98,23 @@ func surgeable(p Prediction) bool {
 // or a kind sync does not surge). The change becomes a Recreate, bound like
 // a replace to the live object's uid and content and to the configuration
 // approved.
-func gateDowntime(preds []Prediction, plan *Plan) {
+func gateDowntime(preds []Prediction, plan *Plan, noRoom map[manifest.ID]string) {
 	gated := map[manifest.ID]Change{}
 	for i := range preds {
 		p := &preds[i]
-		if p.Surge || len(restarting(*p)) == 0 || workload.Count(p.Live.Object, 1, "spec", "replicas") != 1 {
+		if p.Surge || len(restarting(*p)) == 0 {
+			continue
+		}
+		if forcedUpdate(p.Applied) == model.UpdateSurge && surgeable(*p) {
+			if why, ok := noRoom[p.Object.ID()]; ok {
+				*p = refused(*p, fmt.Sprintf("spec.update is surge, but a copy of %s %s beside it %s; free the GPUs, or set update: auto to let the update wait for approval", p.Change.Kind, p.Change.Name, why))
+				gated[p.Object.ID()] = p.Change
+			} else {
+				p.Surge = true // forced, without capacity to check
+			}
+			continue
+		}
+		if workload.Count(p.Live.Object, 1, "spec", "replicas") != 1 {
 			continue
 		}
 		live := p.Live
@@ -113,7 +125,7 @@ func gateDowntime(preds []Prediction, plan *Plan) {
 		gated[p.Object.ID()] = p.Change
 	}
 	for i, c := range plan.Changes {
-		if g, ok := gated[c.ID()]; ok && (c.Action == Update || c.Action == Conflict) {
+		if g, ok := gated[c.ID()]; ok && (c.Action == Update || c.Action == Conflict) && c.Kind == g.Kind {
 			g.Model = c.Model
 			plan.Changes[i] = g
 		}
@@ -137,17 +149,63 @@ func RecreateDigest(live, applied *unstructured.Unstructured) string {
 	return digest([]any{content(live), applied.Object})
 }
 
-// restartLines are each model's restart costs (restartCost), once the plan
-// knows which updates surge and which wait for approval.
+// UpdateMode is how an update that restarts a model's pods runs.
+type UpdateMode string
+
+const (
+	// Surge: a copy with the new pod template serves beside the workload
+	// while it is updated (Prediction.Surge); no downtime.
+	Surge UpdateMode = "surge"
+	// Roll: the workload's controller replaces one pod at a time; the
+	// other replicas keep serving.
+	Roll UpdateMode = "roll"
+	// RecreateMode: the only serving pod restarts in place, after approval
+	// (a Recreate change); the model is down while it starts.
+	RecreateMode UpdateMode = "recreate"
+)
+
+// modeOf is how p's update runs; "" when it restarts no pod.
+func modeOf(p Prediction) UpdateMode {
+	switch {
+	case len(restarting(p)) == 0:
+		return ""
+	case p.Surge:
+		return Surge
+	case p.Change.Action == Recreate:
+		return RecreateMode
+	}
+	return Roll
+}
+
+// costlier orders the modes by what they cost the model.
+var costlier = map[UpdateMode]int{"": 0, Surge: 1, Roll: 2, RecreateMode: 3}
+
+// restartLines are each model's restart costs (restartCost) and the mode of
+// its costliest workload update, once the plan knows which updates surge and
+// which wait for approval.
 func restartLines(preds []Prediction, plan *Plan) {
 	lines := map[string][]string{}
+	modes := map[string]UpdateMode{}
 	for _, p := range preds {
+		name := p.Object.GetLabels()[model.LabelModel]
 		if cost := restartCost(p); cost != "" {
-			name := p.Object.GetLabels()[model.LabelModel]
 			lines[name] = append(lines[name], cost)
+		}
+		if m := modeOf(p); costlier[m] > costlier[modes[name]] {
+			modes[name] = m
 		}
 	}
 	for i := range plan.Models {
 		plan.Models[i].Restart = lines[plan.Models[i].Name]
+		plan.Models[i].Update = modes[plan.Models[i].Name]
 	}
+}
+
+// forcedUpdate is how the Model of workload u forces its updates to run
+// (model.AnnotationUpdate): surge, recreate, or "" for the plan's choice.
+func forcedUpdate(u *unstructured.Unstructured) string {
+	if u == nil {
+		return ""
+	}
+	return u.GetAnnotations()[model.AnnotationUpdate]
 }

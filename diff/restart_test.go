@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/model"
 )
 
 // What an update costs a model while its pods restart, per workload shape.
@@ -62,6 +65,61 @@ func TestSurgeable(t *testing.T) {
 		p := Prediction{Live: tc.live, Predicted: tc.pred, Change: Change{Action: Update, Kind: tc.live.GetKind(), Name: "m"}}
 		if got := surgeable(p); got != tc.want {
 			t.Errorf("%s: surgeable %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// How an update that restarts pods runs, by replicas, room and spec.update:
+// the plan's mode, and the change sync sees.
+func TestUpdateModes(t *testing.T) {
+	sts := func(replicas int64, image, forced string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": map[string]any{"name": "m", "labels": map[string]any{model.LabelModel: "m"}},
+			"spec": map[string]any{"replicas": replicas, "template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "vllm", "image": image}}}}},
+		}}
+		if forced != "" {
+			u.SetAnnotations(map[string]string{model.AnnotationUpdate: forced})
+		}
+		return u
+	}
+	for _, tc := range []struct {
+		name     string
+		replicas int64
+		forced   string
+		room     bool // capacity checked: a copy fits (true) or not (false)
+		checked  bool
+		want     Action
+		mode     UpdateMode
+	}{
+		{"one replica, capacity not checked", 1, "", false, false, Recreate, RecreateMode},
+		{"one replica, room", 1, "", true, true, Update, Surge},
+		{"one replica, no room", 1, "", false, true, Recreate, RecreateMode},
+		{"two replicas, no room", 2, "", false, true, Update, Roll},
+		{"forced surge, capacity not checked", 1, model.UpdateSurge, false, false, Update, Surge},
+		{"forced surge, no room", 1, model.UpdateSurge, false, true, Error, ""},
+		{"forced recreate, room", 1, model.UpdateRecreate, true, true, Recreate, RecreateMode},
+	} {
+		applied := sts(tc.replicas, "v2", tc.forced)
+		p := Prediction{Object: manifest.Object{Unstructured: applied}, Live: sts(tc.replicas, "v1", ""), Predicted: applied, Applied: applied,
+			Change: Change{Action: Update, APIVersion: "apps/v1", Kind: "StatefulSet", Name: "m"}}
+		preds := []Prediction{p}
+		var noRoom map[manifest.ID]string
+		if tc.checked {
+			noRoom = map[manifest.ID]string{}
+			if tc.room && tc.forced != model.UpdateRecreate {
+				preds[0].Surge = true
+			} else if !tc.room {
+				noRoom[p.Object.ID()] = "cannot be placed now: 1 of 1 pods: 0/1 nodes are available"
+			}
+		}
+		plan := &Plan{Changes: []Change{p.Change}, Models: []ModelChange{{Name: "m"}}}
+		gateDowntime(preds, plan, noRoom)
+		restartLines(preds, plan)
+		if got := plan.Changes[0].Action; got != tc.want {
+			t.Errorf("%s: %s (%s), want %s", tc.name, got, plan.Changes[0].Message, tc.want)
+		}
+		if got := plan.Models[0].Update; got != tc.mode {
+			t.Errorf("%s: mode %q, want %q", tc.name, got, tc.mode)
 		}
 	}
 }

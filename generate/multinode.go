@@ -28,7 +28,7 @@ func leaderWorkerSet(m *model.Model, ns string, r model.Resolved) (*unstructured
 	if err != nil {
 		return nil, err
 	}
-	u := newObject(workload.LWSAPIVersion, workload.LeaderWorkerSet.Kind, ns, name, labels(m, map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM}), m.Metadata.Annotations, map[string]any{
+	u := newObject(workload.LWSAPIVersion, workload.LeaderWorkerSet.Kind, ns, name, labels(m, map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM}), workloadAnnotations(m), map[string]any{
 		"replicas":      int64(r.Replicas),
 		"startupPolicy": "LeaderCreated",
 		"leaderWorkerTemplate": map[string]any{

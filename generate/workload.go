@@ -87,7 +87,7 @@ func statefulSet(m *model.Model, ns string, r model.Resolved) (*unstructured.Uns
 	if err != nil {
 		return nil, err
 	}
-	return object("apps/v1", "StatefulSet", meta(name, ns, labels(m, podLabels), m.Metadata.Annotations), map[string]any{
+	return object("apps/v1", "StatefulSet", meta(name, ns, labels(m, podLabels), workloadAnnotations(m)), map[string]any{
 		"spec": map[string]any{
 			"replicas":            int64(r.Replicas),
 			"serviceName":         m.WorkloadName(),
@@ -290,4 +290,24 @@ func quantity(override, derived string) (resource.Quantity, error) {
 		return q, nil
 	}
 	return resource.MustParse(derived), nil
+}
+
+// workloadAnnotations are a workload's: the Model's own, and how its
+// updates run when the Model says (model.AnnotationUpdate,
+// model.AnnotationStartDeadline).
+func workloadAnnotations(m *model.Model) map[string]string {
+	if (m.Spec.Update == "" || m.Spec.Update == model.UpdateAuto) && (m.Spec.Server == nil || m.Spec.Server.StartDeadline == "") {
+		return m.Metadata.Annotations
+	}
+	a := maps.Clone(m.Metadata.Annotations)
+	if a == nil {
+		a = map[string]string{}
+	}
+	if m.Spec.Update != "" && m.Spec.Update != model.UpdateAuto {
+		a[model.AnnotationUpdate] = m.Spec.Update
+	}
+	if m.Spec.Server != nil && m.Spec.Server.StartDeadline != "" {
+		a[model.AnnotationStartDeadline] = m.Spec.Server.StartDeadline
+	}
+	return a
 }

@@ -39,6 +39,26 @@ const (
 	LabelApp       = "app"
 	LabelComponent = "component"
 	ComponentLLM   = "llm"
+	// AnnotationUpdate on a workload carries the Model's spec.update when it
+	// forces how an update runs (UpdateSurge, UpdateRecreate).
+	AnnotationUpdate = Group + "/update"
+	// AnnotationStartDeadline on a workload bounds how long a new revision
+	// may take to start in a surge (a Go duration): the Model's
+	// spec.server.startDeadline, or set in its metadata.annotations.
+	AnnotationStartDeadline = Group + "/start-deadline"
+)
+
+// How a Model's updates that restart its pods run (spec.update).
+const (
+	// UpdateAuto chooses at plan time: a surge when the new pods fit beside
+	// the serving ones, else a roll (replicas ≥ 2) or an approved recreate.
+	UpdateAuto = "auto"
+	// UpdateSurge always surges; a plan where the copy cannot be placed
+	// is refused.
+	UpdateSurge = "surge"
+	// UpdateRecreate never surges: with one replica, the update waits for
+	// the prune job's approval and the model is down while it restarts.
+	UpdateRecreate = "recreate"
 )
 
 // The two volumes of an engine's pod, by the role spec.server.mounts names.
@@ -102,6 +122,9 @@ type Spec struct {
 	Backend string `json:"backend,omitempty"`
 	// Schema is the AIServiceBackend API schema. Default OpenAI.
 	Schema string `json:"schema,omitempty"`
+	// Update says how an update that restarts the model's pods runs: auto
+	// (default), surge or recreate (UpdateAuto, UpdateSurge, UpdateRecreate).
+	Update string `json:"update,omitempty"`
 
 	// Exactly one of External, Server and Combine says where the model runs.
 
@@ -146,6 +169,10 @@ type Server struct {
 	WeightsGi float64 `json:"weightsGi,omitempty"`
 	// ParamsB is the parameter count in billions; it sets the startup probe.
 	ParamsB float64 `json:"paramsB,omitempty"`
+	// StartDeadline bounds how long a new revision may take to start in a
+	// surge before it is abandoned (a duration, 1m to 24h). Default: the
+	// startup probe's budget plus 10 minutes.
+	StartDeadline string `json:"startDeadline,omitempty"`
 
 	MaxModelLen          int     `json:"maxModelLen,omitempty"`
 	GPUMemoryUtilization Decimal `json:"gpuMemoryUtilization,omitempty"`

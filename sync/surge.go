@@ -21,11 +21,10 @@ import (
 // revision was left as it was and keeps serving.
 var ErrNotStarted = errors.New("the new revision did not start")
 
-// AnnotationStartDeadline on a workload of the tree (a Model's
-// metadata.annotations reach it) bounds how long its new revision may take
-// to start in a surge, as a Go duration ("40m"). Without it the bound is
-// the pod template's startup probe budget plus workload.RolloutMargin.
-const AnnotationStartDeadline = "modelsync.dev/start-deadline"
+// AnnotationStartDeadline bounds how long a workload's new revision may take
+// to start in a surge (model.AnnotationStartDeadline). Without it the bound
+// is the pod template's startup probe budget plus workload.RolloutMargin.
+const AnnotationStartDeadline = model.AnnotationStartDeadline
 
 // surgeSuffix names a StatefulSet's surge copy.
 const surgeSuffix = "-surge"

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"modelsync.dev/modelsync/engine"
 	"modelsync.dev/modelsync/manifest"
@@ -20,6 +21,7 @@ func checkModels(c *checker) {
 	for i := range c.in.Models {
 		m := &c.in.Models[i]
 		c.checkRanges(m)
+		c.checkUpdate(m)
 		s := m.Spec.Server
 		if s == nil {
 			continue
@@ -246,6 +248,28 @@ func (c *checker) checkNames(m *model.Model, obj string) {
 		if f.value != "" && !f.grammar.MatchString(f.value) {
 			c.add(Error, "model-name", m.Origin.At(f.path...), obj, fmt.Sprintf("%s %q is not %s", f.path[len(f.path)-1], f.value, f.what),
 				"write it as the engine expects it; modelsync passes it to the engine as one argument")
+		}
+	}
+}
+
+// checkUpdate checks how the Model's updates run: spec.update one of the
+// modes, spec.server.startDeadline a duration from a minute to a day.
+func (c *checker) checkUpdate(m *model.Model) {
+	obj := "Model " + m.Name()
+	switch m.Spec.Update {
+	case "", model.UpdateAuto, model.UpdateSurge, model.UpdateRecreate:
+	default:
+		c.add(Error, "model-range", m.Origin.At("spec", "update"), obj, fmt.Sprintf("update %q is not a way to update a model", m.Spec.Update),
+			"write auto (a surge when there is room, else a roll or an approved recreate), surge or recreate")
+	}
+	if m.Spec.Update != "" && m.Spec.Update != model.UpdateAuto && m.Spec.Server == nil {
+		c.add(Error, "model-range", m.Origin.At("spec", "update"), obj, "update applies to a model modelsync runs (spec.server)", "remove update")
+	}
+	if s := m.Spec.Server; s != nil && s.StartDeadline != "" {
+		d, err := time.ParseDuration(s.StartDeadline)
+		if err != nil || d < time.Minute || d > 24*time.Hour {
+			c.add(Error, "model-range", m.Origin.At("spec", "server", "startDeadline"), obj, fmt.Sprintf("startDeadline %q is not a duration from 1m to 24h", s.StartDeadline),
+				"write how long a new revision may take to start, such as 40m or 2h")
 		}
 	}
 }

@@ -247,6 +247,18 @@ func TestServerRules(t *testing.T) {
 			message: "spec.server.apiServers has no SGLang equivalent; SGLang would ignore it while the pod is sized for it",
 		},
 		{
+			name:  "an update mode that does not exist",
+			files: map[string]string{"m.yaml": strings.Replace(served("m", "    gpus: 1\n"), "  upstream: org/m\n", "  upstream: org/m\n  update: blue-green\n", 1)},
+			rule:  "model-range", severity: validation.Error, origin: "models-config/m.yaml:7",
+			message: `update "blue-green" is not a way to update a model`,
+		},
+		{
+			name:  "a start deadline out of range",
+			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    startDeadline: 30s\n")},
+			rule:  "model-range", severity: validation.Error, origin: "models-config/m.yaml:12",
+			message: `startDeadline "30s" is not a duration from 1m to 24h`,
+		},
+		{
 			name:  "hfOverrides that is not JSON",
 			files: map[string]string{"m.yaml": served("m", "    gpus: 1\n    hfOverrides: '{rope_scaling: yarn'\n")},
 			rule:  "hf-overrides-json", severity: validation.Error, origin: "models-config/m.yaml:12",

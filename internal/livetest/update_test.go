@@ -148,6 +148,16 @@ func (e *env) update(files fstest.MapFS) (*diff.Result, error) {
 	return res, err
 }
 
+// modeOf is the plan's update mode for the Model named model.
+func modeOf(res *diff.Result, model string) diff.UpdateMode {
+	for _, m := range res.Plan.Models {
+		if m.Name == model {
+			return m.Update
+		}
+	}
+	return ""
+}
+
 func surged(res *diff.Result, name string) bool {
 	for _, p := range res.Predictions {
 		if p.Object.GetKind() == "StatefulSet" && p.Object.GetName() == name {
@@ -226,8 +236,8 @@ func TestImageChangeWithRoomKeepsTheModelServing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the surged update: %v", err)
 	}
-	if !surged(res, sts) {
-		t.Fatalf("the plan does not surge minimax's image change though there is room: %v", res.Plan.Models)
+	if !surged(res, sts) || modeOf(res, "minimax") != diff.Surge {
+		t.Fatalf("the plan does not surge minimax's image change though there is room: %+v", res.Plan.Models)
 	}
 	if p.down != 0 {
 		t.Errorf("minimax was down for %d of %d samples during its surged update, want 0 (in place: %d)", p.down, p.samples, inPlace)
@@ -342,7 +352,7 @@ func TestImageChangeWithoutRoomWaitsForApproval(t *testing.T) {
 			restart = strings.Join(m.Restart, "\n")
 		}
 	}
-	if !strings.Contains(restart, "DOWN while it restarts") || !strings.Contains(restart, "approval required") {
+	if !strings.Contains(restart, "DOWN while it restarts") || !strings.Contains(restart, "approval required") || modeOf(res, "minimax") != diff.RecreateMode {
 		t.Errorf("the plan's restart line: %q, want DOWN and approval required", restart)
 	}
 	time.Sleep(2 * time.Second)
