@@ -31,6 +31,9 @@ type Options struct {
 	// recorded: it also sees what changed on the server's side (a CRD's new
 	// default or validation rule).
 	Full bool
+	// RetryFailed plans again an update whose revision already failed to
+	// start (sync --retry-failed); without it the update is Held.
+	RetryFailed bool
 	// KeepManagers are field managers whose fields added by hand are meant
 	// to stay on every object: not drift, and left by sync.
 	KeepManagers []string
@@ -240,7 +243,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	}
 	plan.Warnings = op.Warnings()
 	noRoom := d.placeModels(ctx, preds, plan)
-	gateDowntime(preds, plan, noRoom)
+	gateDowntime(preds, plan, noRoom, d.opts.RetryFailed)
 	restartLines(preds, plan)
 	if parent.Distrusted != "" && !d.opts.Full {
 		plan.Warnings = append(plan.Warnings, "the last sync's record was ignored and every object dry-run: "+parent.Distrusted)
@@ -333,7 +336,7 @@ func changeOf(a Action, u *unstructured.Unstructured) Change {
 	return Change{Action: a, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 }
 
-var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, Resize: 5, PruneItem: 6, Replace: 7, Recreate: 7, Prune: 8, Terminating: 9, Unchanged: 10}
+var actionOrder = map[Action]int{Error: 0, Conflict: 1, Adopt: 2, Create: 3, Update: 4, Resize: 5, PruneItem: 6, Replace: 7, Recreate: 7, Prune: 8, Terminating: 9, Held: 9, Unchanged: 10}
 
 func sortChanges(cs []Change) {
 	sort.SliceStable(cs, func(i, j int) bool {

@@ -42,6 +42,11 @@ const (
 	// Terminating is an object being deleted, held by finalizers: sync does
 	// not write it, prune has nothing left to do with it.
 	Terminating Action = "terminating"
+	// Held is an update whose new revision already failed to start
+	// (inventory.AnnotationFailedRevision): the old revision keeps serving,
+	// and sync does not try the same revision again until the Model
+	// changes, or sync --retry-failed.
+	Held Action = "held"
 	// Resize is a claim of a StatefulSet smaller than its claim template
 	// asks: sync raises its request, which its StorageClass must allow.
 	Resize Action = "resize"

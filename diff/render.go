@@ -213,7 +213,7 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 // reviewOrder is the order the note shows diffs in, and keeps them when it
 // must cut: what a reviewer most needs first (entries removed from shared
 // objects, replacements, changes to what runs), new objects last.
-var reviewOrder = map[Action]int{PruneItem: 0, Replace: 1, Recreate: 1, Update: 2, Conflict: 2, Resize: 2, Prune: 3, Error: 4, Adopt: 4, Terminating: 5, Create: 6}
+var reviewOrder = map[Action]int{PruneItem: 0, Replace: 1, Recreate: 1, Update: 2, Conflict: 2, Resize: 2, Prune: 3, Error: 4, Adopt: 4, Terminating: 5, Held: 5, Create: 6}
 
 // markdownDetails writes the diffs grouped under their Model, each group
 // collapsed, the groups and their diffs in review order, within budget

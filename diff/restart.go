@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/workload"
@@ -98,11 +99,24 @@ func surgeable(p Prediction) bool {
 // or a kind sync does not surge). The change becomes a Recreate, bound like
 // a replace to the live object's uid and content and to the configuration
 // approved.
-func gateDowntime(preds []Prediction, plan *Plan, noRoom map[manifest.ID]string) {
+//
+// An update to a revision that already failed to start is Held instead,
+// unless retry.
+func gateDowntime(preds []Prediction, plan *Plan, noRoom map[manifest.ID]string, retry bool) {
 	gated := map[manifest.ID]Change{}
 	for i := range preds {
 		p := &preds[i]
-		if p.Surge || len(restarting(*p)) == 0 {
+		if len(restarting(*p)) == 0 {
+			continue
+		}
+		if failed := p.Live.GetAnnotations()[inventory.AnnotationFailedRevision]; failed != "" && failed == TemplateDigest(p.Applied) && !retry {
+			p.Surge, p.Change.Action = false, Held
+			p.Change.Message = fmt.Sprintf("held at its old revision: this revision (%s) already failed to start (%s); the old revision keeps serving. Change the Model, or run sync --retry-failed",
+				failed, p.Live.GetAnnotations()[inventory.AnnotationFailedReason])
+			gated[p.Object.ID()] = p.Change
+			continue
+		}
+		if p.Surge {
 			continue
 		}
 		if forcedUpdate(p.Applied) == model.UpdateSurge && surgeable(*p) {
@@ -208,4 +222,15 @@ func forcedUpdate(u *unstructured.Unstructured) string {
 		return ""
 	}
 	return u.GetAnnotations()[model.AnnotationUpdate]
+}
+
+// TemplateDigest names a workload's pod templates: the revision a surge
+// brings up, and the one a failed start is recorded as.
+func TemplateDigest(u *unstructured.Unstructured) string {
+	var tmpls []any
+	for _, t := range workload.Templates(u) {
+		v, _, _ := unstructured.NestedFieldNoCopy(u.Object, t.Path...)
+		tmpls = append(tmpls, v)
+	}
+	return digest(tmpls)[:12]
 }

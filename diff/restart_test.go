@@ -113,7 +113,7 @@ func TestUpdateModes(t *testing.T) {
 			}
 		}
 		plan := &Plan{Changes: []Change{p.Change}, Models: []ModelChange{{Name: "m"}}}
-		gateDowntime(preds, plan, noRoom)
+		gateDowntime(preds, plan, noRoom, false)
 		restartLines(preds, plan)
 		if got := plan.Changes[0].Action; got != tc.want {
 			t.Errorf("%s: %s (%s), want %s", tc.name, got, plan.Changes[0].Message, tc.want)

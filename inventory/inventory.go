@@ -77,6 +77,12 @@ const (
 	// copy (sync.Manager.surged), and annotates the copy with the name of
 	// the StatefulSet it stands in for.
 	LabelSurgeOf = "modelsync.dev/surge-of"
+	// AnnotationFailedRevision on a workload names the pod template
+	// (diff.TemplateDigest) whose surge copy did not start, and
+	// AnnotationFailedReason why: written by sync (field manager
+	// modelsync-rollout) so that no later sync loads it again unasked.
+	AnnotationFailedRevision = "modelsync.dev/failed-revision"
+	AnnotationFailedReason   = "modelsync.dev/failed-reason"
 	// AnnotationSecrets on the parent names the set's Secrets, so that
 	// they are read by name: an identity may read those and no other
 	// Secret of the namespace (a LIST cannot be limited to names).

@@ -94,5 +94,8 @@ func (m *Manager) memberHealth(ctx context.Context, u *unstructured.Unstructured
 	if u.GetDeletionTimestamp() != nil {
 		h.Health, h.Finalizers = "terminating", u.GetFinalizers()
 	}
+	if failed := u.GetAnnotations()[inventory.AnnotationFailedRevision]; failed != "" {
+		h.Message = strings.TrimPrefix(h.Message+"; held at its old revision: revision "+failed+" failed to start ("+u.GetAnnotations()[inventory.AnnotationFailedReason]+")", "; ")
+	}
 	return h, nil
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
+	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/model"
@@ -57,6 +58,9 @@ func (m *Manager) surged(ctx context.Context, p diff.Prediction, fence Fence) (*
 		if derr := m.deleteCopy(ctx, c); derr != nil {
 			err = errors.Join(err, fmt.Errorf("delete the copy %s: %w (delete it by hand)", c.GetName(), derr))
 		}
+		if rerr := m.recordStart(ctx, p.Live, diff.TemplateDigest(p.Applied), err); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("record the failed start on %s: %w", name, rerr))
+		}
 		return nil, fmt.Errorf("%w: Model %s: a copy of StatefulSet %s with the new pod template did not start within %s: %w; "+
 			"the serving revision was not touched and keeps serving, while the tree declares the new one; change the Model and sync again",
 			ErrNotStarted, p.Object.GetLabels()[model.LabelModel], name, deadline, err)
@@ -71,7 +75,31 @@ func (m *Manager) surged(ctx context.Context, p diff.Prediction, fence Fence) (*
 	if err := m.deleteCopy(ctx, c); err != nil {
 		return stored, fmt.Errorf("delete its surge copy %s: %w", c.GetName(), err)
 	}
+	if err := m.recordStart(ctx, stored, "", nil); err != nil {
+		return stored, fmt.Errorf("clear the record of an earlier failed start on %s: %w", name, err)
+	}
 	return stored, nil
+}
+
+// rolloutManager owns what sync records about a workload's rollouts.
+const rolloutManager = "modelsync-rollout"
+
+// recordStart records on live that the revision named digest failed to
+// start, and why (inventory.AnnotationFailedRevision): the plans after it
+// hold the model at its old revision instead of loading the same revision
+// again. With no failure it clears the record.
+func (m *Manager) recordStart(ctx context.Context, live *unstructured.Unstructured, digest string, failure error) error {
+	md := map[string]any{"name": live.GetName(), "namespace": live.GetNamespace()}
+	if failure != nil {
+		why := failure.Error()
+		if len(why) > 300 {
+			why = why[:300] + "…"
+		}
+		md["annotations"] = map[string]any{inventory.AnnotationFailedRevision: digest, inventory.AnnotationFailedReason: why}
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": live.GetAPIVersion(), "kind": live.GetKind(), "metadata": md}}
+	_, err := m.clients.Apply(ctx, u, cluster.ApplyOptions{FieldManager: rolloutManager, Force: true})
+	return err
 }
 
 // surgeCopy is applied under another name, with live's replicas, its pods

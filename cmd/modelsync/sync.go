@@ -31,7 +31,9 @@ type syncOptions struct {
 	allowEmpty bool
 	takeOver   bool
 	rollback   bool
-	wait       bool
+	// retryFailed plans again an update whose revision failed to start.
+	retryFailed bool
+	wait        bool
 	sync.WaitOptions
 }
 
@@ -53,6 +55,7 @@ func newSyncCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&o.allowEmpty, "allow-empty", false, "sync a tree that holds no objects (every member then awaits pruning)")
 	cmd.Flags().BoolVar(&o.rollback, "allow-rollback", false, "sync a revision that does not descend from the one the namespace was synced at (an older commit: GitLab's Retry of an old job or an environment's Rollback); every approval of an earlier plan then goes stale")
 	cmd.Flags().BoolVar(&o.takeOver, "take-over-namespace", false, "sync a namespace whose inventory records another tree (repository and path), and record this one: the other tree's models then plan as removed")
+	cmd.Flags().BoolVar(&o.retryFailed, "retry-failed", false, "try again an update whose new revision already failed to start (without it, such a model is held at its old revision until its Model changes)")
 	cmd.Flags().BoolVar(&o.adopt, "adopt", false, "take over objects that exist without modelsync's label, and kubectl's field managers on them")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until StatefulSets have rolled out and custom resources are Accepted/Ready")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "how long --wait waits (default: the slowest workload's startup probes plus 10m, at least 15m)")
@@ -81,6 +84,7 @@ func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, ou
 	ns := t.ns
 	opts := o.plan.options()
 	opts.OmitCreateDiffs = true // sync shows no create's YAML
+	opts.RetryFailed = o.retryFailed
 	p, err := t.plan(ctx, opts, stderr)
 	if err != nil {
 		return err
@@ -105,7 +109,7 @@ func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, ou
 		switch c.Action {
 		case diff.Terminating:
 			fmt.Fprintf(out, "not written: %s %s is %s\n", c.Kind, c.Name, c.Message)
-		case diff.Replace, diff.Recreate:
+		case diff.Replace, diff.Recreate, diff.Held:
 			fmt.Fprintf(out, "not written: %s %s %s\n", c.Kind, c.Name, c.Message)
 		}
 	}

@@ -287,6 +287,37 @@ func TestRevisionThatNeverStartsLeavesTheOldOneServing(t *testing.T) {
 	if strings.Contains(fmt.Sprint(containers), "broken") {
 		t.Errorf("the serving StatefulSet was updated to the revision that never started")
 	}
+
+	// The model is held: the next sync does not load the same revision
+	// again, and says so; status says so; --retry-failed plans it again.
+	start = time.Now()
+	res, err = e.update(files)
+	held := ""
+	for _, c := range res.Plan.Changes {
+		if c.Kind == "StatefulSet" && c.Name == sts && c.Action == diff.Held {
+			held = c.Message
+		}
+	}
+	if err != nil || !strings.Contains(held, "held at its old revision") || time.Since(start) > 10*time.Second {
+		t.Errorf("the sync after the failed start: %v in %s, StatefulSet change %q; want it held, not tried again", err, time.Since(start), held)
+	}
+	if _, err := e.C.Core.AppsV1().StatefulSets(e.NS).Get(t.Context(), sts+"-surge", metav1.GetOptions{}); err == nil {
+		t.Errorf("the held model's sync created a surge copy again")
+	}
+	status, err := e.m.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range status.Members {
+		if h.ID.Kind == "StatefulSet" && h.ID.Name == sts && !strings.Contains(h.Message, "held at its old revision") {
+			t.Errorf("status of %s: %q, want it held", sts, h.Message)
+		}
+	}
+	retry := diff.DefaultOptions()
+	retry.RetryFailed = true
+	if res, _ = e.PlanWith(files, retry); !surged(res, sts) {
+		t.Errorf("with --retry-failed the update is not planned as a surge again")
+	}
 }
 
 // fill takes count of a GPU resource with a pod that tolerates the model
