@@ -138,7 +138,7 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 		if a.Err != nil {
 			return rep, a.Err
 		}
-		rep.Moved = append(rep.Moved, fmt.Sprintf("%s %s once %d workload(s) it selects were ready", h.service.Object.GetKind(), h.service.Object.GetName(), len(h.workloads)))
+		rep.Moved = append(rep.Moved, fmt.Sprintf("%s %s once the %d workload(s) it moves to were ready", h.service.Object.GetKind(), h.service.Object.GetName(), len(h.workloads)))
 	}
 	resized, err := m.resizeClaims(ctx, res, opts, progress)
 	rep.Applied = append(rep.Applied, resized...)

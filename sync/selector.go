@@ -9,20 +9,24 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/gateway"
+	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/workload"
 )
 
-// held is a Service whose selector moves to pods this sync creates or
-// rolls: written at once it would leave the pods serving now for pods not
-// ready yet (a Model switched to variants renames its StatefulSet). It is
-// written once the workloads it will select are ready, so the old pods,
-// which stay until the approved prune, serve until then.
+// held is an object that moves traffic to pods this sync creates or rolls:
+// a Service whose selector moves (a Model switched to variants renames its
+// StatefulSet), or an AIGatewayRoute whose rule moves to a backend this
+// sync creates (a renamed Model keeps its served name). Written at once it
+// would leave the pods serving now for pods not ready yet; it is written
+// once the workloads it will reach are ready, so the old pods, which stay
+// until the approved prune, serve until then.
 type held struct {
 	service   diff.Prediction
 	workloads []*unstructured.Unstructured
 }
 
-// holdSelectors takes such Services out of writes.
+// holdSelectors takes such objects out of writes.
 func holdSelectors(writes []diff.Prediction) ([]diff.Prediction, []held) {
 	var rest []diff.Prediction
 	var out []held
@@ -31,9 +35,69 @@ func holdSelectors(writes []diff.Prediction) ([]diff.Prediction, []held) {
 			out = append(out, h)
 			continue
 		}
+		if h, ok := movedRules(p, writes); ok {
+			out = append(out, h)
+			continue
+		}
 		rest = append(rest, p)
 	}
 	return rest, out
+}
+
+// movedRules holds a route whose existing rule moves to a backend this sync
+// creates, until the workloads behind that backend are ready.
+func movedRules(p diff.Prediction, writes []diff.Prediction) (held, bool) {
+	if p.Object.GroupVersionKind().GroupKind() != gateway.Route || p.Live == nil {
+		return held{}, false
+	}
+	before := map[string]map[manifest.ID]bool{}
+	for _, r := range gateway.Refs(p.Live) {
+		if before[r.Entry] == nil {
+			before[r.Entry] = map[manifest.ID]bool{}
+		}
+		before[r.Entry][r.ID] = true
+	}
+	byID := map[manifest.ID]diff.Prediction{}
+	for _, w := range writes {
+		byID[w.Object.ID()] = w
+	}
+	h := held{service: p}
+	for _, r := range gateway.Refs(p.Applied) {
+		old, existed := before[r.Entry]
+		if w, created := byID[r.ID]; existed && !old[r.ID] && created && w.Live == nil {
+			h.workloads = append(h.workloads, servingWorkloads(r.ID, byID, writes)...)
+		}
+	}
+	return h, len(h.workloads) > 0
+}
+
+// servingWorkloads follows id along the serving path through writes
+// (AIServiceBackend → Backend → Service) to the workloads the Service
+// selects.
+func servingWorkloads(id manifest.ID, byID map[manifest.ID]diff.Prediction, writes []diff.Prediction) []*unstructured.Unstructured {
+	for range 4 {
+		w, ok := byID[id]
+		if !ok {
+			return nil
+		}
+		if w.Object.GetKind() == "Service" {
+			selector, _, _ := unstructured.NestedStringMap(w.Applied.Object, "spec", "selector")
+			var out []*unstructured.Unstructured
+			sel := labels.SelectorFromSet(selector)
+			for _, x := range writes {
+				if podLabels, ok := workload.ServingLabels(x.Applied); ok && len(selector) > 0 && sel.Matches(labels.Set(podLabels)) {
+					out = append(out, x.Applied)
+				}
+			}
+			return out
+		}
+		refs := gateway.Refs(w.Applied)
+		if len(refs) == 0 {
+			return nil
+		}
+		id = refs[0].ID
+	}
+	return nil
 }
 
 func movedSelector(p diff.Prediction, writes []diff.Prediction) (held, bool) {

@@ -411,3 +411,36 @@ func TestImageChangeWithoutRoomWaitsForApproval(t *testing.T) {
 		t.Errorf("minimax was down for %d samples of 200 ms during its approved recreate, want about its 3 s start (1 to 40)", after.down)
 	}
 }
+
+// A renamed Model that keeps its served name: its rule moves to the new
+// backend only once the new workload serves; the old one, kept until the
+// approved prune, serves until then.
+func TestRenamedModelMovesItsRuleOnceTheNewWorkloadServes(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	const model, rule = "models-config/models/minimax.yaml", "minimax-m2.5"
+	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    gpus: 4\n", "    gpus: 4\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1))}
+	if err := e.syncAndWait(files, waitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	renamed := strings.Replace(string(files[model].Data), "  name: minimax\n", "  name: minimax2\n", 1)
+	delete(files, model)
+	files["models-config/models/minimax2.yaml"] = &fstest.MapFile{Data: []byte(renamed)}
+	p := e.probe(rule)
+	res, err := e.update(files)
+	time.Sleep(time.Second)
+	p.Stop()
+	t.Logf("availability prober, a renamed Model: %s", p)
+	if err != nil {
+		t.Fatalf("sync of the renamed Model: %v", err)
+	}
+	if p.down != 0 {
+		t.Errorf("the served name was down for %d samples while its rule moved to the renamed Model", p.down)
+	}
+	if why := e.serving(t.Context(), rule); why != "" {
+		t.Errorf("after the sync: %s", why)
+	}
+	if len(res.Plan.Removals()) == 0 {
+		t.Errorf("the old Model's objects are not pending removal")
+	}
+}
