@@ -171,12 +171,15 @@ func withImage(files fstest.MapFS, file, image string) {
 	files[file] = &fstest.MapFile{Data: regexp.MustCompile(`vllm/vllm-openai:v[0-9.]+`).ReplaceAll(files[file].Data, []byte(image))}
 }
 
-// waitServingImage waits until a ready pod of the Service's selector that
-// StatefulSet sts owns runs image.
-func (e *env) waitServingImage(sts, image string) {
+// waitServingImage waits until pod 0 of StatefulSet sts is ready and runs
+// image.
+func (e *env) waitServingImage(sts, image string) { e.waitPodImage(sts+"-0", image) }
+
+// waitPodImage waits until the pod named name is ready and runs image.
+func (e *env) waitPodImage(name, image string) {
 	e.T.Helper()
 	err := wait.PollUntilContextTimeout(e.T.Context(), 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		pod, err := e.C.Core.CoreV1().Pods(e.NS).Get(ctx, sts+"-0", metav1.GetOptions{})
+		pod, err := e.C.Core.CoreV1().Pods(e.NS).Get(ctx, name, metav1.GetOptions{})
 		if err != nil || pod.DeletionTimestamp != nil || len(pod.Spec.Containers) == 0 || pod.Spec.Containers[0].Image != image {
 			return false, nil
 		}
@@ -188,7 +191,7 @@ func (e *env) waitServingImage(sts, image string) {
 		return false, nil
 	})
 	if err != nil {
-		e.T.Fatalf("pod %s-0 does not serve %s: %v", sts, image, err)
+		e.T.Fatalf("pod %s does not serve %s: %v", name, image, err)
 	}
 }
 
@@ -442,5 +445,37 @@ func TestRenamedModelMovesItsRuleOnceTheNewWorkloadServes(t *testing.T) {
 	}
 	if len(res.Plan.Removals()) == 0 {
 		t.Errorf("the old Model's objects are not pending removal")
+	}
+}
+
+// A two-replica model whose image changes without room for a copy rolls
+// one pod at a time: the plan says so, and the model never has no ready
+// replica.
+func TestImageChangeOfTwoReplicasWithoutRoomRolls(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
+	// Two replicas of 4 A100s fill the cluster's only 8-A100 node.
+	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    gpus: 4\n", "    gpus: 4\n    replicas: 2\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1))}
+	if err := e.syncAndWait(files, waitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	withImage(files, model, "vllm/vllm-openai:v0.11.3")
+	p := e.probe(rule)
+	res, err := e.update(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := modeOf(res, "minimax"); mode != diff.Roll {
+		t.Errorf("the plan's mode for two replicas without room: %q, want roll", mode)
+	}
+	for _, pod := range []string{sts + "-0", sts + "-1"} {
+		e.waitPodImage(pod, "vllm/vllm-openai:v0.11.3")
+	}
+	time.Sleep(time.Second)
+	p.Stop()
+	t.Logf("availability prober, two replicas rolled: %s", p)
+	if p.down != 0 {
+		t.Errorf("the model had no ready replica for %d samples while it rolled", p.down)
 	}
 }
