@@ -89,6 +89,10 @@ func (m *Manager) memberHealth(ctx context.Context, u *unstructured.Unstructured
 		}
 		if why != "" {
 			h.Health, h.Message = "unschedulable", why
+		} else if why, err = workload.Failing(ctx, m.clients.Reader(), u); err != nil {
+			return MemberHealth{}, err
+		} else if why != "" {
+			h.Health, h.Message = "failing", why
 		}
 	}
 	if u.GetDeletionTimestamp() != nil {

@@ -61,7 +61,7 @@ func (m *Manager) surged(ctx context.Context, p diff.Prediction, fence Fence) (*
 		if rerr := m.recordStart(ctx, p.Live, diff.TemplateDigest(p.Applied), err); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("record the failed start on %s: %w", name, rerr))
 		}
-		return nil, fmt.Errorf("%w: Model %s: a copy of StatefulSet %s with the new pod template did not start within %s: %w; "+
+		return nil, fmt.Errorf("%w: Model %s: a copy of StatefulSet %s with the new pod template did not start (deadline %s): %w; "+
 			"the serving revision was not touched and keeps serving, while the tree declares the new one; change the Model and sync again",
 			ErrNotStarted, p.Object.GetLabels()[model.LabelModel], name, deadline, err)
 	}

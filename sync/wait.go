@@ -41,6 +41,10 @@ type Health struct {
 	// Unschedulable: the scheduler cannot place its pods (Message says why);
 	// waiting longer will not help.
 	Unschedulable bool
+	// Failing: a container of its pods fails to start (crash loop, OOM
+	// kill, an image that cannot be pulled); Message says why. Waiting
+	// longer will not help either.
+	Failing bool
 }
 
 // WaitProgress receives an object's health each time its message changes.
@@ -54,6 +58,10 @@ var ErrNotHealthy = errors.New("not healthy")
 // ErrUnschedulable is returned as soon as a workload's pods cannot be
 // placed on any node, with the scheduler's reason.
 var ErrUnschedulable = errors.New("cannot be scheduled")
+
+// ErrFailing is returned as soon as a workload's pods fail to start, with
+// the kubelet's reason.
+var ErrFailing = errors.New("fails to start")
 
 // Wait polls the objects until every one is ready, or the timeout passes.
 func (m *Manager) Wait(ctx context.Context, objs []*unstructured.Unstructured, opts WaitOptions, progress WaitProgress) error {
@@ -90,14 +98,20 @@ func (m *Manager) Wait(ctx context.Context, objs []*unstructured.Unstructured, o
 			}
 		}
 		pending = still
-		var stuck []string
+		var stuck, failing []string
 		for _, u := range pending {
-			if h := last[manifest.IDOf(u)]; h.Unschedulable {
+			switch h := last[manifest.IDOf(u)]; {
+			case h.Unschedulable:
 				stuck = append(stuck, h.ID.String()+": "+h.Message)
+			case h.Failing:
+				failing = append(failing, h.ID.String()+": "+h.Message)
 			}
 		}
 		if len(stuck) > 0 {
 			return false, fmt.Errorf("%w:\n  %s", ErrUnschedulable, strings.Join(stuck, "\n  "))
+		}
+		if len(failing) > 0 {
+			return false, fmt.Errorf("%w:\n  %s", ErrFailing, strings.Join(failing, "\n  "))
 		}
 		return len(pending) == 0, nil
 	})
@@ -137,6 +151,13 @@ func (m *Manager) healthOf(ctx context.Context, obj *unstructured.Unstructured, 
 		}
 		if why != "" {
 			h.Message, h.Unschedulable = why, true
+			return h, nil
+		}
+		if why, err = workload.Failing(ctx, m.clients.Reader(), u); err != nil {
+			return Health{}, err
+		}
+		if why != "" {
+			h.Message, h.Failing = why, true
 		}
 	}
 	return h, nil

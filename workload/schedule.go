@@ -3,11 +3,13 @@ package workload
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"modelsync.dev/modelsync/cluster"
 )
@@ -43,4 +45,55 @@ func Unschedulable(ctx context.Context, r cluster.Reader, u *unstructured.Unstru
 		}
 	}
 	return "", nil
+}
+
+// failingReasons are the kubelet's reasons for a container that waiting
+// will not start: it crashes at load, its image cannot be pulled, or its
+// configuration is wrong.
+var failingReasons = map[string]bool{
+	"CrashLoopBackOff": true, "ImagePullBackOff": true, "ErrImagePull": true, "InvalidImageName": true,
+	"CreateContainerConfigError": true, "CreateContainerError": true,
+}
+
+// Failing is why a workload's pods fail to start, as their kubelet reports
+// it: "pod m-0: container vllm: CrashLoopBackOff (last exit: OOMKilled) …";
+// "" when none of its pods does. Only workloads are asked.
+func Failing(ctx context.Context, r cluster.Reader, u *unstructured.Unstructured) (string, error) {
+	match := PodLabels(u)
+	if len(match) == 0 {
+		return "", nil
+	}
+	pods, err := r.List(ctx, corev1.SchemeGroupVersion.WithKind("Pod"), u.GetNamespace(), labels.SelectorFromSet(match).String())
+	if err != nil {
+		return "", fmt.Errorf("list the pods of %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	for _, p := range pods {
+		var pod corev1.Pod
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(p.Object, &pod) != nil || pod.DeletionTimestamp != nil {
+			continue
+		}
+		if why := PodFailing(&pod); why != "" {
+			return why, nil
+		}
+	}
+	return "", nil
+}
+
+// PodFailing is why pod's containers fail to start, "" when they do not.
+func PodFailing(pod *corev1.Pod) string {
+	for _, c := range append(slices.Clone(pod.Status.InitContainerStatuses), pod.Status.ContainerStatuses...) {
+		w := c.State.Waiting
+		if w == nil || !failingReasons[w.Reason] {
+			continue
+		}
+		why := fmt.Sprintf("pod %s: container %s: %s", pod.Name, c.Name, w.Reason)
+		if t := c.LastTerminationState.Terminated; t != nil {
+			why += fmt.Sprintf(" (last exit: %s, code %d; restarted %d times)", t.Reason, t.ExitCode, c.RestartCount)
+		}
+		if w.Message != "" {
+			why += ": " + w.Message
+		}
+		return why
+	}
+	return ""
 }

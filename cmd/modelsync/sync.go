@@ -266,7 +266,7 @@ func (p *lineProgress) Applied(a sync.Applied) {
 }
 
 func (p *lineProgress) Health(h sync.Health) {
-	if p.d.live && !h.Ready && !h.Unschedulable {
+	if p.d.live && !h.Ready && !h.Unschedulable && !h.Failing {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.waiting[h.ID] = h.Message
@@ -278,8 +278,11 @@ func (p *lineProgress) Health(h sync.Health) {
 	delete(p.waiting, h.ID)
 	p.mu.Unlock()
 	state, c := "waiting", yellow
-	if h.Ready {
+	switch {
+	case h.Ready:
 		state, c = "healthy", green
+	case h.Failing:
+		state, c = "failing", red
 	}
 	p.printf(c, "%-10s %s: %s\n", state, h.ID, h.Message)
 }

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/controlplane"
 	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/sync"
 )
@@ -477,5 +478,35 @@ func TestImageChangeOfTwoReplicasWithoutRoomRolls(t *testing.T) {
 	t.Logf("availability prober, two replicas rolled: %s", p)
 	if p.down != 0 {
 		t.Errorf("the model had no ready replica for %d samples while it rolled", p.down)
+	}
+}
+
+// A new revision that crash-loops (killed for memory at load, as the
+// simulated kubelet reports it) ends the surge at once, long before its
+// start deadline: the copy is removed, the old revision serves throughout,
+// and sync names the model and the kubelet's reason.
+func TestCrashLoopingRevisionEndsTheSurgeAtOnce(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	if err := e.syncAndWait(files, waitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
+	data := strings.Replace(string(files[model].Data), "    image: vllm/vllm-openai:v0.11.2\n", "    image: vllm/vllm-openai:v0.11.3\n    startDeadline: 30m\n    podAnnotations:\n      "+controlplane.FailAnnotation+": OOMKilled\n", 1)
+	files[model] = &fstest.MapFile{Data: []byte(data)}
+	p := e.probe(rule)
+	start := time.Now()
+	_, err := e.update(files)
+	took := time.Since(start)
+	p.Stop()
+	t.Logf("availability prober, a revision killed for memory at load: %s; sync failed after %s: %v", p, took.Round(100*time.Millisecond), err)
+	if !errors.Is(err, sync.ErrNotStarted) || !errors.Is(err, sync.ErrFailing) || !strings.Contains(err.Error(), "OOMKilled") {
+		t.Errorf("sync: %v, want the failed start with the kubelet's reason", err)
+	}
+	if took > 2*time.Minute {
+		t.Errorf("the surge waited %s for a crash-looping revision", took)
+	}
+	if p.down != 0 {
+		t.Errorf("minimax was down for %d samples while its new revision crash-looped", p.down)
 	}
 }
