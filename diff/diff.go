@@ -2,6 +2,7 @@ package diff
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"golang.org/x/sync/errgroup"
@@ -202,6 +203,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 		desiredIDs[p.Object.ID()] = true
 	}
 	moved := groupMoves(preds, members, desiredIDs)
+	var copies []string // surge copies left by a sync that did not finish
 	for _, p := range preds {
 		if p.Recorded {
 			plan.Verified++
@@ -216,6 +218,11 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 		}
 	}
 	for _, m := range members {
+		if of := m.GetAnnotations()[inventory.LabelSurgeOf]; of != "" && !desiredIDs[manifest.IDOf(&m)] {
+			copies = append(copies, fmt.Sprintf("%s %s is the surge copy of %s from a sync that did not finish: sync continues that surge while the tree still asks for its revision, else removes the copy once %s serves",
+				m.GetKind(), m.GetName(), of, of))
+			continue
+		}
 		if id := manifest.IDOf(&m); !desiredIDs[id] {
 			c := prune(&m)
 			c.Model = m.GetLabels()[model.LabelModel]
@@ -241,7 +248,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 			plan.addEntry(c)
 		}
 	}
-	plan.Warnings = op.Warnings()
+	plan.Warnings = append(op.Warnings(), copies...)
 	noRoom := d.placeModels(ctx, preds, plan)
 	gateDowntime(preds, plan, noRoom, d.opts.RetryFailed)
 	restartLines(preds, plan)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"modelsync.dev/modelsync/capacity"
+	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
 	"modelsync.dev/modelsync/workload"
@@ -110,6 +111,9 @@ func surgeModels(preds []Prediction, room *capacity.Cluster) map[manifest.ID]str
 		if p.Object.GetLabels()[model.LabelModel] == "" || !surgeable(*p) || forcedUpdate(p.Applied) == model.UpdateRecreate {
 			continue
 		}
+		// A copy a sync that did not finish left is what this surge
+		// brings up again: its pods' room is this surge's.
+		room.Release(p.Object.GetNamespace(), map[string]string{inventory.LabelSurgeOf: SurgeCopyName(p.Object.GetName())})
 		switch v, ok := room.Place(p.Applied); {
 		case ok && v.Placed == v.Pods:
 			p.Surge = true
@@ -119,3 +123,7 @@ func surgeModels(preds []Prediction, room *capacity.Cluster) map[manifest.ID]str
 	}
 	return noRoom
 }
+
+// SurgeCopyName names the copy a surge brings up beside the StatefulSet
+// named name (sync.Manager.surged).
+func SurgeCopyName(name string) string { return name + "-surge" }

@@ -58,6 +58,9 @@ type Report struct {
 	// Held are the objects not written because they point at an object of
 	// the tree that is being deleted (holdDangling).
 	Held []string
+	// Copies say what became of surge copies a sync that did not finish
+	// left (settleCopies).
+	Copies []string
 	// Moved are the Services written only once the pods their new
 	// selector picks were ready.
 	Moved []string
@@ -104,6 +107,9 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 		return Report{}, err
 	}
 	var rep Report
+	if rep.Copies, err = m.settleCopies(ctx, res, opts.Fence); err != nil {
+		return rep, err
+	}
 	var writes []diff.Prediction
 	for _, p := range res.Predictions {
 		switch p.Change.Action {
@@ -128,6 +134,9 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 		}, progress.Applied)
 		rep.Applied = append(rep.Applied, applied...)
 		if err != nil {
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("stopped (%w) after %d of %d objects applied: what was applied is in the inventory; rerun sync to finish: %w", ctx.Err(), appliedCount(rep), len(writes), err)
+			}
 			return rep, interrupted(rep, err, m.clients.Config.Host, len(writes))
 		}
 	}
@@ -301,4 +310,15 @@ func (m *Manager) handOver(ctx context.Context, live *unstructured.Unstructured)
 	}}
 	_, err := m.clients.Apply(ctx, u, cluster.ApplyOptions{FieldManager: inventory.HandoverManager})
 	return err
+}
+
+// appliedCount counts the writes that succeeded.
+func appliedCount(rep Report) int {
+	n := 0
+	for _, a := range rep.Applied {
+		if a.Err == nil {
+			n++
+		}
+	}
+	return n
 }

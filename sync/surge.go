@@ -27,9 +27,6 @@ var ErrNotStarted = errors.New("the new revision did not start")
 // is the pod template's startup probe budget plus workload.RolloutMargin.
 const AnnotationStartDeadline = model.AnnotationStartDeadline
 
-// surgeSuffix names a StatefulSet's surge copy.
-const surgeSuffix = "-surge"
-
 // surged applies a StatefulSet update that diff marked Surge, so that the
 // model it serves keeps serving throughout:
 //
@@ -55,6 +52,12 @@ func (m *Manager) surged(ctx context.Context, p diff.Prediction, fence Fence) (*
 		return nil, fmt.Errorf("create its surge copy %s: %w", c.GetName(), err)
 	}
 	if err := m.waitWithin(ctx, c, deadline); err != nil {
+		if ctx.Err() != nil {
+			// The run stopped (its job cancelled or timed out): the copy
+			// keeps loading; the next sync continues the surge, or removes
+			// the copy if the tree moved on (settleCopies).
+			return nil, fmt.Errorf("stopped while its surge copy %s starts (it keeps loading; the next sync continues the surge or removes the copy): %w", c.GetName(), err)
+		}
 		if derr := m.deleteCopy(ctx, c); derr != nil {
 			err = errors.Join(err, fmt.Errorf("delete the copy %s: %w (delete it by hand)", c.GetName(), derr))
 		}
@@ -106,7 +109,7 @@ func (m *Manager) recordStart(ctx context.Context, live *unstructured.Unstructur
 // labeled and selected as the copy's own, and its claims deleted with it.
 func surgeCopy(applied, live *unstructured.Unstructured) *unstructured.Unstructured {
 	c := applied.DeepCopy()
-	name := applied.GetName() + surgeSuffix
+	name := diff.SurgeCopyName(applied.GetName())
 	c.SetName(name)
 	ann := c.GetAnnotations()
 	if ann == nil {
@@ -148,4 +151,48 @@ func (m *Manager) deleteCopy(ctx context.Context, c *unstructured.Unstructured) 
 		return nil
 	}
 	return err
+}
+
+// settleCopies handles the surge copies a sync that did not finish left
+// (cut off, or its job cancelled): one whose StatefulSet this sync surges
+// again is reused by surged (its pods keep loading); any other is removed
+// once the StatefulSet it stands for serves, and kept while it does not
+// (the copy may be what serves the model: the sync stopped while the
+// StatefulSet restarted). A revert in the meantime so removes the new
+// revision and leaves the serving one alone.
+func (m *Manager) settleCopies(ctx context.Context, res *diff.Result, fence Fence) ([]string, error) {
+	surging := map[string]bool{}
+	for _, p := range res.Predictions {
+		if p.Surge {
+			surging[p.Object.GetName()] = true
+		}
+	}
+	var out []string
+	for i := range res.Members {
+		c := &res.Members[i]
+		of := c.GetAnnotations()[inventory.LabelSurgeOf]
+		if of == "" || surging[of] || c.GetDeletionTimestamp() != nil {
+			continue
+		}
+		target, err := m.getAt(ctx, diff.Change{APIVersion: c.GetAPIVersion(), Kind: c.GetKind(), Namespace: c.GetNamespace(), Name: of}, c.GetAPIVersion())
+		if err != nil && !apierrors.IsNotFound(err) {
+			return out, err
+		}
+		if target == nil || err != nil {
+			out = append(out, fmt.Sprintf("kept %s %s: the StatefulSet %s it stands for is gone", c.GetKind(), c.GetName(), of))
+			continue
+		}
+		if ready, why := workload.Ready(target); !ready {
+			out = append(out, fmt.Sprintf("kept %s %s: it serves while %s is not ready (%s)", c.GetKind(), c.GetName(), of, why))
+			continue
+		}
+		if err := fence.Hold(ctx); err != nil {
+			return out, err
+		}
+		if err := m.deleteCopy(ctx, c); err != nil {
+			return out, fmt.Errorf("remove the surge copy %s: %w", c.GetName(), err)
+		}
+		out = append(out, fmt.Sprintf("removed %s %s, the surge copy of %s from a sync that did not finish: %s serves", c.GetKind(), c.GetName(), of, of))
+	}
+	return out, nil
 }

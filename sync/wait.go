@@ -118,6 +118,9 @@ func (m *Manager) Wait(ctx context.Context, objs []*unstructured.Unstructured, o
 	if err == nil {
 		return nil
 	}
+	if ctx.Err() != nil { // the run was stopped, not the wait timed out
+		return ctx.Err()
+	}
 	if len(pending) == 0 || !wait.Interrupted(err) {
 		return err
 	}

@@ -101,6 +101,9 @@ func (o *syncOptions) apply(ctx context.Context, t *target, fence sync.Fence, ou
 	if err != nil {
 		return err
 	}
+	for _, c := range rep.Copies {
+		fmt.Fprintf(out, "surge copy %s\n", c)
+	}
 	for _, m := range rep.Moved {
 		fmt.Fprintf(out, "moved      %s\n", m)
 	}

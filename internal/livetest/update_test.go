@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -508,5 +509,106 @@ func TestCrashLoopingRevisionEndsTheSurgeAtOnce(t *testing.T) {
 	}
 	if p.down != 0 {
 		t.Errorf("minimax was down for %d samples while its new revision crash-looped", p.down)
+	}
+}
+
+// A revert while a surge is starting: the sync bringing up the new revision
+// is cut off (its job cancelled) while the copy loads; the revert's sync
+// removes the copy, leaves the serving StatefulSet alone, and the model
+// never goes down.
+func TestRevertWhileASurgeIsStarting(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
+	if err := e.syncAndWait(files, waitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	reverted := fstest.MapFS{}
+	for k, v := range files {
+		reverted[k] = &fstest.MapFile{Data: v.Data}
+	}
+	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    image: vllm/vllm-openai:v0.11.2\n", "    image: vllm/vllm-openai:v0.11.3\n    podAnnotations:\n      modelsync.dev/ready-delay: 10m\n", 1))}
+	p := e.probe(rule)
+	res, _ := e.Plan(files)
+	if !surged(res, sts) {
+		t.Fatal("the update does not surge")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.m.Apply(ctx, res, "rev", sync.DefaultOptions(), sync.NoProgress{})
+		done <- err
+	}()
+	if err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := e.C.Core.CoreV1().Pods(e.NS).Get(ctx, sts+"-surge-0", metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatal("the surge copy's pod was never created")
+	}
+	cancel() // the sync job is cancelled while the copy loads
+	t.Logf("the cut-off sync: %v", <-done)
+
+	res, err := e.update(reverted)
+	time.Sleep(time.Second)
+	p.Stop()
+	rep := ""
+	if err == nil {
+		rep = strings.Join(res.Plan.Warnings, "\n")
+	}
+	t.Logf("availability prober, a revert while a surge starts: %s", p)
+	if err != nil {
+		t.Fatalf("the revert's sync: %v", err)
+	}
+	if !strings.Contains(rep, "surge copy of "+sts) {
+		t.Errorf("the revert's plan does not say what becomes of the copy: %s", rep)
+	}
+	if err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := e.C.Core.AppsV1().StatefulSets(e.NS).Get(ctx, sts+"-surge", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}); err != nil {
+		t.Errorf("the surge copy is still there after the revert's sync")
+	}
+	containers, _, _ := unstructured.NestedSlice(e.statefulSet(sts).Object, "spec", "template", "spec", "containers")
+	if strings.Contains(fmt.Sprint(containers), "v0.11.3") {
+		t.Errorf("the serving StatefulSet was updated to the reverted revision")
+	}
+	if p.down != 0 {
+		t.Errorf("minimax was down for %d samples during the cut-off surge and its revert", p.down)
+	}
+}
+
+// A surge whose sync job ends before the new revision has loaded is not
+// lost or repeated: the next sync at the same revision finds the copy
+// still loading (the same pod), waits for it, and finishes the update; the
+// model never goes down.
+func TestCutOffSurgeContinues(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
+	if err := e.syncAndWait(files, waitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    image: vllm/vllm-openai:v0.11.2\n", "    image: vllm/vllm-openai:v0.11.3\n    podAnnotations:\n      modelsync.dev/ready-delay: 8s\n", 1))}
+	p := e.probe(rule)
+	res, _ := e.Plan(files)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second) // the job's timeout
+	_, err := e.m.Apply(ctx, res, "rev", sync.DefaultOptions(), sync.NoProgress{})
+	cancel()
+	t.Logf("the cut-off sync: %v", err)
+	if _, err := e.C.Core.CoreV1().Pods(e.NS).Get(t.Context(), sts+"-surge-0", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the copy's pod after the cut-off: %v (it should keep loading)", err)
+	}
+	if _, err := e.update(files); err != nil {
+		t.Fatalf("the next sync: %v", err)
+	}
+	e.waitServingImage(sts, "vllm/vllm-openai:v0.11.3")
+	time.Sleep(time.Second)
+	p.Stop()
+	t.Logf("availability prober, a surge cut off and continued: %s", p)
+	if p.down != 0 {
+		t.Errorf("minimax was down for %d samples", p.down)
+	}
+	if _, err := e.C.Core.AppsV1().StatefulSets(e.NS).Get(t.Context(), sts+"-surge", metav1.GetOptions{}); err == nil {
+		t.Errorf("the surge copy is still there after the update finished")
 	}
 }
