@@ -128,7 +128,7 @@ func gateDowntime(preds []Prediction, plan *Plan, noRoom map[manifest.ID]string,
 			}
 			continue
 		}
-		if workload.Count(p.Live.Object, 1, "spec", "replicas") != 1 {
+		if workload.Count(p.Live.Object, 1, "spec", "replicas") != 1 || !serving(p.Live) {
 			continue
 		}
 		live := p.Live
@@ -233,4 +233,12 @@ func TemplateDigest(u *unstructured.Unstructured) string {
 		tmpls = append(tmpls, v)
 	}
 	return digest(tmpls)[:12]
+}
+
+// serving is whether a workload has a ready replica now: an update of one
+// that does not (its revision never started) takes nothing down.
+func serving(u *unstructured.Unstructured) bool {
+	ready, found, _ := unstructured.NestedFieldNoCopy(u.Object, "status", "readyReplicas")
+	n, ok := workload.CountOf(ready)
+	return !found || !ok || n > 0
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -44,6 +45,13 @@ type prober struct {
 	why           map[string]int
 	stop          chan struct{}
 	done          gosync.WaitGroup
+	// approved: an approved recreate runs; its samples down are counted
+	// apart (excused), as the one downtime the promise allows.
+	approved atomic.Bool
+	excused  int
+	// untilServing keeps an approved recreate's excuse until the model
+	// serves again (it approved a revision that does not start).
+	untilServing atomic.Bool
 }
 
 func (e *env) probe(rule string) *prober {
@@ -60,7 +68,15 @@ func (e *env) probe(rule string) *prober {
 			case <-tick.C:
 			}
 			p.samples++
-			if why := e.serving(context.Background(), rule); why != "" {
+			excused := p.approved.Load()
+			why := e.serving(context.Background(), rule)
+			switch {
+			case why == "" && p.untilServing.Load():
+				p.approved.Store(false) // serving again after an approved recreate
+				p.untilServing.Store(false)
+			case why != "" && excused:
+				p.excused++
+			case why != "":
 				p.down++
 				p.why[why]++
 			}
@@ -76,7 +92,11 @@ func (p *prober) Stop() (samples, down int) {
 }
 
 func (p *prober) String() string {
-	return fmt.Sprintf("%d samples, %d down %v", p.samples, p.down, p.why)
+	s := fmt.Sprintf("%d samples, %d down %v", p.samples, p.down, p.why)
+	if p.excused > 0 {
+		s += fmt.Sprintf(", %d down during approved recreates", p.excused)
+	}
+	return s
 }
 
 // serving is "" when the rule named rule points at a backend with a ready
@@ -327,7 +347,7 @@ func TestRevisionThatNeverStartsLeavesTheOldOneServing(t *testing.T) {
 
 // fill takes count of a GPU resource with a pod that tolerates the model
 // nodes' taints, as another team's job would: no room for a second copy.
-func (e *env) fill(gpu string, count int64, tolerations []corev1.Toleration) {
+func (e *env) fill(gpu string, count int64, tolerations []corev1.Toleration, scheduled bool) {
 	e.T.Helper()
 	q := *resource.NewQuantity(count, resource.DecimalSI)
 	pod := &corev1.Pod{
@@ -339,6 +359,9 @@ func (e *env) fill(gpu string, count int64, tolerations []corev1.Toleration) {
 	}
 	if _, err := e.C.Core.CoreV1().Pods(e.NS).Create(e.T.Context(), pod, metav1.CreateOptions{}); err != nil {
 		e.T.Fatal(err)
+	}
+	if !scheduled {
+		return
 	}
 	if err := wait.PollUntilContextTimeout(e.T.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		p, err := e.C.Core.CoreV1().Pods(e.NS).Get(ctx, "filler", metav1.GetOptions{})
@@ -365,7 +388,7 @@ func TestImageChangeWithoutRoomWaitsForApproval(t *testing.T) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(e.statefulSet(sts).Object, &live); err != nil {
 		t.Fatal(err)
 	}
-	e.fill("nvidia.com/a100", 4, live.Spec.Template.Spec.Tolerations)
+	e.fill("nvidia.com/a100", 4, live.Spec.Template.Spec.Tolerations, true)
 
 	withImage(files, model, "vllm/vllm-openai:v0.11.3")
 	before := e.probe(rule)
