@@ -239,7 +239,7 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	sortChanges(plan.Changes)
 	plan.Models, plan.GPUs, plan.Unowned = modelChanges(preds, members)
 	for i := range plan.Models {
-		if plan.Models[i].Change != "removed" {
+		if plan.Models[i].Change != ModelRemoved {
 			plan.Models[i].Start = set.Starts[plan.Models[i].Name]
 		}
 	}

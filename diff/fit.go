@@ -56,6 +56,7 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 	c, err := d.readCapacity(ctx, plan)
 	switch {
 	case err != nil:
+		plan.CapacityUnchecked = err.Error()
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("capacity not checked: %v (optional: read a snapshot that modelsync capacity publish keeps, with --capacity-from, or list nodes and pods cluster-wide)", err))
 		return
 	case c.Nodes() == 0:

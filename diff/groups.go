@@ -45,7 +45,7 @@ func (p *Plan) groups() []changeGroup {
 		return g
 	}
 	for _, m := range p.Models {
-		add(m.Name).Change = m.Change
+		add(m.Name).Change = string(m.Change)
 	}
 	for _, c := range p.Changes {
 		if c.Action == Unchanged && c.Message == "" {

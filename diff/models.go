@@ -20,8 +20,9 @@ import (
 // ModelChange is one Model the plan touches.
 type ModelChange struct {
 	Name string `json:"name"`
-	// Change is added, changed, removed or replaced.
-	Change string `json:"change"`
+	// Change is what happens to the Model: added, changed, removed or
+	// replaced.
+	Change ModelVerdict `json:"change"`
 	// What says what a change changes: image, engine flags, hardware,
 	// probes, replicas, routing.
 	What []string `json:"what,omitempty"`
@@ -184,19 +185,29 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 	return out, gpus, unowned
 }
 
+// ModelVerdict is what happens to a Model.
+type ModelVerdict string
+
+const (
+	ModelAdded    ModelVerdict = "added"
+	ModelChanged  ModelVerdict = "changed"
+	ModelRemoved  ModelVerdict = "removed"
+	ModelReplaced ModelVerdict = "replaced"
+)
+
 // modelVerdict names what happens to a Model from what happens to its
 // objects.
-func modelVerdict(actions []Action) string {
+func modelVerdict(actions []Action) ModelVerdict {
 	all := func(a Action) bool { return !slices.ContainsFunc(actions, func(x Action) bool { return x != a }) }
 	switch {
 	case all(Create):
-		return "added"
+		return ModelAdded
 	case all(Prune):
-		return "removed"
+		return ModelRemoved
 	case slices.Contains(actions, Replace):
-		return "replaced"
+		return ModelReplaced
 	}
-	return "changed"
+	return ModelChanged
 }
 
 // withReplicas is applied, a configuration that leaves spec.replicas to an

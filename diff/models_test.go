@@ -38,7 +38,7 @@ func TestWorkloadGPUs(t *testing.T) {
 func TestModelVerdict(t *testing.T) {
 	for _, tc := range []struct {
 		actions []Action
-		want    string
+		want    ModelVerdict
 	}{
 		{[]Action{Create, Create}, "added"},
 		{[]Action{Prune, Prune}, "removed"},

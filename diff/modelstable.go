@@ -82,7 +82,7 @@ func (p *Plan) modelsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| model | change | GPUs before | GPUs after | memory | storage |\n|---|---|---|---|---|---|\n")
 	for _, m := range p.Models {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", markdown.Cell(m.Name), markdown.CellText(m.Change+whatText(m.What)),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", markdown.Cell(m.Name), markdown.CellText(string(m.Change)+whatText(m.What)),
 			markdown.CellText(gpuCounts(m.GPUsBefore)), markdown.CellText(gpuCounts(m.GPUsAfter)),
 			markdown.CellText(orDash(m.MemoryBefore)+" → "+orDash(m.MemoryAfter)), markdown.CellText(orDash(m.StorageBefore)+" → "+orDash(m.StorageAfter)))
 	}

@@ -140,6 +140,9 @@ type Plan struct {
 	// Models are the Models the plan touches, with their GPUs before and
 	// after; GPUs the namespace's GPU requests before and after the plan.
 	Models []ModelChange `json:"models,omitempty"`
+	// CapacityUnchecked says why the plan could not read the cluster's
+	// capacity; "" when it did, or had nothing to place.
+	CapacityUnchecked string `json:"capacityUnchecked,omitempty"`
 	GPUs   []GPUTotal    `json:"gpus,omitempty"`
 	// Unowned are the changes of objects that belong to no one Model (shared
 	// routes and policies, their entries, hand-written objects): "action Kind name".

@@ -161,7 +161,7 @@ func (o *diffOptions) Run(ctx context.Context, stdout, stderr io.Writer) error {
 func capacityRequired(plan *diff.Plan) error {
 	var cannot []string
 	for _, m := range plan.Models {
-		if m.Change == "removed" {
+		if m.Change == diff.ModelRemoved {
 			continue
 		}
 		if m.Fits != nil && !*m.Fits {
@@ -171,10 +171,8 @@ func capacityRequired(plan *diff.Plan) error {
 	if len(cannot) > 0 {
 		return fmt.Errorf("--require-capacity: %s cannot be placed on the cluster now (see the plan's warnings)", strings.Join(cannot, ", "))
 	}
-	for _, w := range plan.Warnings {
-		if strings.HasPrefix(w, "capacity not checked") {
-			return fmt.Errorf("--require-capacity: %s", w)
-		}
+	if plan.CapacityUnchecked != "" {
+		return fmt.Errorf("--require-capacity: capacity not checked: %s", plan.CapacityUnchecked)
 	}
 	return nil
 }
