@@ -81,29 +81,8 @@ var ErrRefused = errors.New("sync refused")
 // inventory is widened first, so an interrupted sync leaves every created
 // object findable; revision is recorded once everything applied.
 func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, opts Options, progress Progress) (Report, error) {
-	if err := refusals(res, opts); err != nil {
-		return Report{}, err
-	}
-	if !opts.TakeOver {
-		if err := OwnTree(res.Parent, opts.Tree); err != nil {
-			return Report{}, err
-		}
-	}
-	rollback, err := backwards(res.Parent, revision, opts)
+	widened, err := m.begin(ctx, res, revision, opts)
 	if err != nil {
-		return Report{}, err
-	}
-	widened := res.Parent // its Verified record stays true: each entry is a fact about one object state
-	widened.Tree = cmp.Or(opts.Tree, widened.Tree)
-	widened.Began = revision
-	if rollback {
-		widened.Rollbacks++
-	}
-	widened.GroupKinds, widened.Secrets, widened.Fence = res.GroupKinds, inventory.SecretNames(append(res.Secrets(nil), res.Parent.Secrets...)), opts.Fence.Token()
-	if err := opts.Fence.Confirm(ctx); err != nil {
-		return Report{}, err
-	}
-	if err := m.inv.Update(ctx, m.clients, widened); err != nil {
 		return Report{}, err
 	}
 	var rep Report
@@ -121,33 +100,8 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 	}
 	writes, held := holdDangling(writes, res.Predictions)
 	rep.Held = held
-	writes, moves := holdSelectors(writes)
-	for _, batch := range byRank(writes, orderOf(res).applyRank) {
-		if err := opts.Fence.Confirm(ctx); err != nil {
-			return rep, err
-		}
-		applied, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Applied {
-			if err := opts.Fence.Hold(ctx); err != nil {
-				return Applied{Change: p.Change, Err: err}
-			}
-			return m.applyOne(ctx, p, opts.Fence)
-		}, progress.Applied)
-		rep.Applied = append(rep.Applied, applied...)
-		if err != nil {
-			if ctx.Err() != nil {
-				return rep, fmt.Errorf("stopped (%w) after %d of %d objects applied: what was applied is in the inventory; rerun sync to finish: %w", ctx.Err(), appliedCount(rep), len(writes), err)
-			}
-			return rep, interrupted(rep, err, m.clients.Config.Host, len(writes))
-		}
-	}
-	for _, h := range moves {
-		a := m.moveSelector(ctx, h, opts)
-		progress.Applied(a)
-		rep.Applied = append(rep.Applied, a)
-		if a.Err != nil {
-			return rep, a.Err
-		}
-		rep.Moved = append(rep.Moved, fmt.Sprintf("%s %s once the %d workload(s) it moves to were ready", h.service.Object.GetKind(), h.service.Object.GetName(), len(h.workloads)))
+	if err := m.writeAll(ctx, res, writes, opts, progress, &rep); err != nil {
+		return rep, err
 	}
 	resized, err := m.resizeClaims(ctx, res, opts, progress)
 	rep.Applied = append(rep.Applied, resized...)
@@ -167,6 +121,69 @@ func (m *Manager) Apply(ctx context.Context, res *diff.Result, revision string, 
 		return rep, err
 	}
 	return rep, nil
+}
+
+// begin refuses what must not be synced (errors, another tree, a rollback
+// not allowed) and records, before any write, that a sync of revision
+// began, widening the inventory to every kind the plan writes.
+func (m *Manager) begin(ctx context.Context, res *diff.Result, revision string, opts Options) (inventory.Parent, error) {
+	if err := refusals(res, opts); err != nil {
+		return inventory.Parent{}, err
+	}
+	if !opts.TakeOver {
+		if err := OwnTree(res.Parent, opts.Tree); err != nil {
+			return inventory.Parent{}, err
+		}
+	}
+	rollback, err := backwards(res.Parent, revision, opts)
+	if err != nil {
+		return inventory.Parent{}, err
+	}
+	widened := res.Parent // its Verified record stays true: each entry is a fact about one object state
+	widened.Tree = cmp.Or(opts.Tree, widened.Tree)
+	widened.Began = revision
+	if rollback {
+		widened.Rollbacks++
+	}
+	widened.GroupKinds, widened.Secrets, widened.Fence = res.GroupKinds, inventory.SecretNames(append(res.Secrets(nil), res.Parent.Secrets...)), opts.Fence.Token()
+	if err := opts.Fence.Confirm(ctx); err != nil {
+		return inventory.Parent{}, err
+	}
+	return widened, m.inv.Update(ctx, m.clients, widened)
+}
+
+// writeAll applies writes rank by rank (each rank in parallel), then the
+// objects held until the workloads they move traffic to are ready.
+func (m *Manager) writeAll(ctx context.Context, res *diff.Result, writes []diff.Prediction, opts Options, progress Progress, rep *Report) error {
+	writes, moves := holdSelectors(writes)
+	for _, batch := range byRank(writes, orderOf(res).applyRank) {
+		if err := opts.Fence.Confirm(ctx); err != nil {
+			return err
+		}
+		applied, err := inParallel(ctx, batch, opts.Concurrency, func(ctx context.Context, p diff.Prediction) Applied {
+			if err := opts.Fence.Hold(ctx); err != nil {
+				return Applied{Change: p.Change, Err: err}
+			}
+			return m.applyOne(ctx, p, opts.Fence)
+		}, progress.Applied)
+		rep.Applied = append(rep.Applied, applied...)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("stopped (%w) after %d of %d objects applied: what was applied is in the inventory; rerun sync to finish: %w", ctx.Err(), appliedCount(*rep), len(writes), err)
+			}
+			return interrupted(*rep, err, m.clients.Config.Host, len(writes))
+		}
+	}
+	for _, h := range moves {
+		a := m.moveSelector(ctx, h, opts)
+		progress.Applied(a)
+		rep.Applied = append(rep.Applied, a)
+		if a.Err != nil {
+			return a.Err
+		}
+		rep.Moved = append(rep.Moved, fmt.Sprintf("%s %s once the %d workload(s) it moves to were ready", h.service.Object.GetKind(), h.service.Object.GetName(), len(h.workloads)))
+	}
+	return nil
 }
 
 // verified is the record of a completed sync: the fingerprint of every
