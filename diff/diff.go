@@ -136,34 +136,13 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if e != nil {
 		op, ctx = e.op, cluster.Join(ctx, e.op)
 	}
-	var parent inventory.Parent
-	var err error
-	if e != nil && e.err == nil {
-		parent = e.parent
-	} else if parent, err = d.inv.Parent(ctx); err != nil {
+	parent, read, claims, err := d.read(ctx, set, e)
+	if err != nil {
 		return nil, err
 	}
 	gks := append([]schema.GroupKind(nil), parent.GroupKinds...)
 	for _, o := range set.Objects {
 		gks = append(gks, o.GroupVersionKind().GroupKind())
-	}
-	// The members and, for the claims check, the namespace's claims are
-	// listed side by side.
-	var read listed
-	var claims []corev1.PersistentVolumeClaim
-	lists, lctx := errgroup.WithContext(ctx)
-	lists.Go(func() (err error) {
-		read, err = d.members(lctx, set, parent, e)
-		return err
-	})
-	if hasClaimTemplates(set) {
-		lists.Go(func() (err error) {
-			claims, err = d.listClaims(lctx)
-			return err
-		})
-	}
-	if err := lists.Wait(); err != nil {
-		return nil, err
 	}
 	members := read.members
 	live := map[manifest.ID]*unstructured.Unstructured{}
@@ -180,58 +159,13 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	if d.opts.Full {
 		in.verified = nil
 	}
-	preds := make([]Prediction, len(set.Objects))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(d.opts.Concurrency)
-	for i, o := range set.Objects {
-		if v, ok := in.vouched[o.ID()]; ok {
-			preds[i] = vouchedFor(o, live[o.ID()], v)
-			continue
-		}
-		g.Go(func() error {
-			p, err := d.predict(gctx, o, live[o.ID()], in)
-			preds[i] = p
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	preds, err := d.predictAll(ctx, set, live, in)
+	if err != nil {
 		return nil, err
 	}
 	plan := &Plan{Revision: set.Revision, Dirty: set.Dirty, Namespace: d.inv.Namespace, Inventory: d.inv.ID(), Rollbacks: parent.Rollbacks}
-	desiredIDs := map[manifest.ID]bool{}
-	for _, p := range preds {
-		desiredIDs[p.Object.ID()] = true
-	}
-	moved := groupMoves(preds, members, desiredIDs)
 	var copies []string // surge copies left by a sync that did not finish
-	for _, p := range preds {
-		if p.Recorded {
-			plan.Verified++
-		}
-		c := p.Change
-		c.Model = p.Object.GetLabels()[model.LabelModel]
-		plan.Changes = append(plan.Changes, c)
-		for _, it := range p.Pending {
-			c := pruneItem(p, it)
-			c.Model = entryModel(p.Live, it.Key, live)
-			plan.Changes = append(plan.Changes, c)
-		}
-	}
-	for _, m := range members {
-		if of := m.GetAnnotations()[inventory.LabelSurgeOf]; of != "" && !desiredIDs[manifest.IDOf(&m)] {
-			copies = append(copies, fmt.Sprintf("%s %s is the surge copy of %s from a sync that did not finish: sync continues that surge while the tree still asks for its revision, else removes the copy once %s serves",
-				m.GetKind(), m.GetName(), of, of))
-			continue
-		}
-		if id := manifest.IDOf(&m); !desiredIDs[id] {
-			c := prune(&m)
-			c.Model = m.GetLabels()[model.LabelModel]
-			if why, ok := moved[id]; ok && c.Message == "" {
-				c.Message = why
-			}
-			plan.Changes = append(plan.Changes, c)
-		}
-	}
+	plan.Changes, copies = changesOf(preds, members, live)
 	if err := d.addClaims(ctx, plan.Changes, members); err != nil {
 		return nil, err
 	}
@@ -248,6 +182,11 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 			plan.addEntry(c)
 		}
 	}
+	for _, p := range preds {
+		if p.Recorded {
+			plan.Verified++
+		}
+	}
 	plan.Warnings = append(op.Warnings(), copies...)
 	noRoom := d.placeModels(ctx, preds, plan)
 	gateDowntime(preds, plan, noRoom, d.opts.RetryFailed)
@@ -257,6 +196,92 @@ func (d *Differ) Plan(ctx context.Context, set *desired.Set) (*Result, error) {
 	}
 	plan.Requests = op.Requests()
 	return &Result{Plan: plan, Predictions: preds, Members: members, vouched: read.vouched, GroupKinds: gks, Parent: parent}, nil
+}
+
+// read reads what the plan compares with: the inventory's parent (read
+// early by Start, when it ran), the members, and for the claims check the
+// namespace's claims, side by side.
+func (d *Differ) read(ctx context.Context, set *desired.Set, e *early) (inventory.Parent, listed, []corev1.PersistentVolumeClaim, error) {
+	var parent inventory.Parent
+	var err error
+	if e != nil && e.err == nil {
+		parent = e.parent
+	} else if parent, err = d.inv.Parent(ctx); err != nil {
+		return parent, listed{}, nil, err
+	}
+	var read listed
+	var claims []corev1.PersistentVolumeClaim
+	lists, lctx := errgroup.WithContext(ctx)
+	lists.Go(func() (err error) {
+		read, err = d.members(lctx, set, parent, e)
+		return err
+	})
+	if hasClaimTemplates(set) {
+		lists.Go(func() (err error) {
+			claims, err = d.listClaims(lctx)
+			return err
+		})
+	}
+	return parent, read, claims, lists.Wait()
+}
+
+// predictAll predicts every desired object (predict), in parallel; those
+// the record vouches for without a request.
+func (d *Differ) predictAll(ctx context.Context, set *desired.Set, live map[manifest.ID]*unstructured.Unstructured, in inputs) ([]Prediction, error) {
+	preds := make([]Prediction, len(set.Objects))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.opts.Concurrency)
+	for i, o := range set.Objects {
+		if v, ok := in.vouched[o.ID()]; ok {
+			preds[i] = vouchedFor(o, live[o.ID()], v)
+			continue
+		}
+		g.Go(func() error {
+			p, err := d.predict(gctx, o, live[o.ID()], in)
+			preds[i] = p
+			return err
+		})
+	}
+	return preds, g.Wait()
+}
+
+// changesOf are the plan's changes: each prediction's, the entries its live
+// object keeps until the prune, and a prune of every member the tree no
+// longer has. Surge copies a sync left are not prunes; they are said apart.
+func changesOf(preds []Prediction, members []unstructured.Unstructured, live map[manifest.ID]*unstructured.Unstructured) (changes []Change, copies []string) {
+	desiredIDs := map[manifest.ID]bool{}
+	for _, p := range preds {
+		desiredIDs[p.Object.ID()] = true
+	}
+	moved := groupMoves(preds, members, desiredIDs)
+	for _, p := range preds {
+		c := p.Change
+		c.Model = p.Object.GetLabels()[model.LabelModel]
+		changes = append(changes, c)
+		for _, it := range p.Pending {
+			c := pruneItem(p, it)
+			c.Model = entryModel(p.Live, it.Key, live)
+			changes = append(changes, c)
+		}
+	}
+	for _, m := range members {
+		id := manifest.IDOf(&m)
+		if desiredIDs[id] {
+			continue
+		}
+		if of := m.GetAnnotations()[inventory.LabelSurgeOf]; of != "" {
+			copies = append(copies, fmt.Sprintf("%s %s is the surge copy of %s from a sync that did not finish: sync continues that surge while the tree still asks for its revision, else removes the copy once %s serves",
+				m.GetKind(), m.GetName(), of, of))
+			continue
+		}
+		c := prune(&m)
+		c.Model = m.GetLabels()[model.LabelModel]
+		if why, ok := moved[id]; ok && c.Message == "" {
+			c.Message = why
+		}
+		changes = append(changes, c)
+	}
+	return changes, copies
 }
 
 // Whole is whether every member in Members was read whole.
