@@ -53,20 +53,7 @@ import (
 // MODELSYNC_SOAK_NOFENCE=1 leaves the fence policy out, to see what the
 // invariants catch without it (seed 3: a frozen prune writes the route).
 func TestSoak(t *testing.T) {
-	seeds := []uint64{1, 2, 3}
-	if n, err := strconv.Atoi(os.Getenv("MODELSYNC_SOAK_SEEDS")); err == nil {
-		seeds = seeds[:0]
-		for i := range n {
-			seeds = append(seeds, uint64(i+1))
-		}
-	}
-	if s, err := strconv.ParseUint(os.Getenv("MODELSYNC_SOAK_SEED"), 10, 64); err == nil {
-		seeds = []uint64{s}
-	}
-	steps := 12
-	if n, err := strconv.Atoi(os.Getenv("MODELSYNC_SOAK_STEPS")); err == nil {
-		steps = n
-	}
+	seeds, steps := kubetest.Schedule("MODELSYNC_SOAK", 3, 12)
 	start := time.Now()
 	cp := kubetest.PrivateControlPlane(t) // the schedules restart its API server
 	for _, seed := range seeds {

@@ -24,13 +24,9 @@ import (
 // settled: the scheduler also says "unschedulable" for a moment while a
 // claim is being bound.
 func Unschedulable(ctx context.Context, r cluster.Reader, u *unstructured.Unstructured, settled time.Duration) (string, error) {
-	match := PodLabels(u)
-	if len(match) == 0 {
-		return "", nil
-	}
-	pods, err := r.List(ctx, corev1.SchemeGroupVersion.WithKind("Pod"), u.GetNamespace(), labels.SelectorFromSet(match).String())
+	pods, err := podsOf(ctx, r, u)
 	if err != nil {
-		return "", fmt.Errorf("list the pods of %s %s: %w", u.GetKind(), u.GetName(), err)
+		return "", err
 	}
 	for _, p := range pods {
 		conds, _, _ := unstructured.NestedSlice(p.Object, "status", "conditions")
@@ -59,13 +55,9 @@ var failingReasons = map[string]bool{
 // it: "pod m-0: container vllm: CrashLoopBackOff (last exit: OOMKilled) …";
 // "" when none of its pods does. Only workloads are asked.
 func Failing(ctx context.Context, r cluster.Reader, u *unstructured.Unstructured) (string, error) {
-	match := PodLabels(u)
-	if len(match) == 0 {
-		return "", nil
-	}
-	pods, err := r.List(ctx, corev1.SchemeGroupVersion.WithKind("Pod"), u.GetNamespace(), labels.SelectorFromSet(match).String())
+	pods, err := podsOf(ctx, r, u)
 	if err != nil {
-		return "", fmt.Errorf("list the pods of %s %s: %w", u.GetKind(), u.GetName(), err)
+		return "", err
 	}
 	for _, p := range pods {
 		var pod corev1.Pod
@@ -96,4 +88,17 @@ func PodFailing(pod *corev1.Pod) string {
 		return why
 	}
 	return ""
+}
+
+// podsOf are a workload's pods (by PodLabels); none for anything else.
+func podsOf(ctx context.Context, r cluster.Reader, u *unstructured.Unstructured) ([]unstructured.Unstructured, error) {
+	match := PodLabels(u)
+	if len(match) == 0 {
+		return nil, nil
+	}
+	pods, err := r.List(ctx, corev1.SchemeGroupVersion.WithKind("Pod"), u.GetNamespace(), labels.SelectorFromSet(match).String())
+	if err != nil {
+		return nil, fmt.Errorf("list the pods of %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	return pods, nil
 }

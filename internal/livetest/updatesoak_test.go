@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -31,20 +29,7 @@ import (
 // MODELSYNC_UPDATE_SOAK_SEEDS (default 2) and _STEPS (default 12) make it
 // longer; MODELSYNC_UPDATE_SOAK_SEED=<n> replays one.
 func TestUpdateSoak(t *testing.T) {
-	seeds := []uint64{1, 2}
-	if n, err := strconv.Atoi(os.Getenv("MODELSYNC_UPDATE_SOAK_SEEDS")); err == nil {
-		seeds = seeds[:0]
-		for i := range n {
-			seeds = append(seeds, uint64(i+1))
-		}
-	}
-	if s, err := strconv.ParseUint(os.Getenv("MODELSYNC_UPDATE_SOAK_SEED"), 10, 64); err == nil {
-		seeds = []uint64{s}
-	}
-	steps := 12
-	if n, err := strconv.Atoi(os.Getenv("MODELSYNC_UPDATE_SOAK_STEPS")); err == nil {
-		steps = n
-	}
+	seeds, steps := kubetest.Schedule("MODELSYNC_UPDATE_SOAK", 2, 12)
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runUpdateSoak(t, seed, steps) })
 	}
@@ -211,4 +196,3 @@ func firstLine(err error) string {
 	}
 	return l
 }
-
