@@ -312,6 +312,10 @@ func (p *lineProgress) Pruned(r sync.Pruned) {
 	case sync.AlreadyGone:
 		p.printf("", "%-10s %s %s: already done (an earlier prune, or by hand)\n", "done", r.Change.Kind, r.Change.Name)
 	case sync.Replaced:
+		if r.Change.Action == diff.Recreate {
+			p.printf(green, "%-10s %s %s: restarted in place and ready\n", "recreated", r.Change.Kind, r.Change.Name)
+			break
+		}
 		p.printf(green, "%-10s %s %s: deleted, created again and ready\n", "replaced", r.Change.Kind, r.Change.Name)
 		for _, n := range r.Notes {
 			p.printf("", "           %s\n", n)
