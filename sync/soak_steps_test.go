@@ -20,6 +20,7 @@ import (
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/internal/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/mrnote"
 	"modelsync.dev/modelsync/rbac"
@@ -72,7 +73,7 @@ func (s *soak) retriedSync() {
 		_, err := sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Apply(s.t.Context(), res, rev, o, sync.NoProgress{})
 		return err
 	})
-	s.logf("retried sync job of %s (head %s, allow-rollback %v): %v", rev, headRev, allow, firstLine(err))
+	s.logf("retried sync job of %s (head %s, allow-rollback %v): %v", rev, headRev, allow, kubetest.FirstLine(err))
 	s.count("retried sync")
 	switch {
 	case older && !allow && !errors.Is(err, sync.ErrRollback):
@@ -146,7 +147,7 @@ func (s *soak) secondTree() {
 		_, err := sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Apply(s.t.Context(), res, rev, o, sync.NoProgress{})
 		return err
 	})
-	s.logf("a second tree syncs the namespace: %v", firstLine(err))
+	s.logf("a second tree syncs the namespace: %v", kubetest.FirstLine(err))
 	s.count("second tree")
 	if s.began() != "" && !errors.Is(err, sync.ErrOtherTree) {
 		s.fail("a second tree's sync was not refused: %v", err)

@@ -311,7 +311,7 @@ func (s *soak) pipeline() {
 		return err
 	})
 	s.noSecretIn(nil, err)
-	s.logf("pipeline %s: sync: %v", rev, firstLine(err))
+	s.logf("pipeline %s: sync: %v", rev, kubetest.FirstLine(err))
 	if err != nil && !(errors.Is(err, sync.ErrHeldBack) && len(s.held) > 0) {
 		s.fail("sync of the head %s: %v", rev, err)
 	}
@@ -349,7 +349,7 @@ func (s *soak) prune(a approval, must bool) {
 		return err
 	})
 	s.noSecretIn(nil, err)
-	s.logf("approve the prune of %s: %v", a.plan.Revision, firstLine(err))
+	s.logf("approve the prune of %s: %v", a.plan.Revision, kubetest.FirstLine(err))
 	// Refusals are expected of stale and mass plans; an incomplete prune
 	// of objects a finalizer holds, or whose label a person took off.
 	expected := errors.Is(err, sync.ErrStalePlan) || errors.Is(err, sync.ErrMassPrune) || errors.Is(err, sync.ErrPartial) && (len(s.held) > 0 || s.unlabeling)
@@ -418,7 +418,7 @@ func (s *soak) frozen() {
 	}
 	select {
 	case err := <-done:
-		s.logf("frozen %s: had nothing to write (%v)", what, firstLine(err))
+		s.logf("frozen %s: had nothing to write (%v)", what, kubetest.FirstLine(err))
 		return
 	case <-paused.paused:
 	}
@@ -429,7 +429,7 @@ func (s *soak) frozen() {
 	close(paused.resume)
 	err = <-done
 	s.noSecretIn(nil, err)
-	s.logf("frozen %s resumed: %v", what, firstLine(err))
+	s.logf("frozen %s resumed: %v", what, kubetest.FirstLine(err))
 	if after := s.members(); !maps(settled, after) {
 		s.fail("the frozen %s wrote after another run took its Lease:\n%s", what, changed(settled, after))
 	}
@@ -454,10 +454,10 @@ func (s *soak) restarted() {
 	_, err = sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Apply(s.t.Context(), res, rev, o, stopper)
 	s.noSecretIn(nil, err)
 	if !stopper.stopped {
-		s.logf("sync of %s ran through before its API server stop at write %d: %v", rev, stopper.n, firstLine(err))
+		s.logf("sync of %s ran through before its API server stop at write %d: %v", rev, stopper.n, kubetest.FirstLine(err))
 		return
 	}
-	s.logf("API server stopped after %d writes of the sync of %s: %v", stopper.applied, rev, firstLine(err))
+	s.logf("API server stopped after %d writes of the sync of %s: %v", stopper.applied, rev, kubetest.FirstLine(err))
 	if stopper.err != nil {
 		s.t.Fatal(stopper.err)
 	}
@@ -485,7 +485,7 @@ func (s *soak) killed() {
 	o := s.syncOptions(&k)
 	o.Concurrency = 1
 	_, err = sync.NewManager(s.e.C, s.e.NS, inventory.DefaultName).Apply(ctx, res, rev, o, sync.NoProgress{})
-	s.logf("sync of %s killed at write %d: %v", rev, k.n, firstLine(err))
+	s.logf("sync of %s killed at write %d: %v", rev, k.n, kubetest.FirstLine(err))
 }
 
 type killAt struct {
@@ -528,17 +528,6 @@ func (s *soak) handEdit() {
 		s.t.Fatal(err)
 	}
 	s.logf("hand edit: label on Service %s", u.GetName())
-}
-
-func firstLine(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	l, _, _ := strings.Cut(err.Error(), "\n")
-	if len(l) > 160 {
-		l = l[:160] + "…"
-	}
-	return l
 }
 
 func maps(a, b map[string]string) bool {

@@ -3,6 +3,7 @@ package kubetest
 import (
 	"os"
 	"strconv"
+	"strings"
 )
 
 // Schedule is a soak's seeds and steps from the environment, prefix naming
@@ -23,4 +24,17 @@ func Schedule(prefix string, seeds, steps int) ([]uint64, int) {
 		steps = n
 	}
 	return out, steps
+}
+
+// FirstLine is err's first line, cut at 160 characters, as a soak's
+// schedule logs it; "ok" for nil.
+func FirstLine(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	l, _, _ := strings.Cut(err.Error(), "\n")
+	if len(l) > 160 {
+		l = l[:160] + "…"
+	}
+	return l
 }

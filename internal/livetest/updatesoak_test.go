@@ -138,7 +138,7 @@ func (s *updateSoak) sync(ctx context.Context) {
 	}
 	res, _ := s.e.Plan(s.head())
 	_, err := s.e.m.Apply(ctx, res, "rev", sync.DefaultOptions(), sync.NoProgress{})
-	s.logf("  sync: %s", firstLine(err))
+	s.logf("  sync: %s", kubetest.FirstLine(err))
 	if err != nil && !errors.Is(err, sync.ErrNotStarted) && ctx.Err() == nil {
 		s.fail("sync: %v", err)
 	}
@@ -159,7 +159,7 @@ func (s *updateSoak) approve() {
 	} else {
 		s.p.untilServing.Store(true) // the approved revision does not start
 	}
-	s.logf("approve the head's plan: %s", firstLine(err))
+	s.logf("approve the head's plan: %s", kubetest.FirstLine(err))
 	if err != nil && !errors.Is(err, sync.ErrStalePlan) && !errors.Is(err, sync.ErrPartial) {
 		s.fail("prune: %v", err)
 	}
@@ -184,15 +184,4 @@ func (s *updateSoak) room() {
 	s.e.fill("nvidia.com/a100", 4, tolerations, false) // placed once the GPUs are free
 	s.filled = true
 	s.logf("room taken")
-}
-
-func firstLine(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	l, _, _ := strings.Cut(err.Error(), "\n")
-	if len(l) > 160 {
-		l = l[:160] + "…"
-	}
-	return l
 }
