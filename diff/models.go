@@ -77,100 +77,125 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 			pruned = append(pruned, &members[i])
 		}
 	}
+	t := newTally()
 	// Which Models the plan touches, and how.
-	byName := map[string]*ModelChange{}
-	actions := map[string][]Action{}
-	var unowned []string
-	touch := func(name string, a Action, kind, obj string) {
-		if name == "" {
-			unowned = append(unowned, string(a)+" "+kind+" "+obj)
-			return
-		}
-		if byName[name] == nil {
-			byName[name] = &ModelChange{Name: name, GPUsBefore: map[string]int64{}, GPUsAfter: map[string]int64{}}
-		}
-		byName[name].Objects = append(byName[name].Objects, string(a)+" "+kind+" "+obj)
-		actions[name] = append(actions[name], a)
-	}
 	for _, p := range preds {
-		if p.Change.Action != Unchanged {
-			name := p.Object.GetLabels()[model.LabelModel]
-			touch(name, p.Change.Action, p.Change.Kind, p.Change.Name)
-			if m := byName[name]; m != nil && (p.Change.Action == Update || p.Change.Action == Conflict || p.Change.Action == Replace || p.Change.Action == Recreate) {
-				for _, w := range whatChanged(p) {
-					if !slices.Contains(m.What, w) {
-						m.What = append(m.What, w)
-					}
+		if p.Change.Action == Unchanged {
+			continue
+		}
+		m := t.touch(p.Object.GetLabels()[model.LabelModel], p.Change.Action, p.Change.Kind, p.Change.Name)
+		if m != nil && (p.Change.Action == Update || p.Change.Action == Conflict || p.Change.Action == Replace || p.Change.Action == Recreate) {
+			for _, w := range whatChanged(p) {
+				if !slices.Contains(m.What, w) {
+					m.What = append(m.What, w)
 				}
 			}
 		}
 	}
 	for _, u := range pruned {
-		touch(u.GetLabels()[model.LabelModel], Prune, u.GetKind(), u.GetName())
+		t.touch(u.GetLabels()[model.LabelModel], Prune, u.GetKind(), u.GetName())
 	}
 	// The GPUs their workloads request before (live) and after (applied),
 	// and the namespace's totals; their memory and storage.
-	totals := map[string]*GPUTotal{}
-	sizes := map[string]*[4]resource.Quantity{} // memory before, after, storage before, after
-	const before, after = 1, 2
-	count := func(u *unstructured.Unstructured, sides int) {
-		if u == nil {
-			return
-		}
-		name := u.GetLabels()[model.LabelModel]
-		m := byName[name]
-		if m != nil {
-			if sizes[name] == nil {
-				sizes[name] = &[4]resource.Quantity{}
-			}
-			mem, storage := workloadSizes(u)
-			for i, side := range []int{before, after} {
-				if sides&side != 0 {
-					sizes[name][i].Add(mem)
-					sizes[name][i+2].Add(storage)
-				}
-			}
-		}
-		for res, n := range workloadGPUs(u) {
-			if totals[res] == nil {
-				totals[res] = &GPUTotal{Resource: res}
-			}
-			if sides&before != 0 {
-				totals[res].Before += n
-				if m != nil {
-					m.GPUsBefore[res] += n
-				}
-			}
-			if sides&after != 0 {
-				totals[res].After += n
-				if m != nil {
-					m.GPUsAfter[res] += n
-				}
-			}
-		}
-	}
 	for _, p := range preds {
 		switch {
 		case p.Recorded:
 			// Applied's fixed point, whose Live may hold only metadata.
-			count(withReplicas(p.Applied, p.Live), before|after)
+			t.count(withReplicas(p.Applied, p.Live), sideBefore|sideAfter)
 		case p.Applied != nil:
-			count(p.Live, before)
-			count(withReplicas(p.Applied, p.Predicted), after)
+			t.count(p.Live, sideBefore)
+			t.count(withReplicas(p.Applied, p.Predicted), sideAfter)
 		default:
-			count(p.Live, before)
+			t.count(p.Live, sideBefore)
 			if p.Change.Action != Error {
-				count(p.Object.Unstructured, after)
+				t.count(p.Object.Unstructured, sideAfter)
 			}
 		}
 	}
 	for _, u := range pruned {
-		count(u, before)
+		t.count(u, sideBefore)
 	}
+	return t.results()
+}
+
+// The sides of a plan a workload is counted on.
+const sideBefore, sideAfter = 1, 2
+
+// tally adds up, per Model and for the namespace, what the plan touches and
+// what its workloads request.
+type tally struct {
+	byName  map[string]*ModelChange
+	actions map[string][]Action
+	unowned []string
+	totals  map[string]*GPUTotal
+	sizes   map[string]*[4]resource.Quantity // memory before, after, storage before, after
+}
+
+func newTally() *tally {
+	return &tally{byName: map[string]*ModelChange{}, actions: map[string][]Action{}, totals: map[string]*GPUTotal{}, sizes: map[string]*[4]resource.Quantity{}}
+}
+
+// touch records that the plan does a to kind/obj of the Model named name
+// (an object of no Model when name is ""), and returns that Model's entry.
+func (t *tally) touch(name string, a Action, kind, obj string) *ModelChange {
+	if name == "" {
+		t.unowned = append(t.unowned, string(a)+" "+kind+" "+obj)
+		return nil
+	}
+	if t.byName[name] == nil {
+		t.byName[name] = &ModelChange{Name: name, GPUsBefore: map[string]int64{}, GPUsAfter: map[string]int64{}}
+	}
+	t.byName[name].Objects = append(t.byName[name].Objects, string(a)+" "+kind+" "+obj)
+	t.actions[name] = append(t.actions[name], a)
+	return t.byName[name]
+}
+
+// count adds what workload u requests to the sides given, for its Model
+// (when the plan touches it) and for the namespace.
+func (t *tally) count(u *unstructured.Unstructured, sides int) {
+	if u == nil {
+		return
+	}
+	name := u.GetLabels()[model.LabelModel]
+	m := t.byName[name]
+	if m != nil {
+		if t.sizes[name] == nil {
+			t.sizes[name] = &[4]resource.Quantity{}
+		}
+		mem, storage := workloadSizes(u)
+		for i, side := range []int{sideBefore, sideAfter} {
+			if sides&side != 0 {
+				t.sizes[name][i].Add(mem)
+				t.sizes[name][i+2].Add(storage)
+			}
+		}
+	}
+	for res, n := range workloadGPUs(u) {
+		if t.totals[res] == nil {
+			t.totals[res] = &GPUTotal{Resource: res}
+		}
+		if sides&sideBefore != 0 {
+			t.totals[res].Before += n
+			if m != nil {
+				m.GPUsBefore[res] += n
+			}
+		}
+		if sides&sideAfter != 0 {
+			t.totals[res].After += n
+			if m != nil {
+				m.GPUsAfter[res] += n
+			}
+		}
+	}
+}
+
+// results are the Models (by name) with their verdicts and sizes, the
+// namespace's GPU totals (by resource), and the objects of no Model.
+func (t *tally) results() ([]ModelChange, []GPUTotal, []string) {
 	var out []ModelChange
-	for name, m := range byName {
-		m.Change = modelVerdict(actions[name])
-		if q := sizes[name]; q != nil {
+	for name, m := range t.byName {
+		m.Change = modelVerdict(t.actions[name])
+		if q := t.sizes[name]; q != nil {
 			m.MemoryBefore, m.MemoryAfter, m.StorageBefore, m.StorageAfter = size(q[0]), size(q[1]), size(q[2]), size(q[3])
 		}
 		sort.Strings(m.Objects)
@@ -178,11 +203,11 @@ func modelChanges(preds []Prediction, members []unstructured.Unstructured) ([]Mo
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	var gpus []GPUTotal
-	for _, t := range totals {
-		gpus = append(gpus, *t)
+	for _, g := range t.totals {
+		gpus = append(gpus, *g)
 	}
 	sort.Slice(gpus, func(i, j int) bool { return gpus[i].Resource < gpus[j].Resource })
-	return out, gpus, unowned
+	return out, gpus, t.unowned
 }
 
 // ModelVerdict is what happens to a Model.
