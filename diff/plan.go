@@ -142,8 +142,8 @@ type Plan struct {
 	Models []ModelChange `json:"models,omitempty"`
 	// CapacityUnchecked says why the plan could not read the cluster's
 	// capacity; "" when it did, or had nothing to place.
-	CapacityUnchecked string `json:"capacityUnchecked,omitempty"`
-	GPUs   []GPUTotal    `json:"gpus,omitempty"`
+	CapacityUnchecked string     `json:"capacityUnchecked,omitempty"`
+	GPUs              []GPUTotal `json:"gpus,omitempty"`
 	// Unowned are the changes of objects that belong to no one Model (shared
 	// routes and policies, their entries, hand-written objects): "action Kind name".
 	Unowned []string `json:"unowned,omitempty"`
