@@ -2,7 +2,8 @@ package diff_test
 
 import (
 	"bytes"
-	"fmt"
+
+	"modelsync.dev/modelsync/report"
 
 	"path/filepath"
 	"slices"
@@ -99,7 +100,7 @@ func TestRemovedModelShowsPruneAndPruneItems(t *testing.T) {
 		t.Errorf("report = %+v, want %+v", got, want)
 	}
 	var env strings.Builder
-	if err := res.Plan.WriteDotenv(&env); err != nil || env.String() != "MODELSYNC_CREATE=0\nMODELSYNC_UPDATE=2\nMODELSYNC_DELETE=4\nMODELSYNC_REMOVALS=6\n" {
+	if err := report.WriteDotenv(&env, res.Plan); err != nil || env.String() != "MODELSYNC_CREATE=0\nMODELSYNC_UPDATE=2\nMODELSYNC_DELETE=4\nMODELSYNC_REMOVALS=6\n" {
 		t.Errorf("dotenv: %q %v", env.String(), err)
 	}
 	for _, c := range res.Plan.Removals() {
@@ -152,8 +153,8 @@ func TestSecretValuesMasked(t *testing.T) {
 	var buf bytes.Buffer
 	for _, w := range []func() error{
 		func() error { return res.Plan.WriteJSON(&buf) },
-		func() error { return res.Plan.WriteText(&buf) },
-		func() error { return res.Plan.WriteMarkdown(&buf, diff.MarkdownOptions{}) },
+		func() error { return report.WriteText(&buf, res.Plan) },
+		func() error { return report.WriteMarkdown(&buf, res.Plan, report.MarkdownOptions{}) },
 	} {
 		if err := w(); err != nil {
 			t.Fatal(err)
@@ -228,9 +229,9 @@ func TestRenderingGolden(t *testing.T) {
 		name  string
 		write func(*bytes.Buffer) error
 	}{
-		{"plan.txt", func(b *bytes.Buffer) error { return res.Plan.WriteText(b) }},
+		{"plan.txt", func(b *bytes.Buffer) error { return report.WriteText(b, res.Plan) }},
 		{"plan.md", func(b *bytes.Buffer) error {
-			return res.Plan.WriteMarkdown(b, diff.MarkdownOptions{Marker: "modelsync-plan", ArtifactURL: "https://gitlab.example/job/1/artifacts"})
+			return report.WriteMarkdown(b, res.Plan, report.MarkdownOptions{Marker: "modelsync-plan", ArtifactURL: "https://gitlab.example/job/1/artifacts"})
 		}},
 	} {
 		var buf bytes.Buffer
@@ -239,66 +240,6 @@ func TestRenderingGolden(t *testing.T) {
 		}
 		got := strings.ReplaceAll(strings.ReplaceAll(buf.String(), res.Plan.Inventory, "INVENTORY"), e.NS, "NAMESPACE")
 		golden.Check(t, goldenFile(f.name), []byte(got))
-	}
-}
-
-func TestMarkdownStaysUnderBudget(t *testing.T) {
-	p := &diff.Plan{Namespace: "ns", Inventory: "id"}
-	big := strings.Repeat("+ line with `backticks` and <html>\n", 400)
-	for i := range 200 {
-		p.Changes = append(p.Changes, diff.Change{Action: diff.Update, Kind: "ConfigMap", Name: strings.Repeat("x", i%50+1), Diff: "--- a\n+++ b\n" + big})
-	}
-	var buf bytes.Buffer
-	if err := p.WriteMarkdown(&buf, diff.MarkdownOptions{ArtifactURL: "https://gitlab.example/artifact"}); err != nil {
-		t.Fatal(err)
-	}
-	if buf.Len() > diff.MaxMarkdownBytes {
-		t.Errorf("note is %d bytes, over %d", buf.Len(), diff.MaxMarkdownBytes)
-	}
-	if !strings.Contains(buf.String(), "https://gitlab.example/artifact") {
-		t.Error("cut note does not point at the full plan artifact")
-	}
-
-	// At scale the note keeps what a reviewer most needs, whatever the
-	// plan's order, and says what it left out.
-	p = &diff.Plan{Namespace: "ns", Inventory: "id"}
-	body := strings.Repeat("+ spec line\n", 30)
-	for i := range 1240 {
-		p.Changes = append(p.Changes, diff.Change{Action: diff.Create, Kind: "Service", Name: fmt.Sprintf("model-%04d", i), Diff: body})
-	}
-	for i := range 30 {
-		p.Changes = append(p.Changes, diff.Change{Action: diff.PruneItem, Kind: "AIGatewayRoute", Name: "route", Item: &diff.ItemRef{Noun: "rule", Key: fmt.Sprintf("gone-%d", i)}, Diff: body})
-		p.Changes = append(p.Changes, diff.Change{Action: diff.Update, Kind: "BackendSecurityPolicy", Name: fmt.Sprintf("policy-%d", i), Diff: body})
-	}
-	p.Changes = append(p.Changes, diff.Change{Action: diff.Replace, Kind: "StatefulSet", Name: "resized", Diff: body})
-	buf.Reset()
-	if err := p.WriteMarkdown(&buf, diff.MarkdownOptions{ArtifactURL: "https://gitlab.example/artifact"}); err != nil {
-		t.Fatal(err)
-	}
-	note := buf.String()
-	if buf.Len() > diff.MaxMarkdownBytes {
-		t.Errorf("note is %d bytes, over %d", buf.Len(), diff.MaxMarkdownBytes)
-	}
-	for _, want := range []string{"**replace** ` StatefulSet resized `", "**prune-item** ` rule gone-29 removed from AIGatewayRoute route `", "**update** ` BackendSecurityPolicy policy-29 `", "diffs left out", " create Service", "Left out, first 20: "} {
-		if !strings.Contains(note, want) {
-			t.Errorf("the cut note lacks %q", want)
-		}
-	}
-	if shown := strings.Count(note, "**create** ` Service"); shown == 0 || shown == 1240 || !strings.Contains(note, fmt.Sprintf("**%d diffs left out**", 1240-shown)) {
-		t.Errorf("%d create diffs shown; the note does not count the rest as left out", shown)
-	}
-
-	// Too many objects to even list: the counts and the artifact.
-	p = &diff.Plan{Namespace: "ns", Inventory: "id"}
-	for i := range 5000 {
-		p.Changes = append(p.Changes, diff.Change{Action: diff.Create, Kind: "StatefulSet", Name: fmt.Sprintf("model-%04d-vllm-inference", i), Origin: "models-config/models/m.yaml:1"})
-	}
-	buf.Reset()
-	if err := p.WriteMarkdown(&buf, diff.MarkdownOptions{Marker: "m", ArtifactURL: "https://gitlab.example/artifact"}); err != nil {
-		t.Fatal(err)
-	}
-	if buf.Len() > 2048 || !strings.Contains(buf.String(), "| 5000 | 0 | 0 | 0 |") || !strings.Contains(buf.String(), "too large for a note") {
-		t.Errorf("summary note of a 5000-object plan, %d bytes:\n%s", buf.Len(), buf.String())
 	}
 }
 
@@ -342,10 +283,10 @@ func TestPlansNameTheClaims(t *testing.T) {
 	p := &diff.Plan{Namespace: "ns", Inventory: "id", Changes: []diff.Change{{Action: diff.Prune, Kind: "StatefulSet", Name: "glm-5-0",
 		Claims: []diff.Claim{{Name: "cache-glm-5-0-0", UID: "u1"}, {Name: "cache-glm-5-0-1-0", UID: "u2"}}}}}
 	var text, md bytes.Buffer
-	if err := p.WriteText(&text); err != nil {
+	if err := report.WriteText(&text, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.WriteMarkdown(&md, diff.MarkdownOptions{}); err != nil {
+	if err := report.WriteMarkdown(&md, p, report.MarkdownOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for what, out := range map[string]string{"text": text.String(), "markdown": md.String()} {

@@ -46,7 +46,7 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 		default:
 			continue
 		}
-		if p.Object.GetLabels()[model.LabelModel] != "" && p.Applied != nil && len(workloadGPUs(p.Applied)) > 0 {
+		if p.Object.GetLabels()[model.LabelModel] != "" && p.Applied != nil && len(workload.GPUs(p.Applied)) > 0 {
 			placing = append(placing, p)
 		}
 	}
@@ -63,7 +63,7 @@ func (d *Differ) placeModels(ctx context.Context, preds []Prediction, plan *Plan
 		return // a control plane without nodes (a test lab): nothing to place on
 	}
 	for i := range plan.GPUs {
-		free := c.Free(SplitGPUKey(plan.GPUs[i].Resource))
+		free := c.Free(workload.SplitGPUKey(plan.GPUs[i].Resource))
 		plan.GPUs[i].Free = &free
 	}
 	noRoom = surgeModels(preds, c.Copy())

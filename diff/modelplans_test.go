@@ -6,7 +6,8 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/report"
+
 	"modelsync.dev/modelsync/internal/golden"
 )
 
@@ -56,9 +57,9 @@ func TestModelPlansGolden(t *testing.T) {
 				ext   string
 				write func(*bytes.Buffer) error
 			}{
-				{"txt", func(b *bytes.Buffer) error { return res.Plan.WriteText(b) }},
+				{"txt", func(b *bytes.Buffer) error { return report.WriteText(b, res.Plan) }},
 				{"md", func(b *bytes.Buffer) error {
-					return res.Plan.WriteMarkdown(b, diff.MarkdownOptions{Marker: "modelsync-plan"})
+					return report.WriteMarkdown(b, res.Plan, report.MarkdownOptions{Marker: "modelsync-plan"})
 				}},
 			} {
 				var buf bytes.Buffer

@@ -10,6 +10,7 @@ import (
 
 	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/workload"
 )
 
 // A reviewer thinks in models and GPUs: the plan starts with the Models it
@@ -162,7 +163,7 @@ func (t *tally) count(u *unstructured.Unstructured, sides int) {
 		if t.sizes[name] == nil {
 			t.sizes[name] = &[4]resource.Quantity{}
 		}
-		mem, storage := workloadSizes(u)
+		mem, storage := workload.Sizes(u)
 		for i, side := range []int{sideBefore, sideAfter} {
 			if sides&side != 0 {
 				t.sizes[name][i].Add(mem)
@@ -170,7 +171,7 @@ func (t *tally) count(u *unstructured.Unstructured, sides int) {
 			}
 		}
 	}
-	for res, n := range workloadGPUs(u) {
+	for res, n := range workload.GPUs(u) {
 		if t.totals[res] == nil {
 			t.totals[res] = &GPUTotal{Resource: res}
 		}
@@ -259,4 +260,12 @@ func withReplicas(applied, from *unstructured.Unstructured) *unstructured.Unstru
 	spec["replicas"] = n
 	out.Object["spec"] = spec
 	return out
+}
+
+// size writes a quantity for the plan, "-" for none.
+func size(q resource.Quantity) string {
+	if q.IsZero() {
+		return "-"
+	}
+	return q.String()
 }

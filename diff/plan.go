@@ -4,9 +4,6 @@
 package diff
 
 import (
-	"fmt"
-	"io"
-
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/manifest"
@@ -192,14 +189,6 @@ type Report struct {
 func (p *Plan) Report() Report {
 	n := p.Counts()
 	return Report{Create: n[Create] + n[Replace], Update: n[Update] + n[Conflict] + n[Adopt] + n[PruneItem] + n[Resize] + n[Recreate], Delete: n[Prune] + n[Replace]}
-}
-
-// WriteDotenv writes the report's counts and the number of removals awaiting
-// approval as KEY=value lines, for a CI job's script or its dotenv report.
-func (p *Plan) WriteDotenv(w io.Writer) error {
-	r := p.Report()
-	_, err := fmt.Fprintf(w, "MODELSYNC_CREATE=%d\nMODELSYNC_UPDATE=%d\nMODELSYNC_DELETE=%d\nMODELSYNC_REMOVALS=%d\n", r.Create, r.Update, r.Delete, len(p.Removals()))
-	return err
 }
 
 // Counts tallies the plan by action.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"modelsync.dev/modelsync/report"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -55,8 +57,8 @@ func TestSecretValueNeverEchoed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	_ = res.Plan.WriteText(&out)
-	_ = res.Plan.WriteMarkdown(&out, diff.MarkdownOptions{})
+	_ = report.WriteText(&out, res.Plan)
+	_ = report.WriteMarkdown(&out, res.Plan, report.MarkdownOptions{})
 	_ = res.Plan.WriteJSON(&out)
 	if !res.Plan.HasErrors() || !strings.Contains(out.String(), "withheld") {
 		t.Errorf("the plan does not say the Secret was refused:\n%s", out.String())

@@ -14,6 +14,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"modelsync.dev/modelsync/report"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -283,8 +285,8 @@ func (s *soak) noSecretIn(p *diff.Plan, err error) {
 	s.t.Helper()
 	var b bytes.Buffer
 	if p != nil {
-		_ = p.WriteText(&b)
-		_ = p.WriteMarkdown(&b, diff.MarkdownOptions{})
+		_ = report.WriteText(&b, p)
+		_ = report.WriteMarkdown(&b, p, report.MarkdownOptions{})
 		_ = p.WriteJSON(&b)
 	}
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"modelsync.dev/modelsync/report"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -102,7 +104,7 @@ func (o *diffOptions) Run(ctx context.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	ns := t.ns
-	md := diff.MarkdownOptions{Marker: o.marker(ns), ArtifactURL: artifactURL(o.planOut)}
+	md := report.MarkdownOptions{Marker: o.marker(ns), ArtifactURL: artifactURL(o.planOut)}
 	plan, err := o.planAgainstBaseline(ctx, t, stderr)
 	if err != nil {
 		// The note never keeps showing a plan that no longer holds: it
@@ -119,9 +121,9 @@ func (o *diffOptions) Run(ctx context.Context, stdout, stderr io.Writer) error {
 		write func(io.Writer) error
 	}{
 		{o.planOut, plan.WriteJSON},
-		{o.markdownOut, func(w io.Writer) error { return plan.WriteMarkdown(w, md) }},
+		{o.markdownOut, func(w io.Writer) error { return report.WriteMarkdown(w, plan, md) }},
 		{o.reportOut, func(w io.Writer) error { return json.NewEncoder(w).Encode(plan.Report()) }},
-		{o.dotenvOut, plan.WriteDotenv},
+		{o.dotenvOut, func(w io.Writer) error { return report.WriteDotenv(w, plan) }},
 	}
 	for _, f := range files {
 		if err := writeFile(f.path, f.write); err != nil {
@@ -133,7 +135,7 @@ func (o *diffOptions) Run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	if o.gitlabNote {
 		var body strings.Builder
-		if err := plan.WriteMarkdown(&body, md); err != nil {
+		if err := report.WriteMarkdown(&body, plan, md); err != nil {
 			return err
 		}
 		if err := o.upsertNote(ctx, target, md.Marker, body.String(), stderr); err != nil {
@@ -309,16 +311,16 @@ func writePlan(w io.Writer, p *diff.Plan, format string) error {
 	case "json":
 		return p.WriteJSON(w)
 	case "markdown":
-		return p.WriteMarkdown(w, diff.MarkdownOptions{})
+		return report.WriteMarkdown(w, p, report.MarkdownOptions{})
 	}
 	if displayFor(w).color {
 		c := &colorLines{w: w}
-		if err := p.WriteText(c); err != nil {
+		if err := report.WriteText(c, p); err != nil {
 			return err
 		}
 		return c.Flush()
 	}
-	return p.WriteText(w)
+	return report.WriteText(w, p)
 }
 
 // writeFile writes one output file; an empty path writes nothing.

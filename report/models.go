@@ -1,4 +1,4 @@
-package diff
+package report
 
 import (
 	"fmt"
@@ -6,11 +6,12 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/markdown"
 )
 
 // modelsText is the models table of a text plan, and the GPU totals.
-func (p *Plan) modelsText() string {
+func modelsText(p *diff.Plan) string {
 	if len(p.Models) == 0 {
 		return ""
 	}
@@ -26,7 +27,7 @@ func (p *Plan) modelsText() string {
 	if len(p.Unowned) > 0 {
 		fmt.Fprintf(&b, "  shared or hand-written objects: %s\n", strings.Join(p.Unowned, ", "))
 	}
-	if p.gpuTotals() != "" {
+	if gpuTotals(p) != "" {
 		b.WriteString("GPUs requested in the namespace:\n")
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  resource\tbefore\tafter\tchange\tfree in the cluster")
@@ -60,7 +61,7 @@ func orDash(s string) string {
 
 // gpuTotals writes "4 → 8 nvidia.com/a100 (+4); …" for the resources the
 // plan changes.
-func (p *Plan) gpuTotals() string {
+func gpuTotals(p *diff.Plan) string {
 	var parts []string
 	for _, t := range p.GPUs {
 		if t.Before != t.After {
@@ -75,7 +76,7 @@ func (p *Plan) gpuTotals() string {
 }
 
 // modelsMarkdown is the models table of the merge request note.
-func (p *Plan) modelsMarkdown() string {
+func modelsMarkdown(p *diff.Plan) string {
 	if len(p.Models) == 0 {
 		return ""
 	}
@@ -95,9 +96,9 @@ func (p *Plan) modelsMarkdown() string {
 			fmt.Fprintf(&b, "- %s: %s\n", markdown.Code(m.Name), markdown.Code(c))
 		}
 	}
-	if t := p.gpuTotals(); t != "" {
+	if t := gpuTotals(p); t != "" {
 		fmt.Fprintf(&b, "\nGPUs requested in the namespace: %s\n\n", markdown.Text(t))
-		b.WriteString(p.gpuChart())
+		b.WriteString(gpuChart(p))
 	}
 	return b.String()
 }
@@ -105,7 +106,7 @@ func (p *Plan) modelsMarkdown() string {
 // gpuChart is a Mermaid bar chart (GitLab renders it in the note) of the
 // GPUs the namespace requests, per resource, before and after the plan, and
 // what the cluster has free when that is known.
-func (p *Plan) gpuChart() string {
+func gpuChart(p *diff.Plan) string {
 	var labels, values []string
 	top := int64(1)
 	for _, t := range p.GPUs {
@@ -124,4 +125,24 @@ func (p *Plan) gpuChart() string {
 	}
 	return fmt.Sprintf("```mermaid\nxychart-beta\n  title \"GPUs requested in the namespace\"\n  x-axis [%s]\n  y-axis \"GPUs\" 0 --> %d\n  bar [%s]\n```\n\n",
 		strings.Join(labels, ", "), top, strings.Join(values, ", "))
+}
+
+// gpuCounts writes GPUs as "4 nvidia.com/a100", "-" for none.
+func gpuCounts(m map[string]int64) string {
+	var parts []string
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		if m[k] != 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
 }

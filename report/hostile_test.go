@@ -1,4 +1,4 @@
-package diff_test
+package report_test
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"modelsync.dev/modelsync/report"
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/golden"
@@ -80,7 +82,7 @@ func TestHostilePlanNoteShowsNothingOutsideCode(t *testing.T) {
 		p.Changes = append(p.Changes, c)
 	}
 	var b bytes.Buffer
-	if err := p.WriteMarkdown(&b, diff.MarkdownOptions{Marker: "modelsync-plan namespace=nrp-llm inventory=modelsync", ArtifactURL: "https://gitlab.example/job/1/artifacts"}); err != nil {
+	if err := report.WriteMarkdown(&b, p, report.MarkdownOptions{Marker: "modelsync-plan namespace=nrp-llm inventory=modelsync", ArtifactURL: "https://gitlab.example/job/1/artifacts"}); err != nil {
 		t.Fatal(err)
 	}
 	if outside := mdtest.OutsideCode(b.String()); strings.Contains(outside, "HOSTILE") {
@@ -95,5 +97,5 @@ func TestHostilePlanNoteShowsNothingOutsideCode(t *testing.T) {
 	if n < 40 {
 		t.Errorf("only %d fields were filled: the plan's strings were not all reached", n)
 	}
-	golden.Check(t, "../testdata/golden/diff/hostile.md", b.Bytes())
+	golden.Check(t, "../testdata/golden/report/hostile.md", b.Bytes())
 }

@@ -1,17 +1,17 @@
-package diff
+package workload
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"modelsync.dev/modelsync/model"
-	"modelsync.dev/modelsync/workload"
 )
 
-// What a workload requests, as the plan's models table counts it.
+// What a workload requests of GPUs, memory and storage, as the plan's
+// models table and the capacity check count it.
 
 // GPUKey names a GPU resource as a reviewer counts it: the resource, and
 // the products its pods are restricted to (nvidia.com/gpu.product), so that
@@ -53,11 +53,11 @@ func gpuProducts(obj map[string]any, spec []string) []string {
 	return slices.Compact(out)
 }
 
-// workloadGPUs is what a workload requests of GPU resources (nvidia.com/…,
+// GPUs is what a workload requests of GPU resources (nvidia.com/…,
 // */gpu) in all its pods: per pod times replicas, times the group size of a
 // LeaderWorkerSet. Not a workload: nil.
-func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
-	templates := workload.Templates(u)
+func GPUs(u *unstructured.Unstructured) map[string]int64 {
+	templates := Templates(u)
 	if len(templates) == 0 {
 		return nil
 	}
@@ -74,7 +74,7 @@ func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
 					if !isGPU(name) {
 						continue
 					}
-					count, _ := workload.CountOf(v)
+					count, _ := CountOf(v)
 					if field == "requests" {
 						if _, inLimits, _ := unstructured.NestedFieldNoCopy(cm, "resources", "limits", name); inLimits {
 							continue // counted from limits
@@ -88,16 +88,16 @@ func workloadGPUs(u *unstructured.Unstructured) map[string]int64 {
 	return out
 }
 
-// workloadSizes is the memory a workload's pods request and the storage its
+// Sizes is the memory a workload's pods request and the storage its
 // claim templates ask for, in all replicas (and, for a LeaderWorkerSet, its
 // workers); zero for what is not a StatefulSet, Deployment or
 // LeaderWorkerSet.
-func workloadSizes(u *unstructured.Unstructured) (memory, storage resource.Quantity) {
-	templates := workload.Templates(u)
+func Sizes(u *unstructured.Unstructured) (memory, storage resource.Quantity) {
+	templates := Templates(u)
 	if len(templates) == 0 {
 		return memory, storage
 	}
-	replicas := workload.Count(u.Object, 1, "spec", "replicas")
+	replicas := Count(u.Object, 1, "spec", "replicas")
 	var mem, disk int64
 	for _, t := range templates {
 		containers := sliceAt(u.Object, append(t.SpecPath(), "containers")...)
@@ -122,36 +122,8 @@ func workloadSizes(u *unstructured.Unstructured) (memory, storage resource.Quant
 	return *resource.NewQuantity(mem, resource.BinarySI), *resource.NewQuantity(disk, resource.BinarySI)
 }
 
-// size writes a quantity for the plan, "-" for none.
-func size(q resource.Quantity) string {
-	if q.IsZero() {
-		return "-"
-	}
-	return q.String()
-}
-
 func isGPU(resource string) bool {
 	return strings.HasPrefix(resource, "nvidia.com/") || strings.HasSuffix(resource, "/gpu")
-}
-
-// gpuCounts writes GPUs as "4 nvidia.com/a100", "-" for none.
-func gpuCounts(m map[string]int64) string {
-	var parts []string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		if m[k] != 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
-		}
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, ", ")
 }
 
 // fieldAt and sliceAt read a field without copying it, as the sums only
