@@ -138,7 +138,7 @@ clean: down
 # --full, render), written to .cache/bench.json.
 bench: controlplane
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./diff
-	$(GO) test -run '^$$' -bench . -benchmem ./desired
+	$(GO) test -run '^$$' -bench . -benchmem ./tree/desired
 	$(GO) test -run '^$$' -bench Fence -benchtime 200x ./sync
 	MODELSYNC_BENCH_OUT=$(CURDIR)/.cache/bench.json $(GO) test -run '^$$' -bench BenchmarkProcess -benchtime 1x -timeout 60m ./cmd/modelsync
 
@@ -148,11 +148,11 @@ bench: controlplane
 SOAK_SEEDS ?= 50
 SOAK_STEPS ?= 30
 
-# The update soak (internal/livetest/updatesoak_test.go) runs on the simulated
+# The update soak (test/live/updatesoak_test.go) runs on the simulated
 # cluster with the availability prober: UPDATE_SOAK_SEEDS seeds.
 UPDATE_SOAK_SEEDS ?= 10
 
 soak: controlplane
 	MODELSYNC_SOAK_SEEDS=$(SOAK_SEEDS) MODELSYNC_SOAK_STEPS=$(SOAK_STEPS) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 120m ./sync | grep -E '^(---|    ---|ok|FAIL|.*soak:)'
-	MODELSYNC_UPDATE_SOAK_SEEDS=$(UPDATE_SOAK_SEEDS) $(GO) test -count=1 -run '^TestUpdateSoak$$' -v -timeout 120m ./internal/livetest | grep -E '^(---|    ---|ok|FAIL|.*soak:)'
+	MODELSYNC_UPDATE_SOAK_SEEDS=$(UPDATE_SOAK_SEEDS) $(GO) test -count=1 -run '^TestUpdateSoak$$' -v -timeout 120m ./test/live | grep -E '^(---|    ---|ok|FAIL|.*soak:)'
 

@@ -25,7 +25,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/tree/model"
 	"modelsync.dev/modelsync/workload"
 )
 

@@ -7,7 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"modelsync.dev/modelsync/internal/objtest"
+	"modelsync.dev/modelsync/internal/testing/objtest"
 )
 
 func gpuNode(name string, gpus int64, product string, taints ...corev1.Taint) corev1.Node {

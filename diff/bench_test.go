@@ -14,10 +14,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/kubetest"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
+	"modelsync.dev/modelsync/tree/desired"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // BenchmarkNoOpDiff syncs n generated models, then times, in one run on the

@@ -7,10 +7,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/tree/desired"
+	"modelsync.dev/modelsync/tree/manifest"
+	"modelsync.dev/modelsync/tree/model"
 )
 
 // A catalogue (model.AnnotationCatalogue) lists the models the routes

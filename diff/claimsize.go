@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"modelsync.dev/modelsync/desired"
+	"modelsync.dev/modelsync/tree/desired"
 )
 
 // ClaimTemplate is one claim template of a StatefulSet: the claims its pods

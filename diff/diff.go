@@ -11,11 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/tree/desired"
+	"modelsync.dev/modelsync/tree/manifest"
+	"modelsync.dev/modelsync/tree/model"
 )
 
 // Options configures a Differ.

@@ -16,12 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/golden"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/golden"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
+	"modelsync.dev/modelsync/tree/desired"
 )
 
 func TestMain(m *testing.M) { kubetest.Main(m) }

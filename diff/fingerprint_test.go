@@ -6,7 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/objtest"
+	"modelsync.dev/modelsync/internal/testing/objtest"
 )
 
 // The fingerprint changes exactly when what a server-side apply would do can.

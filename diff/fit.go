@@ -8,8 +8,8 @@ import (
 
 	"modelsync.dev/modelsync/capacity"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/tree/manifest"
+	"modelsync.dev/modelsync/tree/model"
 	"modelsync.dev/modelsync/workload"
 )
 

@@ -4,8 +4,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/tree/manifest"
+	"modelsync.dev/modelsync/tree/model"
 )
 
 // entryModel is the Model an entry of a shared object belongs to: the one

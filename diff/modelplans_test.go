@@ -8,7 +8,7 @@ import (
 
 	"modelsync.dev/modelsync/report"
 
-	"modelsync.dev/modelsync/internal/golden"
+	"modelsync.dev/modelsync/internal/testing/golden"
 )
 
 // TestModelPlansGolden: the plan a reviewer reads, in model terms, for the

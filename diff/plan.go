@@ -6,7 +6,7 @@ package diff
 import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // Action is what a sync or prune would do with one object or entry.

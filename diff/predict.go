@@ -13,7 +13,7 @@ import (
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/manifest"
 	"modelsync.dev/modelsync/workload"
 )
 

@@ -19,7 +19,7 @@ import (
 
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/manifest"
 	"modelsync.dev/modelsync/workload"
 )
 

@@ -6,8 +6,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/tree/manifest"
+	"modelsync.dev/modelsync/tree/model"
 )
 
 // What an update costs a model while its pods restart, per workload shape.

@@ -14,10 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/desired"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // The record never hides a change: whatever others write between a sync and

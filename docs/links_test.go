@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"modelsync.dev/modelsync/internal/mdtest"
+	"modelsync.dev/modelsync/internal/testing/mdtest"
 )
 
 var (

@@ -8,8 +8,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/internal/objtest"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/internal/testing/objtest"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 func TestRuleKey(t *testing.T) {

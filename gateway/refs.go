@@ -5,7 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 var (

@@ -10,8 +10,8 @@ import (
 	"modelsync.dev/modelsync/report"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/golden"
-	"modelsync.dev/modelsync/internal/mdtest"
+	"modelsync.dev/modelsync/internal/testing/golden"
+	"modelsync.dev/modelsync/internal/testing/mdtest"
 )
 
 // hostile is what a hostile merge request (or a cluster object it shaped)

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/markdown"
+	"modelsync.dev/modelsync/report/markdown"
 )
 
 // MaxMarkdownBytes keeps an MR note well under GitLab's 1,000,000-character

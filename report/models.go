@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/markdown"
+	"modelsync.dev/modelsync/report/markdown"
 )
 
 // modelsText is the models table of a text plan, and the GPU totals.

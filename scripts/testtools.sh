@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `make test` needs beyond Go: node and npm, for the pipeline test
 # (gitlab-ci-local is an npm package; the rsync it runs is modelsync's own
-# stand-in, internal/rsync). Installs only what is missing, from Debian's
+# stand-in, internal/testing/rsync). Installs only what is missing, from Debian's
 # packages, when it runs as root with apt-get. npm is asked for only when the
 # installed node lacks it: NodeSource's nodejs brings its own npm, and
 # Debian's npm package conflicts with it.

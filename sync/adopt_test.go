@@ -8,7 +8,7 @@ import (
 	"testing/fstest"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/sync"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // removalKey names one removal: an object, or one entry of a shared object.

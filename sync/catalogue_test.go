@@ -7,7 +7,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/sync"
 )
 

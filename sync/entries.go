@@ -15,7 +15,7 @@ import (
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // entryWrite is the one write that removes the approved entries of a shared

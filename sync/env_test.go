@@ -16,7 +16,7 @@ import (
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
 	"modelsync.dev/modelsync/internal/controlplane"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )

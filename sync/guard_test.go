@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )

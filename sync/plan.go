@@ -3,8 +3,8 @@ package sync
 import (
 	"context"
 
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
+	"modelsync.dev/modelsync/tree/desired"
 )
 
 // Plan compares set with the target; it only reads and dry-runs.

@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // replacement is an approved replace: the object to delete (unless an

@@ -7,10 +7,10 @@ import (
 	"testing"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // stopAfter stops the API server once n objects were applied.

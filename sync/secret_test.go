@@ -13,11 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
+	"modelsync.dev/modelsync/tree/desired"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // A Secret value of the wrong type, which the API server quotes in

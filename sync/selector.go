@@ -10,7 +10,7 @@ import (
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/manifest"
 	"modelsync.dev/modelsync/workload"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/sync"
 )
 

@@ -20,10 +20,10 @@ import (
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/mrnote"
 	"modelsync.dev/modelsync/rbac"
+	"modelsync.dev/modelsync/report/mrnote"
 	"modelsync.dev/modelsync/sync"
 )
 

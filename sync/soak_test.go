@@ -20,14 +20,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/controlplane"
-	"modelsync.dev/modelsync/internal/gitlabtest"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/gitlabtest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
+	"modelsync.dev/modelsync/tree/desired"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // TestSoak checks the promises of docs/how-it-decides.md over seeded random schedules, in the

@@ -14,7 +14,7 @@ import (
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/tree/model"
 	"modelsync.dev/modelsync/workload"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/gateway"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // ErrHeldBack: some writes were held back because what they point at is

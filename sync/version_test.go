@@ -14,7 +14,7 @@ import (
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/inventory"
 	"modelsync.dev/modelsync/sync"
 )

@@ -3,7 +3,7 @@ package workload
 import (
 	"testing"
 
-	"modelsync.dev/modelsync/internal/objtest"
+	"modelsync.dev/modelsync/internal/testing/objtest"
 )
 
 func TestReady(t *testing.T) {

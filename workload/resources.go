@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"modelsync.dev/modelsync/model"
+	"modelsync.dev/modelsync/tree/model"
 )
 
 // What a workload requests of GPUs, memory and storage, as the plan's

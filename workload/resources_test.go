@@ -4,7 +4,7 @@ import (
 	"maps"
 	"testing"
 
-	"modelsync.dev/modelsync/internal/objtest"
+	"modelsync.dev/modelsync/internal/testing/objtest"
 )
 
 func TestWorkloadGPUs(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"testing/fstest"
 
 	"modelsync.dev/modelsync/internal/controlplane"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 )
 
 // anyKindTree is a multi-node model as raw YAML: a LeaderWorkerSet, the

@@ -15,12 +15,12 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/markdown"
-	"modelsync.dev/modelsync/mrnote"
+	"modelsync.dev/modelsync/report/markdown"
+	"modelsync.dev/modelsync/report/mrnote"
 	"modelsync.dev/modelsync/sync"
-	"modelsync.dev/modelsync/validation"
+	"modelsync.dev/modelsync/tree/desired"
+	"modelsync.dev/modelsync/tree/validation"
 )
 
 // planFlags say how a plan is made: shared by diff and sync.

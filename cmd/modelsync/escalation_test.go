@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 )
 
 // The apply Role holds no escalation: acting as the identity bound to

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"modelsync.dev/modelsync/internal/mdtest"
-	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/validation"
+	"modelsync.dev/modelsync/internal/testing/mdtest"
+	"modelsync.dev/modelsync/tree/manifest"
+	"modelsync.dev/modelsync/tree/validation"
 )
 
 // The note of a plan that could not be made shows the tree's problems and

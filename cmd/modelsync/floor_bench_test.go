@@ -17,7 +17,7 @@ import (
 
 	"modelsync.dev/modelsync/cluster"
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 )
 
 // floor is the API server's own cost of server-side applies of every

@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/gitlabtest"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/gitlabtest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 )
 
 // The merge request job: plan files, the report for the MR widget, and one

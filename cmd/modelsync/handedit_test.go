@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 )
 
 // Fields added by hand are drift: a `kubectl edit` that adds an env var

@@ -11,9 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/importer"
-	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/modelfiles"
+	"modelsync.dev/modelsync/tree/importer"
+	"modelsync.dev/modelsync/tree/manifest"
+	"modelsync.dev/modelsync/tree/modelfiles"
 )
 
 type importOptions struct {

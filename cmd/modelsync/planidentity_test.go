@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 )
 
 // Two identities: the merge request pipeline's plan identity, bound to what

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 )
 
 // BenchmarkProcess measures modelsync as a user runs it: whole processes

@@ -11,7 +11,7 @@ import (
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/inventory"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 type renderOptions struct {

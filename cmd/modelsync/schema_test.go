@@ -10,11 +10,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/internal/controlplane"
-	"modelsync.dev/modelsync/internal/kubetest"
-	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/validation"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
+	"modelsync.dev/modelsync/tree/desired"
+	"modelsync.dev/modelsync/tree/manifest"
+	"modelsync.dev/modelsync/tree/validation"
 )
 
 // Offline validation is the API server's verdict: each object is validated

@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"modelsync.dev/modelsync/modelfiles"
-	"modelsync.dev/modelsync/sizing"
+	"modelsync.dev/modelsync/tree/modelfiles"
+	"modelsync.dev/modelsync/tree/sizing"
 )
 
 // filesFlag maps an upstream repository to a local copy of its files.

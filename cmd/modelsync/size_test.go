@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"modelsync.dev/modelsync/internal/hftest"
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/hftest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 )
 
 // sizedTree is a tree of two Models pinned to revisions: Qwen3-32B alone

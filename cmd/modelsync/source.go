@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"modelsync.dev/modelsync/desired"
-	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/validation"
+	"modelsync.dev/modelsync/tree/desired"
+	"modelsync.dev/modelsync/tree/manifest"
+	"modelsync.dev/modelsync/tree/validation"
 )
 
 // sourceFlags say which tree to read and for which namespace.

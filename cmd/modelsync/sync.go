@@ -17,8 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
+	"modelsync.dev/modelsync/tree/manifest"
 	"modelsync.dev/modelsync/workload"
 )
 

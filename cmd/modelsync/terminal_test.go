@@ -8,8 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/manifest"
 	"modelsync.dev/modelsync/sync"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // Output that is not a terminal (a CI log, a pipe, a buffer) is plain: no

@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/cluster"
-	"modelsync.dev/modelsync/manifest"
-	"modelsync.dev/modelsync/validation"
+	"modelsync.dev/modelsync/tree/manifest"
+	"modelsync.dev/modelsync/tree/validation"
 )
 
 type validateOptions struct {

@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
-	"modelsync.dev/modelsync/internal/kubetest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
 )
 
 func TestMain(m *testing.M) { kubetest.Main(m) }

@@ -23,10 +23,10 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
-	"modelsync.dev/modelsync/desired"
 	"modelsync.dev/modelsync/internal/controlplane"
-	"modelsync.dev/modelsync/internal/kubetest"
-	"modelsync.dev/modelsync/manifest"
+	"modelsync.dev/modelsync/internal/testing/kubetest"
+	"modelsync.dev/modelsync/tree/desired"
+	"modelsync.dev/modelsync/tree/manifest"
 )
 
 // expectAnnotation on a case in testdata/crd-cases says what the
