@@ -159,27 +159,7 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 		// change that touches every workload never has them all down at
 		// once; a replacement that fails holds back the rest.
 		batch, replaces := splitReplaces(batch)
-		run := func(ctx context.Context, s step) Pruned {
-			if err := opts.Fence.Hold(ctx); err != nil {
-				// The run lost its Lease: this step writes nothing, and the
-				// next batch's Confirm stops the run.
-				ch := s.delete
-				switch {
-				case s.write != nil:
-					ch = s.write.owner
-				case s.replace != nil:
-					ch = s.replace.change
-				}
-				return Pruned{Change: ch, State: Failed, Err: err}
-			}
-			if s.write != nil {
-				return m.writeStep(ctx, deps, *s.write, opts.Fence)
-			}
-			if s.replace != nil {
-				return m.replaceStep(ctx, *s.replace, opts)
-			}
-			return m.deleteStep(ctx, deps, s.delete, opts)
-		}
+		run := func(ctx context.Context, s step) Pruned { return m.pruneStep(ctx, deps, s, opts) }
 		done, _ := inParallel(ctx, batch, opts.Concurrency, run, progress.Pruned)
 		rep.Pruned = append(rep.Pruned, done...)
 		held := ""
@@ -211,6 +191,30 @@ func (m *Manager) Prune(ctx context.Context, approved *diff.Plan, res *diff.Resu
 			ErrPartial, n[Removed]+n[Replaced]+n[AlreadyGone]+n[StillTerminating], n[Failed], n[NotAttempted]))
 	}
 	return rep, errors.Join(errs...)
+}
+
+// pruneStep carries out one step of a prune under the run's Lease: an entry
+// written out of a shared object, a replacement or a deletion.
+func (m *Manager) pruneStep(ctx context.Context, deps *dependencies, s step, opts PruneOptions) Pruned {
+	if err := opts.Fence.Hold(ctx); err != nil {
+		// The run lost its Lease: this step writes nothing, and the next
+		// batch's Confirm stops the run.
+		ch := s.delete
+		switch {
+		case s.write != nil:
+			ch = s.write.owner
+		case s.replace != nil:
+			ch = s.replace.change
+		}
+		return Pruned{Change: ch, State: Failed, Err: err}
+	}
+	if s.write != nil {
+		return m.writeStep(ctx, deps, *s.write, opts.Fence)
+	}
+	if s.replace != nil {
+		return m.replaceStep(ctx, *s.replace, opts)
+	}
+	return m.deleteStep(ctx, deps, s.delete, opts)
 }
 
 // splitReplaces takes the replacements out of a batch, in order.

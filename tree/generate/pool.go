@@ -48,7 +48,6 @@ func poolRef(m *model.Model) map[string]any {
 // picker that schedules requests onto them: Deployment, Service,
 // ServiceAccount, Role and RoleBinding, and its ConfigMap.
 func pool(m *model.Model, ns string) []*unstructured.Unstructured {
-	p := m.Spec.Pool
 	name, picker := m.PoolName(), pickerName(m)
 	inferencePool := newObject(gateway.PoolAPIVersion, gateway.InferencePool.Kind, ns, name, labels(m, nil), m.Metadata.Annotations, map[string]any{
 		"selector":          map[string]any{"matchLabels": strs(podSelector(m))},
@@ -58,54 +57,7 @@ func pool(m *model.Model, ns string) []*unstructured.Unstructured {
 	pickerMeta := func() map[string]any {
 		return meta(picker, ns, labels(m, map[string]string{model.LabelApp: picker}), m.Metadata.Annotations)
 	}
-	replicas := int32(1)
-	if p.PickerReplicas != nil {
-		replicas = *p.PickerReplicas
-	}
-	grpcProbe := func(service string) map[string]any {
-		return map[string]any{
-			"grpc":                map[string]any{"port": int64(pickerHealthPort), "service": service},
-			"initialDelaySeconds": int64(5), "periodSeconds": int64(10),
-		}
-	}
-	selector := map[string]any{model.LabelApp: picker}
-	deployment := object("apps/v1", "Deployment", pickerMeta(), map[string]any{
-		"spec": map[string]any{
-			"replicas": int64(replicas),
-			"selector": map[string]any{"matchLabels": selector},
-			// What an unset typed strategy carried: see emptyServiceStatus.
-			"strategy": map[string]any{},
-			"template": map[string]any{
-				"metadata": map[string]any{"labels": map[string]any{model.LabelApp: picker}},
-				"spec": map[string]any{
-					"serviceAccountName": picker,
-					// The namespace's reserved nodes, as the model's own pods.
-					"tolerations": []any{reservedFor(cmp.Or(m.Spec.Server.Reservation, ns))},
-					// As long as the longest grace period of the pool's pods.
-					"terminationGracePeriodSeconds": int64(130),
-					"containers": []any{map[string]any{
-						"name":            "epp",
-						"image":           cmp.Or(p.PickerImage, model.DefaultPickerImage),
-						"imagePullPolicy": "Always",
-						"args": list("--pool-name", name, "--pool-namespace", ns, "--zap-encoder", "json", "--log-level", "error",
-							"--config-file", "/config/"+pickerConfigFile),
-						"ports": []any{
-							map[string]any{"name": "grpc", "containerPort": int64(pickerPort)},
-							map[string]any{"name": "grpc-health", "containerPort": int64(pickerHealthPort)},
-							map[string]any{"name": "metrics", "containerPort": int64(pickerMetricsPort)},
-						},
-						"livenessProbe":  grpcProbe("inference-extension"),
-						"readinessProbe": grpcProbe("inference-extension"),
-						"env": []any{map[string]any{"name": "NAMESPACE", "valueFrom": map[string]any{
-							"fieldRef": map[string]any{"fieldPath": "metadata.namespace"},
-						}}},
-						"volumeMounts": []any{map[string]any{"name": "plugins-config-volume", "mountPath": "/config"}},
-					}},
-					"volumes": []any{map[string]any{"name": "plugins-config-volume", "configMap": map[string]any{"name": picker}}},
-				},
-			},
-		},
-	})
+	deployment := pickerDeployment(m, ns, name, pickerMeta())
 	service := object("v1", "Service", pickerMeta(), map[string]any{
 		"spec": map[string]any{
 			"type":     "ClusterIP",
@@ -137,4 +89,58 @@ func pool(m *model.Model, ns string) []*unstructured.Unstructured {
 		object("v1", "ServiceAccount", pickerMeta(), map[string]any{}),
 		object("v1", "ConfigMap", pickerMeta(), map[string]any{"data": map[string]any{pickerConfigFile: pickerConfig}}),
 	}
+}
+
+// pickerDeployment runs the pool's endpoint picker, as the
+// inference extension's chart does.
+func pickerDeployment(m *model.Model, ns, pool string, meta map[string]any) *unstructured.Unstructured {
+	p, picker := m.Spec.Pool, pickerName(m)
+	replicas := int32(1)
+	if p.PickerReplicas != nil {
+		replicas = *p.PickerReplicas
+	}
+	grpcProbe := func(service string) map[string]any {
+		return map[string]any{
+			"grpc":                map[string]any{"port": int64(pickerHealthPort), "service": service},
+			"initialDelaySeconds": int64(5), "periodSeconds": int64(10),
+		}
+	}
+	selector := map[string]any{model.LabelApp: picker}
+	return object("apps/v1", "Deployment", meta, map[string]any{
+		"spec": map[string]any{
+			"replicas": int64(replicas),
+			"selector": map[string]any{"matchLabels": selector},
+			// What an unset typed strategy carried: see emptyServiceStatus.
+			"strategy": map[string]any{},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": map[string]any{model.LabelApp: picker}},
+				"spec": map[string]any{
+					"serviceAccountName": picker,
+					// The namespace's reserved nodes, as the model's own pods.
+					"tolerations": []any{reservedFor(cmp.Or(m.Spec.Server.Reservation, ns))},
+					// As long as the longest grace period of the pool's pods.
+					"terminationGracePeriodSeconds": int64(130),
+					"containers": []any{map[string]any{
+						"name":            "epp",
+						"image":           cmp.Or(p.PickerImage, model.DefaultPickerImage),
+						"imagePullPolicy": "Always",
+						"args": list("--pool-name", pool, "--pool-namespace", ns, "--zap-encoder", "json", "--log-level", "error",
+							"--config-file", "/config/"+pickerConfigFile),
+						"ports": []any{
+							map[string]any{"name": "grpc", "containerPort": int64(pickerPort)},
+							map[string]any{"name": "grpc-health", "containerPort": int64(pickerHealthPort)},
+							map[string]any{"name": "metrics", "containerPort": int64(pickerMetricsPort)},
+						},
+						"livenessProbe":  grpcProbe("inference-extension"),
+						"readinessProbe": grpcProbe("inference-extension"),
+						"env": []any{map[string]any{"name": "NAMESPACE", "valueFrom": map[string]any{
+							"fieldRef": map[string]any{"fieldPath": "metadata.namespace"},
+						}}},
+						"volumeMounts": []any{map[string]any{"name": "plugins-config-volume", "mountPath": "/config"}},
+					}},
+					"volumes": []any{map[string]any{"name": "plugins-config-volume", "configMap": map[string]any{"name": picker}}},
+				},
+			},
+		},
+	})
 }
