@@ -56,12 +56,16 @@ func statefulSetReady(u *unstructured.Unstructured) (bool, string) {
 	return true, fmt.Sprintf("%d of %d pods ready", ready, replicas)
 }
 
-// leaderWorkerSetReady: every group (leader and workers) ready and the
-// controller reporting Available. A LeaderWorkerSet nobody reports on has no
-// pods: without its controller it never becomes ready.
+// leaderWorkerSetReady: the controller has seen the current spec, every
+// group runs it (updatedReplicas) and is ready (leader and workers), and the
+// controller reports Available. readyReplicas alone counts groups of the old
+// template too: a template change would read as done before it rolled. A
+// LeaderWorkerSet nobody reports on has no pods: without its controller it
+// never becomes ready.
 func leaderWorkerSetReady(u *unstructured.Unstructured) (bool, string) {
 	replicas := Count(u.Object, 1, "spec", "replicas")
 	ready, _, _ := unstructured.NestedInt64(u.Object, "status", "readyReplicas")
+	updated, hasUpdated, _ := unstructured.NestedInt64(u.Object, "status", "updatedReplicas")
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	available := false
 	for _, c := range conds {
@@ -69,9 +73,18 @@ func leaderWorkerSetReady(u *unstructured.Unstructured) (bool, string) {
 			available = true
 		}
 	}
-	switch {
-	case len(conds) == 0:
+	if len(conds) == 0 {
 		return false, "no status yet: is the LeaderWorkerSet controller installed?"
+	}
+	// LWS releases before observedGeneration do not write it.
+	if _, has, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); has {
+		if ok, why := observed(u); !ok {
+			return false, why
+		}
+	}
+	switch {
+	case hasUpdated && updated < replicas:
+		return false, fmt.Sprintf("%d of %d groups updated", updated, replicas)
 	case ready < replicas || !available:
 		return false, fmt.Sprintf("%d of %d groups ready", ready, replicas)
 	}

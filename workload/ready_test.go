@@ -23,6 +23,9 @@ func TestReady(t *testing.T) {
 		{"leaderworkerset without a controller", "kind: LeaderWorkerSet\nmetadata: {generation: 1}\nspec: {replicas: 1}", false, "no status yet: is the LeaderWorkerSet controller installed?"},
 		{"leaderworkerset group not ready", "kind: LeaderWorkerSet\nspec: {replicas: 2}\nstatus: {readyReplicas: 1, conditions: [{type: Available, status: 'True'}]}", false, "1 of 2 groups ready"},
 		{"leaderworkerset available", "kind: LeaderWorkerSet\nspec: {replicas: 1}\nstatus: {readyReplicas: 1, conditions: [{type: Available, status: 'True'}]}", true, "1 of 1 groups ready"},
+		{"leaderworkerset template changed, not yet seen", "kind: LeaderWorkerSet\nmetadata: {generation: 3}\nspec: {replicas: 1}\nstatus: {observedGeneration: 2, readyReplicas: 1, updatedReplicas: 1, conditions: [{type: Available, status: 'True'}]}", false, "waiting for the controller to observe generation 3"},
+		{"leaderworkerset rolling: the old group still ready", "kind: LeaderWorkerSet\nmetadata: {generation: 3}\nspec: {replicas: 2}\nstatus: {observedGeneration: 3, readyReplicas: 2, updatedReplicas: 1, conditions: [{type: Available, status: 'True'}]}", false, "1 of 2 groups updated"},
+		{"leaderworkerset rolled", "kind: LeaderWorkerSet\nmetadata: {generation: 3}\nspec: {replicas: 2}\nstatus: {observedGeneration: 3, readyReplicas: 2, updatedReplicas: 2, conditions: [{type: Available, status: 'True'}]}", true, "2 of 2 groups ready"},
 		{"no conditions", "kind: Backend\nmetadata: {generation: 1}", true, "exists"},
 		{"other conditions only", "kind: Backend\nstatus: {conditions: [{type: Programmed, status: 'False'}]}", true, "exists"},
 	}

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -25,9 +27,10 @@ import (
 // what the real one does for the fields modelsync writes: per LeaderWorkerSet
 // a leader StatefulSet (one leader pod per group) and a worker StatefulSet per
 // group (size-1 pods), owned by it, with the LWS_* environment and the claim
-// templates; and it reports readyReplicas and the Available condition. It
-// creates the StatefulSets once and does not roll them: a changed template
-// is not simulated.
+// templates. A changed template rolls: the StatefulSets take the new
+// template and the StatefulSet controller replaces their pods. It reports
+// readyReplicas (updated or not), updatedReplicas, observedGeneration and the
+// Available condition, as LWS does.
 var leaderWorkerSets = schema.GroupVersionResource{Group: "leaderworkerset.x-k8s.io", Version: "v1", Resource: "leaderworkersets"}
 
 const (
@@ -51,11 +54,46 @@ func runLeaderWorkerSets(ctx context.Context, dyn dynamic.Interface, cs kubernet
 }
 
 func reconcileLWS(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Interface, u *unstructured.Unstructured) error {
+	want, replicas, size, err := lwsStatefulSets(u)
+	if err != nil {
+		return err
+	}
+	// A group is ready (updated or not) when its leader and its workers
+	// are, and updated when both run the current template.
+	ready, updated := replicas, replicas
+	for i, s := range want {
+		got, err := ensureStatefulSet(ctx, cs, s)
+		if err != nil {
+			return err
+		}
+		current := got.Status.ObservedGeneration >= got.Generation
+		switch {
+		case i == 0:
+			ready = min(ready, int64(got.Status.ReadyReplicas))
+			if !current {
+				updated = 0
+			}
+			updated = min(updated, int64(got.Status.UpdatedReplicas))
+		default:
+			if int64(got.Status.ReadyReplicas) < size-1 {
+				ready--
+			}
+			if !current || int64(got.Status.UpdatedReplicas) < size-1 {
+				updated--
+			}
+		}
+	}
+	return writeLWSStatus(ctx, dyn, u, replicas, max(ready, 0), max(updated, 0))
+}
+
+// lwsStatefulSets are the StatefulSets a LeaderWorkerSet runs: the leaders'
+// (one pod per group), then each group's workers (size-1 pods).
+func lwsStatefulSets(u *unstructured.Unstructured) (want []*appsv1.StatefulSet, replicas, size int64, err error) {
 	replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
 	if !found {
 		replicas = 1
 	}
-	size, found, _ := unstructured.NestedInt64(u.Object, "spec", "leaderWorkerTemplate", "size")
+	size, found, _ = unstructured.NestedInt64(u.Object, "spec", "leaderWorkerTemplate", "size")
 	if !found {
 		size = 1
 	}
@@ -67,7 +105,7 @@ func reconcileLWS(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Inte
 	}
 	tmpl, _, _ := unstructured.NestedMap(u.Object, "spec", "leaderWorkerTemplate")
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(tmpl, &spec); err != nil {
-		return err
+		return nil, 0, 0, err
 	}
 	leader := spec.WorkerTemplate
 	if spec.LeaderTemplate != nil {
@@ -80,9 +118,7 @@ func reconcileLWS(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Inte
 		if t.Labels == nil {
 			t.Labels = map[string]string{}
 		}
-		for k, v := range labels {
-			t.Labels[k] = v
-		}
+		maps.Copy(t.Labels, labels)
 		for i := range t.Spec.Containers {
 			t.Spec.Containers[i].Env = append(t.Spec.Containers[i].Env,
 				corev1.EnvVar{Name: "LWS_GROUP_SIZE", Value: strconv.FormatInt(size, 10)},
@@ -99,47 +135,57 @@ func reconcileLWS(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Inte
 			},
 		}
 	}
-	want := []*appsv1.StatefulSet{statefulSet(name, replicas, leader, map[string]string{lwsNameLabel: name, lwsWorkerLabel: "0"})}
+	want = []*appsv1.StatefulSet{statefulSet(name, replicas, leader, map[string]string{lwsNameLabel: name, lwsWorkerLabel: "0"})}
 	if size > 1 {
 		for g := range replicas {
 			group := strconv.FormatInt(g, 10)
 			want = append(want, statefulSet(name+"-"+group, size-1, spec.WorkerTemplate, map[string]string{lwsNameLabel: name, lwsGroupLabel: group}))
 		}
 	}
-	ready := replicas
-	for i, s := range want {
-		got, err := cs.AppsV1().StatefulSets(ns).Get(ctx, s.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			got, err = cs.AppsV1().StatefulSets(ns).Create(ctx, s, metav1.CreateOptions{})
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case i == 0:
-			ready = min(ready, int64(got.Status.ReadyReplicas))
-		case int64(got.Status.ReadyReplicas) < size-1:
-			ready--
-		}
+	return want, replicas, size, nil
+}
+
+// ensureStatefulSet creates s, or rolls the one there to s's template and
+// replicas: the StatefulSet controller then replaces its pods, as LWS's
+// rolling update replaces groups.
+func ensureStatefulSet(ctx context.Context, cs kubernetes.Interface, s *appsv1.StatefulSet) (*appsv1.StatefulSet, error) {
+	sets := cs.AppsV1().StatefulSets(s.Namespace)
+	got, err := sets.Get(ctx, s.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return sets.Create(ctx, s, metav1.CreateOptions{})
 	}
-	ready = max(ready, 0)
+	if err != nil {
+		return nil, err
+	}
+	// The API server defaults what the template leaves out: compare only
+	// what the LeaderWorkerSet sets.
+	if equality.Semantic.DeepDerivative(s.Spec.Template, got.Spec.Template) && *s.Spec.Replicas == ptr.Deref(got.Spec.Replicas, 1) {
+		return got, nil
+	}
+	got.Spec.Template, got.Spec.Replicas = s.Spec.Template, s.Spec.Replicas
+	return sets.Update(ctx, got, metav1.UpdateOptions{})
+}
+
+// writeLWSStatus reports the groups as LWS does: replicas, readyReplicas
+// (updated or not), updatedReplicas, the generation observed, and Available.
+func writeLWSStatus(ctx context.Context, dyn dynamic.Interface, u *unstructured.Unstructured, replicas, ready, updated int64) error {
 	available := "False"
 	if ready >= replicas {
 		available = "True"
 	}
-	status := map[string]any{
-		"replicas": replicas, "readyReplicas": ready, "updatedReplicas": replicas,
+	old, _, _ := unstructured.NestedMap(u.Object, "status")
+	if old != nil && old["readyReplicas"] == ready && old["updatedReplicas"] == updated && old["observedGeneration"] == u.GetGeneration() && conditionStatus(old) == available {
+		return nil
+	}
+	u = u.DeepCopy()
+	u.Object["status"] = map[string]any{
+		"replicas": replicas, "readyReplicas": ready, "updatedReplicas": updated, "observedGeneration": u.GetGeneration(),
 		"conditions": []any{map[string]any{
 			"type": "Available", "status": available, "reason": "GroupsReady",
 			"message": fmt.Sprintf("%d of %d groups ready", ready, replicas), "lastTransitionTime": metav1.Now().UTC().Format(time.RFC3339),
 		}},
 	}
-	if old, _, _ := unstructured.NestedMap(u.Object, "status"); old != nil && old["readyReplicas"] == ready && conditionStatus(old) == available {
-		return nil
-	}
-	u = u.DeepCopy()
-	u.Object["status"] = status
-	_, err := dyn.Resource(leaderWorkerSets).Namespace(ns).UpdateStatus(ctx, u, metav1.UpdateOptions{})
+	_, err := dyn.Resource(leaderWorkerSets).Namespace(u.GetNamespace()).UpdateStatus(ctx, u, metav1.UpdateOptions{})
 	return err
 }
 
