@@ -16,11 +16,11 @@ func leaderWorkerSet(m *model.Model, ns string, r model.Resolved) (*unstructured
 	s := m.Spec.Server
 	name := m.WorkloadName()
 	leaderLine, workerLine := engine.MultiNodeLines(m, r)
-	leader, err := podTemplate(m, ns, r, name, map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM, "role": "leader"}, leaderLine, true)
+	leader, err := podTemplate(m, ns, r, enginePod{container: name, labels: map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM, "role": "leader"}, line: leaderLine, serves: true})
 	if err != nil {
 		return nil, err
 	}
-	worker, err := podTemplate(m, ns, r, name, map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM, "role": "worker"}, workerLine, false)
+	worker, err := podTemplate(m, ns, r, enginePod{container: name, labels: map[string]string{model.LabelApp: name, model.LabelComponent: model.ComponentLLM, "role": "worker"}, line: workerLine})
 	if err != nil {
 		return nil, err
 	}

@@ -79,7 +79,7 @@ func statefulSet(m *model.Model, ns string, r model.Resolved) (*unstructured.Uns
 	if r.Name != "" {
 		podLabels[model.LabelServiceGroup] = m.WorkloadName()
 	}
-	tmpl, err := podTemplate(m, ns, r, name, podLabels, engine.Line(m, r), true)
+	tmpl, err := podTemplate(m, ns, r, enginePod{container: name, labels: podLabels, line: engine.Line(m, r), serves: true})
 	if err != nil {
 		return nil, err
 	}
@@ -105,16 +105,24 @@ func statefulSet(m *model.Model, ns string, r model.Resolved) (*unstructured.Uns
 	}), nil
 }
 
-// podTemplate is the pod of one engine process: the container named name
-// running line under bash -c, sized for r, with /dev/shm and the cache
-// claim mounted; probed on /health when serves (a multi-node worker is not).
-func podTemplate(m *model.Model, ns string, r model.Resolved, name string, podLabels map[string]string, line string, serves bool) (map[string]any, error) {
+// enginePod is what differs between the pods of one Model: a StatefulSet's
+// pod, a LeaderWorkerSet's leader and its workers.
+type enginePod struct {
+	container string            // the container's name
+	labels    map[string]string // over the Model's podLabels
+	line      string            // the engine's command line, run under bash -c
+	serves    bool              // it answers the API: probed on /health, with a port
+}
+
+// podTemplate is the pod of one engine process: the container running p's
+// line, sized for r, with /dev/shm and the cache claim mounted.
+func podTemplate(m *model.Model, ns string, r model.Resolved, p enginePod) (map[string]any, error) {
 	s := m.Spec.Server
 	templateLabels := maps.Clone(s.PodLabels)
 	if templateLabels == nil {
 		templateLabels = map[string]string{}
 	}
-	maps.Copy(templateLabels, podLabels)
+	maps.Copy(templateLabels, p.labels)
 	res, err := resources(m, r)
 	if err != nil {
 		return nil, err
@@ -127,10 +135,10 @@ func podTemplate(m *model.Model, ns string, r model.Resolved, name string, podLa
 		}
 	}
 	container := map[string]any{
-		"name":            name,
+		"name":            p.container,
 		"imagePullPolicy": "Always",
 		"command":         list(engine.Command()...),
-		"args":            list(line),
+		"args":            list(p.line),
 		"resources":       res,
 		"securityContext": map[string]any{
 			"allowPrivilegeEscalation": false,
@@ -149,7 +157,7 @@ func podTemplate(m *model.Model, ns string, r model.Resolved, name string, podLa
 	if len(env) > 0 {
 		container["env"] = env
 	}
-	if serves {
+	if p.serves {
 		container["ports"] = []any{map[string]any{"name": "http", "containerPort": int64(model.ServerPort), "protocol": "TCP"}}
 		container["startupProbe"] = probe(10, s.StartupFailureThreshold())
 		container["readinessProbe"] = probe(10, 6)
