@@ -104,6 +104,10 @@ type Prediction struct {
 	// copy with the new template beside it (the model's Service serves
 	// both), then updates it in place, then removes the copy.
 	Surge bool
+	// Room is, for an update that could surge and whose capacity was
+	// checked, what a copy needs and what is free now: "the copy needs 4
+	// nvidia.com/a100; 12 free now".
+	Room string
 	// Handover marks a workload whose spec.replicas modelsync applied and an
 	// autoscaler of the tree now owns: sync first gives the field to
 	// inventory.HandoverManager at its live value, so that applying without

@@ -3,8 +3,12 @@ package diff
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/capacity"
 	"modelsync.dev/modelsync/inventory"
@@ -115,6 +119,7 @@ func surgeModels(preds []Prediction, room *capacity.Cluster) map[manifest.ID]str
 		// A copy a sync that did not finish left is what this surge
 		// brings up again: its pods' room is this surge's.
 		room.Release(p.Object.GetNamespace(), map[string]string{inventory.LabelSurgeOf: SurgeCopyName(p.Object.GetName())})
+		p.Room = copyRoom(p.Applied, room)
 		switch v, ok := room.Place(p.Applied); {
 		case ok && v.Placed == v.Pods:
 			p.Surge = true
@@ -123,6 +128,21 @@ func surgeModels(preds []Prediction, room *capacity.Cluster) map[manifest.ID]str
 		}
 	}
 	return noRoom
+}
+
+// copyRoom says what a copy of workload u needs (GPUs, claims) and what the
+// cluster has free of those GPUs now.
+func copyRoom(u *unstructured.Unstructured, room *capacity.Cluster) string {
+	need := workload.GPUs(u)
+	var free []string
+	for _, key := range slices.Sorted(maps.Keys(need)) {
+		free = append(free, fmt.Sprintf("%d %s", room.Free(workload.SplitGPUKey(key)), key))
+	}
+	claim := ""
+	if _, storage := workload.Sizes(u); !storage.IsZero() {
+		claim = fmt.Sprintf(" and %s of claims (deleted with the copy)", storage.String())
+	}
+	return fmt.Sprintf("a copy needs %s%s; free now: %s", workload.GPUCounts(need), claim, strings.Join(free, ", "))
 }
 
 // SurgeCopyName names the copy a surge brings up beside the StatefulSet

@@ -37,6 +37,9 @@ type ModelChange struct {
 	MemoryAfter   string `json:"memoryAfter,omitempty"`
 	StorageBefore string `json:"storageBefore,omitempty"`
 	StorageAfter  string `json:"storageAfter,omitempty"`
+	// SurgeStorage is what the claims of its surge copies ask for while
+	// they run, beside StorageAfter ("" when nothing surges).
+	SurgeStorage string `json:"surgeStorage,omitempty"`
 	// Objects are its changes, "action Kind name".
 	Objects []string `json:"objects"`
 	// Start says, per variant, whether vLLM would start it, from the

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"modelsync.dev/modelsync/inventory"
@@ -200,19 +201,43 @@ var costlier = map[UpdateMode]int{"": 0, Surge: 1, Roll: 2, RecreateMode: 3}
 func restartLines(preds []Prediction, plan *Plan) {
 	lines := map[string][]string{}
 	modes := map[string]UpdateMode{}
+	copies := map[string]int64{}
 	for _, p := range preds {
 		name := p.Object.GetLabels()[model.LabelModel]
 		if cost := restartCost(p); cost != "" {
 			lines[name] = append(lines[name], cost)
+			if p.Room != "" {
+				lines[name] = append(lines[name], p.Room)
+			}
+			lines[name] = append(lines[name], rollBack(modeOf(p)))
 		}
 		if m := modeOf(p); costlier[m] > costlier[modes[name]] {
 			modes[name] = m
 		}
+		if p.Surge {
+			_, storage := workload.Sizes(p.Applied)
+			copies[name] += storage.Value()
+		}
 	}
 	for i := range plan.Models {
-		plan.Models[i].Restart = lines[plan.Models[i].Name]
-		plan.Models[i].Update = modes[plan.Models[i].Name]
+		name := plan.Models[i].Name
+		plan.Models[i].Restart = lines[name]
+		plan.Models[i].Update = modes[name]
+		if copies[name] > 0 {
+			plan.Models[i].SurgeStorage = size(*resource.NewQuantity(copies[name], resource.BinarySI))
+		}
 	}
+}
+
+// rollBack says how a reviewer undoes an update that ran in mode m.
+func rollBack(m UpdateMode) string {
+	switch m {
+	case Surge:
+		return "to roll back: revert the merge request; the revert surges the same way, the new revision serving until the old one is ready again"
+	case Roll:
+		return "to roll back: revert the merge request; the revert rolls back one pod at a time"
+	}
+	return "to roll back: revert the merge request; the revert restarts the model in place again and waits for its own approval"
 }
 
 // forcedUpdate is how the Model of workload u forces its updates to run

@@ -8,6 +8,7 @@ import (
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/report/markdown"
+	"modelsync.dev/modelsync/workload"
 )
 
 // modelsText is the models table of a text plan, and the GPU totals.
@@ -18,8 +19,8 @@ func modelsText(p *diff.Plan) string {
 	var b strings.Builder
 	b.WriteString("Models:\n")
 	for _, m := range p.Models {
-		fmt.Fprintf(&b, "  %-9s %s%s  GPUs %s → %s, memory %s → %s, storage %s → %s\n", m.Change, m.Name, whatText(m.What), gpuCounts(m.GPUsBefore), gpuCounts(m.GPUsAfter),
-			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), orDash(m.StorageAfter))
+		fmt.Fprintf(&b, "  %-9s %s%s  GPUs %s → %s, memory %s → %s, storage %s → %s\n", m.Change, m.Name, whatText(m.What), workload.GPUCounts(m.GPUsBefore), workload.GPUCounts(m.GPUsAfter),
+			orDash(m.MemoryBefore), orDash(m.MemoryAfter), orDash(m.StorageBefore), storageAfter(m))
 		for _, c := range slices.Concat(m.Restart, m.Start, m.Capacity) {
 			fmt.Fprintf(&b, "            %s\n", c)
 		}
@@ -84,8 +85,8 @@ func modelsMarkdown(p *diff.Plan) string {
 	b.WriteString("| model | change | GPUs before | GPUs after | memory | storage |\n|---|---|---|---|---|---|\n")
 	for _, m := range p.Models {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", markdown.Cell(m.Name), markdown.CellText(string(m.Change)+whatText(m.What)),
-			markdown.CellText(gpuCounts(m.GPUsBefore)), markdown.CellText(gpuCounts(m.GPUsAfter)),
-			markdown.CellText(orDash(m.MemoryBefore)+" → "+orDash(m.MemoryAfter)), markdown.CellText(orDash(m.StorageBefore)+" → "+orDash(m.StorageAfter)))
+			markdown.CellText(workload.GPUCounts(m.GPUsBefore)), markdown.CellText(workload.GPUCounts(m.GPUsAfter)),
+			markdown.CellText(orDash(m.MemoryBefore)+" → "+orDash(m.MemoryAfter)), markdown.CellText(orDash(m.StorageBefore)+" → "+storageAfter(m)))
 	}
 	if len(p.Unowned) > 0 {
 		fmt.Fprintf(&b, "| shared or hand-written objects | %s | | | | |\n", markdown.Cell(strings.Join(p.Unowned, ", ")))
@@ -127,22 +128,11 @@ func gpuChart(p *diff.Plan) string {
 		strings.Join(labels, ", "), top, strings.Join(values, ", "))
 }
 
-// gpuCounts writes GPUs as "4 nvidia.com/a100", "-" for none.
-func gpuCounts(m map[string]int64) string {
-	var parts []string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		if m[k] != 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
-		}
+// storageAfter is the storage a model asks for after the plan, and what
+// its surge copies' claims add while they run.
+func storageAfter(m diff.ModelChange) string {
+	if m.SurgeStorage == "" {
+		return orDash(m.StorageAfter)
 	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, ", ")
+	return orDash(m.StorageAfter) + " (+" + m.SurgeStorage + " while the copy starts)"
 }

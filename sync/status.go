@@ -83,15 +83,13 @@ func (m *Manager) memberHealth(ctx context.Context, u *unstructured.Unstructured
 		if workload.Refused(msg) {
 			h.Health, h.Message, _ = strings.Cut(msg, ": ")
 		}
-		why, err := workload.Unschedulable(ctx, m.clients.Reader(), u, 0)
+		pods, err := m.podsOf(ctx, u)
 		if err != nil {
 			return MemberHealth{}, err
 		}
-		if why != "" {
+		if why := workload.Unschedulable(pods, 0); why != "" {
 			h.Health, h.Message = "unschedulable", why
-		} else if why, err = workload.Failing(ctx, m.clients.Reader(), u); err != nil {
-			return MemberHealth{}, err
-		} else if why != "" {
+		} else if why := workload.Failing(pods); why != "" {
 			h.Health, h.Message = "failing", why
 		}
 	}

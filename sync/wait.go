@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"modelsync.dev/modelsync/tree/manifest"
@@ -148,18 +150,15 @@ func (m *Manager) healthOf(ctx context.Context, obj *unstructured.Unstructured, 
 	ready, msg := workload.Ready(u)
 	h := Health{ID: id, Ready: ready, Message: msg}
 	if !ready {
-		why, err := workload.Unschedulable(ctx, m.clients.Reader(), u, settled)
+		pods, err := m.podsOf(ctx, u)
 		if err != nil {
 			return Health{}, err
 		}
-		if why != "" {
+		if why := workload.Unschedulable(pods, settled); why != "" {
 			h.Message, h.Unschedulable = why, true
 			return h, nil
 		}
-		if why, err = workload.Failing(ctx, m.clients.Reader(), u); err != nil {
-			return Health{}, err
-		}
-		if why != "" {
+		if why := workload.Failing(pods); why != "" {
 			h.Message, h.Failing = why, true
 		}
 	}
@@ -172,4 +171,18 @@ func (m *Manager) waitReady(ctx context.Context, objs []*unstructured.Unstructur
 	opts := DefaultWaitOptions()
 	opts.Timeout = workload.RolloutBudget(objs, opts.Timeout).Timeout
 	return m.Wait(ctx, objs, opts, NoProgress{})
+}
+
+// podsOf are a workload's pods (by workload.PodLabels: a LeaderWorkerSet's
+// by its controller's name label); none for anything else.
+func (m *Manager) podsOf(ctx context.Context, u *unstructured.Unstructured) ([]unstructured.Unstructured, error) {
+	match := workload.PodLabels(u)
+	if len(match) == 0 {
+		return nil, nil
+	}
+	pods, err := m.clients.Reader().List(ctx, corev1.SchemeGroupVersion.WithKind("Pod"), u.GetNamespace(), labels.SelectorFromSet(match).String())
+	if err != nil {
+		return nil, fmt.Errorf("list the pods of %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	return pods, nil
 }

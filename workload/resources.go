@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -120,6 +121,26 @@ func Sizes(u *unstructured.Unstructured) (memory, storage resource.Quantity) {
 		}
 	}
 	return *resource.NewQuantity(mem, resource.BinarySI), *resource.NewQuantity(disk, resource.BinarySI)
+}
+
+// GPUCounts writes GPUs as "4 nvidia.com/a100", "-" for none.
+func GPUCounts(m map[string]int64) string {
+	var parts []string
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		if m[k] != 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func isGPU(resource string) bool {

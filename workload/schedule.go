@@ -1,33 +1,24 @@
 package workload
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-
-	"modelsync.dev/modelsync/cluster"
 )
 
-// Unschedulable is the scheduler's own reason why a workload's pods cannot
-// be placed (PodScheduled=False, reason Unschedulable: "0/6 nodes are
+// Unschedulable is the scheduler's own reason why pods (a workload's, listed
+// by PodLabels) cannot be placed (PodScheduled=False, reason Unschedulable: "0/6 nodes are
 // available: 6 Insufficient nvidia.com/a100…"), "" when none of its pods
-// waits for a node. Only workloads are asked (a LeaderWorkerSet's pods by
-// its controller's name label).
+// waits for a node.
 //
 // A pod is reported only once it has been unschedulable for at least
 // settled: the scheduler also says "unschedulable" for a moment while a
 // claim is being bound.
-func Unschedulable(ctx context.Context, r cluster.Reader, u *unstructured.Unstructured, settled time.Duration) (string, error) {
-	pods, err := podsOf(ctx, r, u)
-	if err != nil {
-		return "", err
-	}
+func Unschedulable(pods []unstructured.Unstructured, settled time.Duration) string {
 	for _, p := range pods {
 		conds, _, _ := unstructured.NestedSlice(p.Object, "status", "conditions")
 		for _, c := range conds {
@@ -36,11 +27,11 @@ func Unschedulable(ctx context.Context, r cluster.Reader, u *unstructured.Unstru
 			if m["type"] == string(corev1.PodScheduled) && m["status"] == string(corev1.ConditionFalse) && m["reason"] == corev1.PodReasonUnschedulable &&
 				time.Since(since) >= settled {
 				msg, _ := m["message"].(string)
-				return "pod " + p.GetName() + " cannot be scheduled: " + msg, nil
+				return "pod " + p.GetName() + " cannot be scheduled: " + msg
 			}
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // failingReasons are the kubelet's reasons for a container that waiting
@@ -51,24 +42,20 @@ var failingReasons = map[string]bool{
 	"CreateContainerConfigError": true, "CreateContainerError": true,
 }
 
-// Failing is why a workload's pods fail to start, as their kubelet reports
+// Failing is why pods (a workload's) fail to start, as their kubelet reports
 // it: "pod m-0: container vllm: CrashLoopBackOff (last exit: OOMKilled) …";
-// "" when none of its pods does. Only workloads are asked.
-func Failing(ctx context.Context, r cluster.Reader, u *unstructured.Unstructured) (string, error) {
-	pods, err := podsOf(ctx, r, u)
-	if err != nil {
-		return "", err
-	}
+// "" when none of them does.
+func Failing(pods []unstructured.Unstructured) string {
 	for _, p := range pods {
 		var pod corev1.Pod
 		if runtime.DefaultUnstructuredConverter.FromUnstructured(p.Object, &pod) != nil || pod.DeletionTimestamp != nil {
 			continue
 		}
 		if why := PodFailing(&pod); why != "" {
-			return why, nil
+			return why
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // PodFailing is why pod's containers fail to start, "" when they do not.
@@ -88,17 +75,4 @@ func PodFailing(pod *corev1.Pod) string {
 		return why
 	}
 	return ""
-}
-
-// podsOf are a workload's pods (by PodLabels); none for anything else.
-func podsOf(ctx context.Context, r cluster.Reader, u *unstructured.Unstructured) ([]unstructured.Unstructured, error) {
-	match := PodLabels(u)
-	if len(match) == 0 {
-		return nil, nil
-	}
-	pods, err := r.List(ctx, corev1.SchemeGroupVersion.WithKind("Pod"), u.GetNamespace(), labels.SelectorFromSet(match).String())
-	if err != nil {
-		return nil, fmt.Errorf("list the pods of %s %s: %w", u.GetKind(), u.GetName(), err)
-	}
-	return pods, nil
 }
