@@ -105,8 +105,9 @@ type Prediction struct {
 	// both), then updates it in place, then removes the copy.
 	Surge bool
 	// Room is, for an update that could surge and whose capacity was
-	// checked, what a copy needs and what is free now: "the copy needs 4
-	// nvidia.com/a100; 12 free now".
+	// checked, what a copy needs and what is free now: "4 nvidia.com/a100
+	// and 256Gi of claims (deleted with the copy); free now: 12
+	// nvidia.com/a100".
 	Room string
 	// Handover marks a workload whose spec.replicas modelsync applied and an
 	// autoscaler of the tree now owns: sync first gives the field to

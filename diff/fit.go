@@ -142,7 +142,7 @@ func copyRoom(u *unstructured.Unstructured, room *capacity.Cluster) string {
 	if _, storage := workload.Sizes(u); !storage.IsZero() {
 		claim = fmt.Sprintf(" and %s of claims (deleted with the copy)", storage.String())
 	}
-	return fmt.Sprintf("a copy needs %s%s; free now: %s", workload.GPUCounts(need), claim, strings.Join(free, ", "))
+	return fmt.Sprintf("%s%s; free now: %s", workload.GPUCounts(need), claim, strings.Join(free, ", "))
 }
 
 // SurgeCopyName names the copy a surge brings up beside the StatefulSet

@@ -206,8 +206,11 @@ func restartLines(preds []Prediction, plan *Plan) {
 		name := p.Object.GetLabels()[model.LabelModel]
 		if cost := restartCost(p); cost != "" {
 			lines[name] = append(lines[name], cost)
-			if p.Room != "" {
-				lines[name] = append(lines[name], p.Room)
+			switch {
+			case p.Room != "" && p.Surge:
+				lines[name] = append(lines[name], "the copy needs "+p.Room)
+			case p.Room != "":
+				lines[name] = append(lines[name], "no surge: a copy would need "+p.Room)
 			}
 			lines[name] = append(lines[name], rollBack(modeOf(p)))
 		}

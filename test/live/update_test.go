@@ -1,9 +1,11 @@
 package live_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	gosync "sync"
@@ -11,6 +13,9 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"modelsync.dev/modelsync/internal/testing/golden"
+	"modelsync.dev/modelsync/report"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -170,6 +175,22 @@ func (e *env) update(files fstest.MapFS) (*diff.Result, error) {
 	return res, err
 }
 
+// planGolden checks the text plan and the merge request note of an update
+// in the given mode against testdata/golden/live/update-<mode>.{txt,md}:
+// what a reviewer reads before the merge.
+func planGolden(t *testing.T, res *diff.Result, mode diff.UpdateMode) {
+	t.Helper()
+	var text, note bytes.Buffer
+	if err := report.WriteText(&text, res.Plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteMarkdown(&note, res.Plan, report.MarkdownOptions{Marker: "modelsync-plan"}); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("..", "..", "testdata", "golden", "live", "update-"+string(mode)+".txt"), text.Bytes())
+	golden.Check(t, filepath.Join("..", "..", "testdata", "golden", "live", "update-"+string(mode)+".md"), note.Bytes())
+}
+
 // modeOf is the plan's update mode for the Model named model.
 func modeOf(res *diff.Result, model string) diff.UpdateMode {
 	for _, m := range res.Plan.Models {
@@ -264,6 +285,7 @@ func TestImageChangeWithRoomKeepsTheModelServing(t *testing.T) {
 	if !surged(res, sts) || modeOf(res, "minimax") != diff.Surge {
 		t.Fatalf("the plan does not surge minimax's image change though there is room: %+v", res.Plan.Models)
 	}
+	planGolden(t, res, diff.Surge)
 	if p.down != 0 {
 		t.Errorf("minimax was down for %d of %d samples during its surged update, want 0 (in place: %d)", p.down, p.samples, inPlace)
 	}
@@ -414,6 +436,7 @@ func TestImageChangeWithoutRoomWaitsForApproval(t *testing.T) {
 	if !strings.Contains(restart, "DOWN while it restarts") || !strings.Contains(restart, "approval required") || modeOf(res, "minimax") != diff.RecreateMode {
 		t.Errorf("the plan's restart line: %q, want DOWN and approval required", restart)
 	}
+	planGolden(t, res, diff.RecreateMode)
 	time.Sleep(2 * time.Second)
 	before.Stop()
 	t.Logf("availability prober, image change without room, before the approval: %s", before)
@@ -494,6 +517,7 @@ func TestImageChangeOfTwoReplicasWithoutRoomRolls(t *testing.T) {
 	if mode := modeOf(res, "minimax"); mode != diff.Roll {
 		t.Errorf("the plan's mode for two replicas without room: %q, want roll", mode)
 	}
+	planGolden(t, res, diff.Roll)
 	for _, pod := range []string{sts + "-0", sts + "-1"} {
 		e.waitPodImage(pod, "vllm/vllm-openai:v0.11.3")
 	}
