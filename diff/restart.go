@@ -88,10 +88,12 @@ func restarting(p Prediction) []workload.Template {
 }
 
 // surgeable is an update sync can bring up beside the serving pods first: a
-// StatefulSet that serves now (replicas ≥ 1) whose pod template changes.
-// LeaderWorkerSets and Deployments roll as their controllers do.
+// StatefulSet or LeaderWorkerSet that serves now (replicas ≥ 1) whose pod
+// templates change. Deployments (the endpoint picker) roll as their
+// controller does.
 func surgeable(p Prediction) bool {
-	return p.Change.Kind == "StatefulSet" && len(restarting(p)) > 0 && workload.Count(p.Live.Object, 1, "spec", "replicas") >= 1
+	return (p.Change.Kind == "StatefulSet" || p.Change.Kind == workload.LeaderWorkerSet.Kind) &&
+		len(restarting(p)) > 0 && workload.Count(p.Live.Object, 1, "spec", "replicas") >= 1
 }
 
 // gateDowntime puts behind the prune job's approval every update that takes

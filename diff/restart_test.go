@@ -42,13 +42,21 @@ func TestRestartCost(t *testing.T) {
 	}
 }
 
-// Which updates sync can surge: a serving StatefulSet whose pod template
-// changes; nothing that does not restart pods, and nothing not serving.
+// Which updates sync can surge: a serving StatefulSet or LeaderWorkerSet
+// whose pod templates change; nothing that does not restart pods, and
+// nothing not serving.
 func TestSurgeable(t *testing.T) {
 	sts := func(kind string, replicas int64, image string) *unstructured.Unstructured {
 		return &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "apps/v1", "kind": kind, "metadata": map[string]any{"name": "m"},
 			"spec": map[string]any{"replicas": replicas, "template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "vllm", "image": image}}}}},
+		}}
+	}
+	lws := func(image string) *unstructured.Unstructured {
+		pod := map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "vllm", "image": image}}}}
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "metadata": map[string]any{"name": "m"},
+			"spec": map[string]any{"replicas": int64(1), "leaderWorkerTemplate": map[string]any{"size": int64(2), "leaderTemplate": pod, "workerTemplate": pod}},
 		}}
 	}
 	for _, tc := range []struct {
@@ -61,6 +69,7 @@ func TestSurgeable(t *testing.T) {
 		{"scaled to zero", sts("StatefulSet", 0, "v1"), sts("StatefulSet", 0, "v2"), false},
 		{"replicas only", sts("StatefulSet", 1, "v1"), sts("StatefulSet", 2, "v1"), false},
 		{"a Deployment", sts("Deployment", 1, "v1"), sts("Deployment", 1, "v2"), false},
+		{"a LeaderWorkerSet, new image", lws("v1"), lws("v2"), true},
 	} {
 		p := Prediction{Live: tc.live, Predicted: tc.pred, Change: Change{Action: Update, Kind: tc.live.GetKind(), Name: "m"}}
 		if got := surgeable(p); got != tc.want {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,20 +28,20 @@ var ErrNotStarted = errors.New("the new revision did not start")
 // is the pod template's startup probe budget plus workload.RolloutMargin.
 const AnnotationStartDeadline = model.AnnotationStartDeadline
 
-// surged applies a StatefulSet update that diff marked Surge, so that the
-// model it serves keeps serving throughout:
+// surged applies a StatefulSet or LeaderWorkerSet update that diff marked
+// Surge, so that the model it serves keeps serving throughout:
 //
-//  1. a copy with the new pod template, named <name>-surge, starts beside
-//     the serving StatefulSet. Its pods carry the serving pods' labels, so
+//  1. a copy with the new pod templates, named <name>-surge, starts beside
+//     the serving workload. Its pods carry the serving pods' labels, so
 //     the model's Service (and InferencePool) serves them too once ready;
 //     the copy selects only its own pods (inventory.LabelSurgeOf).
-//  2. once every pod of the copy is ready, the StatefulSet is updated in
+//  2. once every pod of the copy is ready, the workload is updated in
 //     place: while its pods restart, the copy serves;
-//  3. once the StatefulSet is ready at the new revision, the copy and its
+//  3. once the workload is ready at the new revision, the copy and its
 //     claims are deleted.
 //
 // If the copy does not start within the start deadline (or cannot be
-// scheduled), it is deleted and the StatefulSet is not touched: the old
+// scheduled), it is deleted and the workload is not touched: the old
 // revision keeps serving, and the sync fails with ErrNotStarted naming the
 // model and why. The copy is a member of the set while it exists, so a run
 // cut off half-way leaves it findable: the next plan lists it for pruning.
@@ -64,9 +65,9 @@ func (m *Manager) surged(ctx context.Context, p diff.Prediction, fence Fence) (*
 		if rerr := m.recordStart(ctx, p.Live, diff.TemplateDigest(p.Applied), err); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("record the failed start on %s: %w", name, rerr))
 		}
-		return nil, fmt.Errorf("%w: Model %s: a copy of StatefulSet %s with the new pod template did not start (deadline %s): %w; "+
+		return nil, fmt.Errorf("%w: Model %s: a copy of %s %s with the new pod template did not start (deadline %s): %w; "+
 			"the serving revision was not touched and keeps serving, while the tree declares the new one; change the Model and sync again",
-			ErrNotStarted, p.Object.GetLabels()[model.LabelModel], name, deadline, err)
+			ErrNotStarted, p.Object.GetLabels()[model.LabelModel], p.Applied.GetKind(), name, deadline, err)
 	}
 	stored, err := m.apply(ctx, p.Applied, fence)
 	if err != nil {
@@ -106,7 +107,8 @@ func (m *Manager) recordStart(ctx context.Context, live *unstructured.Unstructur
 }
 
 // surgeCopy is applied under another name, with live's replicas, its pods
-// labeled and selected as the copy's own, and its claims deleted with it.
+// labeled (and, for a StatefulSet, selected) as the copy's own, and its
+// claims deleted with it. A LeaderWorkerSet finds its pods by its own name.
 func surgeCopy(applied, live *unstructured.Unstructured) *unstructured.Unstructured {
 	c := applied.DeepCopy()
 	name := diff.SurgeCopyName(applied.GetName())
@@ -117,10 +119,17 @@ func surgeCopy(applied, live *unstructured.Unstructured) *unstructured.Unstructu
 	}
 	ann[inventory.LabelSurgeOf] = applied.GetName()
 	c.SetAnnotations(ann)
-	_ = unstructured.SetNestedField(c.Object, name, "spec", "selector", "matchLabels", inventory.LabelSurgeOf)
-	_ = unstructured.SetNestedField(c.Object, name, "spec", "template", "metadata", "labels", inventory.LabelSurgeOf)
+	for _, t := range workload.Templates(c) {
+		_ = unstructured.SetNestedField(c.Object, name, append(slices.Clone(t.Path), "metadata", "labels", inventory.LabelSurgeOf)...)
+	}
 	_ = unstructured.SetNestedField(c.Object, workload.Count(live.Object, 1, "spec", "replicas"), "spec", "replicas")
-	_ = unstructured.SetNestedField(c.Object, "Delete", "spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted")
+	retention := []string{"spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted"}
+	if c.GetKind() == workload.LeaderWorkerSet.Kind {
+		retention = []string{"spec", "leaderWorkerTemplate", "persistentVolumeClaimRetentionPolicy", "whenDeleted"}
+	} else {
+		_ = unstructured.SetNestedField(c.Object, name, "spec", "selector", "matchLabels", inventory.LabelSurgeOf)
+	}
+	_ = unstructured.SetNestedField(c.Object, "Delete", retention...)
 	return c
 }
 
@@ -154,11 +163,11 @@ func (m *Manager) deleteCopy(ctx context.Context, c *unstructured.Unstructured) 
 }
 
 // settleCopies handles the surge copies a sync that did not finish left
-// (cut off, or its job cancelled): one whose StatefulSet this sync surges
+// (cut off, or its job cancelled): one whose workload this sync surges
 // again is reused by surged (its pods keep loading); any other is removed
-// once the StatefulSet it stands for serves, and kept while it does not
+// once the workload it stands for serves, and kept while it does not
 // (the copy may be what serves the model: the sync stopped while the
-// StatefulSet restarted). A revert in the meantime so removes the new
+// workload restarted). A revert in the meantime so removes the new
 // revision and leaves the serving one alone.
 func (m *Manager) settleCopies(ctx context.Context, res *diff.Result, fence Fence) ([]string, error) {
 	surging := map[string]bool{}
@@ -179,7 +188,7 @@ func (m *Manager) settleCopies(ctx context.Context, res *diff.Result, fence Fenc
 			return out, err
 		}
 		if target == nil || err != nil {
-			out = append(out, fmt.Sprintf("kept %s %s: the StatefulSet %s it stands for is gone", c.GetKind(), c.GetName(), of))
+			out = append(out, fmt.Sprintf("kept %s %s: the %s %s it stands for is gone", c.GetKind(), c.GetName(), c.GetKind(), of))
 			continue
 		}
 		if ready, why := workload.Ready(target); !ready {

@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/sync"
 )
@@ -73,4 +75,94 @@ func TestLeaderWorkerSetRollsAndTheWaitFollows(t *testing.T) {
 			t.Errorf("the wait ended with pod %s on %s (terminating: %v): the roll was not done", p.Name, img, p.DeletionTimestamp != nil)
 		}
 	}
+}
+
+// A multi-node model whose image changes, with room for a second group,
+// surges as a StatefulSet does: a copy of the LeaderWorkerSet with the new
+// templates starts beside it, its leader serves through the model's
+// Service, the LeaderWorkerSet then rolls behind it, and the copy goes.
+// The prober counts no sample down.
+func TestLeaderWorkerSetImageChangeWithRoomSurges(t *testing.T) {
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	for name := range files {
+		if strings.HasPrefix(name, "models-config/models/") {
+			delete(files, name)
+		}
+	}
+	glm, err := os.ReadFile(filepath.Join("..", "..", "models-config", "models", "glm-5.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two pods of 4 GPUs per group, so that a second group fits beside the
+	// first on the cluster's 8-GPU A100 and H100 nodes; 3 s to load.
+	small := strings.NewReplacer("    nodes: 3 ", "    nodes: 2 ", "    pipelineParallel: 3\n", "    pipelineParallel: 2\n",
+		"    gpus: 4 ", "    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n    gpus: 4 ").Replace(string(glm))
+	if strings.Count(small, "modelsync.dev/ready-delay") != 1 || !strings.Contains(small, "pipelineParallel: 2") || !strings.Contains(small, "nodes: 2 ") {
+		t.Fatalf("the GLM-5 Model does not have the fields this test changes:\n%s", small)
+	}
+	const model = "models-config/models/glm-5.yaml"
+	files[model] = &fstest.MapFile{Data: []byte(small)}
+	if err := e.syncAndWait(files, waitOptions()); err != nil {
+		t.Fatalf("first rollout of the multi-node model: %v", err)
+	}
+	rule := e.ruleOf("glm")
+	if why := e.serving(t.Context(), rule); why != "" {
+		t.Fatalf("GLM-5 does not serve after the first sync: %s", why)
+	}
+
+	withImage(files, model, "vllm/vllm-openai:v0.11.3")
+	p := e.probe(rule)
+	res, err := e.update(files)
+	time.Sleep(time.Second)
+	p.Stop()
+	t.Logf("availability prober, a multi-node model's image change with room (surge): %s", p)
+	if err != nil {
+		t.Fatalf("the surged update: %v", err)
+	}
+	if mode := modeOf(res, "glm-5"); mode != diff.Surge {
+		t.Fatalf("the plan's mode for GLM-5 with room: %q, want surge (%+v)", mode, res.Plan.Models)
+	}
+	if p.down != 0 {
+		t.Errorf("GLM-5 was down for %d of %d samples during its surged update, want 0", p.down, p.samples)
+	}
+	pods, err := e.C.Core.CoreV1().Pods(e.NS).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := 0
+	for _, pod := range pods.Items {
+		if pod.DeletionTimestamp != nil {
+			continue
+		}
+		running++
+		if strings.Contains(pod.Name, "-surge") || pod.Spec.Containers[0].Image != "vllm/vllm-openai:v0.11.3" {
+			t.Errorf("after the surge: pod %s runs %s", pod.Name, pod.Spec.Containers[0].Image)
+		}
+	}
+	if running != 2 {
+		t.Errorf("%d pods run after the surge, want the group's 2", running)
+	}
+	if _, err := e.C.Dynamic.Resource(leaderWorkerSets).Namespace(e.NS).Get(t.Context(), "glm-5-vllm-inference-surge", metav1.GetOptions{}); err == nil {
+		t.Errorf("the surge copy is still there after the update")
+	}
+}
+
+// ruleOf is the name of the route rule whose name contains part.
+func (e *env) ruleOf(part string) string {
+	e.T.Helper()
+	routes, err := e.C.Dynamic.Resource(routesGVR).Namespace(e.NS).List(e.T.Context(), metav1.ListOptions{})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	for _, r := range routes.Items {
+		rules, _, _ := unstructured.NestedSlice(r.Object, "spec", "rules")
+		for _, x := range rules {
+			if name, _ := x.(map[string]any)["name"].(string); strings.Contains(name, part) {
+				return name
+			}
+		}
+	}
+	e.T.Fatalf("no route rule names %q", part)
+	return ""
 }
