@@ -39,6 +39,7 @@ var (
 	routesGVR     = schema.GroupVersionResource{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Resource: "aigatewayroutes"}
 	aiBackendsGVR = schema.GroupVersionResource{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Resource: "aiservicebackends"}
 	backendsGVR   = schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "backends"}
+	poolsGVR      = schema.GroupVersionResource{Group: "inference.networking.k8s.io", Version: "v1", Resource: "inferencepools"}
 )
 
 // prober samples, every 200 ms, whether a model's route rule points at a
@@ -121,7 +122,11 @@ func (e *env) serving(ctx context.Context, rule string) string {
 			refs, _ := m["backendRefs"].([]any)
 			for _, ref := range refs {
 				name, _ := ref.(map[string]any)["name"].(string)
-				if e.backendReady(ctx, name) {
+				ready := e.backendReady
+				if ref.(map[string]any)["kind"] == "InferencePool" {
+					ready = e.poolReady
+				}
+				if ready(ctx, name) {
 					return ""
 				}
 			}
@@ -149,18 +154,37 @@ func (e *env) backendReady(ctx context.Context, aiBackend string) bool {
 		if err != nil || len(svc.Spec.Selector) == 0 {
 			continue
 		}
-		pods, err := e.C.Core.CoreV1().Pods(e.NS).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
-		if err != nil {
+		if e.anyPodReady(ctx, svc.Spec.Selector) {
+			return true
+		}
+	}
+	return false
+}
+
+// poolReady: the InferencePool named pool selects a ready pod (its
+// endpoint picker sends requests to the pods its selector matches).
+func (e *env) poolReady(ctx context.Context, pool string) bool {
+	p, err := e.C.Dynamic.Resource(poolsGVR).Namespace(e.NS).Get(ctx, pool, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	match, _, _ := unstructured.NestedStringMap(p.Object, "spec", "selector", "matchLabels")
+	return len(match) > 0 && e.anyPodReady(ctx, match)
+}
+
+// anyPodReady: a ready pod, not terminating, matches selector.
+func (e *env) anyPodReady(ctx context.Context, selector map[string]string) bool {
+	pods, err := e.C.Core.CoreV1().Pods(e.NS).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
+	if err != nil {
+		return false
+	}
+	for _, pod := range pods.Items {
+		if pod.DeletionTimestamp != nil {
 			continue
 		}
-		for _, pod := range pods.Items {
-			if pod.DeletionTimestamp != nil {
-				continue
-			}
-			for _, c := range pod.Status.Conditions {
-				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					return true
-				}
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return true
 			}
 		}
 	}
