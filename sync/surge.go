@@ -66,8 +66,8 @@ func (m *Manager) surged(ctx context.Context, p diff.Prediction, fence Fence) (*
 			err = errors.Join(err, fmt.Errorf("record the failed start on %s: %w", name, rerr))
 		}
 		return nil, fmt.Errorf("%w: Model %s: a copy of %s %s with the new pod template did not start (deadline %s): %w; "+
-			"the serving revision was not touched and keeps serving, while the tree declares the new one; change the Model and sync again",
-			ErrNotStarted, p.Object.GetLabels()[model.LabelModel], p.Applied.GetKind(), name, deadline, err)
+			"revision %s still serving (untouched); the tree declares %s: change the Model and sync again",
+			ErrNotStarted, p.Object.GetLabels()[model.LabelModel], p.Applied.GetKind(), name, deadline, err, diff.TemplateDigest(p.Live), diff.TemplateDigest(p.Applied))
 	}
 	stored, err := m.apply(ctx, p.Applied, fence)
 	if err != nil {

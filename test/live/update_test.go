@@ -348,8 +348,9 @@ func TestRevisionThatNeverStartsLeavesTheOldOneServing(t *testing.T) {
 	if !surged(res, sts) {
 		t.Fatalf("the plan does not surge the update")
 	}
-	if !errors.Is(err, sync.ErrNotStarted) || !strings.Contains(err.Error(), "Model minimax") || !strings.Contains(err.Error(), "keeps serving") {
-		t.Errorf("sync: %v, want it to fail naming the model and that the old revision keeps serving", err)
+	if !errors.Is(err, sync.ErrNotStarted) || !strings.Contains(err.Error(), "Model minimax") ||
+		!regexp.MustCompile(`revision \S{12} still serving \(untouched\); the tree declares \S{12}`).MatchString(err.Error()) {
+		t.Errorf("sync: %v, want it to fail naming the model, the revision still serving and the one the tree declares", err)
 	}
 	if p.down != 0 {
 		t.Errorf("minimax was down for %d samples while its new revision failed to start, want 0", p.down)
