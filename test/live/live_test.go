@@ -59,6 +59,26 @@ func (e *env) syncAndWait(files fstest.MapFS, opts sync.WaitOptions) error {
 	return e.m.Wait(e.T.Context(), objs, opts, sync.NoProgress{})
 }
 
+// treeWithOnly is the repository's tree with one Model, models-config's
+// models/<file>, rewritten by edit, and no other: a lab with the GPUs to
+// itself. It returns the tree and the Model's path in it.
+func treeWithOnly(t *testing.T, file string, edit func(string) string) (fstest.MapFS, string) {
+	t.Helper()
+	files := kubetest.RepoTree(t)
+	for name := range files {
+		if strings.HasPrefix(name, "models-config/models/") {
+			delete(files, name)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", "models-config", "models", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "models-config/models/" + file
+	files[path] = &fstest.MapFile{Data: []byte(edit(string(data)))}
+	return files, path
+}
+
 func waitOptions() sync.WaitOptions {
 	o := sync.DefaultWaitOptions()
 	o.Timeout, o.Interval, o.Unschedulable = 3*time.Minute, 500*time.Millisecond, 15*time.Second

@@ -1,11 +1,8 @@
 package live_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -25,17 +21,7 @@ var leaderWorkerSets = schema.GroupVersionResource{Group: "leaderworkerset.x-k8s
 // that read only it would call the update done before it began.
 func TestLeaderWorkerSetRollsAndTheWaitFollows(t *testing.T) {
 	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	for name := range files {
-		if strings.HasPrefix(name, "models-config/models/") {
-			delete(files, name)
-		}
-	}
-	glm, err := os.ReadFile(filepath.Join("..", "..", "models-config", "models", "glm-5.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files["models-config/models/glm-5.yaml"] = &fstest.MapFile{Data: glm}
+	files, _ := treeWithOnly(t, "glm-5.yaml", func(s string) string { return s })
 	if err := e.syncAndWait(files, waitOptions()); err != nil {
 		t.Fatalf("first rollout of the multi-node model: %v", err)
 	}
@@ -84,25 +70,14 @@ func TestLeaderWorkerSetRollsAndTheWaitFollows(t *testing.T) {
 // The prober counts no sample down.
 func TestLeaderWorkerSetImageChangeWithRoomSurges(t *testing.T) {
 	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	for name := range files {
-		if strings.HasPrefix(name, "models-config/models/") {
-			delete(files, name)
-		}
-	}
-	glm, err := os.ReadFile(filepath.Join("..", "..", "models-config", "models", "glm-5.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Two pods of 4 GPUs per group, so that a second group fits beside the
 	// first on the cluster's 8-GPU A100 and H100 nodes; 3 s to load.
 	small := strings.NewReplacer("    nodes: 3 ", "    nodes: 2 ", "    pipelineParallel: 3\n", "    pipelineParallel: 2\n",
-		"    gpus: 4 ", "    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n    gpus: 4 ").Replace(string(glm))
-	if strings.Count(small, "modelsync.dev/ready-delay") != 1 || !strings.Contains(small, "pipelineParallel: 2") || !strings.Contains(small, "nodes: 2 ") {
-		t.Fatalf("the GLM-5 Model does not have the fields this test changes:\n%s", small)
+		"    gpus: 4 ", "    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n    gpus: 4 ")
+	files, model := treeWithOnly(t, "glm-5.yaml", small.Replace)
+	if got := string(files[model].Data); strings.Count(got, "modelsync.dev/ready-delay") != 1 || !strings.Contains(got, "pipelineParallel: 2") || !strings.Contains(got, "nodes: 2 ") {
+		t.Fatalf("the GLM-5 Model does not have the fields this test changes:\n%s", got)
 	}
-	const model = "models-config/models/glm-5.yaml"
-	files[model] = &fstest.MapFile{Data: []byte(small)}
 	if err := e.syncAndWait(files, waitOptions()); err != nil {
 		t.Fatalf("first rollout of the multi-node model: %v", err)
 	}

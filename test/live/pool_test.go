@@ -1,15 +1,11 @@
 package live_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"modelsync.dev/modelsync/diff"
-	"modelsync.dev/modelsync/internal/testing/kubetest"
 	"modelsync.dev/modelsync/sync"
 )
 
@@ -19,22 +15,13 @@ import (
 // selects a ready pod while the StatefulSet restarts behind the copy.
 func TestPoolModelImageChangeWithRoomSurges(t *testing.T) {
 	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	for name := range files {
-		if strings.HasPrefix(name, "models-config/models/") {
-			delete(files, name)
-		}
+	slow := func(s string) string {
+		return strings.Replace(s, "    gpus: 4\n", "    gpus: 4\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1)
 	}
-	data, err := os.ReadFile(filepath.Join("..", "..", "models-config", "models", "qwen3-32b.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow := strings.Replace(string(data), "    gpus: 4\n", "    gpus: 4\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1)
-	if slow == string(data) || !strings.Contains(slow, "pool: {}") {
+	files, model := treeWithOnly(t, "qwen3-32b.yaml", slow)
+	if got := string(files[model].Data); !strings.Contains(got, "ready-delay") || !strings.Contains(got, "pool: {}") {
 		t.Fatal("the Qwen3-32B Model is not the pool model with 4 GPUs this test changes")
 	}
-	const model = "models-config/models/qwen3-32b.yaml"
-	files[model] = &fstest.MapFile{Data: []byte(slow)}
 	if err := e.syncAndWait(files, waitOptions()); err != nil {
 		t.Fatalf("first rollout of the pool model: %v", err)
 	}
