@@ -15,10 +15,7 @@ import (
 // selects a ready pod while the StatefulSet restarts behind the copy.
 func TestPoolModelImageChangeWithRoomSurges(t *testing.T) {
 	e := newEnv(t)
-	slow := func(s string) string {
-		return strings.Replace(s, "    gpus: 4\n", "    gpus: 4\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1)
-	}
-	files, model := treeWithOnly(t, "qwen3-32b.yaml", slow)
+	files, model := treeWithOnly(t, "qwen3-32b.yaml", loadsIn3s)
 	if got := string(files[model].Data); !strings.Contains(got, "ready-delay") || !strings.Contains(got, "pool: {}") {
 		t.Fatal("the Qwen3-32B Model is not the pool model with 4 GPUs this test changes")
 	}

@@ -191,6 +191,30 @@ func (e *env) anyPodReady(ctx context.Context, selector map[string]string) bool 
 	return false
 }
 
+// loadsIn3s makes a Model's pods take 3 s to become ready: long enough
+// for the prober to see a restart.
+func loadsIn3s(model string) string {
+	return strings.Replace(model, "    gpus: 4\n", "    gpus: 4\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1)
+}
+
+// The runbook's MiniMax, the model most update tests change.
+const minimaxSTS, minimaxFile, minimaxRule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
+
+// servingMinimax syncs the repository's tree, its MiniMax Model rewritten
+// by edit first (nil: as it is), and waits until everything is ready.
+func servingMinimax(t *testing.T, edit func(string) string) (*env, fstest.MapFS) {
+	t.Helper()
+	e := newEnv(t)
+	files := kubetest.RepoTree(t)
+	if edit != nil {
+		files[minimaxFile] = &fstest.MapFile{Data: []byte(edit(string(files[minimaxFile].Data)))}
+	}
+	if err := e.syncAndWait(files, waitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	return e, files
+}
+
 // update plans files and applies them, as a default-branch sync does.
 func (e *env) update(files fstest.MapFS) (*diff.Result, error) {
 	e.T.Helper()
@@ -268,14 +292,9 @@ func (e *env) waitPodImage(name, image string) {
 // same update rolled in place (the old behaviour) takes the model down
 // while its only pod restarts: the prober counts both.
 func TestImageChangeWithRoomKeepsTheModelServing(t *testing.T) {
-	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
 	// The model takes 3 s to load: long enough for the prober to see it.
-	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    gpus: 4\n", "    gpus: 4\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1))}
-	if err := e.syncAndWait(files, waitOptions()); err != nil {
-		t.Fatal(err)
-	}
+	e, files := servingMinimax(t, loadsIn3s)
+	const sts, model, rule = minimaxSTS, minimaxFile, minimaxRule
 	if why := e.serving(t.Context(), rule); why != "" {
 		t.Fatalf("minimax does not serve after the first sync: %s", why)
 	}
@@ -330,12 +349,8 @@ func TestImageChangeWithRoomKeepsTheModelServing(t *testing.T) {
 // removes it, leaves the StatefulSet at its old revision, and fails naming
 // the model and why; the prober counts no sample down.
 func TestRevisionThatNeverStartsLeavesTheOldOneServing(t *testing.T) {
-	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	if err := e.syncAndWait(files, waitOptions()); err != nil {
-		t.Fatal(err)
-	}
-	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
+	e, files := servingMinimax(t, nil)
+	const sts, model, rule = minimaxSTS, minimaxFile, minimaxRule
 	data := string(files[model].Data)
 	data = strings.Replace(data, "  name: minimax\n", "  name: minimax\n  annotations:\n    "+sync.AnnotationStartDeadline+": 15s\n", 1)
 	data = strings.Replace(data, "    image: vllm/vllm-openai:v0.11.2\n", "    image: vllm/vllm-openai:broken\n    podAnnotations:\n      modelsync.dev/ready-delay: 100h\n", 1)
@@ -424,13 +439,8 @@ func (e *env) fill(gpu string, count int64, tolerations []corev1.Toleration, sch
 // applies the update, and the model is down for about its start time, no
 // more.
 func TestImageChangeWithoutRoomWaitsForApproval(t *testing.T) {
-	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
-	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    gpus: 4\n", "    gpus: 4\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1))}
-	if err := e.syncAndWait(files, waitOptions()); err != nil {
-		t.Fatal(err)
-	}
+	e, files := servingMinimax(t, loadsIn3s)
+	const sts, model, rule = minimaxSTS, minimaxFile, minimaxRule
 	var live appsv1.StatefulSet
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(e.statefulSet(sts).Object, &live); err != nil {
 		t.Fatal(err)
@@ -495,7 +505,7 @@ func TestRenamedModelMovesItsRuleOnceTheNewWorkloadServes(t *testing.T) {
 	e := newEnv(t)
 	files := kubetest.RepoTree(t)
 	const model, rule = "models-config/models/minimax.yaml", "minimax-m2.5"
-	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    gpus: 4\n", "    gpus: 4\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1))}
+	files[model] = &fstest.MapFile{Data: []byte(loadsIn3s(string(files[model].Data)))}
 	if err := e.syncAndWait(files, waitOptions()); err != nil {
 		t.Fatal(err)
 	}
@@ -525,14 +535,11 @@ func TestRenamedModelMovesItsRuleOnceTheNewWorkloadServes(t *testing.T) {
 // one pod at a time: the plan says so, and the model never has no ready
 // replica.
 func TestImageChangeOfTwoReplicasWithoutRoomRolls(t *testing.T) {
-	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
 	// Two replicas of 4 A100s fill the cluster's only 8-A100 node.
-	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    gpus: 4\n", "    gpus: 4\n    replicas: 2\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1))}
-	if err := e.syncAndWait(files, waitOptions()); err != nil {
-		t.Fatal(err)
-	}
+	e, files := servingMinimax(t, func(s string) string {
+		return strings.Replace(s, "    gpus: 4\n", "    gpus: 4\n    replicas: 2\n    podAnnotations:\n      modelsync.dev/ready-delay: 3s\n", 1)
+	})
+	const sts, model, rule = minimaxSTS, minimaxFile, minimaxRule
 	withImage(files, model, "vllm/vllm-openai:v0.11.3")
 	p := e.probe(rule)
 	res, err := e.update(files)
@@ -559,12 +566,8 @@ func TestImageChangeOfTwoReplicasWithoutRoomRolls(t *testing.T) {
 // start deadline: the copy is removed, the old revision serves throughout,
 // and sync names the model and the kubelet's reason.
 func TestCrashLoopingRevisionEndsTheSurgeAtOnce(t *testing.T) {
-	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	if err := e.syncAndWait(files, waitOptions()); err != nil {
-		t.Fatal(err)
-	}
-	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
+	e, files := servingMinimax(t, nil)
+	const sts, model, rule = minimaxSTS, minimaxFile, minimaxRule
 	data := strings.Replace(string(files[model].Data), "    image: vllm/vllm-openai:v0.11.2\n", "    image: vllm/vllm-openai:v0.11.3\n    startDeadline: 30m\n    podAnnotations:\n      "+controlplane.FailAnnotation+": OOMKilled\n", 1)
 	files[model] = &fstest.MapFile{Data: []byte(data)}
 	p := e.probe(rule)
@@ -589,12 +592,8 @@ func TestCrashLoopingRevisionEndsTheSurgeAtOnce(t *testing.T) {
 // removes the copy, leaves the serving StatefulSet alone, and the model
 // never goes down.
 func TestRevertWhileASurgeIsStarting(t *testing.T) {
-	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
-	if err := e.syncAndWait(files, waitOptions()); err != nil {
-		t.Fatal(err)
-	}
+	e, files := servingMinimax(t, nil)
+	const sts, model, rule = minimaxSTS, minimaxFile, minimaxRule
 	reverted := fstest.MapFS{}
 	for k, v := range files {
 		reverted[k] = &fstest.MapFile{Data: v.Data}
@@ -654,12 +653,8 @@ func TestRevertWhileASurgeIsStarting(t *testing.T) {
 // still loading (the same pod), waits for it, and finishes the update; the
 // model never goes down.
 func TestCutOffSurgeContinues(t *testing.T) {
-	e := newEnv(t)
-	files := kubetest.RepoTree(t)
-	const sts, model, rule = "minimax-vllm-inference", "models-config/models/minimax.yaml", "minimax-m2.5"
-	if err := e.syncAndWait(files, waitOptions()); err != nil {
-		t.Fatal(err)
-	}
+	e, files := servingMinimax(t, nil)
+	const sts, model, rule = minimaxSTS, minimaxFile, minimaxRule
 	files[model] = &fstest.MapFile{Data: []byte(strings.Replace(string(files[model].Data), "    image: vllm/vllm-openai:v0.11.2\n", "    image: vllm/vllm-openai:v0.11.3\n    podAnnotations:\n      modelsync.dev/ready-delay: 8s\n", 1))}
 	p := e.probe(rule)
 	res, _ := e.Plan(files)
