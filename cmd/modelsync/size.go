@@ -17,6 +17,7 @@ import (
 
 	"modelsync.dev/modelsync/tree/modelfiles"
 	"modelsync.dev/modelsync/tree/sizing"
+	"modelsync.dev/modelsync/tree/validation"
 )
 
 // filesFlag maps an upstream repository to a local copy of its files.
@@ -244,6 +245,18 @@ func (o *lockOptions) Run(ctx context.Context, out, errOut io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "wrote %s: %d model(s)\n", path, len(lock.Models))
+	// The lock is what validate asks for, so lock reads a tree validate
+	// refuses; but a Model that could not be read is not in it: say why.
+	var broken []validation.Diagnostic
+	for _, d := range set.Diagnostics {
+		if d.Severity == validation.Error && d.Rule != validation.RuleModelLock {
+			broken = append(broken, d)
+		}
+	}
+	if len(broken) > 0 {
+		printDiagnostics(errOut, broken)
+		fmt.Fprintf(errOut, "warning: the tree has %d error(s) (above); a Model that could not be read is not in the lock: fix it and run lock again\n", len(broken))
+	}
 	if len(skipped) > 0 {
 		fmt.Fprintf(out, "skipped %d served Model(s) without spec.revision: %s; pin each to a commit (revision: <40-digit commit, or a branch or tag lock resolves>) to size it from its files\n",
 			len(skipped), strings.Join(skipped, ", "))

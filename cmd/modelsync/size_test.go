@@ -234,3 +234,32 @@ func TestSizeFlagsOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// lock on a tree whose Models name no revision writes an empty lock and
+// says which Models it skipped and what to add, instead of "0 model(s)"
+// alone.
+func TestLockNamesTheModelsWithoutARevision(t *testing.T) {
+	t.Setenv("HF_ENDPOINT", "http://127.0.0.1:1") // nothing is read from the Hub
+	dir := filepath.Join(t.TempDir(), "models-config")
+	for name, text := range map[string]string{
+		"route.yaml":            sizedRoute,
+		"models/qwen3-32b.yaml": sizedModel("qwen3-32b", "Qwen/Qwen3-32B", "", 1, 40960, "    weightsGi: 61\n    paramsB: 32.8\n"),
+		"models/qwen3-8b.yaml":  sizedModel("qwen3-8b", "Qwen/Qwen3-8B", "", 1, 40960, "    weightsGi: 16\n    paramsB: 8.2\n"),
+		// Without a revision, weightsGi and paramsB are required: this
+		// Model cannot be read, and lock says so.
+		"models/broken.yaml": sizedModel("broken", "Qwen/Qwen3-4B", "", 1, 40960),
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := run("lock", "--path", dir, "-n", "nrp-llm")
+	if code != 0 || !strings.Contains(out, "0 model(s)") ||
+		!strings.Contains(out, "skipped 2 served Model(s) without spec.revision: qwen3-32b, qwen3-8b") || !strings.Contains(out, "pin each to a commit (revision:") ||
+		!strings.Contains(errOut, "models/broken.yaml") || !strings.Contains(errOut, "spec.server.weightsGi is required") || !strings.Contains(errOut, "not in the lock") {
+		t.Errorf("lock without revisions: exit %d\n%s%s", code, out, errOut)
+	}
+}

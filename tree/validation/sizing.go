@@ -23,7 +23,7 @@ func checkStart(c *checker) {
 		key := modelfiles.Key(m.Spec.Upstream, m.Spec.Revision)
 		f := c.in.Lock.Models[key]
 		if f == nil {
-			c.add(Error, "model-lock", m.Origin.At("spec", "revision"), obj, key+" is not in "+modelfiles.LockFile,
+			c.add(Error, RuleModelLock, m.Origin.At("spec", "revision"), obj, key+" is not in "+modelfiles.LockFile,
 				"run modelsync lock --path <the tree> and commit "+modelfiles.LockFile)
 			continue
 		}
@@ -50,3 +50,7 @@ func checkStart(c *checker) {
 		}
 	}
 }
+
+// RuleModelLock is the finding of a Model whose facts are not in the lock:
+// what modelsync lock writes.
+const RuleModelLock = "model-lock"
