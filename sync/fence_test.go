@@ -10,6 +10,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -240,6 +241,53 @@ func TestFenceRefusesADeleteMarkedByALostLease(t *testing.T) {
 	}
 	if e.configMap("marked").Name == "" {
 		t.Fatal("the marked object is gone")
+	}
+}
+
+// heldAlready is a run paused just after its Hold passed: whatever it
+// sends next, the API server's fence policy is what stops it.
+type heldAlready struct{ sync.Fence }
+
+func (heldAlready) Hold(context.Context) error { return nil }
+
+// A surge copy is deleted as prune deletes: a run that lost its Lease while
+// the copy loaded (paused past its Hold) deletes no copy, since the run that
+// took the Lease may be continuing the same surge with it; the run that
+// holds the Lease deletes it.
+func TestFenceKeepsASurgeCopyFromALostLease(t *testing.T) {
+	e := newEnv(t)
+	e.installFence()
+	ctx := t.Context()
+	labels := map[string]string{"app": "m-surge"}
+	copy := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "m-surge", Annotations: map[string]string{inventory.LabelSurgeOf: "m"}},
+		Spec: appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "vllm", Image: "vllm/vllm-openai:next"}}}}}}
+	if _, err := e.C.Core.AppsV1().StatefulSets(e.NS).Create(ctx, copy, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("apps/v1")
+	u.SetKind("StatefulSet")
+	u.SetNamespace(e.NS)
+	u.SetName("m-surge")
+	m := sync.NewManager(e.C, e.NS, inventory.DefaultName)
+
+	a := e.lease("run-a", time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	b := e.lease("run-b", 15*time.Second) // takes the expired Lease: a new transition
+	err := m.DeleteCopy(ctx, u, heldAlready{a})
+	if err == nil || !strings.Contains(err.Error(), inventory.FenceRefusal) {
+		t.Errorf("the lost run's delete of the copy: %v, want the fence's refusal", err)
+	}
+	got, err := e.C.Core.AppsV1().StatefulSets(e.NS).Get(ctx, "m-surge", metav1.GetOptions{})
+	if err != nil || got.DeletionTimestamp != nil {
+		t.Fatalf("the copy after the lost run's delete: %v (deleting: %v)", err, got != nil && got.DeletionTimestamp != nil)
+	}
+	if err := m.DeleteCopy(ctx, u, b); err != nil {
+		t.Errorf("the Lease holder's delete of the copy: %v", err)
+	}
+	if got, err := e.C.Core.AppsV1().StatefulSets(e.NS).Get(ctx, "m-surge", metav1.GetOptions{}); err == nil && got.DeletionTimestamp == nil {
+		t.Error("the copy stays after the Lease holder's delete")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"modelsync.dev/modelsync/cluster"
@@ -59,10 +60,14 @@ func (m *Manager) surged(ctx context.Context, p diff.Prediction, fence Fence) (*
 			// the copy if the tree moved on (settleCopies).
 			return nil, fmt.Errorf("stopped while its surge copy %s starts (it keeps loading; the next sync continues the surge or removes the copy): %w", c.GetName(), err)
 		}
-		if derr := m.deleteCopy(ctx, c); derr != nil {
+		if derr := m.deleteCopy(ctx, c, fence); derr != nil {
 			err = errors.Join(err, fmt.Errorf("delete the copy %s: %w (delete it by hand)", c.GetName(), derr))
 		}
-		if rerr := m.recordStart(ctx, p.Live, diff.TemplateDigest(p.Applied), err); rerr != nil {
+		rerr := fence.Hold(ctx)
+		if rerr == nil {
+			rerr = m.recordStart(ctx, p.Live, diff.TemplateDigest(p.Applied), err)
+		}
+		if rerr != nil {
 			err = errors.Join(err, fmt.Errorf("record the failed start on %s: %w", name, rerr))
 		}
 		return nil, fmt.Errorf("%w: Model %s: a copy of %s %s with the new pod template did not start (deadline %s): %w; "+
@@ -76,7 +81,7 @@ func (m *Manager) surged(ctx context.Context, p diff.Prediction, fence Fence) (*
 	if err := m.waitWithin(ctx, p.Applied, deadline); err != nil {
 		return stored, fmt.Errorf("%s did not become ready at the new revision within %s: %w; its copy %s keeps serving the new revision until it does (sync again)", name, deadline, err, c.GetName())
 	}
-	if err := m.deleteCopy(ctx, c); err != nil {
+	if err := m.deleteCopy(ctx, c, fence); err != nil {
 		return stored, fmt.Errorf("delete its surge copy %s: %w", c.GetName(), err)
 	}
 	if err := m.recordStart(ctx, stored, "", nil); err != nil {
@@ -149,13 +154,32 @@ func (m *Manager) waitWithin(ctx context.Context, u *unstructured.Unstructured, 
 	return m.Wait(ctx, []*unstructured.Unstructured{u}, opts, NoProgress{})
 }
 
-// deleteCopy deletes a surge copy; its claims go with it.
-func (m *Manager) deleteCopy(ctx context.Context, c *unstructured.Unstructured) error {
+// deleteCopy deletes a surge copy; its claims go with it. It deletes as
+// prune does, marked with the run's fence token and on the marked
+// resourceVersion, so a run that lost its Lease while the copy loaded
+// deletes nothing: the run that took the Lease may be continuing the same
+// surge with this copy.
+func (m *Manager) deleteCopy(ctx context.Context, c *unstructured.Unstructured, fence Fence) error {
 	res, err := m.clients.Resource(c.GroupVersionKind(), c.GetNamespace())
 	if err != nil {
 		return err
 	}
-	err = res.Delete(ctx, c.GetName(), metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := fence.Hold(ctx); err != nil {
+			return err
+		}
+		live, err := res.Get(ctx, c.GetName(), metav1.GetOptions{})
+		if err != nil || live.GetDeletionTimestamp() != nil {
+			return err
+		}
+		rv, err := m.markDeleting(ctx, res, live, fence)
+		if err != nil {
+			return err
+		}
+		uid := live.GetUID()
+		return res.Delete(ctx, c.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
+			PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
+	})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -195,10 +219,7 @@ func (m *Manager) settleCopies(ctx context.Context, res *diff.Result, fence Fenc
 			out = append(out, fmt.Sprintf("kept %s %s: it serves while %s is not ready (%s)", c.GetKind(), c.GetName(), of, why))
 			continue
 		}
-		if err := fence.Hold(ctx); err != nil {
-			return out, err
-		}
-		if err := m.deleteCopy(ctx, c); err != nil {
+		if err := m.deleteCopy(ctx, c, fence); err != nil {
 			return out, fmt.Errorf("remove the surge copy %s: %w", c.GetName(), err)
 		}
 		out = append(out, fmt.Sprintf("removed %s %s, the surge copy of %s from a sync that did not finish: %s serves", c.GetKind(), c.GetName(), of, of))
