@@ -111,12 +111,18 @@ func Sizes(u *unstructured.Unstructured) (memory, storage resource.Quantity) {
 			}
 		}
 	}
-	claims := sliceAt(u.Object, "spec", "volumeClaimTemplates")
+	// A StatefulSet's pods each get its claim templates; a LeaderWorkerSet's
+	// too, in every group (the leader and its workers).
+	claims, pods := sliceAt(u.Object, "spec", "volumeClaimTemplates"), replicas
+	if u.GetKind() == LeaderWorkerSet.Kind {
+		claims = sliceAt(u.Object, "spec", "leaderWorkerTemplate", "volumeClaimTemplates")
+		pods = replicas * Count(u.Object, 1, "spec", "leaderWorkerTemplate", "size")
+	}
 	for _, c := range claims {
 		cm, _ := c.(map[string]any)
 		if v, ok, _ := unstructured.NestedString(cm, "spec", "resources", "requests", "storage"); ok {
 			if q, err := resource.ParseQuantity(v); err == nil {
-				disk += q.Value() * replicas
+				disk += q.Value() * pods
 			}
 		}
 	}

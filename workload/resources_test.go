@@ -20,6 +20,9 @@ func TestWorkloadGPUs(t *testing.T) {
 			leaderTemplate: {spec: {containers: [{resources: {limits: {nvidia.com/gpu: "8"}}}]}},
 			workerTemplate: {spec: {containers: [{resources: {limits: {nvidia.com/gpu: "8"}}}]}}}}}`,
 			map[string]int64{"nvidia.com/gpu": 48}},
+		{"a LeaderWorkerSet without a leaderTemplate: the leader runs the workers' template", `{kind: LeaderWorkerSet, spec: {replicas: 1, leaderWorkerTemplate: {size: 3,
+			workerTemplate: {spec: {containers: [{resources: {limits: {nvidia.com/gpu: "4"}}}]}}}}}`,
+			map[string]int64{"nvidia.com/gpu": 12}},
 		{"scaled to zero", `{kind: StatefulSet, spec: {replicas: 0, template: {spec: {containers: [{resources: {limits: {nvidia.com/gpu: "8"}}}]}}}}`,
 			map[string]int64{"nvidia.com/gpu": 0}},
 		{"not a workload", `{kind: Service, spec: {}}`, nil},
@@ -42,6 +45,9 @@ func TestWorkloadSizes(t *testing.T) {
 		{"a LeaderWorkerSet of groups of 3", `{kind: LeaderWorkerSet, spec: {replicas: 1, leaderWorkerTemplate: {size: 3,
 			leaderTemplate: {spec: {containers: [{resources: {requests: {memory: 100Gi}}}]}},
 			workerTemplate: {spec: {containers: [{resources: {requests: {memory: 50Gi}}}]}}}}}`, "200Gi", "0"},
+		{"a LeaderWorkerSet's claims: every pod of every group", `{kind: LeaderWorkerSet, spec: {replicas: 2, leaderWorkerTemplate: {size: 3,
+			workerTemplate: {spec: {containers: [{resources: {requests: {memory: 50Gi}}}]}},
+			volumeClaimTemplates: [{spec: {resources: {requests: {storage: 100Gi}}}}]}}}`, "300Gi", "600Gi"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem, disk := Sizes(objtest.Object(t, tc.yaml))

@@ -42,7 +42,8 @@ func (t Template) SpecPath() []string { return append(slices.Clone(t.Path), "spe
 
 // Templates lists u's pod templates: a StatefulSet's or Deployment's, a
 // LeaderWorkerSet's leader (one per replica) and workers (size-1 per
-// replica). Nothing for what is not a workload.
+// replica), or its workerTemplate alone for all size pods of a replica when
+// it has no leaderTemplate. Nothing for what is not a workload.
 func Templates(u *unstructured.Unstructured) []Template {
 	replicas := Count(u.Object, 1, "spec", "replicas")
 	switch u.GetKind() {
@@ -50,6 +51,10 @@ func Templates(u *unstructured.Unstructured) []Template {
 		return []Template{{Path: []string{"spec", "template"}, Pods: replicas, Serves: true}}
 	case LeaderWorkerSet.Kind:
 		size := max(Count(u.Object, 1, "spec", "leaderWorkerTemplate", "size"), 1)
+		if _, ok, _ := unstructured.NestedMap(u.Object, "spec", "leaderWorkerTemplate", "leaderTemplate"); !ok {
+			// Without a leaderTemplate the leader runs the workerTemplate.
+			return []Template{{Path: []string{"spec", "leaderWorkerTemplate", "workerTemplate"}, Pods: replicas * size, Serves: true}}
+		}
 		return []Template{
 			{Path: []string{"spec", "leaderWorkerTemplate", "leaderTemplate"}, Pods: replicas, Serves: true},
 			{Path: []string{"spec", "leaderWorkerTemplate", "workerTemplate"}, Pods: replicas * (size - 1)},
