@@ -32,19 +32,22 @@ func restartCost(p Prediction) string {
 	if budget > 0 {
 		within = fmt.Sprintf(" for up to %s (its startup probe's budget)", strings.TrimSuffix(budget.String(), "0s"))
 	}
-	what := p.Change.Kind + " " + p.Change.Name
+	what, unit := p.Change.Kind+" "+p.Change.Name, "replica"
+	if p.Change.Kind == workload.LeaderWorkerSet.Kind {
+		unit = "group" // a LeaderWorkerSet's replica: a leader and its workers
+	}
 	if p.Surge {
 		return fmt.Sprintf("no downtime (surge): a copy of %s with the new pod template starts beside it (its GPUs are free now) and serves beside it once ready; then %s is updated in place and the copy removed. "+
 			"If the copy does not start%s, it is removed and the old revision keeps serving", what, p.Change.Name, within)
 	}
 	if replicas <= 1 {
-		down := fmt.Sprintf("DOWN while it restarts: %s replaces its only replica in place%s, and stays down if the new revision never starts", what, within)
+		down := fmt.Sprintf("DOWN while it restarts: %s replaces its only %s in place%s, and stays down if the new revision never starts", what, unit, within)
 		if p.Change.Action == Recreate {
 			down += "; approval required: sync leaves it and the approved prune job applies it"
 		}
 		return down
 	}
-	return fmt.Sprintf("restarts one replica at a time: %d of %d keep serving while %s replaces each%s", replicas-1, replicas, what, within)
+	return fmt.Sprintf("restarts one %s at a time: %d of %d keep serving while %s replaces each%s", unit, replicas-1, replicas, what, within)
 }
 
 // startupBudget is how long the startup probe of t's first container
@@ -138,7 +141,11 @@ func gateDowntime(preds []Prediction, plan *Plan, noRoom map[manifest.ID]string,
 		p.Change.Action = Recreate
 		p.Change.UID, p.Change.ResourceVersion = string(live.GetUID()), live.GetResourceVersion()
 		p.Change.Digest = RecreateDigest(live, p.Applied)
-		p.Change.Message = strings.TrimPrefix(p.Change.Message+"; restarts the model's only serving pod in place (no room for a copy beside it): sync leaves it, the approved prune job applies it", "; ")
+		what := "pod"
+		if live.GetKind() == workload.LeaderWorkerSet.Kind {
+			what = "group"
+		}
+		p.Change.Message = strings.TrimPrefix(p.Change.Message+"; restarts the model's only serving "+what+" in place (no room for a copy beside it): sync leaves it, the approved prune job applies it", "; ")
 		gated[p.Object.ID()] = p.Change
 	}
 	for i, c := range plan.Changes {

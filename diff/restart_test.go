@@ -20,6 +20,13 @@ func TestRestartCost(t *testing.T) {
 			}}}}},
 		}}
 	}
+	lws := func(replicas int64, image string) *unstructured.Unstructured {
+		pod := map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "vllm", "image": image}}}}
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "metadata": map[string]any{"name": "m"},
+			"spec": map[string]any{"replicas": replicas, "leaderWorkerTemplate": map[string]any{"size": int64(3), "leaderTemplate": pod, "workerTemplate": pod}},
+		}}
+	}
 	for _, tc := range []struct {
 		name       string
 		live, pred *unstructured.Unstructured
@@ -33,8 +40,14 @@ func TestRestartCost(t *testing.T) {
 		{"replicas only", sts(1, "v1"), sts(2, "v1"), Update, false, ""},
 		{"a conflict that restarts", sts(1, "v1"), sts(1, "v2"), Conflict, false, "DOWN while it restarts"},
 		{"a create", nil, sts(1, "v2"), Create, false, ""},
+		{"one group of a LeaderWorkerSet", lws(1, "v1"), lws(1, "v2"), Update, false, "DOWN while it restarts: LeaderWorkerSet m replaces its only group in place"},
+		{"two groups", lws(2, "v1"), lws(2, "v2"), Update, false, "restarts one group at a time: 1 of 2 keep serving"},
 	} {
-		p := Prediction{Live: tc.live, Predicted: tc.pred, Surge: tc.surge, Change: Change{Action: tc.action, Kind: "StatefulSet", Name: "m"}}
+		kind := "StatefulSet"
+		if tc.pred != nil {
+			kind = tc.pred.GetKind()
+		}
+		p := Prediction{Live: tc.live, Predicted: tc.pred, Surge: tc.surge, Change: Change{Action: tc.action, Kind: kind, Name: "m"}}
 		got := restartCost(p)
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
