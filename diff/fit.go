@@ -145,6 +145,6 @@ func copyRoom(u *unstructured.Unstructured, room *capacity.Cluster) string {
 	return fmt.Sprintf("%s%s; free now: %s", workload.GPUCounts(need), claim, strings.Join(free, ", "))
 }
 
-// SurgeCopyName names the copy a surge brings up beside the StatefulSet
+// SurgeCopyName names the copy a surge brings up beside the workload
 // named name (sync.Manager.surged).
 func SurgeCopyName(name string) string { return name + "-surge" }
