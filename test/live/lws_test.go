@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"modelsync.dev/modelsync/diff"
 	"modelsync.dev/modelsync/sync"
@@ -120,6 +122,25 @@ func TestLeaderWorkerSetImageChangeWithRoomSurges(t *testing.T) {
 	}
 	if _, err := e.C.Dynamic.Resource(leaderWorkerSets).Namespace(e.NS).Get(t.Context(), "glm-5-vllm-inference-surge", metav1.GetOptions{}); err == nil {
 		t.Errorf("the surge copy is still there after the update")
+	}
+	// The copy's claims go with it (its retention policy: Delete); the
+	// LeaderWorkerSet's own stay.
+	var claims []string
+	err = wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		pvcs, err := e.C.Core.CoreV1().PersistentVolumeClaims(e.NS).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		claims = nil
+		for _, c := range pvcs.Items {
+			if c.DeletionTimestamp == nil {
+				claims = append(claims, c.Name)
+			}
+		}
+		return !strings.Contains(strings.Join(claims, " "), "-surge"), nil
+	})
+	if err != nil || len(claims) != 2 {
+		t.Errorf("claims after the surge: %v (%v), want the LeaderWorkerSet's 2 and none of the copy's", claims, err)
 	}
 }
 
